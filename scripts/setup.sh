@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what amphora needs (Debian packages, a Python venv) and builds it. Idempotent: a
+# second run only checks and rebuilds what changed.
+#   scripts/setup.sh            # everything
+#   AMPHORA_SKIP_BUILD=1 ...    # dependencies only
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+APT_PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  python3-torch python3-venv
+  libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
+  libdnnl-dev libsndfile1-dev libsoxr-dev libkissfft-dev
+  nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
+  libgtest-dev libbenchmark-dev
+  libopenblas0-pthread flite
+)
+PIP_PACKAGES=("numpy<2" onnxruntime onnx json5 safetensors coremltools pytest)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The venv sees Debian's torch (system site packages); numpy stays < 2 because Debian's torch
+# is built against numpy 1.x.
+STAMP=".venv/.amphora-deps"
+WANT="$(printf '%s\n' "${PIP_PACKAGES[@]}")"
+if [ ! -x .venv/bin/python ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
+  echo "setup: creating the Python venv (.venv)"
+  /usr/bin/python3 -m venv --system-site-packages .venv
+  .venv/bin/pip install -q --disable-pip-version-check "${PIP_PACKAGES[@]}"
+  printf '%s' "$WANT" > "$STAMP"
+fi
+
+if [ -z "${AMPHORA_SKIP_BUILD:-}" ]; then
+  if [ ! -f build/build.ninja ]; then
+    cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  fi
+  cmake --build build -j"$(nproc)" | grep -vE '^\[[0-9]+/[0-9]+\] (Building|Linking)' || true
+  test -x build/amphora || { echo "setup: build failed" >&2; exit 1; }
+fi

@@ -1,0 +1,6 @@
+#include <cstdio>
+
+int main() {
+  std::puts("amphora: placeholder");
+  return 0;
+}

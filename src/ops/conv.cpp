@@ -1,0 +1,7 @@
+#include "ops/kernel.hpp"
+
+namespace amphora {
+
+void register_conv_ops(OpRegistry& registry) { (void)registry; }  // placeholder: filled in by the op-family work
+
+}  // namespace amphora
