@@ -1,0 +1,18 @@
+// Each `amphora` subcommand lives in its own file and adds itself to the app here.
+// The callback a command sets runs after parsing; it returns the process exit code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace amphora::cli {
+
+using Run = std::function<int()>;
+
+// Each adds a subcommand to `app` and returns the function that runs it.
+Run add_inspect_command(CLI::App& app);  // inspect.cpp
+Run add_run_command(CLI::App& app);      // run.cpp
+Run add_mel_command(CLI::App& app);      // mel.cpp
+Run add_compare_command(CLI::App& app);  // compare.cpp
+
+}  // namespace amphora::cli

@@ -1,0 +1,11 @@
+#include "cli/commands.hpp"
+
+namespace amphora::cli {
+
+// placeholder until the command is implemented
+Run add_run_command(CLI::App& app) {
+  app.add_subcommand("run", "(not implemented yet)");
+  return [] { return 2; };
+}
+
+}  // namespace amphora::cli
