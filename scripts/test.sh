@@ -11,5 +11,5 @@ status=0
 echo "== C++ tests (ctest)"
 (cd build && ctest --output-on-failure -j"$(nproc)") || status=1
 echo "== Python tests (pytest)"
-.venv/bin/python -m pytest -q tests/python || status=1
+.venv/bin/python -m pytest -q tests/python tests/e2e || status=1
 exit $status

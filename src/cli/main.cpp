@@ -15,12 +15,14 @@ int main(int argc, char** argv) {
       amphora::cli::add_run_command(app),
       amphora::cli::add_mel_command(app),
       amphora::cli::add_compare_command(app),
+      amphora::cli::add_vocode_command(app),
   };
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help/--version exit 0; a usage error is a failure like any other (exit 1).
+    return app.exit(e) == 0 ? 0 : 1;
   }
   const auto& chosen = app.get_subcommands();
   const auto& all = app.get_subcommands({});

@@ -1,11 +1,116 @@
+// `amphora run MODEL --input NAME=FILE.npy [...] [--output-dir DIR] [--threads N] [--reference]`:
+// runs a model once on .npy inputs and writes each output to DIR/<output name>.npy.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "amphora/amphora.hpp"
 #include "cli/commands.hpp"
+#include "core/npy.hpp"
 
 namespace amphora::cli {
+namespace {
 
-// placeholder until the command is implemented
+struct RunArgs {
+  std::string model;
+  std::vector<std::string> inputs;
+  std::string output_dir = ".";
+  int threads = 0;
+  bool reference = false;
+};
+
+// ONNX value names may contain '/', ':' or spaces ("onnx::Conv_12"); keep file names portable.
+std::string file_name_for(const std::string& value_name) {
+  std::string out;
+  for (char c : value_name) {
+    bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '_' || c == '-' || c == '.';
+    out += plain ? c : '_';
+  }
+  if (out.empty() || out[0] == '.') out = "_" + out;
+  return out + ".npy";
+}
+
+// NAME=FILE.npy; a bare FILE.npy is accepted when the model has exactly one input.
+std::map<std::string, Tensor> read_inputs(const RunArgs& args, const Model& model) {
+  std::map<std::string, Tensor> inputs;
+  for (const std::string& spec : args.inputs) {
+    size_t eq = spec.find('=');
+    std::string name, path;
+    if (eq != std::string::npos) {
+      name = spec.substr(0, eq);
+      path = spec.substr(eq + 1);
+    } else if (model.inputs().size() == 1) {
+      name = model.inputs()[0].name;
+      path = spec;
+    } else {
+      fail(ErrorCode::kInvalidArgument, "--input '{}': use NAME=FILE.npy (the model has {} inputs)",
+           spec, model.inputs().size());
+    }
+    if (name.empty() || path.empty()) {
+      fail(ErrorCode::kInvalidArgument, "--input '{}': expected NAME=FILE.npy", spec);
+    }
+    if (inputs.count(name)) fail(ErrorCode::kInvalidArgument, "input '{}' given twice", name);
+    inputs[name] = read_npy(path);
+  }
+  return inputs;
+}
+
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+int run_model(const RunArgs& args) {
+  auto start = std::chrono::steady_clock::now();
+  Model model = Model::load(args.model, Options{args.threads, args.reference});
+  double load_ms = ms_since(start);
+  std::map<std::string, Tensor> inputs = read_inputs(args, model);
+
+  std::error_code ec;
+  std::filesystem::create_directories(args.output_dir, ec);
+  if (ec || !std::filesystem::is_directory(args.output_dir)) {
+    fail(ErrorCode::kIo, "--output-dir '{}': cannot create directory{}", args.output_dir,
+         ec ? ": " + ec.message() : "");
+  }
+
+  start = std::chrono::steady_clock::now();
+  std::map<std::string, Tensor> outputs = model.run(inputs);
+  double run_ms = ms_since(start);
+
+  for (const auto& [name, tensor] : inputs) {
+    std::printf("input  %-16s %-8s %s\n", name.c_str(), dtype_name(tensor.dtype()),
+                shape_str(tensor.shape()).c_str());
+  }
+  for (const TensorInfo& info : model.outputs()) {
+    const Tensor& tensor = outputs.at(info.name);
+    std::string path = (std::filesystem::path(args.output_dir) / file_name_for(info.name)).string();
+    write_npy(path, tensor);
+    std::printf("output %-16s %-8s %s -> %s\n", info.name.c_str(), dtype_name(tensor.dtype()),
+                shape_str(tensor.shape()).c_str(), path.c_str());
+  }
+  std::printf("time   load %.1f ms, run %.1f ms\n", load_ms, run_ms);
+  return 0;
+}
+
+}  // namespace
+
 Run add_run_command(CLI::App& app) {
-  app.add_subcommand("run", "(not implemented yet)");
-  return [] { return 2; };
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "run", "Run a model on .npy inputs; writes DIR/<output name>.npy for every output");
+  cmd->add_option("model", args->model, "ONNX file or model package directory")->required();
+  cmd->add_option("-i,--input", args->inputs, "NAME=FILE.npy (repeat for each model input)")
+      ->allow_extra_args(false)
+      ->required();
+  cmd->add_option("-o,--output-dir", args->output_dir, "Directory for the outputs (default: .)");
+  cmd->add_option("-t,--threads", args->threads, "Intra-op threads (default: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--reference", args->reference, "Use the plain reference kernels only");
+  return [args] { return run_model(*args); };
 }
 
 }  // namespace amphora::cli

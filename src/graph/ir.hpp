@@ -25,6 +25,7 @@ struct ValueInfo {
   std::string name;
   DType dtype = DType::kFloat32;
   std::vector<Dim> dims;
+  bool rank_known = true;  // false when the model declares no shape at all (dims is then empty)
 };
 
 using Attribute = std::variant<int64_t, float, std::string, std::vector<int64_t>,
@@ -56,6 +57,9 @@ struct Node {
 struct Graph {
   std::vector<ValueInfo> inputs;   // graph inputs, excluding those that are initializers
   std::vector<ValueInfo> outputs;
+  // Types/shapes of intermediate values as declared or found by ONNX shape inference; may be
+  // partial (unknown dims) and does not include inputs, outputs or initializers.
+  std::map<std::string, ValueInfo> value_info;
   std::map<std::string, Tensor> initializers;
   std::vector<Node> nodes;  // topologically sorted
   std::map<std::string, int64_t> opset_imports;  // domain -> version ("" for ai.onnx)

@@ -1,0 +1,73 @@
+// Google Benchmark micro-benchmarks of the Conv / ConvTranspose kernels on the 1-D shapes of
+// HiFi-GAN V1 (22.05 kHz, 512 mel frames), reporting GFLOP/s. Build and run: see README.md.
+#include <benchmark/benchmark.h>
+
+#include <random>
+
+#include "ops/kernel.hpp"
+
+namespace amphora {
+namespace {
+
+Tensor random_tensor(const Shape& shape) {
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  Tensor t(DType::kFloat32, shape);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
+  return t;
+}
+
+// args: in channels, out channels, kernel, dilation (Conv) or stride (ConvTranspose), length.
+void run_conv(benchmark::State& state, bool transpose) {
+  const int64_t cin = state.range(0), cout = state.range(1), k = state.range(2);
+  const int64_t step = state.range(3), length = state.range(4);
+  Node node;
+  node.op_type = transpose ? "ConvTranspose" : "Conv";
+  if (transpose) {
+    node.attributes["strides"] = std::vector<int64_t>{step};
+    node.attributes["pads"] = std::vector<int64_t>{(k - step) / 2, (k - step) / 2};
+  } else {
+    node.attributes["dilations"] = std::vector<int64_t>{step};
+    node.attributes["pads"] = std::vector<int64_t>{(k - 1) * step / 2, (k - 1) * step / 2};
+  }
+  Tensor x = random_tensor({1, cin, length});
+  Tensor w = random_tensor(transpose ? Shape{cin, cout, k} : Shape{cout, cin, k});
+  Tensor b = random_tensor({cout});
+  auto kernel = OpRegistry::instance().create(node, 17, KernelOptions{});
+  kernel->run({&x, &w, &b});  // creates the primitive and packs the weights
+  for (auto _ : state) benchmark::DoNotOptimize(kernel->run({&x, &w, &b}));
+  // Multiply-adds: one per (weight, input sample) for ConvTranspose and per (weight, output
+  // sample) for Conv, whose "same" padding keeps the length.
+  const double macs = static_cast<double>(cin) * cout * k * length;
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2 * macs, benchmark::Counter::kIsIterationInvariantRate,
+                         benchmark::Counter::kIs1000);
+}
+
+void BM_Conv(benchmark::State& state) { run_conv(state, false); }
+void BM_ConvTranspose(benchmark::State& state) { run_conv(state, true); }
+
+// HiFi-GAN V1: conv_pre, resblocks at each rate (k 3/7/11, dilation 1/3/5), conv_post.
+BENCHMARK(BM_Conv)
+    ->Args({80, 512, 7, 1, 512})
+    ->Args({256, 256, 3, 5, 4096})
+    ->Args({128, 128, 7, 3, 32768})
+    ->Args({64, 64, 11, 5, 65536})
+    ->Args({32, 32, 3, 1, 131072})
+    ->Args({32, 32, 11, 5, 131072})
+    ->Args({32, 1, 7, 1, 131072})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+// Upsamplers 8, 8, 2, 2 with kernel 16, 16, 4, 4.
+BENCHMARK(BM_ConvTranspose)
+    ->Args({512, 256, 16, 8, 512})
+    ->Args({256, 128, 16, 8, 4096})
+    ->Args({128, 64, 4, 2, 32768})
+    ->Args({64, 32, 4, 2, 65536})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+}  // namespace
+}  // namespace amphora
+
+BENCHMARK_MAIN();

@@ -1,0 +1,67 @@
+// amphora public C++ API: load an ONNX model (or a model package directory), describe its
+// inputs and outputs, run it on named tensors.
+//
+//   amphora::Model model = amphora::Model::load("pkg/", {.threads = 4});
+//   for (const auto& in : model.inputs()) std::cout << in.to_string() << "\n";  // mel: float32
+//   [batch, 80, frames] auto outputs = model.run({{"mel", mel}}); // {"audio": Tensor}
+//
+// Errors are thrown as amphora::Error (core/error.hpp) with a code and a message that names
+// the file, node, op or input at fault.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tensor.hpp"
+
+namespace amphora {
+
+struct Options {
+  int threads = 0;                 // intra-op threads; 0: library default (all cores)
+  bool reference_kernels = false;  // plain reference kernels only (for debugging/verification)
+};
+
+// One dimension of a declared input/output: a fixed size, or a symbol ("frames") whose size
+// is given by the tensors passed to run(). Both unset: unknown.
+struct DimInfo {
+  int64_t size = -1;  // >= 0 when fixed
+  std::string symbol;
+};
+
+struct TensorInfo {
+  std::string name;
+  DType dtype = DType::kFloat32;
+  std::vector<DimInfo> dims;
+  bool rank_known = true;
+  std::string to_string() const;  // "mel: float32 [batch, 80, frames]"
+};
+
+class Model {
+ public:
+  // Loads an .onnx file, or a package directory (its amphora.json "formats.onnx", default
+  // model.onnx). Creates every kernel now: an unsupported op fails here, not in run().
+  static Model load(const std::string& path, const Options& options = {});
+  // From serialized ONNX bytes; `source` names them in error messages.
+  static Model load_from_bytes(const std::string& bytes, const Options& options = {},
+                               const std::string& source = "<memory>");
+
+  const std::vector<TensorInfo>& inputs() const;
+  const std::vector<TensorInfo>& outputs() const;
+  // ONNX metadata_props; "amphora" holds the package manifest JSON when exported by amphora.
+  const std::map<std::string, std::string>& metadata() const;
+  int64_t opset() const;  // default-domain (ai.onnx) opset
+
+  // Runs the model. `inputs` names every model input; returns every output by name.
+  // Safe to call from several threads (calls are serialised per Model).
+  std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs) const;
+
+ private:
+  struct Impl;
+  explicit Model(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace amphora

@@ -1,0 +1,200 @@
+"""Finding and reading Amphion generator weights in every form Amphion produces.
+
+Forms: a single .pt/.pth holding generator_state_dict | generator | state_dict | model, a bare
+state dict, an accelerate save_state folder (<exp>/checkpoint/<epoch-.._step-N_loss-..>/ with
+pytorch_model.bin or model.safetensors; the generator is model 0), "module." prefixes from
+multi-GPU training, and weight norm saved by torch >= 2.1 parametrizations.
+Nothing is skipped silently: every key or shape that does not fit is reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .errors import ExportError
+
+WRAPPER_KEYS = ("generator_state_dict", "generator", "state_dict", "model")
+ACCELERATE_FILES = ("model.safetensors", "pytorch_model.bin")
+_MAX_LISTED = 12
+
+
+@dataclass
+class LoadedCheckpoint:
+    state_dict: dict
+    given: str  # the path as the user gave it (recorded in the manifest)
+    weights_file: Path  # the file the generator weights were read from
+    sha256: str
+    notes: list[str] = field(default_factory=list)  # how the weights were found, for progress
+
+
+def _step_of(folder: Path) -> tuple[int, int, float]:
+    step = re.search(r"step-(\d+)", folder.name)
+    epoch = re.search(r"epoch-(\d+)", folder.name)
+    return (int(step.group(1)) if step else -1, int(epoch.group(1)) if epoch else -1,
+            folder.stat().st_mtime)
+
+
+def _weights_in(folder: Path) -> Path | None:
+    for name in ACCELERATE_FILES:
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def _newest_accelerate_checkpoint(folder: Path) -> Path | None:
+    roots = [folder / "checkpoint", folder] if (folder / "checkpoint").is_dir() else [folder]
+    for root in roots:
+        saves = [d for d in root.iterdir() if d.is_dir() and _weights_in(d) is not None]
+        if saves:
+            return _weights_in(max(saves, key=_step_of))
+    return None
+
+
+def resolve_weights_file(path: Path) -> tuple[Path, list[str]]:
+    """Maps what the user passed (file or folder) to the one file holding the generator."""
+    if not path.exists():
+        raise ExportError(f"checkpoint not found: {path}")
+    if path.is_file():
+        return path, []
+    direct = _weights_in(path)
+    if direct is not None:
+        return direct, [f"accelerate state: {direct}"]
+    newest = _newest_accelerate_checkpoint(path)
+    if newest is not None:
+        return newest, [f"newest accelerate checkpoint: {newest.parent.name}"]
+    # A release folder: "<step>.pt" beside args.json.
+    files = sorted(p for p in path.iterdir() if p.suffix in (".pt", ".pth", ".ckpt"))
+    if len(files) == 1:
+        return files[0], [f"checkpoint file: {files[0].name}"]
+    numbered = [p for p in files if p.stem.isdigit()]
+    if numbered:
+        chosen = max(numbered, key=lambda p: int(p.stem))
+        return chosen, [f"highest-step checkpoint file: {chosen.name}"]
+    if files:
+        names = ", ".join(p.name for p in files)
+        raise ExportError(f"{path} holds several checkpoints ({names}); pass one of them")
+    raise ExportError(
+        f"no checkpoint in {path}: expected a .pt/.pth file, or an accelerate folder with "
+        f"checkpoint/<name>/{ACCELERATE_FILES[1]} or {ACCELERATE_FILES[0]}")
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read(path: Path):
+    try:
+        if path.suffix == ".safetensors":
+            import safetensors.torch
+
+            return safetensors.torch.load_file(str(path), device="cpu")
+        return torch.load(str(path), map_location="cpu")
+    except PermissionError:
+        raise ExportError(f"cannot read checkpoint {path}: permission denied") from None
+    except Exception as e:  # pickle, zip and safetensors errors have no common base class
+        raise ExportError(f"cannot read checkpoint {path}: {type(e).__name__}: {e}") from None
+
+
+def _is_state_dict(obj) -> bool:
+    return isinstance(obj, dict) and bool(obj) and all(
+        isinstance(v, torch.Tensor) for v in obj.values())
+
+
+def extract_state_dict(obj, path: Path) -> tuple[dict, list[str]]:
+    """Picks the generator's state dict out of whatever the checkpoint file holds."""
+    if isinstance(obj, torch.nn.Module):
+        return obj.state_dict(), ["checkpoint holds a whole module"]
+    if not isinstance(obj, dict):
+        raise ExportError(f"checkpoint {path} holds a {type(obj).__name__}, not a state dict")
+    for key in WRAPPER_KEYS:
+        if key in obj:
+            inner = obj[key]
+            if isinstance(inner, torch.nn.Module):
+                inner = inner.state_dict()
+            if _is_state_dict(inner):
+                return dict(inner), [f"weights from checkpoint['{key}']"]
+            if isinstance(inner, dict):
+                bad = sorted(k for k, v in inner.items() if not isinstance(v, torch.Tensor))
+                raise ExportError(f"checkpoint {path}: ['{key}'] has non-tensor entries: "
+                                  f"{_listing(bad)}")
+    if _is_state_dict(obj):
+        return dict(obj), ["bare state dict"]
+    keys = ", ".join(sorted(map(str, obj.keys()))[:_MAX_LISTED])
+    raise ExportError(f"checkpoint {path} holds no generator state dict: expected one of "
+                      f"{', '.join(WRAPPER_KEYS)} or a bare state dict; top-level keys: {keys}")
+
+
+_PARAMETRIZED = re.compile(r"^(.*)\.parametrizations\.([A-Za-z0-9_]+)\.original([01])$")
+
+
+def normalise_keys(state_dict: dict) -> tuple[dict, list[str]]:
+    """Strips multi-GPU "module." prefixes and maps parametrized weight norm to legacy keys."""
+    notes = []
+    keys = list(state_dict)
+    if keys and all(k.startswith("module.") for k in keys):
+        state_dict = {k[len("module."):]: v for k, v in state_dict.items()}
+        notes.append("stripped the 'module.' prefix")
+    renamed = {}
+    for key, value in state_dict.items():
+        match = _PARAMETRIZED.match(key)
+        if match:
+            layer, name, index = match.groups()
+            key = f"{layer}.{name}_{'g' if index == '0' else 'v'}"
+        renamed[key] = value
+    if any(_PARAMETRIZED.match(k) for k in state_dict):
+        notes.append("mapped parametrizations.weight.original0/1 to weight_g/weight_v")
+    return renamed, notes
+
+
+def load_checkpoint(given: str) -> LoadedCheckpoint:
+    path = Path(given)
+    weights_file, notes = resolve_weights_file(path)
+    state_dict, more = extract_state_dict(_read(weights_file), weights_file)
+    state_dict, renames = normalise_keys(state_dict)
+    return LoadedCheckpoint(state_dict=state_dict, given=given, weights_file=weights_file,
+                            sha256=sha256_of(weights_file), notes=notes + more + renames)
+
+
+def _listing(items: list[str]) -> str:
+    shown = ", ".join(items[:_MAX_LISTED])
+    more = len(items) - _MAX_LISTED
+    return shown + (f" ... and {more} more" if more > 0 else "")
+
+
+def check_finite(state_dict: dict, source: str) -> None:
+    bad = [k for k, v in state_dict.items()
+           if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise ExportError(f"checkpoint {source} has NaN/Inf weights in {len(bad)} tensor(s): "
+                          f"{_listing(sorted(bad))}")
+
+
+def load_into(model: torch.nn.Module, state_dict: dict, source: str) -> None:
+    """strict=True loading with an error that lists every missing, unexpected or misshapen key."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(expected))
+    misshapen = sorted(
+        f"{k} (checkpoint {list(state_dict[k].shape)}, model {list(expected[k].shape)})"
+        for k in set(expected) & set(state_dict) if state_dict[k].shape != expected[k].shape)
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing key(s): {_listing(missing)}")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected key(s): {_listing(unexpected)}")
+    if misshapen:
+        problems.append(f"{len(misshapen)} shape mismatch(es): {_listing(misshapen)}")
+    if problems:
+        raise ExportError(f"checkpoint {source} does not fit the configured generator: "
+                          + "; ".join(problems)
+                          + " (check --family and the config's model section)")
+    model.load_state_dict(state_dict, strict=True)

@@ -1,0 +1,163 @@
+"""Command line: `amphora-export vocoder ...` and `amphora-export inspect PKG_DIR`.
+
+Problems the user can fix print one line ("amphora-export: error: ...") and exit 1; argparse
+usage errors exit 2. A traceback means a bug in the exporter (or --debug was given).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import textwrap
+
+from . import __version__
+from .errors import ExportError
+
+PROG = "amphora-export"
+FAMILY_NAMES = ("hifigan", "bigvgan", "melgan", "nsf_hifigan", "vocos", "apnet")
+
+EPILOG = textwrap.dedent("""\
+    examples:
+      amphora-export vocoder --family hifigan --checkpoint exp/hifigan/checkpoint \\
+          --output pkg/hifigan
+      amphora-export vocoder --family bigvgan --random-init --seed 1 --output /tmp/bigvgan \\
+          --formats onnx
+      amphora-export inspect pkg/hifigan
+    """)
+
+
+def _formats(text: str) -> tuple:
+    from .package import FORMATS
+
+    chosen = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    unknown = [f for f in chosen if f not in FORMATS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"unknown format {', '.join(unknown) or '(empty)'}; choose from {','.join(FORMATS)}")
+    return chosen
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+        description="Export Amphion vocoder checkpoints to ONNX, TorchScript and Core ML model "
+                    "packages, with proof of parity against PyTorch.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show Python tracebacks for errors (for reporting exporter bugs)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    vocoder = commands.add_parser(
+        "vocoder", help="export a vocoder checkpoint to a model package",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+        description="Load an Amphion vocoder (checkpoint + config), fold weight norm, export the "
+                    "requested formats, check each against PyTorch on 37- and 200-frame inputs, "
+                    "and write PKG_DIR/amphora.json. The package appears only when everything "
+                    "succeeded.")
+    vocoder.add_argument("--family", metavar="NAME",
+                         help=f"vocoder family ({', '.join(FAMILY_NAMES)}); optional when the "
+                              "config's model.generator names it, an error when it disagrees")
+    vocoder.add_argument("--checkpoint", metavar="PATH",
+                         help="a .pt/.pth file (generator_state_dict, generator, state_dict, "
+                              "model, or a bare state dict), a .safetensors file, or an "
+                              "accelerate experiment/checkpoint folder (the newest "
+                              "checkpoint/*/ by step is used)")
+    vocoder.add_argument("--config", metavar="PATH",
+                         help="Amphion config (JSON5, base_config inherited); default: args.json "
+                              "or exp_config.json beside the checkpoint or in its experiment "
+                              "folder")
+    vocoder.add_argument("--output", "-o", metavar="PKG_DIR", required=True,
+                         help="package directory to create (must not exist or be empty unless "
+                              "--force)")
+    vocoder.add_argument("--formats", type=_formats, default=("onnx", "torchscript", "coreml"),
+                         metavar="LIST",
+                         help="comma-separated subset of onnx,torchscript,coreml (default: all; "
+                              "torchscript writes model.ts and the mobile model.ptl)")
+    vocoder.add_argument("--opset", type=int, default=17, choices=(14, 15, 16, 17),
+                         help="ONNX opset (default 17)")
+    vocoder.add_argument("--random-init", action="store_true",
+                         help="export randomly initialised weights instead of a checkpoint "
+                              "(uses --config, or the family's small default config)")
+    vocoder.add_argument("--seed", type=int, default=0,
+                         help="seed for --random-init weights and the parity inputs (default 0)")
+    vocoder.add_argument("--allow-mismatch", action="store_true",
+                         help="write the package even when an exported format differs from "
+                              "PyTorch by more than 1e-4 max-abs (recorded as passed: false)")
+    vocoder.add_argument("--amphion-root", metavar="DIR",
+                         help="Amphion source tree, to resolve base_config paths such as "
+                              "config/vocoder.json")
+    vocoder.add_argument("--set", dest="overrides", action="append", default=[],
+                         metavar="KEY=VALUE",
+                         help="override a config value after loading, e.g. "
+                              "--set model.hifigan.resblock='\"1\"' (VALUE is JSON5; repeatable)")
+    vocoder.add_argument("--coreml-chunk-frames", type=_positive, default=128, metavar="N",
+                         help="default input length (frames) of the Core ML model, recorded as "
+                              "the chunk size for fixed-shape deployments (default 128)")
+    vocoder.add_argument("--force", action="store_true",
+                         help="replace an existing package at PKG_DIR")
+    vocoder.add_argument("--quiet", "-q", action="store_true",
+                         help="no progress lines (warnings and errors are still shown)")
+
+    inspect = commands.add_parser(
+        "inspect", help="print a package's manifest and parity report",
+        description="Print the manifest of a model package (or of a bare .onnx file carrying "
+                    "the amphora metadata) and its parity report.")
+    inspect.add_argument("package", metavar="PKG_DIR", help="package directory or .onnx file")
+    inspect.add_argument("--json", action="store_true", help="print the raw manifest JSON")
+    return parser
+
+
+def _run_vocoder(args) -> int:
+    if args.random_init and args.checkpoint:
+        raise ExportError("--random-init and --checkpoint exclude each other")
+    from .vocoder import VocoderExportOptions, export_vocoder  # imports torch: takes a moment
+
+    options = VocoderExportOptions(
+        output=args.output, family=args.family, checkpoint=args.checkpoint, config=args.config,
+        formats=args.formats, opset=args.opset, random_init=args.random_init, seed=args.seed,
+        allow_mismatch=args.allow_mismatch, amphion_root=args.amphion_root, force=args.force,
+        overrides=args.overrides, coreml_chunk_frames=args.coreml_chunk_frames,
+        quiet=args.quiet)
+    export_vocoder(options)
+    return 0
+
+
+def _run_inspect(args) -> int:
+    from .inspect_package import describe
+    from .package import manifest_json, read_manifest
+
+    manifest, path = read_manifest(args.package)
+    sys.stdout.write(manifest_json(manifest) if args.json else describe(manifest, path))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    debug = args.debug or bool(os.environ.get("AMPHORA_EXPORT_DEBUG"))
+    try:
+        if args.command == "vocoder":
+            return _run_vocoder(args)
+        return _run_inspect(args)
+    except ExportError as e:
+        if debug:
+            raise
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except OSError as e:
+        # Disk full, permission denied while writing: the user's environment, not a bug.
+        if debug:
+            raise
+        where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+        print(f"{PROG}: error: {e.strerror or e}{where}", file=sys.stderr)
+        return 1

@@ -1,0 +1,76 @@
+"""`amphora-export inspect`: a readable summary of a package's manifest and parity report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _dims(entry: dict) -> str:
+    return f"{entry['name']} {entry.get('dtype', '?')} [{', '.join(map(str, entry['dims']))}]"
+
+
+def _number(value, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def _parity_line(name: str, entry: dict) -> str:
+    if "verified" in entry:
+        ops = len(entry.get("op_types", []))
+        chunk = entry.get("chunk_frames")
+        return (f"  {name:<17} {entry['verified']} ({ops} op types, target "
+                f"{entry.get('deployment_target', '?')}, chunk {chunk} frames)")
+    verdict = "passed" if entry.get("passed") else "FAILED"
+    snr = entry.get("snr_db")
+    snr_text = "exact" if snr is None and entry.get("max_abs") == 0 else (
+        f"{_number(snr, '.1f')} dB")
+    line = (f"  {name:<17} vs {entry.get('reference', '?')} on {entry.get('runtime', '?')}: "
+            f"max-abs {_number(entry.get('max_abs'), '.3g')}, SNR {snr_text}, lengths "
+            f"{','.join(map(str, entry.get('lengths', [])))} -> {verdict}")
+    head = entry.get("audio_via_head")
+    if head:
+        line += (f"\n  {'':<17} audio through the head ISTFT: max-abs "
+                 f"{_number(head['max_abs'], '.3g')}")
+    return line
+
+
+def describe(manifest: dict, path: Path) -> str:
+    lines = [f"package:     {path}",
+             f"family:      {manifest['family']} ({manifest.get('task', '?')})",
+             f"audio:       {manifest['sample_rate']} Hz, hop {manifest['hop_length']}, "
+             f"{manifest['n_mels']} mels"]
+    mel = manifest.get("mel", {})
+    if mel:
+        norm = mel.get("norm")
+        lines.append(f"mel:         n_fft {mel.get('n_fft')}, win {mel.get('win_length')}, "
+                     f"fmin {mel.get('fmin')}, fmax {mel.get('fmax') or 'sr/2'}, "
+                     f"log {mel.get('log')}, clamp {mel.get('clamp_min')}"
+                     + (f", norm mean {norm['mean']} std {norm['std']}" if norm else ""))
+    lines += [f"inputs:      {'; '.join(_dims(e) for e in manifest.get('inputs', []))}",
+              f"outputs:     {'; '.join(_dims(e) for e in manifest.get('outputs', []))}"]
+    head = manifest.get("head", {})
+    head_text = head.get("type", "?") if head.get("type") != "istft" else (
+        f"istft n_fft {head['n_fft']}, hop {head['hop_length']}, win {head['win_length']}, "
+        f"{head.get('window')}, padding {head.get('padding')}, output {head.get('output')}")
+    lines.append(f"head:        {head_text}")
+    formats = manifest.get("formats", {})
+    if formats:
+        present = []
+        for key, name in formats.items():
+            missing = path.is_dir() and not (path / name).exists()
+            present.append(f"{key}={name}" + (" (MISSING)" if missing else ""))
+        lines.append(f"formats:     {', '.join(present)}")
+    source = manifest.get("source", {})
+    random_init = f"(random init, seed {source.get('random_init_seed')})"
+    lines.append(f"checkpoint:  {source.get('checkpoint') or random_init}")
+    if source.get("sha256"):
+        lines.append(f"sha256:      {source['sha256']}")
+    if source.get("config"):
+        lines.append(f"config:      {source['config']}")
+    exporter = manifest.get("exporter", {})
+    lines.append(f"exporter:    {exporter.get('name')} {exporter.get('version')}, torch "
+                 f"{exporter.get('torch')}, opset {exporter.get('opset')}")
+    parity = manifest.get("parity", {})
+    if parity:
+        lines.append("parity:")
+        lines += [_parity_line(name, entry) for name, entry in parity.items()]
+    return "\n".join(lines) + "\n"

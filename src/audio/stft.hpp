@@ -1,0 +1,84 @@
+// Short-time Fourier transform and its inverse with torch.stft / torch.istft semantics, plus
+// the "same"-padding inverse that Vocos and APNet use in place of torch.istft.
+//
+// Spectra are one-sided: bins = n_fft / 2 + 1, stored bins-major ([bins, frames], row-major)
+// as separate real and imaginary arrays, the layout of an ONNX spectral head's outputs.
+// The FFT is KissFFT's C++ template (kissfft.hh) instantiated for double: float FFTs of
+// 1024-2048 points lose ~1e-6 of the frame energy, which becomes > 1e-4 after the log of
+// quiet mel bins, so everything between the samples and the final float rounding is double.
+#pragma once
+
+#include <complex>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+namespace amphora::audio {
+
+struct Spectrum {
+  int64_t bins = 0;
+  int64_t frames = 0;
+  std::vector<float> real;  // [bins, frames]
+  std::vector<float> imag;  // [bins, frames]
+};
+
+enum class StftPadding {
+  kNone,    // torch center=False: frames start at sample 0, nothing is trimmed
+  kCenter,  // torch center=True: reflect-pad n_fft/2 each side; istft trims n_fft/2
+  kSame,    // Vocos/APNet ISTFT: trim (win_length - hop_length)/2 each side (inverse only)
+};
+
+struct StftConfig {
+  int n_fft = 1024;
+  int hop_length = 256;
+  int win_length = 1024;  // periodic Hann of this length, centred in n_fft
+  StftPadding padding = StftPadding::kCenter;
+};
+
+// torch.hann_window(length) (periodic=True).
+std::vector<double> hann_window(int length);
+
+// Reflect padding as torch.nn.functional.pad(mode="reflect"): the edge sample is not repeated.
+// Fails with kInvalidArgument when a pad is not shorter than the signal.
+std::vector<double> reflect_pad(std::span<const float> samples, int64_t left, int64_t right);
+
+// A plan for one configuration: window and FFT twiddles computed once. Not thread-safe (the
+// FFT keeps scratch space); use one Stft per thread.
+class Stft {
+ public:
+  // Validates the configuration (positive sizes, even n_fft, win_length <= n_fft; kSame needs
+  // win_length == n_fft as in Vocos) and fails with kInvalidArgument naming the bad field.
+  explicit Stft(const StftConfig& config);
+  ~Stft();
+  Stft(Stft&&) noexcept;
+  Stft& operator=(Stft&&) noexcept;
+
+  const StftConfig& config() const { return config_; }
+  int64_t bins() const { return config_.n_fft / 2 + 1; }
+  // Frames produced for `samples` input samples (after the configured padding).
+  int64_t frames_for(int64_t samples) const;
+
+  // torch.stft(x, n_fft, hop, win, hann_window(win), center=(padding == kCenter),
+  // pad_mode="reflect", normalized=False, onesided=True). kSame is refused here.
+  Spectrum forward(std::span<const float> samples) const;
+  // The same on an already padded double signal (no padding applied), frame-major:
+  // result[frame * bins() + bin]. The mel front end uses this to stay in double.
+  std::vector<std::complex<double>> analyze(std::span<const double> signal) const;
+
+  // kNone/kCenter: torch.istft(spec, n_fft, hop, win, hann_window(win), center, length).
+  // kSame: Vocos ISTFT, output frames * hop_length samples (`length` then trims or zero-pads).
+  // Fails with kInvalidArgument when the shape is not [bins, frames] or the window envelope
+  // vanishes (hop too large for the window: not invertible).
+  std::vector<float> inverse(const Spectrum& spectrum,
+                             std::optional<int64_t> length = std::nullopt) const;
+
+ private:
+  struct Plans;
+  StftConfig config_;
+  std::vector<double> window_;  // n_fft long, the Hann window centred in it
+  std::unique_ptr<Plans> plans_;
+};
+
+}  // namespace amphora::audio

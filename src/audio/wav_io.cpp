@@ -1,0 +1,136 @@
+#include "audio/wav_io.hpp"
+
+#include <sndfile.h>
+#include <soxr.h>
+
+#include <cmath>
+#include <cstdio>
+#include <memory>
+
+#include "core/error.hpp"
+
+namespace amphora::audio {
+namespace {
+
+struct SndfileCloser {
+  void operator()(SNDFILE* file) const { sf_close(file); }
+};
+using SndfileHandle = std::unique_ptr<SNDFILE, SndfileCloser>;
+
+// Longest file accepted: one hour at 192 kHz stereo; beyond that a corrupt header is likelier
+// than a real recording, and the allocation would fail somewhere less clear.
+constexpr sf_count_t kMaxSamples = sf_count_t{192000} * 3600 * 2;
+
+}  // namespace
+
+AudioBuffer read_audio(const std::string& path) {
+  SF_INFO info{};
+  SndfileHandle file(sf_open(path.c_str(), SFM_READ, &info));
+  if (!file) {
+    fail(ErrorCode::kIo, "cannot read audio file '{}': {}", path, sf_strerror(nullptr));
+  }
+  if (info.channels <= 0 || info.samplerate <= 0) {
+    fail(ErrorCode::kIo, "audio file '{}' has {} channels at {} Hz", path, info.channels,
+         info.samplerate);
+  }
+  if (info.frames <= 0) fail(ErrorCode::kIo, "audio file '{}' holds no samples", path);
+  if (info.frames * info.channels > kMaxSamples) {
+    fail(ErrorCode::kIo, "audio file '{}' claims {} frames x {} channels, more than supported",
+         path, info.frames, info.channels);
+  }
+  std::vector<float> interleaved(static_cast<size_t>(info.frames * info.channels));
+  sf_count_t got = sf_readf_float(file.get(), interleaved.data(), info.frames);
+  if (got <= 0) fail(ErrorCode::kIo, "audio file '{}': no samples could be decoded", path);
+  if (got < info.frames) {
+    std::fprintf(stderr, "warning: '%s' is truncated: read %lld of %lld frames\n", path.c_str(),
+                 static_cast<long long>(got), static_cast<long long>(info.frames));
+  }
+
+  AudioBuffer buffer;
+  buffer.sample_rate = info.samplerate;
+  buffer.channels_in_file = info.channels;
+  const size_t frames = static_cast<size_t>(got);
+  const size_t channels = static_cast<size_t>(info.channels);
+  if (channels == 1) {
+    interleaved.resize(frames);
+    buffer.samples = std::move(interleaved);
+  } else {
+    std::fprintf(stderr, "warning: '%s' has %zu channels; averaging them to mono\n",
+                 path.c_str(), channels);
+    buffer.samples.resize(frames);
+    for (size_t i = 0; i < frames; ++i) {
+      double sum = 0.0;
+      for (size_t c = 0; c < channels; ++c) sum += interleaved[i * channels + c];
+      buffer.samples[i] = static_cast<float>(sum / static_cast<double>(channels));
+    }
+  }
+  return buffer;
+}
+
+WavSubtype wav_subtype_from_string(const std::string& name) {
+  if (name == "pcm16") return WavSubtype::kPcm16;
+  if (name == "pcm24") return WavSubtype::kPcm24;
+  if (name == "float32" || name == "float") return WavSubtype::kFloat32;
+  fail(ErrorCode::kInvalidArgument, "unknown wav subtype '{}' (expected pcm16, pcm24, float32)",
+       name);
+}
+
+void write_wav(const std::string& path, std::span<const float> samples, int sample_rate,
+               WavSubtype subtype) {
+  if (sample_rate <= 0) {
+    fail(ErrorCode::kInvalidArgument, "cannot write '{}': sample rate {} Hz", path, sample_rate);
+  }
+  SF_INFO info{};
+  info.samplerate = sample_rate;
+  info.channels = 1;
+  int format = SF_FORMAT_WAV;
+  switch (subtype) {
+    case WavSubtype::kPcm16: format |= SF_FORMAT_PCM_16; break;
+    case WavSubtype::kPcm24: format |= SF_FORMAT_PCM_24; break;
+    case WavSubtype::kFloat32: format |= SF_FORMAT_FLOAT; break;
+  }
+  info.format = format;
+  SndfileHandle file(sf_open(path.c_str(), SFM_WRITE, &info));
+  if (!file) {
+    fail(ErrorCode::kIo, "cannot write audio file '{}': {}", path, sf_strerror(nullptr));
+  }
+  if (subtype != WavSubtype::kFloat32) {
+    size_t clipped = 0;
+    for (float x : samples) clipped += (x > 1.0f || x < -1.0f) ? 1 : 0;
+    if (clipped > 0) {
+      std::fprintf(stderr, "warning: %zu samples outside [-1, 1] clipped while writing '%s'\n",
+                   clipped, path.c_str());
+    }
+    // Without this libsndfile lets out-of-range floats wrap around to the opposite sign.
+    sf_command(file.get(), SFC_SET_CLIPPING, nullptr, SF_TRUE);
+  }
+  const auto count = static_cast<sf_count_t>(samples.size());
+  if (sf_writef_float(file.get(), samples.data(), count) != count) {
+    fail(ErrorCode::kIo, "writing audio file '{}' failed: {}", path, sf_strerror(file.get()));
+  }
+}
+
+std::vector<float> resample(std::span<const float> samples, int from_rate, int to_rate) {
+  if (from_rate <= 0 || to_rate <= 0) {
+    fail(ErrorCode::kInvalidArgument, "resample: rates must be positive, got {} -> {} Hz",
+         from_rate, to_rate);
+  }
+  if (from_rate == to_rate) return {samples.begin(), samples.end()};
+  const double ratio = static_cast<double>(to_rate) / from_rate;
+  std::vector<float> out(
+      static_cast<size_t>(std::llround(static_cast<double>(samples.size()) * ratio)));
+  const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
+  const soxr_quality_spec_t quality = soxr_quality_spec(SOXR_HQ, 0);
+  size_t written = 0;
+  soxr_error_t error = soxr_oneshot(from_rate, to_rate, 1, samples.data(), samples.size(),
+                                    nullptr, out.data(), out.size(), &written, &io, &quality,
+                                    nullptr);
+  if (error) {
+    fail(ErrorCode::kInternal, "soxr resampling {} -> {} Hz failed: {}", from_rate, to_rate,
+         error);
+  }
+  out.resize(written);
+  return out;
+}
+
+}  // namespace amphora::audio

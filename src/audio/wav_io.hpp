@@ -1,0 +1,38 @@
+// Reading and writing audio files (libsndfile: wav, flac, ...) and resampling (libsoxr).
+// Samples are float32 in [-1, 1); multichannel files are downmixed to mono because every
+// model amphora runs is mono.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace amphora::audio {
+
+struct AudioBuffer {
+  std::vector<float> samples;  // mono
+  int sample_rate = 0;
+  int channels_in_file = 1;    // > 1 when the file was downmixed
+};
+
+// Reads a mono or multichannel file (wav/flac/...; 16/24/32-bit int or float); multichannel
+// audio is averaged to mono with a warning on stderr. Fails with kIo naming the file when it
+// is missing, unreadable or holds no samples.
+AudioBuffer read_audio(const std::string& path);
+
+enum class WavSubtype { kPcm16, kPcm24, kFloat32 };
+
+// "pcm16", "pcm24", "float32" -> WavSubtype; kInvalidArgument otherwise.
+WavSubtype wav_subtype_from_string(const std::string& name);
+
+// Writes mono samples as a RIFF wav. Integer subtypes clip samples outside [-1, 1] (with a
+// warning on stderr) instead of letting them wrap around. Fails with kIo naming the file.
+void write_wav(const std::string& path, std::span<const float> samples, int sample_rate,
+               WavSubtype subtype = WavSubtype::kPcm16);
+
+// Resamples with libsoxr's high-quality (SOXR_HQ) filter. Output length is
+// round(samples.size() * to_rate / from_rate). Identity when the rates are equal.
+std::vector<float> resample(std::span<const float> samples, int from_rate, int to_rate);
+
+}  // namespace amphora::audio

@@ -1,0 +1,260 @@
+#include "graph/onnx_import.hpp"
+
+#include <onnx/checker.h>
+#include <onnx/onnx_pb.h>
+#include <onnx/shape_inference/implementation.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <set>
+
+namespace amphora {
+
+namespace {
+
+std::string read_file(const std::string& path, const char* what) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    fail(ErrorCode::kIo, "{}: is a directory, expected {}", path, what);
+  }
+  std::ifstream file(path, std::ios::binary);
+  if (!file) fail(ErrorCode::kIo, "{}: cannot open {}: {}", path, what, std::strerror(errno));
+  std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  if (file.bad()) fail(ErrorCode::kIo, "{}: read error", path);
+  return bytes;
+}
+
+// Copies `count` typed protobuf values into the tensor, converting to its element type.
+template <typename Repeated>
+void copy_typed(const Repeated& values, Tensor& tensor, const std::string& what) {
+  if (static_cast<int64_t>(values.size()) != tensor.numel()) {
+    fail(ErrorCode::kInvalidModel, "{}: holds {} values but its shape {} needs {}", what,
+         values.size(), shape_str(tensor.shape()), tensor.numel());
+  }
+  visit_dtype(tensor.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    T* out = tensor.data<T>();
+    for (int i = 0; i < values.size(); ++i) {
+      if constexpr (std::is_same_v<T, bool>) {
+        out[i] = values.Get(i) != 0;
+      } else {
+        out[i] = static_cast<T>(values.Get(i));
+      }
+    }
+  });
+}
+
+Tensor tensor_from_proto(const onnx::TensorProto& proto, const std::string& what) {
+  if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
+    fail(ErrorCode::kUnsupported,
+         "{}: tensor data is stored in an external file; amphora needs it embedded "
+         "(onnx.load(path) then onnx.save(model, path, save_as_external_data=False))",
+         what);
+  }
+  if (proto.has_segment()) fail(ErrorCode::kUnsupported, "{}: segmented tensors", what);
+  DType dtype;
+  try {
+    dtype = dtype_from_onnx(proto.data_type());
+  } catch (const Error& e) {
+    fail(e.code(), "{}: {}", what, e.what());
+  }
+  Shape shape;
+  for (int64_t d : proto.dims()) {
+    if (d < 0) fail(ErrorCode::kInvalidModel, "{}: negative dimension {}", what, d);
+    shape.push_back(d);
+  }
+  Tensor tensor = [&] {
+    try {
+      return Tensor(dtype, shape);
+    } catch (const Error& e) {
+      fail(e.code(), "{}: {}", what, e.what());
+    }
+  }();
+  if (proto.has_raw_data()) {
+    const std::string& raw = proto.raw_data();
+    if (raw.size() != tensor.nbytes()) {
+      fail(ErrorCode::kInvalidModel, "{}: raw_data has {} bytes but shape {} of {} needs {}", what,
+           raw.size(), shape_str(shape), dtype_name(dtype), tensor.nbytes());
+    }
+    if (!raw.empty()) std::memcpy(tensor.raw(), raw.data(), raw.size());
+    if (dtype == DType::kBool) {
+      auto* p = static_cast<unsigned char*>(tensor.raw());
+      for (int64_t i = 0; i < tensor.numel(); ++i) p[i] = p[i] != 0;
+    }
+    return tensor;
+  }
+  switch (dtype) {
+    case DType::kFloat32:
+      copy_typed(proto.float_data(), tensor, what);
+      break;
+    case DType::kFloat64:
+      copy_typed(proto.double_data(), tensor, what);
+      break;
+    case DType::kInt64:
+      copy_typed(proto.int64_data(), tensor, what);
+      break;
+    default:
+      copy_typed(proto.int32_data(), tensor, what);
+      break;  // int32/int8/uint8/bool
+  }
+  return tensor;
+}
+
+ValueInfo value_info_from_proto(const onnx::ValueInfoProto& proto, const std::string& source) {
+  ValueInfo info;
+  info.name = proto.name();
+  if (!proto.type().has_tensor_type()) {
+    fail(ErrorCode::kUnsupported,
+         "{}: value '{}' is not a tensor (sequences, maps and optionals "
+         "are not supported)",
+         source, proto.name());
+  }
+  const auto& tensor_type = proto.type().tensor_type();
+  try {
+    info.dtype = dtype_from_onnx(tensor_type.elem_type());
+  } catch (const Error& e) {
+    fail(e.code(), "{}: value '{}': {}", source, proto.name(), e.what());
+  }
+  info.rank_known = tensor_type.has_shape();
+  for (const auto& d : tensor_type.shape().dim()) {
+    Dim dim;
+    if (d.has_dim_value()) dim.value = d.dim_value();
+    if (d.has_dim_param()) dim.symbol = d.dim_param();
+    info.dims.push_back(dim);
+  }
+  return info;
+}
+
+Attribute attribute_from_proto(const onnx::AttributeProto& proto, const std::string& where) {
+  using A = onnx::AttributeProto;
+  switch (proto.type()) {
+    case A::INT:
+      return proto.i();
+    case A::FLOAT:
+      return proto.f();
+    case A::STRING:
+      return proto.s();
+    case A::INTS:
+      return std::vector<int64_t>(proto.ints().begin(), proto.ints().end());
+    case A::FLOATS:
+      return std::vector<float>(proto.floats().begin(), proto.floats().end());
+    case A::STRINGS:
+      return std::vector<std::string>(proto.strings().begin(), proto.strings().end());
+    case A::TENSOR:
+      return tensor_from_proto(proto.t(), where + " attribute '" + proto.name() + "'");
+    default:
+      break;
+  }
+  fail(ErrorCode::kUnsupported,
+       "{}: attribute '{}' has type {} (graphs, sparse tensors and type protos are not supported)",
+       where, proto.name(), A::AttributeType_Name(proto.type()));
+}
+
+std::string canonical_domain(const std::string& domain) {
+  return domain == "ai.onnx" ? "" : domain;
+}
+
+Graph graph_from_model(const onnx::ModelProto& model, const std::string& source) {
+  Graph graph;
+  graph.producer = model.producer_name();
+  for (const auto& opset : model.opset_import()) {
+    graph.opset_imports[canonical_domain(opset.domain())] = opset.version();
+  }
+  for (const auto& prop : model.metadata_props()) graph.metadata[prop.key()] = prop.value();
+
+  const onnx::GraphProto& g = model.graph();
+  for (const auto& init : g.initializer()) {
+    graph.initializers[init.name()] =
+        tensor_from_proto(init, fmt::format("{}: initializer '{}'", source, init.name()));
+  }
+  if (g.sparse_initializer_size() > 0) {
+    fail(ErrorCode::kUnsupported, "{}: sparse initializers are not supported", source);
+  }
+  for (const auto& input : g.input()) {
+    // Before IR version 4 every initializer was also listed as a graph input.
+    if (graph.initializers.count(input.name())) continue;
+    graph.inputs.push_back(value_info_from_proto(input, source));
+  }
+  for (const auto& output : g.output())
+    graph.outputs.push_back(value_info_from_proto(output, source));
+  for (const auto& vi : g.value_info()) {
+    // Shape inference may leave element types it cannot express in our DType (e.g. float16
+    // intermediates of an unsupported op); the runtime only uses this as a hint, so skip them.
+    try {
+      graph.value_info[vi.name()] = value_info_from_proto(vi, source);
+    } catch (const Error&) {
+    }
+  }
+  graph.nodes.reserve(static_cast<size_t>(g.node_size()));
+  for (const auto& proto : g.node()) {
+    Node node;
+    node.index = graph.nodes.size();
+    node.name = proto.name();
+    node.op_type = proto.op_type();
+    node.domain = canonical_domain(proto.domain());
+    node.inputs.assign(proto.input().begin(), proto.input().end());
+    node.outputs.assign(proto.output().begin(), proto.output().end());
+    std::string where = fmt::format("{}: node {}", source, node.display_name());
+    for (const auto& attr : proto.attribute()) {
+      node.attributes[attr.name()] = attribute_from_proto(attr, where);
+    }
+    graph.nodes.push_back(std::move(node));
+  }
+  return graph;
+}
+
+bool has_external_data(const onnx::GraphProto& g) {
+  for (const auto& init : g.initializer()) {
+    if (init.data_location() == onnx::TensorProto::EXTERNAL) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Graph load_onnx_from_bytes(const std::string& bytes, const std::string& source) {
+  onnx::ModelProto model;
+  if (bytes.empty()) fail(ErrorCode::kInvalidModel, "{}: empty file, not an ONNX model", source);
+  if (!model.ParseFromString(bytes)) {
+    fail(ErrorCode::kInvalidModel,
+         "{}: not a valid ONNX model (protobuf parse failed: the file "
+         "is truncated or corrupt)",
+         source);
+  }
+  if (!model.has_graph()) fail(ErrorCode::kInvalidModel, "{}: ONNX model has no graph", source);
+  if (has_external_data(model.graph())) {
+    fail(ErrorCode::kUnsupported,
+         "{}: the model keeps its weights in external data files; "
+         "amphora needs them embedded (onnx.save(model, path, save_as_external_data=False))",
+         source);
+  }
+  try {
+    onnx::checker::check_model(model);
+  } catch (const std::exception& e) {
+    fail(ErrorCode::kInvalidModel, "{}: the ONNX checker rejects the model: {}", source, e.what());
+  }
+  try {
+    onnx::shape_inference::InferShapes(model);
+  } catch (const std::exception& e) {
+    fail(ErrorCode::kInvalidModel, "{}: ONNX shape inference fails: {}", source, e.what());
+  }
+  return graph_from_model(model, source);
+}
+
+Graph load_onnx(const std::string& path) {
+  return load_onnx_from_bytes(read_file(path, "an ONNX model"), path);
+}
+
+Tensor load_onnx_tensor(const std::string& path) {
+  std::string bytes = read_file(path, "a TensorProto file");
+  onnx::TensorProto proto;
+  if (!proto.ParseFromString(bytes)) {
+    fail(ErrorCode::kInvalidModel, "{}: not a valid serialized onnx.TensorProto", path);
+  }
+  return tensor_from_proto(proto, path);
+}
+
+}  // namespace amphora

@@ -1,0 +1,201 @@
+#include "ops/conv_onednn.hpp"
+
+#include <unordered_map>
+
+#include "ops/onednn.hpp"
+
+namespace amphora {
+
+using dnnl::memory;
+
+struct OnednnConv::Plan {
+  bool supported = false;
+  dnnl::primitive primitive;
+  memory::desc src_plain, dst_plain, weights_plain, bias_plain;
+  // Primitive-layout buffers, present only when that layout differs from the plain one.
+  memory src_blocked, dst_blocked;
+  dnnl::primitive src_reorder, dst_reorder;
+  memory::desc weights_desc;
+  memory weights;         // packed copy of weights_source
+  Tensor weights_source;  // held so that its address cannot be reused by another buffer
+};
+
+struct OnednnConv::PackedWeights {
+  Tensor source;  // keeps the source buffer alive, so its address identifies it
+  memory::desc desc;
+  memory packed;
+};
+
+OnednnConv::OnednnConv() = default;
+OnednnConv::~OnednnConv() = default;
+
+namespace {
+
+// Weights as oneDNN sees them: [G, OC/G, IC/G, k...] when grouped, [OC, IC, k...] otherwise,
+// described over ONNX's buffer with explicit strides. ConvTranspose stores [IC, OC/G, k...],
+// i.e. the input-channel axis is outermost, hence the different strides.
+memory::desc weights_desc_over_onnx(const ConvGeometry& g) {
+  int64_t k_size = 1;
+  for (int64_t k : g.kernel) k_size *= k;
+  const int64_t oc_g = g.out_channels_per_group(), ic_g = g.in_channels_per_group();
+  memory::dims dims, strides;
+  if (g.group > 1) dims.push_back(g.group);
+  dims.push_back(oc_g);
+  dims.push_back(ic_g);
+  if (g.transpose) {
+    if (g.group > 1) strides.push_back(ic_g * oc_g * k_size);
+    strides.push_back(k_size);
+    strides.push_back(oc_g * k_size);
+  } else {
+    if (g.group > 1) strides.push_back(oc_g * ic_g * k_size);
+    strides.push_back(ic_g * k_size);
+    strides.push_back(k_size);
+  }
+  int64_t inner = k_size;
+  for (int64_t k : g.kernel) {
+    dims.push_back(k);
+    inner /= k;
+    strides.push_back(inner);
+  }
+  return memory::desc(dims, memory::data_type::f32, strides);
+}
+
+memory::desc any_desc(const memory::desc& plain) {
+  return memory::desc(plain.dims(), memory::data_type::f32, memory::format_tag::any);
+}
+
+// The primitive oneDNN picks for the problem, with the layouts it wants.
+struct Chosen {
+  dnnl::primitive primitive;
+  memory::desc src, weights, dst;
+};
+
+template <typename PrimitiveDesc, typename Primitive>
+Chosen choose(const PrimitiveDesc& pd) {
+  return {Primitive(pd), pd.src_desc(), pd.weights_desc(), pd.dst_desc()};
+}
+
+// Throws dnnl::error when oneDNN has no implementation.
+Chosen create_primitive(const ConvGeometry& g, const memory::desc& src,
+                        const memory::desc& weights, const memory::desc* bias,
+                        const memory::desc& dst) {
+  const size_t rank = g.spatial_rank;
+  memory::dims strides(g.strides.begin(), g.strides.end());
+  memory::dims dilations(rank), pad_l(g.pad_begin.begin(), g.pad_begin.end()), pad_r(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    dilations[i] = g.dilations[i] - 1;  // oneDNN counts the holes, ONNX the step
+    const int64_t span = (g.kernel[i] - 1) * g.dilations[i] + 1;
+    // Right padding that reproduces ONNX's output size exactly; for ConvTranspose it absorbs
+    // output_padding (pad_end minus output_padding, possibly negative, which oneDNN accepts).
+    pad_r[i] = g.transpose ? (g.in[i] - 1) * g.strides[i] + span - g.pad_begin[i] - g.out[i]
+                           : (g.out[i] - 1) * g.strides[i] + span - g.in[i] - g.pad_begin[i];
+  }
+  const auto prop = dnnl::prop_kind::forward_inference;
+  if (g.transpose) {
+    using Deconv = dnnl::deconvolution_forward;
+    const auto algo = dnnl::algorithm::deconvolution_direct;
+    auto d = bias ? Deconv::desc(prop, algo, src, weights, *bias, dst, strides, dilations, pad_l,
+                                 pad_r)
+                  : Deconv::desc(prop, algo, src, weights, dst, strides, dilations, pad_l, pad_r);
+    return choose<Deconv::primitive_desc, Deconv>(Deconv::primitive_desc(d, onednn_engine()));
+  }
+  using Conv = dnnl::convolution_forward;
+  const auto algo = dnnl::algorithm::convolution_direct;
+  auto d = bias ? Conv::desc(prop, algo, src, weights, *bias, dst, strides, dilations, pad_l, pad_r)
+                : Conv::desc(prop, algo, src, weights, dst, strides, dilations, pad_l, pad_r);
+  return choose<Conv::primitive_desc, Conv>(Conv::primitive_desc(d, onednn_engine()));
+}
+
+dnnl::primitive reorder_between(const memory::desc& from, const memory::desc& to) {
+  return dnnl::reorder(dnnl::reorder::primitive_desc(onednn_engine(), from, onednn_engine(), to));
+}
+
+}  // namespace
+
+OnednnConv::Plan* OnednnConv::plan_for(const ConvGeometry& g, const Tensor& x, const Tensor& w,
+                                       bool has_bias) {
+  std::vector<int64_t> key = x.shape();
+  key.insert(key.end(), w.shape().begin(), w.shape().end());
+  key.push_back(has_bias ? 1 : 0);
+  auto& slot = plans_[key];
+  if (slot) return slot.get();
+  slot = std::make_unique<Plan>();
+  Plan& plan = *slot;
+  for (int64_t p : g.pad_begin) {
+    if (p < 0) return &plan;  // oneDNN has no negative left padding; reference handles it
+  }
+  plan.src_plain = onednn_plain_desc(x.shape());
+  plan.dst_plain = onednn_plain_desc(g.output_shape());
+  plan.weights_plain = weights_desc_over_onnx(g);
+  plan.bias_plain = onednn_plain_desc({g.out_channels});
+  Chosen chosen;
+  try {
+    chosen = create_primitive(g, any_desc(plan.src_plain), any_desc(plan.weights_plain),
+                              has_bias ? &plan.bias_plain : nullptr, any_desc(plan.dst_plain));
+  } catch (const dnnl::error&) {
+    return &plan;  // unimplemented for this problem: stays unsupported
+  }
+  plan.primitive = chosen.primitive;
+  const memory::desc& src = chosen.src;
+  const memory::desc& dst = chosen.dst;
+  if (src != plan.src_plain) {
+    plan.src_blocked = memory(src, onednn_engine());
+    plan.src_reorder = reorder_between(plan.src_plain, src);
+  }
+  if (dst != plan.dst_plain) {
+    plan.dst_blocked = memory(dst, onednn_engine());
+    plan.dst_reorder = reorder_between(dst, plan.dst_plain);
+  }
+  plan.weights_desc = chosen.weights;
+  plan.supported = true;
+  return &plan;
+}
+
+void OnednnConv::bind_weights(Plan& plan, const Tensor& w) {
+  for (const auto& entry : packed_) {
+    if (entry->source.raw() == w.raw() && entry->desc == plan.weights_desc) {
+      plan.weights = entry->packed;
+      plan.weights_source = w;
+      return;
+    }
+  }
+  // A buffer we have not seen: forget packings of buffers that are gone from the model (keeps
+  // memory bounded when weights are computed at run time), then pack.
+  std::erase_if(packed_, [&](const auto& entry) { return entry->source.raw() != w.raw(); });
+  auto entry = std::make_unique<PackedWeights>();
+  entry->source = w;
+  entry->desc = plan.weights_desc;
+  entry->packed = memory(plan.weights_desc, onednn_engine());
+  memory plain = onednn_wrap(plan.weights_plain, w);
+  reorder_between(plan.weights_plain, plan.weights_desc)
+      .execute(onednn_stream(), {{DNNL_ARG_FROM, plain}, {DNNL_ARG_TO, entry->packed}});
+  plan.weights = entry->packed;
+  plan.weights_source = w;
+  packed_.push_back(std::move(entry));
+}
+
+bool OnednnConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* bias,
+                     Tensor& y) {
+  Plan* plan = plan_for(g, x, w, bias != nullptr);
+  if (!plan->supported) return false;
+  if (plan->weights_source.raw() != w.raw()) bind_weights(*plan, w);
+  dnnl::stream& stream = onednn_stream();
+  memory src = onednn_wrap(plan->src_plain, x);
+  memory dst = onednn_wrap(plan->dst_plain, y);
+  if (plan->src_blocked) {
+    plan->src_reorder.execute(stream, {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, plan->src_blocked}});
+    src = plan->src_blocked;
+  }
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src},
+                                       {DNNL_ARG_WEIGHTS, plan->weights},
+                                       {DNNL_ARG_DST, plan->dst_blocked ? plan->dst_blocked : dst}};
+  if (bias) args[DNNL_ARG_BIAS] = onednn_wrap(plan->bias_plain, *bias);
+  plan->primitive.execute(stream, args);
+  if (plan->dst_blocked) {
+    plan->dst_reorder.execute(stream, {{DNNL_ARG_FROM, plan->dst_blocked}, {DNNL_ARG_TO, dst}});
+  }
+  stream.wait();
+  return true;
+}
+
+}  // namespace amphora

@@ -1,0 +1,128 @@
+// Unary math and activations. NaN inputs propagate (comparisons are written so that a NaN
+// takes the pass-through branch), matching ONNX Runtime and numpy.
+#include <cmath>
+#include <memory>
+
+#include "ops/elementwise_common.hpp"
+
+namespace amphora {
+namespace {
+
+// Which element types an op accepts, following the ONNX type constraints of its latest version
+// restricted to the dtypes amphora stores.
+enum class Accepts { kFloat, kSignedNumber, kNumber };
+
+template <Accepts kAccepts, typename T>
+constexpr bool accepts() {
+  if constexpr (kAccepts == Accepts::kFloat) return kIsFloat<T>;
+  if constexpr (kAccepts == Accepts::kSignedNumber)
+    return kIsFloat<T> || (kIsInt<T> && std::is_signed_v<T>);
+  return kIsNumber<T>;
+}
+
+constexpr const char* accepts_list(Accepts a) {
+  switch (a) {
+    case Accepts::kFloat:
+      return "float32, float64";
+    case Accepts::kSignedNumber:
+      return "float32, float64, int8, int32, int64";
+    case Accepts::kNumber:
+      return "float32, float64, int8, uint8, int32, int64";
+  }
+  return "";
+}
+
+// make_fn(node) returns a generic callable applied to every element; it is built once per
+// node so attributes (LeakyRelu's alpha) are read at kernel creation.
+template <Accepts kAccepts, typename MakeFn>
+void add_unary(OpRegistry& registry, const char* op_type, int64_t since, MakeFn make_fn) {
+  registry.add("", op_type, since, [make_fn](const Node& node, int64_t, const KernelOptions&) {
+    auto fn = make_fn(node);
+    return std::make_unique<FunctionKernel>([node, fn](const std::vector<const Tensor*>& inputs) {
+      check_input_count(node, inputs, 1, 1);
+      const Tensor& x = *inputs[0];
+      Tensor y(x.dtype(), x.shape());
+      visit_dtype(x.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        if constexpr (accepts<kAccepts, T>()) {
+          map_elements(x.data<T>(), y.data<T>(), x.numel(),
+                       [&fn](T v) { return static_cast<T>(fn(v)); });
+        } else {
+          fail_dtype(node, 0, x.dtype(), accepts_list(kAccepts));
+        }
+      });
+      return std::vector<Tensor>{y};
+    });
+  });
+}
+
+// For ops without attributes.
+template <Accepts kAccepts, typename Fn>
+void add_unary_fn(OpRegistry& registry, const char* op_type, int64_t since, Fn fn) {
+  add_unary<kAccepts>(registry, op_type, since, [fn](const Node&) { return fn; });
+}
+
+// Two's-complement negation without signed-overflow UB (-INT64_MIN stays INT64_MIN, as in ORT).
+template <typename T>
+T negate(T x) {
+  if constexpr (kIsInt<T>) {
+    using U = std::make_unsigned_t<T>;
+    return static_cast<T>(U{0} - static_cast<U>(x));
+  } else {
+    return -x;
+  }
+}
+
+}  // namespace
+
+void register_unary_ops(OpRegistry& registry) {
+  using enum Accepts;
+  add_unary_fn<kSignedNumber>(registry, "Relu", 1,
+                              [](auto x) { return x < decltype(x){0} ? decltype(x){0} : x; });
+  add_unary<kFloat>(registry, "LeakyRelu", 1, [](const Node& node) {
+    const double alpha = node.get_float("alpha", 0.01f);
+    return [alpha](auto x) {
+      using T = decltype(x);
+      return x < T{0} ? static_cast<T>(static_cast<T>(alpha) * x) : x;
+    };
+  });
+  add_unary_fn<kFloat>(registry, "Tanh", 1, [](auto x) { return std::tanh(x); });
+  add_unary_fn<kFloat>(registry, "Sigmoid", 1, [](auto x) {
+    using T = decltype(x);
+    // Split by sign so exp never overflows to inf/inf for large |x|.
+    if (x >= T{0}) return T{1} / (T{1} + std::exp(-x));
+    T e = std::exp(x);
+    return e / (T{1} + e);
+  });
+  add_unary_fn<kFloat>(registry, "Sqrt", 1, [](auto x) { return std::sqrt(x); });
+  add_unary_fn<kFloat>(registry, "Exp", 1, [](auto x) { return std::exp(x); });
+  add_unary_fn<kFloat>(registry, "Log", 1, [](auto x) { return std::log(x); });
+  add_unary_fn<kFloat>(registry, "Sin", 7, [](auto x) { return std::sin(x); });
+  add_unary_fn<kFloat>(registry, "Cos", 7, [](auto x) { return std::cos(x); });
+  add_unary_fn<kFloat>(registry, "Atan", 7, [](auto x) { return std::atan(x); });
+  add_unary_fn<kFloat>(registry, "Erf", 9, [](auto x) { return std::erf(x); });
+  add_unary_fn<kFloat>(registry, "Floor", 1, [](auto x) { return std::floor(x); });
+  add_unary_fn<kFloat>(registry, "Reciprocal", 1, [](auto x) { return decltype(x){1} / x; });
+  add_unary_fn<kSignedNumber>(registry, "Neg", 1, [](auto x) { return negate(x); });
+  add_unary_fn<kNumber>(registry, "Abs", 1, [](auto x) {
+    using T = decltype(x);
+    if constexpr (std::is_unsigned_v<T>) {
+      return x;
+    } else {
+      return x < T{0} ? negate(x) : x;
+    }
+  });
+
+  registry.add("", "Not", 1, [](const Node& node, int64_t, const KernelOptions&) {
+    return std::make_unique<FunctionKernel>([node](const std::vector<const Tensor*>& inputs) {
+      check_input_count(node, inputs, 1, 1);
+      const Tensor& x = *inputs[0];
+      if (x.dtype() != DType::kBool) fail_dtype(node, 0, x.dtype(), "bool");
+      Tensor y(DType::kBool, x.shape());
+      map_elements(x.data<bool>(), y.data<bool>(), x.numel(), [](bool v) { return !v; });
+      return std::vector<Tensor>{y};
+    });
+  });
+}
+
+}  // namespace amphora

@@ -1,0 +1,30 @@
+// oneDNN fast path for MatMul and Gemm: the matmul primitive with alpha as output scale and
+// Gemm's C as a sum post-op, one primitive per operand shape, operands in plain layout
+// (transposes expressed as strides, so nothing is copied).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "ops/matmul_problem.hpp"
+
+namespace amphora {
+
+class OnednnMatmul {
+ public:
+  OnednnMatmul();
+  ~OnednnMatmul();
+  OnednnMatmul(const OnednnMatmul&) = delete;
+  OnednnMatmul& operator=(const OnednnMatmul&) = delete;
+
+  // Computes the problem into out; returns false, having written nothing, when oneDNN cannot
+  // (the caller runs matmul_reference). Not safe to call concurrently on one object.
+  bool run(const MatmulProblem& p, const Tensor& a, const Tensor& b, Tensor& out);
+
+ private:
+  struct Plan;
+  std::map<std::vector<int64_t>, std::unique_ptr<Plan>> plans_;  // key: A shape, B shape
+};
+
+}  // namespace amphora

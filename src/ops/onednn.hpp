@@ -1,0 +1,24 @@
+// The one oneDNN CPU engine and stream every fast kernel shares, and small conversions between
+// amphora shapes and oneDNN descriptors. Only src/ops/*_onednn.cpp include this header, so the
+// rest of the engine does not depend on oneDNN.
+#pragma once
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "core/tensor.hpp"
+
+namespace amphora {
+
+dnnl::engine& onednn_engine();
+// Executions are synchronous on CPU; the stream is shared because creating one per kernel
+// buys nothing and costs an allocation.
+dnnl::stream& onednn_stream();
+
+dnnl::memory::dims onednn_dims(const Shape& shape);
+// Dense row-major (C order) descriptor: what amphora Tensors hold.
+dnnl::memory::desc onednn_plain_desc(const Shape& shape);
+// Wraps a float32 tensor's buffer without copying. oneDNN takes a non-const pointer even for
+// inputs it only reads; the primitives below never write to source memories.
+dnnl::memory onednn_wrap(const dnnl::memory::desc& desc, const Tensor& tensor);
+
+}  // namespace amphora

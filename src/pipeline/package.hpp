@@ -1,0 +1,42 @@
+// A vocoder package as the runtime sees it: where the ONNX file is and what the manifest
+// (amphora.json, or metadata_props["amphora"] in the ONNX file) says about audio.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "audio/mel.hpp"
+#include "audio/stft.hpp"
+
+namespace amphora {
+
+struct SpectralHead {
+  audio::StftConfig stft;  // the inverse STFT that turns spec_real/spec_imag into samples
+};
+
+struct VocoderPackage {
+  std::string onnx_path;
+  std::string package_dir;                  // empty for a bare ONNX file
+  std::optional<nlohmann::json> manifest;   // absent for a bare ONNX file
+  std::string family;
+  int sample_rate = 0;
+  int hop_length = 0;
+  int n_mels = 0;
+  std::optional<audio::MelConfig> mel;      // absent for a bare ONNX file
+  std::optional<SpectralHead> spectral_head;
+  std::vector<std::string> input_names;     // mel [, f0, noise]
+};
+
+// Reads the manifest of a package directory or an amphora-exported .onnx. For a bare ONNX file
+// returns a package with only onnx_path set (the caller measures the rest from the graph).
+// `onnx_metadata` is the ONNX metadata_props of the model at onnx_path.
+VocoderPackage read_vocoder_package(const std::string& path,
+                                    const std::map<std::string, std::string>& onnx_metadata);
+
+// The manifest "head" entry -> inverse STFT settings (nullopt for "waveform").
+std::optional<SpectralHead> spectral_head_from_json(const nlohmann::json& head,
+                                                    const std::string& source);
+
+}  // namespace amphora

@@ -1,0 +1,40 @@
+"""Shared helpers for end-to-end tests: export in Python, run in C++ (`amphora run`), compare
+with ONNX Runtime on the same inputs."""
+import os
+import pathlib
+import subprocess
+
+import numpy as np
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def amphora_bin() -> pathlib.Path:
+    path = pathlib.Path(os.environ.get("AMPHORA_BIN", ROOT / "build" / "amphora"))
+    if not path.exists():
+        pytest.fail(f"amphora binary not found at {path}: build it first (scripts/setup.sh)")
+    return path
+
+
+def run_amphora(model: pathlib.Path, inputs: dict, workdir: pathlib.Path, *extra: str) -> dict:
+    """Runs `amphora run` on named numpy inputs; returns {output name: array}."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    args = [str(amphora_bin()), "run", str(model)]
+    for name, value in inputs.items():
+        path = workdir / f"in_{name}.npy"
+        np.save(path, value)
+        args += ["--input", f"{name}={path}"]
+    out_dir = workdir / "out"
+    args += ["--output-dir", str(out_dir), *extra]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"amphora run failed:\n{proc.stdout}\n{proc.stderr}"
+    return {p.stem: np.load(p) for p in out_dir.glob("*.npy")}
+
+
+def run_onnxruntime(model: pathlib.Path, inputs: dict) -> dict:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(names, inputs)))

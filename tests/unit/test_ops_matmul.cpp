@@ -1,0 +1,189 @@
+// MatMul / Gemm: reference against hand-computed products, oneDNN against the reference on
+// seeded random shapes (broadcast batches, 1-D operands, transposes, C broadcasts), errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <random>
+
+#include "ops/kernel.hpp"
+
+namespace amphora {
+namespace {
+
+Node make_node(const std::string& op, std::map<std::string, Attribute> attrs = {}) {
+  Node node;
+  node.op_type = op;
+  node.name = "test_" + op;
+  node.inputs = {"a", "b", "c"};
+  node.outputs = {"y"};
+  node.attributes = std::move(attrs);
+  return node;
+}
+
+Tensor run_node(const Node& node, const std::vector<const Tensor*>& inputs, bool reference) {
+  KernelOptions options;
+  options.reference = reference;
+  auto out = OpRegistry::instance().create(node, 17, options)->run(inputs);
+  EXPECT_EQ(out.size(), 1u);
+  return out.at(0);
+}
+
+void expect_both_paths(const Node& node, const std::vector<const Tensor*>& inputs,
+                       const Shape& shape, const std::vector<float>& expected) {
+  for (bool reference : {true, false}) {
+    SCOPED_TRACE(reference ? "reference" : "oneDNN");
+    Tensor y = run_node(node, inputs, reference);
+    EXPECT_EQ(y.shape(), shape);
+    std::vector<float> got = y.to_float_vector();
+    ASSERT_EQ(got.size(), expected.size());
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], expected[i], 1e-5) << "at " << i;
+  }
+}
+
+TEST(MatMul, HandComputedProducts) {
+  Tensor a = Tensor::from_vector<float>({2, 3}, {1, 2, 3, 4, 5, 6});
+  Tensor b = Tensor::from_vector<float>({3, 2}, {1, 0, 0, 1, 1, 1});
+  expect_both_paths(make_node("MatMul"), {&a, &b}, {2, 2}, {4, 5, 10, 11});
+  Tensor v = Tensor::from_vector<float>({3}, {1, -1, 2});
+  expect_both_paths(make_node("MatMul"), {&a, &v}, {2}, {5, 11});  // [2,3] x [3]
+  Tensor u = Tensor::from_vector<float>({2}, {1, 1});
+  expect_both_paths(make_node("MatMul"), {&u, &a}, {3}, {5, 7, 9});  // [2] x [2,3]
+  expect_both_paths(make_node("MatMul"), {&v, &v}, {}, {6});         // dot product
+}
+
+TEST(MatMul, BroadcastsBatchAxes) {
+  // A [2, 1, 1, 2] times B [3, 2, 1]: batch axes broadcast to [2, 3].
+  Tensor a = Tensor::from_vector<float>({2, 1, 1, 2}, {1, 2, 3, 4});
+  Tensor b = Tensor::from_vector<float>({3, 2, 1}, {1, 0, 0, 1, 1, 1});
+  expect_both_paths(make_node("MatMul"), {&a, &b}, {2, 3, 1, 1}, {1, 2, 3, 3, 4, 7});
+}
+
+TEST(Gemm, AlphaBetaTransposesAndBroadcastC) {
+  Tensor a = Tensor::from_vector<float>({3, 2}, {1, 4, 2, 5, 3, 6});  // A^T of [[1,2,3],[4,5,6]]
+  Tensor b = Tensor::from_vector<float>({2, 3}, {1, 0, 1, 0, 1, 1});  // B^T of [3,2]
+  Tensor c = Tensor::from_vector<float>({2}, {10, 20});
+  Node node = make_node("Gemm", {{"transA", int64_t{1}}, {"transB", int64_t{1}},
+                                 {"alpha", 2.0f}, {"beta", 0.5f}});
+  // A x B = [[4, 5], [10, 11]]; 2 * that + 0.5 * [10, 20] on every row.
+  expect_both_paths(node, {&a, &b, &c}, {2, 2}, {13, 20, 25, 32});
+  Tensor column = Tensor::from_vector<float>({2, 1}, {1, -1});
+  expect_both_paths(node, {&a, &b, &column}, {2, 2}, {8.5f, 10.5f, 19.5f, 21.5f});
+  Tensor scalar = Tensor::from_vector<float>({}, {4});
+  expect_both_paths(node, {&a, &b, &scalar}, {2, 2}, {10, 12, 22, 24});
+  expect_both_paths(node, {&a, &b}, {2, 2}, {8, 10, 20, 22});
+  expect_both_paths(node, {&a, &b, nullptr}, {2, 2}, {8, 10, 20, 22});
+}
+
+Tensor random_tensor(const Shape& shape, std::mt19937& rng) {
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  Tensor t(DType::kFloat32, shape);
+  float* p = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = dist(rng);
+  return t;
+}
+
+void expect_paths_agree(const Node& node, const std::vector<const Tensor*>& inputs) {
+  Tensor reference = run_node(node, inputs, true);
+  Tensor fast = run_node(node, inputs, false);
+  ASSERT_EQ(fast.shape(), reference.shape());
+  std::vector<float> a = fast.to_float_vector(), b = reference.to_float_vector();
+  double diff = 0, scale = 1;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff = std::max(diff, std::abs(static_cast<double>(a[i]) - b[i]));
+    scale = std::max(scale, std::abs(static_cast<double>(b[i])));
+  }
+  EXPECT_LT(diff / scale, 1e-4);
+}
+
+TEST(MatMul, OnednnMatchesReferenceOnRandomShapes) {
+  std::mt19937 rng(99);
+  auto pick = [&](int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+  };
+  for (int trial = 0; trial < 200; ++trial) {
+    const int64_t m = pick(1, 40), k = pick(1, 70), n = pick(1, 40);
+    const int64_t batch_rank = pick(0, 3);
+    Shape a_shape, b_shape;
+    for (int64_t i = 0; i < batch_rank; ++i) {
+      const int64_t size = pick(1, 3);
+      const int64_t who = pick(0, 3);  // 0: both, 1: A broadcasts, 2: B broadcasts, 3: B lacks
+      a_shape.push_back(who == 1 ? 1 : size);
+      if (who != 3 || !b_shape.empty()) b_shape.push_back(who == 2 ? 1 : size);
+    }
+    a_shape.push_back(m);
+    a_shape.push_back(k);
+    b_shape.push_back(k);
+    b_shape.push_back(n);
+    if (pick(0, 9) == 0) a_shape = {k};
+    if (pick(0, 9) == 0) b_shape = {k};
+    Tensor a = random_tensor(a_shape, rng), b = random_tensor(b_shape, rng);
+    SCOPED_TRACE(testing::Message() << "A " << shape_str(a_shape) << " B " << shape_str(b_shape));
+    expect_paths_agree(make_node("MatMul"), {&a, &b});
+  }
+}
+
+TEST(Gemm, OnednnMatchesReferenceOnRandomShapes) {
+  std::mt19937 rng(98);
+  auto pick = [&](int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+  };
+  std::uniform_real_distribution<float> scale(-2.0f, 2.0f);
+  for (int trial = 0; trial < 120; ++trial) {
+    const int64_t m = pick(1, 50), k = pick(1, 50), n = pick(1, 50);
+    const bool trans_a = pick(0, 1), trans_b = pick(0, 1);
+    std::map<std::string, Attribute> attrs{{"transA", int64_t{trans_a}},
+                                           {"transB", int64_t{trans_b}}};
+    if (pick(0, 1)) attrs["alpha"] = scale(rng);
+    if (pick(0, 1)) attrs["beta"] = pick(0, 3) == 0 ? 0.0f : scale(rng);
+    Tensor a = random_tensor(trans_a ? Shape{k, m} : Shape{m, k}, rng);
+    Tensor b = random_tensor(trans_b ? Shape{n, k} : Shape{k, n}, rng);
+    const Shape c_shapes[] = {{m, n}, {n}, {1, n}, {m, 1}, {}, {1, 1}};
+    Tensor c = random_tensor(c_shapes[pick(0, 5)], rng);
+    SCOPED_TRACE(testing::Message() << "trial " << trial << " C " << shape_str(c.shape()));
+    if (pick(0, 4) == 0) {
+      expect_paths_agree(make_node("Gemm", attrs), {&a, &b});
+    } else {
+      expect_paths_agree(make_node("Gemm", attrs), {&a, &b, &c});
+    }
+  }
+}
+
+ErrorCode error_code_of(const std::function<void()>& fn, const std::string& must_mention) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(must_mention), std::string::npos) << e.what();
+    return e.code();
+  }
+  ADD_FAILURE() << "expected an error mentioning " << must_mention;
+  return ErrorCode::kInternal;
+}
+
+TEST(MatMul, MismatchedShapesNameTheNode) {
+  std::mt19937 rng(3);
+  Tensor a = random_tensor({2, 3, 4}, rng), b = random_tensor({5, 2}, rng);
+  EXPECT_EQ(error_code_of([&] { run_node(make_node("MatMul"), {&a, &b}, false); }, "test_MatMul"),
+            ErrorCode::kInvalidArgument);
+  Tensor b_batch = random_tensor({3, 4, 2}, rng);
+  EXPECT_EQ(error_code_of([&] { run_node(make_node("MatMul"), {&a, &b_batch}, false); },
+                          "do not broadcast"),
+            ErrorCode::kInvalidArgument);
+  Tensor scalar = Tensor::from_vector<float>({}, {1});
+  EXPECT_EQ(error_code_of([&] { run_node(make_node("MatMul"), {&scalar, &b}, false); }, "rank"),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(error_code_of([&] { run_node(make_node("Gemm"), {&a, &b}, false); }, "test_Gemm"),
+            ErrorCode::kInvalidArgument);
+  Tensor a2 = random_tensor({3, 5}, rng), c_bad = random_tensor({3, 3}, rng);
+  EXPECT_EQ(error_code_of([&] { run_node(make_node("Gemm"), {&a2, &b, &c_bad}, false); },
+                          "broadcast"),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(error_code_of([&] { run_node(make_node("Gemm", {{"alpha", int64_t{2}}}),
+                                         {&a2, &b}, false); }, "alpha"),
+            ErrorCode::kInvalidModel);
+  EXPECT_EQ(error_code_of([&] { run_node(make_node("MatMul"), {&a2}, false); }, "inputs"),
+            ErrorCode::kInvalidModel);
+}
+
+}  // namespace
+}  // namespace amphora

@@ -1,0 +1,275 @@
+// Reduce*, Softmax, LayerNormalization and CumSum against loops written out in the test.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <numeric>
+#include <random>
+
+#include "ops/kernel.hpp"
+
+namespace amphora {
+namespace {
+
+const float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+Node make_node(const std::string& op, std::vector<std::string> inputs,
+               std::map<std::string, Attribute> attrs = {}, size_t outputs = 1) {
+  Node node;
+  node.op_type = op;
+  node.name = "n_" + op;
+  node.inputs = std::move(inputs);
+  for (size_t i = 0; i < outputs; ++i) node.outputs.push_back("out" + std::to_string(i));
+  node.attributes = std::move(attrs);
+  return node;
+}
+
+std::vector<Tensor> run(const Node& node, std::vector<const Tensor*> inputs, int64_t opset) {
+  return OpRegistry::instance().create(node, opset, {})->run(inputs);
+}
+
+Tensor run1(const Node& node, std::vector<const Tensor*> inputs, int64_t opset) {
+  auto out = run(node, inputs, opset);
+  EXPECT_EQ(out.size(), 1u);
+  return out.at(0);
+}
+
+void expect_error(const std::function<void()>& fn, ErrorCode code,
+                  const std::vector<std::string>& needles) {
+  try {
+    fn();
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    for (const auto& n : needles)
+      EXPECT_NE(std::string(e.what()).find(n), std::string::npos) << e.what();
+  }
+}
+
+std::vector<float> iota(size_t n, float start = 1.0f) {
+  std::vector<float> v(n);
+  std::iota(v.begin(), v.end(), start);
+  return v;
+}
+
+// x[3][2][2] = 1..12
+Tensor cube() { return Tensor::from_vector<float>({3, 2, 2}, iota(12)); }
+
+TEST(Reduce, SumAxesInputKeepdimsAndNegativeAxes) {
+  Tensor x = cube();
+  Tensor axes = Tensor::from_vector<int64_t>({1}, {-2});
+  Tensor kept = run1(make_node("ReduceSum", {"x", "axes"}), {&x, &axes}, 13);
+  EXPECT_EQ(kept.shape(), (Shape{3, 1, 2}));
+  EXPECT_EQ(kept.to_float_vector(), (std::vector<float>{4, 6, 12, 14, 20, 22}));
+  Tensor dropped =
+      run1(make_node("ReduceSum", {"x", "axes"}, {{"keepdims", int64_t{0}}}), {&x, &axes}, 13);
+  EXPECT_EQ(dropped.shape(), (Shape{3, 2}));
+  Tensor two_axes = Tensor::from_vector<int64_t>({2}, {0, 2});
+  EXPECT_EQ(run1(make_node("ReduceSum", {"x", "axes"}), {&x, &two_axes}, 13).to_float_vector(),
+            (std::vector<float>{1 + 2 + 5 + 6 + 9 + 10, 3 + 4 + 7 + 8 + 11 + 12}));
+}
+
+TEST(Reduce, EmptyAxesReduceAllOrNoop) {
+  Tensor x = cube();
+  Tensor none = Tensor::from_vector<int64_t>({0}, {});
+  Tensor all = run1(make_node("ReduceSum", {"x", "axes"}), {&x, &none}, 13);
+  EXPECT_EQ(all.shape(), (Shape{1, 1, 1}));
+  EXPECT_EQ(all.to_float_vector()[0], 78.0f);
+  Tensor absent = run1(make_node("ReduceSum", {"x"}, {{"keepdims", int64_t{0}}}), {&x}, 13);
+  EXPECT_EQ(absent.shape(), Shape{});
+  EXPECT_EQ(absent.to_float_vector()[0], 78.0f);
+  Tensor same = run1(make_node("ReduceSum", {"x", "axes"}, {{"noop_with_empty_axes", int64_t{1}}}),
+                     {&x, &none}, 13);
+  EXPECT_EQ(same.shape(), x.shape());
+  EXPECT_EQ(same.to_float_vector(), x.to_float_vector());
+}
+
+TEST(Reduce, AxesAttributeBeforeOpset18) {
+  Tensor x = cube();
+  Node mean =
+      make_node("ReduceMean", {"x"}, {{"axes", std::vector<int64_t>{1}}, {"keepdims", int64_t{0}}});
+  EXPECT_EQ(run1(mean, {&x}, 13).to_float_vector(), (std::vector<float>{2, 3, 6, 7, 10, 11}));
+  Node sum11 = make_node("ReduceSum", {"x"}, {{"axes", std::vector<int64_t>{-1}}});
+  EXPECT_EQ(run1(sum11, {&x}, 11).to_float_vector(), (std::vector<float>{3, 7, 11, 15, 19, 23}));
+  // From opset 18 the same op takes axes as an input.
+  Tensor axes = Tensor::from_vector<int64_t>({1}, {1});
+  Tensor y =
+      run1(make_node("ReduceMean", {"x", "axes"}, {{"keepdims", int64_t{0}}}), {&x, &axes}, 18);
+  EXPECT_EQ(y.to_float_vector(), (std::vector<float>{2, 3, 6, 7, 10, 11}));
+  expect_error([&] { run1(mean, {&x}, 18); }, ErrorCode::kInvalidModel,
+               {"ReduceMean", "attribute"});
+}
+
+TEST(Reduce, MaxAndL2) {
+  Tensor x = Tensor::from_vector<float>({2, 3}, {3, -4, 1, kNaN, 2, 0});
+  Node max = make_node("ReduceMax", {"x"}, {{"axes", std::vector<int64_t>{1}}});
+  std::vector<float> m = run1(max, {&x}, 13).to_float_vector();
+  EXPECT_EQ(m[0], 3.0f);
+  EXPECT_TRUE(std::isnan(m[1]));
+  Node l2 = make_node("ReduceL2", {"x"}, {{"axes", std::vector<int64_t>{1}}});
+  EXPECT_FLOAT_EQ(run1(l2, {&x}, 13).to_float_vector()[0], std::sqrt(26.0f));
+  Tensor i = Tensor::from_vector<int64_t>({2, 2}, {5, -9, 7, 2});
+  Node imax =
+      make_node("ReduceMax", {"x"}, {{"axes", std::vector<int64_t>{0}}, {"keepdims", int64_t{0}}});
+  Tensor im = run1(imax, {&i}, 13);
+  EXPECT_EQ(im.dtype(), DType::kInt64);
+  EXPECT_EQ(im.to_int64_vector(), (std::vector<int64_t>{7, 2}));
+}
+
+TEST(Reduce, BadAxesAndDtypes) {
+  Tensor x = cube();
+  Node dup = make_node("ReduceMean", {"x"}, {{"axes", std::vector<int64_t>{1, -2}}});
+  expect_error([&] { run1(dup, {&x}, 13); }, ErrorCode::kInvalidModel,
+               {"ReduceMean 'n_ReduceMean'", "twice"});
+  Node far = make_node("ReduceMean", {"x"}, {{"axes", std::vector<int64_t>{3}}});
+  expect_error([&] { run1(far, {&x}, 13); }, ErrorCode::kInvalidModel, {"axis 3", "rank 3"});
+  Tensor b = Tensor::from_vector<bool>({2}, {true, false});
+  expect_error([&] { run1(make_node("ReduceMax", {"x"}), {&b}, 13); }, ErrorCode::kUnsupported,
+               {"ReduceMax", "bool"});
+}
+
+TEST(Reduce, LargeMeanMatchesDoubleLoop) {
+  const int64_t rows = 64, width = 1000;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist;
+  std::vector<float> v(rows * width);
+  for (float& f : v) f = dist(rng);
+  Tensor x = Tensor::from_vector<float>({rows, width}, v);
+  Node mean = make_node("ReduceMean", {"x"}, {{"axes", std::vector<int64_t>{-1}}});
+  Tensor y = run1(mean, {&x}, 13);
+  for (int64_t r = 0; r < rows; ++r) {
+    double sum = 0;
+    for (int64_t i = 0; i < width; ++i) sum += v[r * width + i];
+    ASSERT_NEAR(y.data<float>()[r], sum / width, 1e-6);
+  }
+}
+
+std::vector<double> softmax_ref(const std::vector<float>& v) {
+  double peak = *std::max_element(v.begin(), v.end());
+  std::vector<double> e;
+  double sum = 0;
+  for (float f : v) sum += e.emplace_back(std::exp(f - peak));
+  for (double& x : e) x /= sum;
+  return e;
+}
+
+TEST(Softmax, SingleAxisSinceOpset13) {
+  Tensor x = Tensor::from_vector<float>({2, 3, 2}, {1, 2, 3, 4, 5, 6, -1, 0, 1000, 1001, 3, 3});
+  // axis 1: the lanes are x[i, :, k].
+  Tensor y = run1(make_node("Softmax", {"x"}, {{"axis", int64_t{1}}}), {&x}, 13);
+  const std::vector<float> lane = {-1, 1000, 3};
+  std::vector<double> want = softmax_ref(lane);
+  for (int j = 0; j < 3; ++j) EXPECT_NEAR(y.data<float>()[6 + j * 2], want[j], 1e-6);
+  // default axis -1
+  Tensor last = run1(make_node("Softmax", {"x"}), {&x}, 13);
+  EXPECT_NEAR(last.data<float>()[8], softmax_ref({1000, 1001})[0], 1e-6);
+  EXPECT_NEAR(last.data<float>()[10], 0.5, 1e-7);
+}
+
+TEST(Softmax, CoercedTo2DBeforeOpset13) {
+  std::vector<float> v = {0.1f, -2, 3, 0.5f, 1, 1, 2, -1, 0, 4, 2, 2};
+  Tensor x = Tensor::from_vector<float>({2, 3, 2}, v);
+  // default axis 1: each batch row of 6 elements is one distribution.
+  Tensor y = run1(make_node("Softmax", {"x"}), {&x}, 11);
+  std::vector<double> first = softmax_ref(std::vector<float>(v.begin(), v.begin() + 6));
+  for (int j = 0; j < 6; ++j) EXPECT_NEAR(y.data<float>()[j], first[j], 1e-6);
+  Tensor whole = run1(make_node("Softmax", {"x"}, {{"axis", int64_t{0}}}), {&x}, 11);
+  std::vector<double> all = softmax_ref(v);
+  for (int j = 0; j < 12; ++j) EXPECT_NEAR(whole.data<float>()[j], all[j], 1e-6);
+  Tensor ints = Tensor::from_vector<int64_t>({2}, {1, 2});
+  expect_error([&] { run1(make_node("Softmax", {"x"}), {&ints}, 13); }, ErrorCode::kUnsupported,
+               {"Softmax 'n_Softmax'", "int64"});
+}
+
+TEST(LayerNorm, LastAxisWithScaleAndBias) {
+  Tensor x = Tensor::from_vector<float>({2, 4}, {1, 2, 3, 4, -1, 0, 5, 8});
+  Tensor scale = Tensor::from_vector<float>({4}, {1, 2, 0.5f, -1});
+  Tensor bias = Tensor::from_vector<float>({4}, {0, 1, 0, 0.25f});
+  Tensor y = run1(make_node("LayerNormalization", {"x", "s", "b"}, {}), {&x, &scale, &bias}, 17);
+  for (int r = 0; r < 2; ++r) {
+    const float* row = x.data<float>() + r * 4;
+    double mean = (row[0] + row[1] + row[2] + row[3]) / 4.0, var = 0;
+    for (int i = 0; i < 4; ++i) var += (row[i] - mean) * (row[i] - mean) / 4.0;
+    for (int i = 0; i < 4; ++i) {
+      double want =
+          (row[i] - mean) / std::sqrt(var + 1e-5) * scale.data<float>()[i] + bias.data<float>()[i];
+      EXPECT_NEAR(y.data<float>()[r * 4 + i], want, 1e-5);
+    }
+  }
+}
+
+TEST(LayerNorm, MiddleAxisWithStatisticsOutputsAndNoBias) {
+  std::vector<float> v = iota(12, -3.0f);
+  v[5] = 10;
+  Tensor x = Tensor::from_vector<float>({2, 3, 2}, v);
+  Tensor scale = Tensor::from_vector<float>({3, 2}, {1, 1, 1, 1, 1, 2});
+  Node node =
+      make_node("LayerNormalization", {"x", "s"}, {{"axis", int64_t{-2}}, {"epsilon", 0.1f}}, 3);
+  std::vector<Tensor> out = run(node, {&x, &scale}, 17);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[1].shape(), (Shape{2, 1, 1}));
+  EXPECT_EQ(out[2].shape(), (Shape{2, 1, 1}));
+  for (int r = 0; r < 2; ++r) {
+    double mean = 0, var = 0;
+    for (int i = 0; i < 6; ++i) mean += v[r * 6 + i] / 6.0;
+    for (int i = 0; i < 6; ++i) var += (v[r * 6 + i] - mean) * (v[r * 6 + i] - mean) / 6.0;
+    EXPECT_NEAR(out[1].data<float>()[r], mean, 1e-6);
+    EXPECT_NEAR(out[2].data<float>()[r], 1 / std::sqrt(var + 0.1), 1e-6);
+    EXPECT_NEAR(out[0].data<float>()[r * 6 + 5], (v[r * 6 + 5] - mean) / std::sqrt(var + 0.1) * 2,
+                1e-5);
+  }
+  Tensor wrong = Tensor::from_vector<float>({4}, {1, 1, 1, 1});
+  expect_error(
+      [&] {
+        run(node, {&x, &wrong}, 17);
+      },
+      ErrorCode::kInvalidArgument, {"LayerNormalization", "[4]"});
+}
+
+Tensor cumsum(const Tensor& x, int64_t axis, bool exclusive = false, bool reverse = false) {
+  Tensor axis_tensor = Tensor::scalar<int64_t>(axis);
+  Node node = make_node("CumSum", {"x", "axis"},
+                        {{"exclusive", int64_t{exclusive}}, {"reverse", int64_t{reverse}}});
+  return run1(node, {&x, &axis_tensor}, 14);
+}
+
+TEST(CumSum, ExclusiveReverseAndAxes) {
+  Tensor x = Tensor::from_vector<float>({5}, {1, 2, 3, 4, 5});
+  EXPECT_EQ(cumsum(x, 0).to_float_vector(), (std::vector<float>{1, 3, 6, 10, 15}));
+  EXPECT_EQ(cumsum(x, 0, true).to_float_vector(), (std::vector<float>{0, 1, 3, 6, 10}));
+  EXPECT_EQ(cumsum(x, 0, false, true).to_float_vector(), (std::vector<float>{15, 14, 12, 9, 5}));
+  EXPECT_EQ(cumsum(x, 0, true, true).to_float_vector(), (std::vector<float>{14, 12, 9, 5, 0}));
+  Tensor m = Tensor::from_vector<int64_t>({2, 3}, {1, 2, 3, 4, 5, 6});
+  EXPECT_EQ(cumsum(m, 0).to_int64_vector(), (std::vector<int64_t>{1, 2, 3, 5, 7, 9}));
+  EXPECT_EQ(cumsum(m, -1).to_int64_vector(), (std::vector<int64_t>{1, 3, 6, 4, 9, 15}));
+  Tensor i32_axis = Tensor::scalar<int32_t>(1);
+  Tensor y = run1(make_node("CumSum", {"x", "axis"}), {&m, &i32_axis}, 14);
+  EXPECT_EQ(y.to_int64_vector(), (std::vector<int64_t>{1, 3, 6, 4, 9, 15}));
+  expect_error([&] { cumsum(m, 2); }, ErrorCode::kInvalidModel, {"CumSum", "axis 2"});
+}
+
+TEST(CumSum, Float32AccumulatesSequentiallyInFloat) {
+  // A phase accumulator: many small increments. The result must be exactly the float32
+  // running sum (not a double or pairwise sum rounded at the end).
+  const int64_t n = 48000;
+  std::vector<float> inc(2 * n);
+  for (int64_t i = 0; i < 2 * n; ++i)
+    inc[i] = 220.0f / 24000.0f + 1e-7f * static_cast<float>(i % 7);
+  Tensor x = Tensor::from_vector<float>({2, n}, inc);
+  Tensor y = cumsum(x, 1);
+  double exact = 0;
+  for (int64_t row = 0; row < 2; ++row) {
+    float running = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      running += inc[row * n + i];
+      if (row == 0) exact += inc[i];
+      ASSERT_EQ(y.data<float>()[row * n + i], running) << "row " << row << " index " << i;
+    }
+  }
+  // Sanity: float32 accumulation really differs from the exact sum here, so the test has teeth.
+  EXPECT_NE(static_cast<double>(y.data<float>()[n - 1]), exact);
+}
+
+}  // namespace
+}  // namespace amphora
