@@ -127,7 +127,7 @@ def extract_state_dict(obj, path: Path) -> tuple[dict, list[str]]:
                 raise ExportError(f"checkpoint {path}: ['{key}'] has non-tensor entries: "
                                   f"{_listing(bad)}")
     if _is_state_dict(obj):
-        return dict(obj), ["bare state dict"]
+        return dict(obj), ["weights from a bare state dict"]
     keys = ", ".join(sorted(map(str, obj.keys()))[:_MAX_LISTED])
     raise ExportError(f"checkpoint {path} holds no generator state dict: expected one of "
                       f"{', '.join(WRAPPER_KEYS)} or a bare state dict; top-level keys: {keys}")

@@ -98,9 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
                          metavar="KEY=VALUE",
                          help="override a config value after loading, e.g. "
                               "--set model.hifigan.resblock='\"1\"' (VALUE is JSON5; repeatable)")
-    vocoder.add_argument("--coreml-chunk-frames", type=_positive, default=128, metavar="N",
+    vocoder.add_argument("--coreml-chunk-frames", type=_positive, default=None, metavar="N",
                          help="default input length (frames) of the Core ML model, recorded as "
-                              "the chunk size for fixed-shape deployments (default 128)")
+                              "the chunk size for fixed-shape deployments (default: derived from "
+                              "the measured receptive field, at least 64)")
     vocoder.add_argument("--force", action="store_true",
                          help="replace an existing package at PKG_DIR")
     vocoder.add_argument("--quiet", "-q", action="store_true",

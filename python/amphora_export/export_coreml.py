@@ -69,6 +69,9 @@ def export_coreml(traced: torch.jit.ScriptModule, example_inputs: tuple, frames:
                   input_names: list[str], output_names: list[str], dynamic_axes: dict,
                   path: Path, chunk_frames: int = DEFAULT_CHUNK_FRAMES) -> dict:
     """Converts the traced module; example_inputs must have `frames` frames. Returns shape info."""
+    if not MIN_FRAMES <= chunk_frames <= MAX_FRAMES:
+        raise ExportError(f"--coreml-chunk-frames {chunk_frames} is outside the model's time "
+                          f"range [{MIN_FRAMES}, {MAX_FRAMES}]")
     ct = _import_coremltools()
     flexible = time_axes(input_names, dynamic_axes)
     inputs, ranges = [], {}

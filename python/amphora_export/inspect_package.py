@@ -52,6 +52,14 @@ def describe(manifest: dict, path: Path) -> str:
         f"istft n_fft {head['n_fft']}, hop {head['hop_length']}, win {head['win_length']}, "
         f"{head.get('window')}, padding {head.get('padding')}, output {head.get('output')}")
     lines.append(f"head:        {head_text}")
+    context = manifest.get("receptive_field")
+    if context:
+        def frames(count):
+            return "unbounded" if count is None else f"{count} frames"
+
+        lines.append(f"context:     {frames(context.get('history_frames'))} of history, "
+                     f"{frames(context.get('lookahead_frames'))} of look-ahead; chunk "
+                     f"{context.get('recommended_chunk_frames')} frames for fixed shapes")
     formats = manifest.get("formats", {})
     if formats:
         present = []

@@ -17,6 +17,7 @@ from .package import (FORMAT_FILES, FORMATS, SCHEMA_VERSION, PackageWriter, io_e
                       manifest_json)
 from .parity import DEFAULT_LENGTHS, DEFAULT_TOLERANCE, ParityReport, compare, worst
 from .progress import Progress
+from .receptive import chunk_frames, measure
 from .sources import Source, clone_generator, load_source
 from .weightnorm import fold_weight_norm
 
@@ -39,7 +40,7 @@ class VocoderExportOptions:
     overrides: list = field(default_factory=list)
     lengths: tuple = DEFAULT_LENGTHS
     tolerance: float = DEFAULT_TOLERANCE
-    coreml_chunk_frames: int = 128
+    coreml_chunk_frames: int | None = None  # None: derived from the receptive field
     quiet: bool = False
 
 
@@ -51,14 +52,17 @@ class _Reference:
         self.output_names = spec.output_names(cfg)
         self.head = spec.head(cfg)
         self.cases = []
-        reference_module = spec.export_module(generator, cfg).eval()
+        reference_module = None if self.head["type"] == "waveform" else spec.export_module(
+            generator, cfg).eval()
         folding = []
         with torch.no_grad():
             for frames in lengths:
                 seeded = torch.Generator().manual_seed(seed + frames)
                 inputs = spec.example_inputs(cfg, frames, seeded)
-                raw = [t.numpy() for t in reference_module(*inputs)]
                 audio = spec.reference_audio(generator, cfg, inputs).detach().numpy()
+                # A waveform head's only output is the audio: no second reference forward.
+                raw = [audio] if self.head["type"] == "waveform" else [
+                    t.numpy() for t in reference_module(*inputs)]
                 folded = [t.numpy() for t in folded_module(*inputs)]
                 folding += [compare(r, f) for r, f in zip(raw, folded)]
                 self.cases.append((frames, inputs, raw, audio))
@@ -93,6 +97,10 @@ class _Reference:
                                               "snr_db": combined["snr_db"]}
             for result in audio_checks:
                 report.add_overall(result)
+
+
+def _frames(count) -> str:
+    return "unbounded" if count is None else f"{count} frames"
 
 
 def _check_parity(report: ParityReport, name: str, options, progress: Progress) -> None:
@@ -139,6 +147,11 @@ def _export(options, formats, writer: PackageWriter, progress: Progress) -> dict
     reference = _Reference(source, generator, module, options.lengths, options.seed)
     progress.detail(f"folded {folded_count} weight-normed layers; folded vs unfolded max-abs "
                     f"{reference.folding['max_abs']:.3g}")
+    receptive_field = measure(module, lambda frames, gen: spec.example_inputs(cfg, frames, gen),
+                              options.seed)
+    receptive_field["recommended_chunk_frames"] = chunk_frames(receptive_field)
+    progress.detail(f"receptive field: {_frames(receptive_field['history_frames'])} of history, "
+                    f"{_frames(receptive_field['lookahead_frames'])} of look-ahead")
     names_in, names_out = spec.input_names(cfg), spec.output_names(cfg)
     axes = spec.dynamic_axes(cfg)
     example = spec.example_inputs(cfg, TRACE_FRAMES, torch.Generator().manual_seed(options.seed))
@@ -182,7 +195,8 @@ def _export(options, formats, writer: PackageWriter, progress: Progress) -> dict
         path = writer.path(FORMAT_FILES["coreml"])
         shape_info = export_coreml.export_coreml(traced, example, TRACE_FRAMES, names_in,
                                                  names_out, axes, path,
-                                                 options.coreml_chunk_frames)
+                                                 options.coreml_chunk_frames
+                                                 or receptive_field["recommended_chunk_frames"])
         parity["coreml"] = export_coreml.verify_coreml(path, names_in, names_out, shape_info)
         files["coreml"] = FORMAT_FILES["coreml"]
         progress.detail(f"Core ML: {parity['coreml']['verified']}; "
@@ -190,14 +204,14 @@ def _export(options, formats, writer: PackageWriter, progress: Progress) -> dict
 
     progress.begin("writing the package")
     manifest = _manifest(options, source, reference, example, example_out, files, parity,
-                         folded_count)
+                         folded_count, receptive_field)
     if "onnx" in formats:
         onnx_export.set_metadata(writer.path(FORMAT_FILES["onnx"]), manifest_json(manifest))
     return manifest
 
 
 def _manifest(options, source: Source, reference: _Reference, example, example_out, files,
-              parity, folded_count: int) -> dict:
+              parity, folded_count: int, receptive_field: dict) -> dict:
     spec, cfg = source.spec, source.config
     mel = spec.mel_settings(cfg)
     axes = spec.dynamic_axes(cfg)
@@ -215,6 +229,7 @@ def _manifest(options, source: Source, reference: _Reference, example, example_o
         "inputs": io_entries(spec.input_names(cfg), example, axes),
         "outputs": io_entries(spec.output_names(cfg), example_out, axes),
         "head": spec.head(cfg),
+        "receptive_field": receptive_field,
         "formats": files,
         "source": {
             "checkpoint": checkpoint.given if checkpoint else None,

@@ -15,7 +15,8 @@ namespace amphora::audio {
 
 void MelConfig::validate() const {
   auto positive = [](const char* name, int value) {
-    if (value <= 0) fail(ErrorCode::kInvalidArgument, "mel {} must be positive, got {}", name, value);
+    if (value <= 0)
+      fail(ErrorCode::kInvalidArgument, "mel {} must be positive, got {}", name, value);
   };
   positive("sample_rate", sample_rate);
   positive("n_fft", n_fft);
@@ -37,15 +38,14 @@ void MelConfig::validate() const {
     fail(ErrorCode::kInvalidArgument, "mel normalisation needs both mean and std");
   }
   if (norm_std && !(*norm_std > 0.0)) {
-    fail(ErrorCode::kInvalidArgument, "mel normalisation std must be positive, got {}",
-         *norm_std);
+    fail(ErrorCode::kInvalidArgument, "mel normalisation std must be positive, got {}", *norm_std);
   }
 }
 
 std::string MelConfig::describe() const {
-  std::string text = fmt::format("{} Hz, {} mels, n_fft {}, win {}, hop {}, {:g}-{:g} Hz",
-                                 sample_rate, n_mels, n_fft, win_length, hop_length, fmin,
-                                 effective_fmax());
+  std::string text =
+      fmt::format("{} Hz, {} mels, n_fft {}, win {}, hop {}, {:g}-{:g} Hz", sample_rate, n_mels,
+                  n_fft, win_length, hop_length, fmin, effective_fmax());
   if (center) text += ", center";
   if (norm_mean) text += fmt::format(", normalised (mean {:g}, std {:g})", *norm_mean, *norm_std);
   return text;
@@ -143,8 +143,8 @@ Tensor mel_spectrogram(std::span<const float> samples, const MelConfig& cfg) {
   const auto length = static_cast<int64_t>(samples.size());
   if (length <= pad || length + 2 * pad < cfg.n_fft) {
     fail(ErrorCode::kInvalidArgument,
-         "audio of {} samples is too short for one mel frame (n_fft {}, hop {})", length,
-         cfg.n_fft, cfg.hop_length);
+         "audio of {} samples is too short for one mel frame (n_fft {}, hop {})", length, cfg.n_fft,
+         cfg.hop_length);
   }
   const std::vector<double> padded = reflect_pad(samples, pad, pad);
   const Stft stft({cfg.n_fft, cfg.hop_length, cfg.win_length, StftPadding::kNone});

@@ -11,7 +11,7 @@ namespace {
 constexpr double kLinearHzPerMel = 200.0 / 3.0;
 constexpr double kLogStartHz = 1000.0;
 constexpr double kLogStartMel = kLogStartHz / kLinearHzPerMel;  // 15
-const double kLogStep = std::log(6.4) / 27.0;                  // 27 mels per factor 6.4
+const double kLogStep = std::log(6.4) / 27.0;                   // 27 mels per factor 6.4
 
 }  // namespace
 
@@ -29,8 +29,8 @@ std::vector<double> mel_filterbank(int sample_rate, int n_fft, int n_mels, doubl
                                    double fmax) {
   if (sample_rate <= 0 || n_fft <= 0 || n_mels <= 0) {
     fail(ErrorCode::kInvalidArgument,
-         "mel filterbank: sample_rate={}, n_fft={}, n_mels={} must all be positive",
-         sample_rate, n_fft, n_mels);
+         "mel filterbank: sample_rate={}, n_fft={}, n_mels={} must all be positive", sample_rate,
+         n_fft, n_mels);
   }
   if (!(fmin >= 0.0 && fmin < fmax && fmax <= sample_rate / 2.0)) {
     fail(ErrorCode::kInvalidArgument,
@@ -44,9 +44,8 @@ std::vector<double> mel_filterbank(int sample_rate, int n_fft, int n_mels, doubl
   std::vector<double> edges(static_cast<size_t>(n_mels + 2));
   for (int i = 0; i < n_mels + 2; ++i) {
     // numpy.linspace: start + i * step, the last point exactly the stop value.
-    const double mel = i == n_mels + 1
-                           ? mel_max
-                           : mel_min + i * ((mel_max - mel_min) / (n_mels + 1));
+    const double mel =
+        i == n_mels + 1 ? mel_max : mel_min + i * ((mel_max - mel_min) / (n_mels + 1));
     edges[i] = mel_to_hz_slaney(mel);
   }
   std::vector<double> weights(static_cast<size_t>(n_mels) * bins, 0.0);

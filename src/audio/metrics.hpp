@@ -45,8 +45,8 @@ struct SignalComparison {
   int64_t compared = 0;  // min(length_a, length_b): the common prefix every metric uses
   double max_abs = 0.0;
   double snr_db = 0.0;
-  std::optional<double> log_mel_l1;          // nullopt: prefix shorter than one mel frame
-  std::optional<MrStftDistance> mr_stft;     // nullopt: prefix shorter than 257 samples
+  std::optional<double> log_mel_l1;       // nullopt: prefix shorter than one mel frame
+  std::optional<MrStftDistance> mr_stft;  // nullopt: prefix shorter than 257 samples
 };
 
 // All of the above; `mel` chooses the log-mel configuration (its sample_rate must be the

@@ -14,12 +14,11 @@ AudioBuffer read_signal(const std::string& path) {
   if (fs::path(path).extension() != ".npy") return read_audio(path);
   const Tensor tensor = read_npy(path);
   const Shape& shape = tensor.shape();
-  const bool vector_like =
-      !shape.empty() && std::all_of(shape.begin(), shape.end() - 1, [](int64_t d) { return d == 1; });
+  const bool vector_like = !shape.empty() && std::all_of(shape.begin(), shape.end() - 1,
+                                                         [](int64_t d) { return d == 1; });
   if (!vector_like) {
     fail(ErrorCode::kInvalidArgument,
-         "'{}' has shape {}; expected samples as [N], [1, N] or [1, 1, N]", path,
-         shape_str(shape));
+         "'{}' has shape {}; expected samples as [N], [1, N] or [1, 1, N]", path, shape_str(shape));
   }
   if (tensor.dtype() != DType::kFloat32 && tensor.dtype() != DType::kFloat64) {
     fail(ErrorCode::kInvalidArgument, "'{}' holds {}; expected float32 or float64 samples", path,
@@ -44,14 +43,13 @@ void check_output_path(const std::string& path, bool force) {
   }
   const fs::path parent = fs::path(path).parent_path();
   if (!parent.empty() && !fs::is_directory(parent, ec)) {
-    fail(ErrorCode::kIo, "cannot write '{}': directory '{}' does not exist", path,
-         parent.string());
+    fail(ErrorCode::kIo, "cannot write '{}': directory '{}' does not exist", path, parent.string());
   }
 }
 
 bool MelOptions::any_set() const {
-  return sample_rate || n_fft || win_length || hop_length || n_mels || fmin || fmax ||
-         norm_mean || norm_std;
+  return sample_rate || n_fft || win_length || hop_length || n_mels || fmin || fmax || norm_mean ||
+         norm_std;
 }
 
 MelConfig MelOptions::resolve(int default_rate) const {

@@ -1,9 +1,8 @@
 #include "audio/stft.hpp"
 
-#include <kissfft.hh>
-
 #include <algorithm>
 #include <cmath>
+#include <kissfft.hh>
 #include <numbers>
 
 #include "core/error.hpp"
@@ -33,8 +32,7 @@ std::vector<double> reflect_pad(std::span<const float> samples, int64_t left, in
   const auto n = static_cast<int64_t>(samples.size());
   if (left < 0 || right < 0 || left >= n || right >= n) {
     fail(ErrorCode::kInvalidArgument,
-         "reflect padding of {}+{} samples needs a longer signal than {} samples", left, right,
-         n);
+         "reflect padding of {}+{} samples needs a longer signal than {} samples", left, right, n);
   }
   std::vector<double> padded(static_cast<size_t>(n + left + right));
   for (int64_t i = 0; i < left; ++i) padded[i] = samples[left - i];
@@ -77,9 +75,12 @@ int64_t Stft::frames_for(int64_t samples) const {
   const int64_t n_fft = config_.n_fft;
   const int64_t hop = config_.hop_length;
   switch (config_.padding) {
-    case StftPadding::kCenter: return samples > n_fft / 2 ? 1 + samples / hop : 0;
-    case StftPadding::kNone: return samples >= n_fft ? 1 + (samples - n_fft) / hop : 0;
-    case StftPadding::kSame: return samples / hop;
+    case StftPadding::kCenter:
+      return samples > n_fft / 2 ? 1 + samples / hop : 0;
+    case StftPadding::kNone:
+      return samples >= n_fft ? 1 + (samples - n_fft) / hop : 0;
+    case StftPadding::kSame:
+      return samples / hop;
   }
   return 0;
 }
@@ -89,8 +90,8 @@ std::vector<std::complex<double>> Stft::analyze(std::span<const double> signal) 
   const int64_t hop = config_.hop_length;
   const auto length = static_cast<int64_t>(signal.size());
   if (length < n_fft) {
-    fail(ErrorCode::kInvalidArgument, "STFT input of {} samples is shorter than n_fft={}",
-         length, n_fft);
+    fail(ErrorCode::kInvalidArgument, "STFT input of {} samples is shorter than n_fft={}", length,
+         n_fft);
   }
   const int64_t frames = 1 + (length - n_fft) / hop;
   const int64_t bins = this->bins();

@@ -55,8 +55,8 @@ AudioBuffer read_audio(const std::string& path) {
     interleaved.resize(frames);
     buffer.samples = std::move(interleaved);
   } else {
-    std::fprintf(stderr, "warning: '%s' has %zu channels; averaging them to mono\n",
-                 path.c_str(), channels);
+    std::fprintf(stderr, "warning: '%s' has %zu channels; averaging them to mono\n", path.c_str(),
+                 channels);
     buffer.samples.resize(frames);
     for (size_t i = 0; i < frames; ++i) {
       double sum = 0.0;
@@ -85,9 +85,15 @@ void write_wav(const std::string& path, std::span<const float> samples, int samp
   info.channels = 1;
   int format = SF_FORMAT_WAV;
   switch (subtype) {
-    case WavSubtype::kPcm16: format |= SF_FORMAT_PCM_16; break;
-    case WavSubtype::kPcm24: format |= SF_FORMAT_PCM_24; break;
-    case WavSubtype::kFloat32: format |= SF_FORMAT_FLOAT; break;
+    case WavSubtype::kPcm16:
+      format |= SF_FORMAT_PCM_16;
+      break;
+    case WavSubtype::kPcm24:
+      format |= SF_FORMAT_PCM_24;
+      break;
+    case WavSubtype::kFloat32:
+      format |= SF_FORMAT_FLOAT;
+      break;
   }
   info.format = format;
   SndfileHandle file(sf_open(path.c_str(), SFM_WRITE, &info));
@@ -122,12 +128,10 @@ std::vector<float> resample(std::span<const float> samples, int from_rate, int t
   const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
   const soxr_quality_spec_t quality = soxr_quality_spec(SOXR_HQ, 0);
   size_t written = 0;
-  soxr_error_t error = soxr_oneshot(from_rate, to_rate, 1, samples.data(), samples.size(),
-                                    nullptr, out.data(), out.size(), &written, &io, &quality,
-                                    nullptr);
+  soxr_error_t error = soxr_oneshot(from_rate, to_rate, 1, samples.data(), samples.size(), nullptr,
+                                    out.data(), out.size(), &written, &io, &quality, nullptr);
   if (error) {
-    fail(ErrorCode::kInternal, "soxr resampling {} -> {} Hz failed: {}", from_rate, to_rate,
-         error);
+    fail(ErrorCode::kInternal, "soxr resampling {} -> {} Hz failed: {}", from_rate, to_rate, error);
   }
   out.resize(written);
   return out;

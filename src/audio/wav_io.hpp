@@ -13,7 +13,7 @@ namespace amphora::audio {
 struct AudioBuffer {
   std::vector<float> samples;  // mono
   int sample_rate = 0;
-  int channels_in_file = 1;    // > 1 when the file was downmixed
+  int channels_in_file = 1;  // > 1 when the file was downmixed
 };
 
 // Reads a mono or multichannel file (wav/flac/...; 16/24/32-bit int or float); multichannel

@@ -103,10 +103,11 @@ void print_text(const CompareArgs& args, const audio::SignalComparison& result,
     std::printf("log-mel L1   n/a (shorter than one mel frame)\n");
   }
   if (result.mr_stft) {
-    std::printf("MR-STFT      %.6g  (spectral convergence %.6g + log-magnitude L1 %.6g, %d of 3 "
-                "resolutions)\n",
-                result.mr_stft->distance, result.mr_stft->spectral_convergence,
-                result.mr_stft->log_magnitude_l1, result.mr_stft->resolutions);
+    std::printf(
+        "MR-STFT      %.6g  (spectral convergence %.6g + log-magnitude L1 %.6g, %d of 3 "
+        "resolutions)\n",
+        result.mr_stft->distance, result.mr_stft->spectral_convergence,
+        result.mr_stft->log_magnitude_l1, result.mr_stft->resolutions);
   } else {
     std::printf("MR-STFT      n/a (shorter than 257 samples)\n");
   }
@@ -139,8 +140,8 @@ Run add_compare_command(CLI::App& app) {
   cmd->add_option("A", args->a, "Reference signal (wav/flac or .npy samples)")->required();
   cmd->add_option("B", args->b, "Signal compared with A")->required();
   cmd->add_flag("--json", args->json, "Print the results as JSON");
-  CLI::Option* model = cmd->add_option(
-      "--model", args->model, "Model package: its sample rate and mel settings are used");
+  CLI::Option* model = cmd->add_option("--model", args->model,
+                                       "Model package: its sample rate and mel settings are used");
   add_mel_flags(*cmd, args->mel, model);
   return [args] { return run_compare(*args); };
 }

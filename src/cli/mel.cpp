@@ -1,10 +1,11 @@
 // `amphora mel`: the log-mel features Amphion's extract_mel_features would compute for a wav,
 // with the settings of a model package or given as flags.
+#include "audio/mel.hpp"
+
 #include <cstdio>
 #include <memory>
 #include <string>
 
-#include "audio/mel.hpp"
 #include "audio/signal_file.hpp"
 #include "audio/wav_io.hpp"
 #include "cli/commands.hpp"

@@ -31,6 +31,10 @@ Shape broadcast_shapes(const Node& node, const std::vector<Shape>& shapes) {
 }
 
 std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out) {
+  if (in.size() > out.size()) {
+    fail(ErrorCode::kInternal, "broadcast_strides: input {} has more axes than output {}",
+         shape_str(in), shape_str(out));
+  }
   std::vector<int64_t> strides(out.size(), 0);
   size_t shift = out.size() - in.size();
   int64_t stride = 1;

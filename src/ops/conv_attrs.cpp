@@ -12,8 +12,10 @@ AutoPad parse_auto_pad(const Node& node) {
   if (value == "SAME_UPPER") return AutoPad::kSameUpper;
   if (value == "SAME_LOWER") return AutoPad::kSameLower;
   if (value == "VALID") return AutoPad::kValid;
-  fail(ErrorCode::kInvalidModel, "{}: unknown auto_pad '{}' (expected NOTSET, SAME_UPPER, "
-       "SAME_LOWER or VALID)", node.display_name(), value);
+  fail(ErrorCode::kInvalidModel,
+       "{}: unknown auto_pad '{}' (expected NOTSET, SAME_UPPER, "
+       "SAME_LOWER or VALID)",
+       node.display_name(), value);
 }
 
 // Python-style floor division: ONNX's ConvTranspose padding formulas are written for it, and
@@ -84,8 +86,8 @@ ConvGeometry resolve_conv_geometry(const Node& node, const ConvAttrs& attrs, con
          shape_str(w));
   }
   if (x.size() != w.size()) {
-    fail(ErrorCode::kInvalidArgument, "{}: input X has shape {} but weights {} need rank {}",
-         name, shape_str(x), shape_str(w), w.size());
+    fail(ErrorCode::kInvalidArgument, "{}: input X has shape {} but weights {} need rank {}", name,
+         shape_str(x), shape_str(w), w.size());
   }
   ConvGeometry g;
   g.transpose = attrs.transpose;
@@ -96,9 +98,10 @@ ConvGeometry resolve_conv_geometry(const Node& node, const ConvAttrs& attrs, con
   const size_t rank = g.spatial_rank;
   const int64_t weight_in = attrs.transpose ? w[0] : w[1] * g.group;
   if (g.in_channels != weight_in) {
-    fail(ErrorCode::kInvalidArgument, "{}: input X has {} channels (shape {}) but weights {} "
-         "with group {} expect {}", name, g.in_channels, shape_str(x), shape_str(w), g.group,
-         weight_in);
+    fail(ErrorCode::kInvalidArgument,
+         "{}: input X has {} channels (shape {}) but weights {} "
+         "with group {} expect {}",
+         name, g.in_channels, shape_str(x), shape_str(w), g.group, weight_in);
   }
   g.out_channels = attrs.transpose ? w[1] * g.group : w[0];
   if (w[0] % g.group != 0) {
@@ -106,8 +109,8 @@ ConvGeometry resolve_conv_geometry(const Node& node, const ConvAttrs& attrs, con
          name, g.group, w[0], shape_str(w));
   }
   if (bias && (bias->size() != 1 || (*bias)[0] != g.out_channels)) {
-    fail(ErrorCode::kInvalidModel, "{}: bias has shape {}, expected [{}]", name,
-         shape_str(*bias), g.out_channels);
+    fail(ErrorCode::kInvalidModel, "{}: bias has shape {}, expected [{}]", name, shape_str(*bias),
+         g.out_channels);
   }
   g.in.assign(x.begin() + 2, x.end());
   g.kernel.assign(w.begin() + 2, w.end());
@@ -136,16 +139,18 @@ ConvGeometry resolve_conv_geometry(const Node& node, const ConvAttrs& attrs, con
       }
       const int64_t padded = g.in[i] + g.pad_begin[i] + g.pad_end[i];
       if (padded < span) {
-        fail(ErrorCode::kInvalidArgument, "{}: input X {} is too short on spatial axis {} for a "
-             "kernel spanning {}", name, shape_str(x), i, span);
+        fail(ErrorCode::kInvalidArgument,
+             "{}: input X {} is too short on spatial axis {} for a "
+             "kernel spanning {}",
+             name, shape_str(x), i, span);
       }
       g.out[i] = (padded - span) / g.strides[i] + 1;
     }
     return g;
   }
 
-  std::vector<int64_t> out_pad = spatial_list(node, "output_padding", attrs.output_padding,
-                                              rank, 0);
+  std::vector<int64_t> out_pad =
+      spatial_list(node, "output_padding", attrs.output_padding, rank, 0);
   std::vector<int64_t> requested;  // explicit output size, from output_shape or SAME_*
   if (!attrs.output_shape.empty()) {
     requested = attrs.output_shape;

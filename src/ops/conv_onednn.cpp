@@ -76,9 +76,8 @@ Chosen choose(const PrimitiveDesc& pd) {
 }
 
 // Throws dnnl::error when oneDNN has no implementation.
-Chosen create_primitive(const ConvGeometry& g, const memory::desc& src,
-                        const memory::desc& weights, const memory::desc* bias,
-                        const memory::desc& dst) {
+Chosen create_primitive(const ConvGeometry& g, const memory::desc& src, const memory::desc& weights,
+                        const memory::desc* bias, const memory::desc& dst) {
   const size_t rank = g.spatial_rank;
   memory::dims strides(g.strides.begin(), g.strides.end());
   memory::dims dilations(rank), pad_l(g.pad_begin.begin(), g.pad_begin.end()), pad_r(rank);
@@ -94,9 +93,9 @@ Chosen create_primitive(const ConvGeometry& g, const memory::desc& src,
   if (g.transpose) {
     using Deconv = dnnl::deconvolution_forward;
     const auto algo = dnnl::algorithm::deconvolution_direct;
-    auto d = bias ? Deconv::desc(prop, algo, src, weights, *bias, dst, strides, dilations, pad_l,
-                                 pad_r)
-                  : Deconv::desc(prop, algo, src, weights, dst, strides, dilations, pad_l, pad_r);
+    auto d =
+        bias ? Deconv::desc(prop, algo, src, weights, *bias, dst, strides, dilations, pad_l, pad_r)
+             : Deconv::desc(prop, algo, src, weights, dst, strides, dilations, pad_l, pad_r);
     return choose<Deconv::primitive_desc, Deconv>(Deconv::primitive_desc(d, onednn_engine()));
   }
   using Conv = dnnl::convolution_forward;
@@ -117,8 +116,11 @@ OnednnConv::Plan* OnednnConv::plan_for(const ConvGeometry& g, const Tensor& x, c
   std::vector<int64_t> key = x.shape();
   key.insert(key.end(), w.shape().begin(), w.shape().end());
   key.push_back(has_bias ? 1 : 0);
+  if (auto it = plans_.find(key); it != plans_.end()) return it->second.get();
+  // Streaming with ever-changing chunk lengths must not grow the cache (each plan may hold
+  // activation-sized buffers) without bound.
+  if (plans_.size() >= kMaxPlans) plans_.clear();
   auto& slot = plans_[key];
-  if (slot) return slot.get();
   slot = std::make_unique<Plan>();
   Plan& plan = *slot;
   for (int64_t p : g.pad_begin) {

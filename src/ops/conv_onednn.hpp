@@ -38,6 +38,7 @@ class OnednnConv {
   // buffer has not been seen in that layout yet.
   void bind_weights(Plan& plan, const Tensor& w);
 
+  static constexpr size_t kMaxPlans = 32;
   std::map<std::vector<int64_t>, std::unique_ptr<Plan>> plans_;  // key: x shape, w shape, bias
   std::vector<std::unique_ptr<PackedWeights>> packed_;
 };

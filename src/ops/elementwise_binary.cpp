@@ -121,6 +121,10 @@ void add_predicate(OpRegistry& registry, const char* op_type, int64_t since, con
 
 template <typename Base, typename Exponent>
 Base power(Base base, Exponent exponent) {
+  if constexpr (kIsFloat<Base>) {
+    // Squaring (Snake activations, variances) is exact as a product; ORT special-cases it too.
+    if (exponent == Exponent{2}) return base * base;
+  }
   if constexpr (std::is_same_v<Base, float> && std::is_same_v<Exponent, float>) {
     return std::pow(base, exponent);
   } else {

@@ -52,7 +52,7 @@ class MatMulKernel : public MatmulKernelBase {
     p.a = a.shape();
     p.b = b.shape();
     if (a.rank() == 1) p.a.insert(p.a.begin(), 1);  // [K] -> [1, K]
-    if (b.rank() == 1) p.b.push_back(1);             // [K] -> [K, 1]
+    if (b.rank() == 1) p.b.push_back(1);            // [K] -> [K, 1]
     const size_t rank = std::max(p.a.size(), p.b.size());
     p.a.insert(p.a.begin(), rank - p.a.size(), 1);
     p.b.insert(p.b.begin(), rank - p.b.size(), 1);

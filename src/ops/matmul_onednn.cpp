@@ -38,6 +38,7 @@ bool OnednnMatmul::run(const MatmulProblem& p, const Tensor& a, const Tensor& b,
   std::vector<int64_t> key = p.a;
   key.insert(key.end(), p.b.begin(), p.b.end());
   key.push_back(p.accumulate ? 1 : 0);
+  if (!plans_.count(key) && plans_.size() >= kMaxPlans) plans_.clear();  // bound the cache
   auto& slot = plans_[key];
   if (!slot) {
     slot = std::make_unique<Plan>();

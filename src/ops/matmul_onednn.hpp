@@ -24,6 +24,7 @@ class OnednnMatmul {
 
  private:
   struct Plan;
+  static constexpr size_t kMaxPlans = 32;
   std::map<std::vector<int64_t>, std::unique_ptr<Plan>> plans_;  // key: A shape, B shape
 };
 

@@ -31,7 +31,8 @@ void matmul_reference(const MatmulProblem& p, const float* a, const float* b, fl
       for (int64_t j = 0; j < p.n; ++j) {
         double acc = 0.0;
         for (int64_t l = 0; l < p.k; ++l) {
-          acc += static_cast<double>(a[a_off + i * a_rs + l * a_cs]) * b[b_off + l * b_rs + j * b_cs];
+          acc +=
+              static_cast<double>(a[a_off + i * a_rs + l * a_cs]) * b[b_off + l * b_rs + j * b_cs];
         }
         const float product = static_cast<float>(p.alpha * acc);
         c[i * p.n + j] = p.accumulate ? c[i * p.n + j] + product : product;

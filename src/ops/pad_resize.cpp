@@ -2,10 +2,11 @@
 // (resize.cpp). Reflect and edge padding frame every MelGAN/BigVGAN convolution on [B, C, T]
 // audio tensors, so this kernel runs on whole signals: each output row is a few memcpy runs
 // (see gather_by_axis), not a per-sample loop.
+#include "ops/pad_resize.hpp"
+
 #include <cstring>
 #include <numeric>
 
-#include "ops/pad_resize.hpp"
 #include "ops/shape_common.hpp"
 
 namespace amphora {
@@ -50,10 +51,18 @@ std::vector<int64_t> pad_axis_offsets(const Node& node, PadMode mode, int64_t di
     int64_t p = o - begin;
     if (p < 0 || p >= dim) {
       switch (mode) {
-        case PadMode::kConstant: p = -1; break;
-        case PadMode::kEdge: p = p < 0 ? 0 : dim - 1; break;
-        case PadMode::kReflect: p = p < 0 ? -p : 2 * (dim - 1) - p; break;
-        case PadMode::kWrap: p = ((p % dim) + dim) % dim; break;
+        case PadMode::kConstant:
+          p = -1;
+          break;
+        case PadMode::kEdge:
+          p = p < 0 ? 0 : dim - 1;
+          break;
+        case PadMode::kReflect:
+          p = p < 0 ? -p : 2 * (dim - 1) - p;
+          break;
+        case PadMode::kWrap:
+          p = ((p % dim) + dim) % dim;
+          break;
       }
     }
     offsets[static_cast<size_t>(o)] = p < 0 ? -1 : p * stride;

@@ -3,6 +3,7 @@
 // InvStdDev have shape X.shape[:axis] + [1] * (rank - axis), in the stash type (float32 unless
 // stash_type says float64). Statistics use two passes (mean, then centred variance) in double,
 // the numerically safe form that the ONNX function definition spells out.
+#include <algorithm>
 #include <cmath>
 #include <memory>
 

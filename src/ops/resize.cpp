@@ -48,10 +48,10 @@ E parse_choice(const Node& node, const char* attr, const std::string& fallback,
 
 ResizeAttributes parse_attributes(const Node& node, int64_t opset) {
   ResizeAttributes a;
-  a.interpolation = parse_choice<Interpolation>(
-      node, "mode", "nearest",
-      {{"nearest", Interpolation::kNearest}, {"linear", Interpolation::kLinear},
-       {"cubic", Interpolation::kCubic}});
+  a.interpolation = parse_choice<Interpolation>(node, "mode", "nearest",
+                                                {{"nearest", Interpolation::kNearest},
+                                                 {"linear", Interpolation::kLinear},
+                                                 {"cubic", Interpolation::kCubic}});
   if (opset < 11) {
     // Resize-10 had no coordinate modes; ONNX Runtime maps it to asymmetric and, for
     // nearest, truncation when upsampling and ceil when downsampling.
@@ -62,15 +62,15 @@ ResizeAttributes parse_attributes(const Node& node, int64_t opset) {
     }
     return a;
   }
-  a.coordinates = parse_choice<CoordinateMode>(
-      node, "coordinate_transformation_mode", "half_pixel",
-      {{"half_pixel", CoordinateMode::kHalfPixel},
-       {"half_pixel_symmetric", CoordinateMode::kHalfPixelSymmetric},
-       {"pytorch_half_pixel", CoordinateMode::kPytorchHalfPixel},
-       {"align_corners", CoordinateMode::kAlignCorners},
-       {"asymmetric", CoordinateMode::kAsymmetric},
-       {"tf_half_pixel_for_nn", CoordinateMode::kTfHalfPixelForNn},
-       {"tf_crop_and_resize", CoordinateMode::kTfCropAndResize}});
+  a.coordinates =
+      parse_choice<CoordinateMode>(node, "coordinate_transformation_mode", "half_pixel",
+                                   {{"half_pixel", CoordinateMode::kHalfPixel},
+                                    {"half_pixel_symmetric", CoordinateMode::kHalfPixelSymmetric},
+                                    {"pytorch_half_pixel", CoordinateMode::kPytorchHalfPixel},
+                                    {"align_corners", CoordinateMode::kAlignCorners},
+                                    {"asymmetric", CoordinateMode::kAsymmetric},
+                                    {"tf_half_pixel_for_nn", CoordinateMode::kTfHalfPixelForNn},
+                                    {"tf_crop_and_resize", CoordinateMode::kTfCropAndResize}});
   a.nearest = parse_choice<NearestMode>(node, "nearest_mode", "round_prefer_floor",
                                         {{"round_prefer_floor", NearestMode::kRoundPreferFloor},
                                          {"round_prefer_ceil", NearestMode::kRoundPreferCeil},
@@ -112,20 +112,25 @@ double source_coordinate(CoordinateMode mode, const AxisResize& r, int64_t y, bo
   float out_length = scale * in;
   *outside = false;
   switch (mode) {
-    case CoordinateMode::kHalfPixel: return (x + 0.5f) / scale - 0.5f;
+    case CoordinateMode::kHalfPixel:
+      return (x + 0.5f) / scale - 0.5f;
     case CoordinateMode::kHalfPixelSymmetric: {
       float adjustment = static_cast<float>(r.out) / out_length;
       float offset = in / 2 * (1 - adjustment);
       return offset + (x + 0.5f) / scale - 0.5f;
     }
-    case CoordinateMode::kPytorchHalfPixel: return r.out > 1 ? (x + 0.5f) / scale - 0.5f : 0.0f;
-    case CoordinateMode::kAlignCorners: return r.out == 1 ? 0.0f : x * (in - 1) / (out_length - 1);
-    case CoordinateMode::kAsymmetric: return x / scale;
-    case CoordinateMode::kTfHalfPixelForNn: return (x + 0.5f) / scale;
+    case CoordinateMode::kPytorchHalfPixel:
+      return r.out > 1 ? (x + 0.5f) / scale - 0.5f : 0.0f;
+    case CoordinateMode::kAlignCorners:
+      return r.out == 1 ? 0.0f : x * (in - 1) / (out_length - 1);
+    case CoordinateMode::kAsymmetric:
+      return x / scale;
+    case CoordinateMode::kTfHalfPixelForNn:
+      return (x + 0.5f) / scale;
     case CoordinateMode::kTfCropAndResize: {
       float start = static_cast<float>(r.roi_start), end = static_cast<float>(r.roi_end);
-      float c = r.out > 1 ? start * (in - 1) + x * (end - start) * (in - 1) /
-                                                   (static_cast<float>(r.out) - 1)
+      float c = r.out > 1 ? start * (in - 1) +
+                                x * (end - start) * (in - 1) / (static_cast<float>(r.out) - 1)
                           : 0.5f * (start + end) * (in - 1);
       *outside = c < 0 || c > in - 1;
       return c;
@@ -138,11 +143,21 @@ int64_t nearest_index(NearestMode mode, double x, const AxisResize& r) {
   double fl = std::floor(x);
   double i = fl;
   switch (mode) {
-    case NearestMode::kRoundPreferFloor: i = x - fl <= 0.5 ? fl : fl + 1; break;
-    case NearestMode::kRoundPreferCeil: i = x - fl < 0.5 ? fl : fl + 1; break;
-    case NearestMode::kFloor: i = fl; break;
-    case NearestMode::kCeil: i = std::ceil(x); break;
-    case NearestMode::kOpset10: i = r.scale < 1 ? std::ceil(x) : std::trunc(x); break;
+    case NearestMode::kRoundPreferFloor:
+      i = x - fl <= 0.5 ? fl : fl + 1;
+      break;
+    case NearestMode::kRoundPreferCeil:
+      i = x - fl < 0.5 ? fl : fl + 1;
+      break;
+    case NearestMode::kFloor:
+      i = fl;
+      break;
+    case NearestMode::kCeil:
+      i = std::ceil(x);
+      break;
+    case NearestMode::kOpset10:
+      i = r.scale < 1 ? std::ceil(x) : std::trunc(x);
+      break;
   }
   return std::clamp(static_cast<int64_t>(i), int64_t{0}, r.in - 1);
 }
@@ -185,8 +200,8 @@ std::vector<AxisResize> plan_axes(const Node& node, const ResizeAttributes& attr
   } else {
     std::vector<int64_t> values = read_int_input(node, *sizes, "sizes");
     if (values.size() != n) {
-      fail(ErrorCode::kInvalidArgument, "{}: {} sizes for {} axes of input {}",
-           node.display_name(), values.size(), n, shape_str(data.shape()));
+      fail(ErrorCode::kInvalidArgument, "{}: {} sizes for {} axes of input {}", node.display_name(),
+           values.size(), n, shape_str(data.shape()));
     }
     for (size_t i = 0; i < n; ++i) {
       AxisResize& r = plan[static_cast<size_t>(axes[i])];
@@ -295,8 +310,9 @@ Taps interpolation_taps(const ResizeAttributes& attrs, const AxisResize& r, int6
 }
 
 // One separable pass: resizes axis `axis` of `values` (shape `shape`, updated in place).
-std::vector<double> interpolate_axis(const ResizeAttributes& attrs, const std::vector<double>& values,
-                                     Shape& shape, size_t axis, const AxisResize& r) {
+std::vector<double> interpolate_axis(const ResizeAttributes& attrs,
+                                     const std::vector<double>& values, Shape& shape, size_t axis,
+                                     const AxisResize& r) {
   std::vector<Taps> taps;
   for (int64_t y = 0; y < r.out; ++y) taps.push_back(interpolation_taps(attrs, r, y));
   int64_t outer = 1, inner = 1;

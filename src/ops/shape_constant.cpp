@@ -68,9 +68,8 @@ Tensor range_of(const Node& node, T start, T limit, T delta) {
   double count = std::ceil((static_cast<double>(limit) - static_cast<double>(start)) /
                            static_cast<double>(delta));
   if (!(count <= static_cast<double>(kMaxTensorElements))) {
-    fail(ErrorCode::kOutOfRange, "{}: Range({}, {}, {}) has too many elements",
-         node.display_name(), static_cast<double>(start), static_cast<double>(limit),
-         static_cast<double>(delta));
+    fail(ErrorCode::kOutOfRange, "{}: Range({}, {}, {}) has too many elements", node.display_name(),
+         static_cast<double>(start), static_cast<double>(limit), static_cast<double>(delta));
   }
   int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
   Tensor out(dtype_of<T>(), {n});
@@ -99,8 +98,8 @@ std::unique_ptr<Kernel> make_range(const Node& node, int64_t, const KernelOption
         fail(ErrorCode::kUnsupported, "{}: Range over {} is not supported", node.display_name(),
              dtype_name(start.dtype()));
       } else {
-        out = range_of<T>(node, start.data<T>()[0], inputs[1]->data<T>()[0],
-                          inputs[2]->data<T>()[0]);
+        out =
+            range_of<T>(node, start.data<T>()[0], inputs[1]->data<T>()[0], inputs[2]->data<T>()[0]);
       }
     });
     return std::vector<Tensor>{out};

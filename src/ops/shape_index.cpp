@@ -59,13 +59,15 @@ std::unique_ptr<Kernel> make_gather(const Node& node, int64_t, const KernelOptio
     Tensor out(data.dtype(), out_shape);
 
     int64_t outer = shape_numel(Shape(shape.begin(), shape.begin() + axis));
-    size_t slice_bytes = static_cast<size_t>(shape_numel(Shape(shape.begin() + axis + 1, shape.end()))) *
-                         dtype_size(data.dtype());
+    size_t slice_bytes =
+        static_cast<size_t>(shape_numel(Shape(shape.begin() + axis + 1, shape.end()))) *
+        dtype_size(data.dtype());
     const auto* src = static_cast<const std::byte*>(data.raw());
     auto* dst = static_cast<std::byte*>(out.raw());
     for (int64_t o = 0; o < outer; ++o) {
       for (int64_t index : indices) {
-        std::memcpy(dst, src + static_cast<size_t>(o * axis_dim + index) * slice_bytes, slice_bytes);
+        std::memcpy(dst, src + static_cast<size_t>(o * axis_dim + index) * slice_bytes,
+                    slice_bytes);
         dst += slice_bytes;
       }
     }

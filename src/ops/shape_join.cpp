@@ -18,7 +18,8 @@ std::unique_ptr<Kernel> make_concat(const Node& node, int64_t opset, const Kerne
   return make_function_kernel([node, axis_attr](const std::vector<const Tensor*>& inputs) {
     check_input_count(node, inputs, 1, inputs.size());
     for (size_t i = 0; i < inputs.size(); ++i) {
-      if (!inputs[i]) fail(ErrorCode::kInvalidArgument, "{}: input #{} is missing", node.display_name(), i);
+      if (!inputs[i])
+        fail(ErrorCode::kInvalidArgument, "{}: input #{} is missing", node.display_name(), i);
     }
     const Tensor& first = *inputs[0];
     size_t axis = static_cast<size_t>(normalize_axis(node, axis_attr, first.rank()));
@@ -40,8 +41,8 @@ std::unique_ptr<Kernel> make_concat(const Node& node, int64_t opset, const Kerne
     }
     Tensor out(first.dtype(), out_shape);
     int64_t outer = numel_of(out_shape, 0, axis);
-    size_t inner_bytes =
-        static_cast<size_t>(numel_of(out_shape, axis + 1, out_shape.size())) * dtype_size(first.dtype());
+    size_t inner_bytes = static_cast<size_t>(numel_of(out_shape, axis + 1, out_shape.size())) *
+                         dtype_size(first.dtype());
     auto* dst = static_cast<std::byte*>(out.raw());
     for (int64_t o = 0; o < outer; ++o) {
       for (const Tensor* t : inputs) {
@@ -58,7 +59,8 @@ std::unique_ptr<Kernel> make_concat(const Node& node, int64_t opset, const Kerne
 // Chunk sizes when Split is given no explicit sizes: equal parts; since opset 18 an uneven
 // split is allowed and the last chunk is the smaller one.
 std::vector<int64_t> default_split(const Node& node, int64_t dim, int64_t parts, int64_t opset) {
-  if (parts <= 0) fail(ErrorCode::kInvalidModel, "{}: cannot split into {} parts", node.display_name(), parts);
+  if (parts <= 0)
+    fail(ErrorCode::kInvalidModel, "{}: cannot split into {} parts", node.display_name(), parts);
   if (dim % parts == 0) return std::vector<int64_t>(static_cast<size_t>(parts), dim / parts);
   int64_t chunk = dim / parts + 1;
   int64_t last = dim - chunk * (parts - 1);
@@ -95,8 +97,9 @@ std::unique_ptr<Kernel> make_split(const Node& node, int64_t opset, const Kernel
            shape_str(split), axis_attr, shape_str(data.shape()), parts);
     }
     int64_t outer = numel_of(data.shape(), 0, axis);
-    size_t inner_bytes = static_cast<size_t>(numel_of(data.shape(), axis + 1, data.shape().size())) *
-                         dtype_size(data.dtype());
+    size_t inner_bytes =
+        static_cast<size_t>(numel_of(data.shape(), axis + 1, data.shape().size())) *
+        dtype_size(data.dtype());
     const auto* src = static_cast<const std::byte*>(data.raw());
     std::vector<Tensor> outputs;
     size_t row_bytes = static_cast<size_t>(dim) * inner_bytes;

@@ -69,7 +69,8 @@ std::unique_ptr<Kernel> make_reshape(const Node& node, int64_t opset, const Kern
     check_input_count(node, inputs, 2, 2);
     const Tensor& data = *inputs[0];
     std::vector<int64_t> target = read_int_input(node, *inputs[1], "shape");
-    return std::vector<Tensor>{data.reshaped(reshape_target(node, data.shape(), target, allow_zero))};
+    return std::vector<Tensor>{
+        data.reshaped(reshape_target(node, data.shape(), target, allow_zero))};
   });
 }
 

@@ -102,8 +102,14 @@ void Session::plan_lifetimes() {
 
 void Session::check_input_dtypes(const std::map<std::string, Tensor>& inputs) const {
   std::set<std::string> declared;
+  for (const ValueInfo& in : graph_.inputs) declared.insert(in.name);
+  for (const auto& [name, tensor] : inputs) {
+    if (!declared.count(name)) {
+      fail(ErrorCode::kInvalidArgument, "unknown input '{}' (shape {}); the model's inputs are {}",
+           name, shape_str(tensor.shape()), input_names(graph_));
+    }
+  }
   for (const ValueInfo& in : graph_.inputs) {
-    declared.insert(in.name);
     auto it = inputs.find(in.name);
     if (it == inputs.end()) {
       fail(ErrorCode::kInvalidArgument, "missing input '{}' ({} {}); the model's inputs are {}",
@@ -115,12 +121,6 @@ void Session::check_input_dtypes(const std::map<std::string, Tensor>& inputs) co
     if (it->second.dtype() != in.dtype) {
       fail(ErrorCode::kInvalidArgument, "input '{}' has dtype {}, the model expects {}", in.name,
            dtype_name(it->second.dtype()), dtype_name(in.dtype));
-    }
-  }
-  for (const auto& [name, tensor] : inputs) {
-    if (!declared.count(name)) {
-      fail(ErrorCode::kInvalidArgument, "unknown input '{}' (shape {}); the model's inputs are {}",
-           name, shape_str(tensor.shape()), input_names(graph_));
     }
   }
 }

@@ -150,7 +150,11 @@ def test_coreml_spec(exported, family):
     mel = spec.description.input[0].type.multiArrayType
     time_range = mel.shapeRange.sizeRanges[2]
     assert (time_range.lowerBound, time_range.upperBound) == (8, 4096)
-    assert mel.shape[2] == manifest["parity"]["coreml"]["chunk_frames"]
+    chunk = manifest["receptive_field"]["recommended_chunk_frames"]
+    assert mel.shape[2] == manifest["parity"]["coreml"]["chunk_frames"] == chunk
+    context = manifest["receptive_field"]
+    if context["history_frames"] is not None:
+        assert 2 * (context["history_frames"] + context["lookahead_frames"]) <= chunk
     entry = manifest["parity"]["coreml"]
     assert entry["verified"] == "spec only: Core ML cannot execute on Linux"
     assert "conv" in entry["op_types"] or "linear" in entry["op_types"]

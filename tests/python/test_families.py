@@ -238,7 +238,8 @@ def _hifigan_by_hand(state, cfg, mel):
             if section["resblock"] == "1":
                 for m, d in enumerate(ds):
                     t = F.conv1d(F.leaky_relu(y, 0.1), w(f"{p}.convs1.{m}"),
-                                 state[f"{p}.convs1.{m}.bias"], dilation=d, padding=(ks - 1) * d // 2)
+                                 state[f"{p}.convs1.{m}.bias"], dilation=d,
+                                 padding=(ks - 1) * d // 2)
                     t = F.conv1d(F.leaky_relu(t, 0.1), w(f"{p}.convs2.{m}"),
                                  state[f"{p}.convs2.{m}.bias"], padding=(ks - 1) // 2)
                     y = y + t
@@ -506,6 +507,7 @@ def test_nsf_fixed_source_matches_reference_and_onnx(tmp_path):
     module = _export_onnx(spec, cfg, model, path)
     graph = onnx.load(str(path)).graph
     assert sum(n.op_type == "CumSum" for n in graph.node) >= 3
+    assert not any(n.op_type == "Range" for n in graph.node)  # harmonics/steps are constants
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     for frames in (37, 64):
         inputs = spec.example_inputs(cfg, frames, torch.Generator().manual_seed(frames))
@@ -525,8 +527,8 @@ def test_nsf_float32_phase_tracks_float64_over_a_million_samples():
     f0 = 80 + 400 * torch.rand(1, frames, generator=gen)
     f0[:, ::7] = 0
     noise = torch.randn(1, 2, frames * hop, generator=gen)
-    phase = harmonic_phase(f0, noise, 22050, hop).double()
-    increments = harmonic_increments(f0, noise, 22050).repeat_interleave(hop, dim=2)
+    phase = harmonic_phase(f0, noise, 22050, hop, 2).double()
+    increments = harmonic_increments(f0, noise, 22050, 2).repeat_interleave(hop, dim=2)
     reference = torch.cumsum(increments.double(), dim=2)
 
     def cycles_apart(a):
@@ -543,7 +545,7 @@ def test_nsf_initial_phase_comes_from_noise():
     f0 = torch.full((1, 4), 100.0)
     noise = torch.zeros(1, 3, 4 * 8)
     noise[0, :, 0] = torch.tensor([3.0, 0.0, -1.0])
-    inc = harmonic_increments(f0, noise, 16000)
+    inc = harmonic_increments(f0, noise, 16000, 3)
     base = torch.tensor([100.0, 200.0, 300.0]) / 16000
     # Fundamental: no initial phase; others: normal CDF of the first noise sample.
     assert torch.allclose(inc[0, :, 0] - base, torch.tensor([0.0, 0.5, 0.158655]), atol=1e-5)
@@ -593,4 +595,20 @@ def test_apnet_rejects_window_shorter_than_fft():
     cfg = spec.default_config()
     cfg["preprocess"]["win_size"] = 48
     with pytest.raises(ValueError, match="win_size 48 != n_fft 64"):
+        spec.build(cfg)
+
+
+def test_vocos_vevo_style_config_without_generator_key():
+    """Vevo/MaskGCT configs name the mel count num_mels and hold model.vocos beside other
+    sections, with no model.generator; a model/mel channel mismatch is refused."""
+    spec = get_family("vocos")
+    cfg = spec.default_config()
+    cfg["preprocess"]["num_mels"] = cfg["preprocess"].pop("n_mel")
+    del cfg["model"]["generator"]
+    cfg["model"]["coco"] = {"unrelated": True}
+    model = spec.build(cfg)
+    assert tuple(model.state_dict()["backbone.embed.weight"].shape) == (32, 24, 7)
+    assert spec.hop_length(cfg) == 16
+    cfg["model"]["vocos"]["input_channels"] = 100
+    with pytest.raises(ValueError, match="input_channels 100 != preprocess n_mel 24"):
         spec.build(cfg)

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <functional>
 #include <random>
 
 #include "ops/kernel.hpp"
@@ -92,10 +91,10 @@ TEST(ConvTranspose, StrideTwoOverlapAdd) {
                     {1, 1, 3, 2, 5, 3, 3});
   expect_both_paths(conv_node("ConvTranspose", {{"strides", Ints{2}}, {"pads", Ints{1, 1}}}),
                     {&x, &w}, {1, 1, 5}, {1, 3, 2, 5, 3});
-  expect_both_paths(conv_node("ConvTranspose", {{"strides", Ints{2}},
-                                                {"pads", Ints{1, 1}},
-                                                {"output_padding", Ints{1}}}),
-                    {&x, &w}, {1, 1, 6}, {1, 3, 2, 5, 3, 3});
+  expect_both_paths(
+      conv_node("ConvTranspose",
+                {{"strides", Ints{2}}, {"pads", Ints{1, 1}}, {"output_padding", Ints{1}}}),
+      {&x, &w}, {1, 1, 6}, {1, 3, 2, 5, 3, 3});
 }
 
 TEST(ConvTranspose, OutputShapeAndAutoPad) {
@@ -217,8 +216,8 @@ void random_conv_sweep(bool transpose, uint32_t seed) {
   int compared = 0;
   for (int trial = 0; trial < 250; ++trial) {
     RandomConv c = random_conv(transpose, rng);
-    SCOPED_TRACE(testing::Message() << "trial " << trial << " x " << shape_str(c.x.shape())
-                                    << " w " << shape_str(c.w.shape()));
+    SCOPED_TRACE(testing::Message() << "trial " << trial << " x " << shape_str(c.x.shape()) << " w "
+                                    << shape_str(c.w.shape()));
     std::vector<const Tensor*> inputs{&c.x, &c.w};
     if (c.has_bias) inputs.push_back(&c.b);
     try {
@@ -261,9 +260,11 @@ TEST(Conv, VocoderShapesAgreeAcrossLengthsAndWeights) {
   EXPECT_LT(relative_error(y, run_node(conv, {&x, &other_weights, &b_conv}, true)), 1e-4);
 }
 
-ErrorCode error_code_of(const std::function<void()>& fn, const std::string& must_mention) {
+// Runs the node on the fast path, expecting an Error whose message mentions `must_mention`.
+ErrorCode error_of(const Node& node, const std::vector<const Tensor*>& inputs,
+                   const std::string& must_mention) {
   try {
-    fn();
+    run_node(node, inputs, false);
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(must_mention), std::string::npos) << e.what();
     return e.code();
@@ -274,38 +275,37 @@ ErrorCode error_code_of(const std::function<void()>& fn, const std::string& must
 
 TEST(Conv, BadInputsAndModelsNameTheNode) {
   std::mt19937 rng(1);
-  Tensor x = random_tensor({1, 3, 10}, rng);
-  auto run_conv = [&](std::map<std::string, Attribute> attrs, const Tensor& xx, const Tensor& w) {
-    return [&xx, &w, attrs] { run_node(conv_node("Conv", attrs), {&xx, &w}, false); };
-  };
+  const Node conv = conv_node("Conv");
+  Tensor x = random_tensor({1, 3, 10}, rng), w = random_tensor({4, 3, 3}, rng);
   Tensor w_mismatch = random_tensor({4, 2, 3}, rng);
-  EXPECT_EQ(error_code_of(run_conv({}, x, w_mismatch), "test_Conv"), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(error_of(conv, {&x, &w_mismatch}, "test_Conv"), ErrorCode::kInvalidArgument);
   Tensor x6 = random_tensor({1, 6, 10}, rng), w_group = random_tensor({5, 3, 3}, rng);
-  EXPECT_EQ(error_code_of(run_conv({{"group", int64_t{2}}}, x6, w_group), "group 2"),
+  EXPECT_EQ(error_of(conv_node("Conv", {{"group", int64_t{2}}}), {&x6, &w_group}, "group 2"),
             ErrorCode::kInvalidModel);
   Tensor w_rank = random_tensor({4, 3}, rng);
-  EXPECT_EQ(error_code_of(run_conv({}, x, w_rank), "test_Conv"), ErrorCode::kInvalidModel);
-  Tensor w_ok = random_tensor({4, 3, 3}, rng);
-  EXPECT_EQ(error_code_of(run_conv({{"strides", 2.0f}}, x, w_ok), "strides"),
+  EXPECT_EQ(error_of(conv, {&x, &w_rank}, "test_Conv"), ErrorCode::kInvalidModel);
+  EXPECT_EQ(error_of(conv_node("Conv", {{"strides", 2.0f}}), {&x, &w}, "strides"),
             ErrorCode::kInvalidModel);
-  EXPECT_EQ(error_code_of(run_conv({{"auto_pad", std::string("SAME")}}, x, w_ok), "auto_pad"),
+  EXPECT_EQ(error_of(conv_node("Conv", {{"auto_pad", std::string("SAME")}}), {&x, &w}, "auto_pad"),
             ErrorCode::kInvalidModel);
-  EXPECT_EQ(error_code_of(run_conv({{"pads", Ints{1, 1, 1, 1}}}, x, w_ok), "pads"),
+  EXPECT_EQ(error_of(conv_node("Conv", {{"pads", Ints{1, 1, 1, 1}}}), {&x, &w}, "pads"),
             ErrorCode::kInvalidModel);
-  EXPECT_EQ(error_code_of(run_conv({{"kernel_shape", Ints{5}}}, x, w_ok), "kernel_shape"),
+  EXPECT_EQ(error_of(conv_node("Conv", {{"kernel_shape", Ints{5}}}), {&x, &w}, "kernel_shape"),
+            ErrorCode::kInvalidModel);
+  EXPECT_EQ(error_of(conv_node("Conv", {{"output_padding", Ints{1}}}), {&x, &w}, "output_padding"),
             ErrorCode::kInvalidModel);
   Tensor x_short = random_tensor({1, 3, 2}, rng);
-  EXPECT_EQ(error_code_of(run_conv({}, x_short, w_ok), "too short"), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(error_of(conv, {&x_short, &w}, "too short"), ErrorCode::kInvalidArgument);
   Tensor bad_bias = random_tensor({3}, rng);
-  EXPECT_EQ(error_code_of([&] { run_node(conv_node("Conv"), {&x, &w_ok, &bad_bias}, false); },
-                          "bias"),
-            ErrorCode::kInvalidModel);
-  EXPECT_EQ(error_code_of([&] { run_node(conv_node("Conv"), {&x, nullptr}, false); },
-                          "test_Conv"),
-            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(error_of(conv, {&x, &w, &bad_bias}, "bias"), ErrorCode::kInvalidModel);
+  EXPECT_EQ(error_of(conv, {&x, nullptr}, "test_Conv"), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(error_of(conv, {&x}, "inputs"), ErrorCode::kInvalidModel);
   Tensor ints(DType::kInt64, {1, 3, 10});
-  EXPECT_EQ(error_code_of([&] { run_node(conv_node("Conv"), {&ints, &w_ok}, false); }, "int64"),
-            ErrorCode::kUnsupported);
+  EXPECT_EQ(error_of(conv, {&ints, &w}, "int64"), ErrorCode::kUnsupported);
+  // ConvTranspose weights are [C, M/group, k]: the input channel count is their first axis.
+  Tensor w_transposed = random_tensor({4, 2, 3}, rng);
+  EXPECT_EQ(error_of(conv_node("ConvTranspose"), {&x, &w_transposed}, "3 channels"),
+            ErrorCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -265,6 +265,12 @@ TEST(Binary, PowWithIntegerExponentAndIntegerBase) {
   Tensor iexp = Tensor::from_vector<int64_t>({2}, {4, 3});
   EXPECT_EQ(run1(make_node("Pow", 2), {&ibase, &iexp}).to_int64_vector(),
             (std::vector<int64_t>{81, -8}));
+  // Squaring is the exact product (ORT special-cases exponent 2 the same way).
+  std::vector<float> odd = {1.1f, -3.3f, 0.7f, 123.456f};
+  Tensor odd_base = Tensor::from_vector<float>({4}, odd);
+  Tensor float_two = Tensor::scalar<float>(2.0f);
+  Tensor squared = run1(make_node("Pow", 2), {&odd_base, &float_two});
+  for (size_t i = 0; i < odd.size(); ++i) EXPECT_EQ(squared.data<float>()[i], odd[i] * odd[i]);
   Tensor nan_base = Tensor::from_vector<float>({1}, {kNaN});
   Tensor two = Tensor::scalar<float>(2.0f);
   EXPECT_TRUE(std::isnan(run1(make_node("Pow", 2), {&nan_base, &two}).data<float>()[0]));

@@ -64,38 +64,52 @@ TEST(Reshape, AllowZeroKeepsZeroAsADim) {
   Tensor y = run_op(make_node("Reshape", 2, 1, {{"allowzero", int64_t{1}}}), 14, {&x, &shape})[0];
   EXPECT_EQ(y.shape(), (Shape{3, 0}));
   // Without allowzero the 0 copies input dim 1 (3) and 3x3 != 0 elements.
-  expect_error([&] { run_op(make_node("Reshape", 2, 1), 14, {&x, &shape}); },
-               ErrorCode::kInvalidArgument, "cannot reshape");
+  expect_error(
+      [&] {
+        run_op(make_node("Reshape", 2, 1), 14, {&x, &shape});
+      },
+      ErrorCode::kInvalidArgument, "cannot reshape");
 }
 
 TEST(Reshape, Opset1TakesTheShapeAttribute) {
   Tensor x = iota_float({4, 3});
-  Tensor y = run_op(make_node("Reshape", 1, 1, {{"shape", std::vector<int64_t>{3, -1}}}), 1, {&x})[0];
+  Tensor y =
+      run_op(make_node("Reshape", 1, 1, {{"shape", std::vector<int64_t>{3, -1}}}), 1, {&x})[0];
   EXPECT_EQ(y.shape(), (Shape{3, 4}));
 }
 
 TEST(Reshape, IncompatibleShapeNamesNodeAndShapes) {
   Tensor x = iota_float({2, 3});
   Tensor shape = ints({4, 2});
-  expect_error([&] { run_op(make_node("Reshape", 2, 1), 14, {&x, &shape}); },
-               ErrorCode::kInvalidArgument, "[2, 3]");
+  expect_error(
+      [&] {
+        run_op(make_node("Reshape", 2, 1), 14, {&x, &shape});
+      },
+      ErrorCode::kInvalidArgument, "[2, 3]");
   Tensor two_unknown = ints({-1, -1});
-  expect_error([&] { run_op(make_node("Reshape", 2, 1), 14, {&x, &two_unknown}); },
-               ErrorCode::kInvalidArgument, "more than one -1");
+  expect_error(
+      [&] {
+        run_op(make_node("Reshape", 2, 1), 14, {&x, &two_unknown});
+      },
+      ErrorCode::kInvalidArgument, "more than one -1");
 }
 
 TEST(Squeeze, AxesAttributeBefore13InputSince13) {
   Tensor x = iota_float({1, 3, 1, 2});
-  EXPECT_EQ(run_op(make_node("Squeeze", 1, 1, {{"axes", std::vector<int64_t>{-2}}}), 11, {&x})[0].shape(),
-            (Shape{1, 3, 2}));
+  EXPECT_EQ(
+      run_op(make_node("Squeeze", 1, 1, {{"axes", std::vector<int64_t>{-2}}}), 11, {&x})[0].shape(),
+      (Shape{1, 3, 2}));
   Tensor axes = ints({0, -2});
   EXPECT_EQ(run_op(make_node("Squeeze", 2, 1), 13, {&x, &axes})[0].shape(), (Shape{3, 2}));
   // No axes: every size-1 dim goes; an absent optional input means the same.
   EXPECT_EQ(run_op(make_node("Squeeze", 1, 1), 13, {&x})[0].shape(), (Shape{3, 2}));
   EXPECT_EQ(run_op(make_node("Squeeze", 2, 1), 13, {&x, nullptr})[0].shape(), (Shape{3, 2}));
   Tensor bad = ints({1});
-  expect_error([&] { run_op(make_node("Squeeze", 2, 1), 13, {&x, &bad}); },
-               ErrorCode::kInvalidArgument, "size is not 1");
+  expect_error(
+      [&] {
+        run_op(make_node("Squeeze", 2, 1), 13, {&x, &bad});
+      },
+      ErrorCode::kInvalidArgument, "size is not 1");
 }
 
 TEST(Unsqueeze, AxesCountInTheOutputRank) {
@@ -103,11 +117,15 @@ TEST(Unsqueeze, AxesCountInTheOutputRank) {
   Tensor axes = ints({-1, 0});
   Tensor y = run_op(make_node("Unsqueeze", 2, 1), 13, {&x, &axes})[0];
   EXPECT_EQ(y.shape(), (Shape{1, 3, 4, 1}));
-  Tensor z = run_op(make_node("Unsqueeze", 1, 1, {{"axes", std::vector<int64_t>{3, 1}}}), 11, {&x})[0];
+  Tensor z =
+      run_op(make_node("Unsqueeze", 1, 1, {{"axes", std::vector<int64_t>{3, 1}}}), 11, {&x})[0];
   EXPECT_EQ(z.shape(), (Shape{3, 1, 4, 1}));
   Tensor repeated = ints({1, -3});
-  expect_error([&] { run_op(make_node("Unsqueeze", 2, 1), 13, {&x, &repeated}); },
-               ErrorCode::kInvalidModel, "repeated");
+  expect_error(
+      [&] {
+        run_op(make_node("Unsqueeze", 2, 1), 13, {&x, &repeated});
+      },
+      ErrorCode::kInvalidModel, "repeated");
 }
 
 TEST(Flatten, AxisFromMinusRankToRank) {
@@ -138,8 +156,11 @@ TEST(Dropout, InferenceIsIdentityWithAllTrueMask) {
   EXPECT_EQ(run_op(make_node("Dropout", 3, 1), 13, {&x, &ratio, &training})[0].to_float_vector(),
             x.to_float_vector());
   Tensor half = Tensor::scalar<float>(0.5f);
-  expect_error([&] { run_op(make_node("Dropout", 3, 1), 13, {&x, &half, &training}); },
-               ErrorCode::kUnsupported, "training");
+  expect_error(
+      [&] {
+        run_op(make_node("Dropout", 3, 1), 13, {&x, &half, &training});
+      },
+      ErrorCode::kUnsupported, "training");
 }
 
 TEST(Identity, ReturnsTheInputForAnyDtype) {
@@ -172,14 +193,18 @@ TEST(Transpose, MatchesIndexLoopForEveryDtypeSize) {
   const int64_t* out = y.data<int64_t>();
   for (int64_t k = 0; k < 4; ++k)
     for (int64_t i = 0; i < 2; ++i)
-      for (int64_t j = 0; j < 3; ++j) EXPECT_EQ(out[(k * 2 + i) * 3 + j], values[(i * 3 + j) * 4 + k]);
+      for (int64_t j = 0; j < 3; ++j)
+        EXPECT_EQ(out[(k * 2 + i) * 3 + j], values[(i * 3 + j) * 4 + k]);
 
   Tensor x8 = Tensor::from_vector<uint8_t>({2, 3}, {1, 2, 3, 4, 5, 6});
   Tensor t8 = run_op(make_node("Transpose", 1, 1), 13, {&x8})[0];  // default: reversed axes
   EXPECT_EQ(t8.shape(), (Shape{3, 2}));
   EXPECT_EQ(t8.to_float_vector(), (std::vector<float>{1, 4, 2, 5, 3, 6}));
-  expect_error([&] { run_op(make_node("Transpose", 1, 1, {{"perm", std::vector<int64_t>{0, 0}}}), 13, {&x8}); },
-               ErrorCode::kInvalidModel, "repeated");
+  expect_error(
+      [&] {
+        run_op(make_node("Transpose", 1, 1, {{"perm", std::vector<int64_t>{0, 0}}}), 13, {&x8});
+      },
+      ErrorCode::kInvalidModel, "repeated");
 }
 
 TEST(Gather, NegativeIndicesOnAnyAxis) {
@@ -202,11 +227,17 @@ TEST(Gather, NegativeIndicesOnAnyAxis) {
 TEST(Gather, IndexOutOfRangeIsRefused) {
   Tensor x = iota_float({2, 3});
   Tensor indices = ints({0, 3});
-  expect_error([&] { run_op(make_node("Gather", 2, 1, {{"axis", int64_t{1}}}), 13, {&x, &indices}); },
-               ErrorCode::kInvalidArgument, "index 3");
+  expect_error(
+      [&] {
+        run_op(make_node("Gather", 2, 1, {{"axis", int64_t{1}}}), 13, {&x, &indices});
+      },
+      ErrorCode::kInvalidArgument, "index 3");
   Tensor negative = ints({-3});
-  expect_error([&] { run_op(make_node("Gather", 2, 1), 13, {&x, &negative}); },
-               ErrorCode::kInvalidArgument, "index -3");
+  expect_error(
+      [&] {
+        run_op(make_node("Gather", 2, 1), 13, {&x, &negative});
+      },
+      ErrorCode::kInvalidArgument, "index -3");
 }
 
 // Expected Slice along one axis, by the ONNX clamping rules written out directly.
@@ -233,7 +264,8 @@ TEST(Slice, NegativeStepsClampingAndDefaults) {
   };
   for (Case c : {Case{-1, INT64_MIN, -1}, Case{8, 1, -3}, Case{INT64_MIN, INT64_MAX, 4},
                  Case{-100, 100, 1}, Case{20, -20, -2}, Case{3, 3, 1}, Case{5, 2, 1}}) {
-    Tensor starts = ints({c.start}), ends = ints({c.end}), axes = ints({-1}), steps = ints({c.step});
+    Tensor starts = ints({c.start}), ends = ints({c.end}), axes = ints({-1}),
+           steps = ints({c.step});
     Tensor y = run_op(make_node("Slice", 5, 1), 13, {&x, &starts, &ends, &axes, &steps})[0];
     std::vector<int64_t> cols = slice_indices(c.start, c.end, c.step, 10);
     ASSERT_EQ(y.shape(), (Shape{3, static_cast<int64_t>(cols.size())}));
@@ -253,14 +285,18 @@ TEST(Slice, NegativeStepsClampingAndDefaults) {
 TEST(Slice, Opset1AttributesAndBadSteps) {
   Tensor x = iota_float({4, 5});
   Node node = make_node("Slice", 1, 1,
-                        {{"starts", std::vector<int64_t>{1}}, {"ends", std::vector<int64_t>{3}},
+                        {{"starts", std::vector<int64_t>{1}},
+                         {"ends", std::vector<int64_t>{3}},
                          {"axes", std::vector<int64_t>{1}}});
   Tensor y = run_op(node, 1, {&x})[0];
   EXPECT_EQ(y.shape(), (Shape{4, 2}));
   EXPECT_EQ(y.to_float_vector()[2], 6.0f);
   Tensor starts = ints({0}), ends = ints({2}), axes = ints({0}), zero = ints({0});
-  expect_error([&] { run_op(make_node("Slice", 5, 1), 13, {&x, &starts, &ends, &axes, &zero}); },
-               ErrorCode::kInvalidArgument, "step 0");
+  expect_error(
+      [&] {
+        run_op(make_node("Slice", 5, 1), 13, {&x, &starts, &ends, &axes, &zero});
+      },
+      ErrorCode::kInvalidArgument, "step 0");
 }
 
 }  // namespace

@@ -70,10 +70,11 @@ def _exact_cumsum_frac(x: torch.Tensor, dim: int) -> torch.Tensor:
     return _frac(total)
 
 
-def harmonic_increments(f0: torch.Tensor, noise: torch.Tensor, sample_rate: int) -> torch.Tensor:
+def harmonic_increments(f0: torch.Tensor, noise: torch.Tensor, sample_rate: int,
+                        dim: int) -> torch.Tensor:
     """Per-frame phase increment in cycles/sample, [B, D, T], with the initial phase folded into
-    frame 0 as Amphion does (f0 [B, T], noise [B, D, N])."""
-    dim = noise.shape[1]
+    frame 0 as Amphion does (f0 [B, T], noise [B, D, N], D = dim = harmonic_num + 1 given as a
+    constant so the graph needs no shape arithmetic)."""
     harmonics = torch.arange(1, dim + 1, dtype=f0.dtype).view(1, dim, 1)
     increments = torch.remainder(f0.unsqueeze(1) * harmonics / sample_rate, 1.0)
     initial = 0.5 * (1.0 + torch.erf(noise[:, :, 0] * (1.0 / math.sqrt(2.0))))
@@ -87,13 +88,13 @@ def _exclusive(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([torch.zeros_like(x[..., :1]), x[..., :-1]], dim=-1)
 
 
-def harmonic_phase(f0: torch.Tensor, noise: torch.Tensor, sample_rate: int,
-                   hop: int) -> torch.Tensor:
+def harmonic_phase(f0: torch.Tensor, noise: torch.Tensor, sample_rate: int, hop: int,
+                   dim: int) -> torch.Tensor:
     """Fractional phase in cycles [B, D, T*hop], float32-exact (module docstring).
 
     The increment inc is split as inc = i1 + i2 + i3 with i1 a multiple of 2^-12, i2 a multiple
     of 2^-24 below 2^-12 and i3 < 2^-24, so that n*i1 and n*i2 are exact for n <= 2048."""
-    increments = harmonic_increments(f0, noise, sample_rate)
+    increments = harmonic_increments(f0, noise, sample_rate, dim)
     i1, rest = _split(increments, 12)
     i2, i3 = _split(rest, 24)
     # Phase at the start of each frame: frac(hop * sum of earlier increments), part by part.
@@ -125,14 +126,14 @@ class SourceModule(nn.Module):
 
     def __init__(self, sample_rate: int, harmonic_num: int, hop: int):
         super().__init__()
-        self.sample_rate, self.hop = sample_rate, hop
+        self.sample_rate, self.hop, self.dim = sample_rate, hop, harmonic_num + 1
         self.l_linear = nn.Linear(harmonic_num + 1, 1)
 
     def merge(self, source: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.l_linear(source.transpose(1, 2))).transpose(1, 2)
 
     def forward(self, f0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        phase = harmonic_phase(f0, noise, self.sample_rate, self.hop)
+        phase = harmonic_phase(f0, noise, self.sample_rate, self.hop, self.dim)
         sines = SINE_AMP * torch.sin(2 * math.pi * phase)
         return self.merge(mix_source(sines, f0, noise, self.hop))
 
@@ -142,7 +143,8 @@ class SourceModule(nn.Module):
         its integer wrap corrections (which do not change the sine), interpolate-based
         upsampling."""
         hop = self.hop
-        increments = harmonic_increments(f0, noise, self.sample_rate).transpose(1, 2)  # B,T,D
+        increments = harmonic_increments(f0, noise, self.sample_rate, self.dim)
+        increments = increments.transpose(1, 2)  # [B, T, D] as Amphion lays it out
         coarse = torch.cumsum(increments.double(), 1).float() * hop
         coarse = F.interpolate(coarse.transpose(2, 1), scale_factor=hop, mode="linear",
                                align_corners=True).transpose(2, 1)

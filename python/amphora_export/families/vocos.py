@@ -91,14 +91,17 @@ class Vocos(nn.Module):
         if settings["padding"] != "same":
             raise ValueError(f"vocos: padding '{settings['padding']}' is not supported "
                              "(only Amphion's default 'same')")
+        # Defaults are Amphion's Vocos constructor defaults, used when the section omits a key.
         layers = int(cfg_get(section, "num_layers", 8))
         layer_scale = cfg_get(section, "layer_scale_init_value", None) or 1 / layers
-        self.backbone = Backbone(int(cfg_get(section, "input_channels", n_mels(cfg))),
-                                 int(cfg_get(section, "dim", 384)),
-                                 int(cfg_get(section, "intermediate_dim", 1152)), layers,
-                                 float(layer_scale))
-        self.head = ISTFTHead(int(cfg_get(section, "dim", 384)), settings["n_fft"],
-                              settings["hop_length"])
+        channels = int(cfg_get(section, "input_channels", 256))
+        dim = int(cfg_get(section, "dim", 384))
+        if channels != n_mels(cfg):
+            raise ValueError(f"vocos: model input_channels {channels} != preprocess n_mel "
+                             f"{n_mels(cfg)}")
+        self.backbone = Backbone(channels, dim, int(cfg_get(section, "intermediate_dim", 1152)),
+                                 layers, float(layer_scale))
+        self.head = ISTFTHead(dim, settings["n_fft"], settings["hop_length"])
 
     def spectrum(self, mel: torch.Tensor):
         return self.head.spectrum(self.backbone(mel))
@@ -112,12 +115,11 @@ class Vocos(nn.Module):
 
 
 def vocos_settings(cfg: dict) -> dict:
-    """n_fft/hop from the vocos section (Amphion's Vocos(cfg=...) reads them there, defaults
-    800/200), falling back to preprocess."""
+    """n_fft/hop as Amphion's Vocos(cfg=model.vocos) reads them: from the vocos section, else its
+    constructor defaults 800/200 (not preprocess, which the model never sees)."""
     section = family_section(cfg, "vocos")
-    pre = preprocess(cfg)
-    n_fft = cfg_get(section, "n_fft", None) or cfg_get(pre, "n_fft", 800)
-    hop = cfg_get(section, "hop_size", None) or cfg_get(pre, "hop_size", 200)
+    n_fft = cfg_get(section, "n_fft", 800)
+    hop = cfg_get(section, "hop_size", 200)
     return {"n_fft": int(n_fft), "hop_length": int(hop),
             "padding": str(cfg_get(section, "padding", "same"))}
 
