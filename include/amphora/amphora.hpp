@@ -39,6 +39,7 @@ struct TensorInfo {
   std::string to_string() const;  // "mel: float32 [batch, 80, frames]"
 };
 
+// A loaded model. Cheap to copy: copies share the loaded graph, kernels and plan cache.
 class Model {
  public:
   // Loads an .onnx file, or a package directory (its amphora.json "formats.onnx", default

@@ -100,6 +100,10 @@ def _read(path: Path):
         return torch.load(str(path), map_location="cpu")
     except PermissionError:
         raise ExportError(f"cannot read checkpoint {path}: permission denied") from None
+    except ModuleNotFoundError as e:
+        # The file pickles whole training objects, not just tensors.
+        raise ExportError(f"cannot read checkpoint {path}: it pickles objects of module "
+                          f"'{e.name}'; save the generator's state_dict() instead") from None
     except Exception as e:  # pickle, zip and safetensors errors have no common base class
         raise ExportError(f"cannot read checkpoint {path}: {type(e).__name__}: {e}") from None
 

@@ -48,8 +48,9 @@ def _positive(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
-        description="Export Amphion vocoder checkpoints to ONNX, TorchScript and Core ML model "
-                    "packages, with proof of parity against PyTorch.")
+        description=textwrap.fill(
+            "Export Amphion vocoder checkpoints to ONNX, TorchScript and Core ML model packages, "
+            "with proof of parity against PyTorch.", 79))
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true",
                         help="show Python tracebacks for errors (for reporting exporter bugs)")
@@ -58,10 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     vocoder = commands.add_parser(
         "vocoder", help="export a vocoder checkpoint to a model package",
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
-        description="Load an Amphion vocoder (checkpoint + config), fold weight norm, export the "
-                    "requested formats, check each against PyTorch on 37- and 200-frame inputs, "
-                    "and write PKG_DIR/amphora.json. The package appears only when everything "
-                    "succeeded.")
+        description=textwrap.fill(
+            "Load an Amphion vocoder (checkpoint + config), fold weight norm, export the "
+            "requested formats, check each against PyTorch on 37- and 200-frame inputs, and "
+            "write PKG_DIR/amphora.json. The package appears only when everything succeeded.",
+            79))
     vocoder.add_argument("--family", metavar="NAME",
                          help=f"vocoder family ({', '.join(FAMILY_NAMES)}); optional when the "
                               "config's model.generator names it, an error when it disagrees")

@@ -96,8 +96,9 @@ def export_coreml(traced: torch.jit.ScriptModule, example_inputs: tuple, frames:
             model.short_description = "amphora vocoder (see amphora.json)"
             model.save(str(path))
     except Exception as e:
-        raise ExportError(f"Core ML conversion failed: {type(e).__name__}: "
-                          f"{str(e).strip().splitlines()[0] if str(e).strip() else ''}") from e
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise ExportError(f"Core ML conversion failed: {type(e).__name__}: {first_line} "
+                          "(leave coreml out of --formats to export the other formats)") from e
     return {"ranges": ranges, "chunk_frames": chunk_frames}
 
 
@@ -128,9 +129,13 @@ def verify_coreml(path: Path, input_names: list[str], output_names: list[str],
         problems.append(f"inputs are {got_inputs}, expected {input_names}")
     if got_outputs != output_names:
         problems.append(f"outputs are {got_outputs}, expected {output_names}")
+    float32 = ct.proto.FeatureTypes_pb2.ArrayFeatureType.FLOAT32
+    for entry in spec.description.output:
+        if entry.type.multiArrayType.dataType != float32:
+            problems.append(f"output {entry.name} is not float32")
     for entry in spec.description.input:
         array = entry.type.multiArrayType
-        if array.dataType != ct.proto.FeatureTypes_pb2.ArrayFeatureType.FLOAT32:
+        if array.dataType != float32:
             problems.append(f"input {entry.name} is not float32")
         if not array.shapeRange.sizeRanges and any(
                 key.startswith(entry.name + "[") for key in shape_info["ranges"]):
@@ -147,10 +152,9 @@ def verify_coreml(path: Path, input_names: list[str], output_names: list[str],
         problems.append(f"ops outside the {DEPLOYMENT_TARGET} MIL op set: {', '.join(unknown)}")
     if problems:
         raise ExportError(f"Core ML spec check failed for {path}: " + "; ".join(problems))
-    return {"verified": CANNOT_EXECUTE, "checked": ["spec loads", "mlProgram",
-                                                    "input/output names", "float32 inputs",
-                                                    "flexible time ranges",
-                                                    f"ops in {DEPLOYMENT_TARGET} op set"],
+    checked = ["spec loads", "mlProgram", "input/output names", "float32 inputs and outputs",
+               "flexible time ranges", f"ops in {DEPLOYMENT_TARGET} op set"]
+    return {"verified": CANNOT_EXECUTE, "checked": checked,
             "spec_version": spec.specificationVersion, "deployment_target": DEPLOYMENT_TARGET,
             "precision": "float32", "inputs": got_inputs, "outputs": got_outputs,
             "time_ranges": shape_info["ranges"], "chunk_frames": shape_info["chunk_frames"],

@@ -26,10 +26,10 @@ def _parity_line(name: str, entry: dict) -> str:
     line = (f"  {name:<17} vs {entry.get('reference', '?')} on {entry.get('runtime', '?')}: "
             f"max-abs {_number(entry.get('max_abs'), '.3g')}, SNR {snr_text}, lengths "
             f"{','.join(map(str, entry.get('lengths', [])))} -> {verdict}")
-    head = entry.get("audio_via_head")
-    if head:
-        line += (f"\n  {'':<17} audio through the head ISTFT: max-abs "
-                 f"{_number(head['max_abs'], '.3g')}")
+    spectrum = entry.get("spectrum")
+    if spectrum:
+        line += (f"\n  {'':<17} (audio through the head ISTFT; spectra max-abs "
+                 f"{_number(spectrum['max_abs'], '.3g')})")
     return line
 
 

@@ -59,26 +59,21 @@ class ParityReport:
         self.results.append(result)
         self.per_length.setdefault(frames, []).append(result)
 
-    def add_overall(self, result: dict) -> None:
-        """A check that counts for pass/fail but is reported on its own (not per length)."""
-        self.results.append(result)
-
     @property
     def passed(self) -> bool:
         return bool(self.results) and all(
             r["max_abs"] <= self.tolerance for r in self.results)
 
-    def _outputs_combined(self) -> dict:
-        per_length = [r for rs in self.per_length.values() for r in rs]
-        return worst(per_length or self.results)
+    def _combined(self) -> dict:
+        return worst(self.results)
 
     def summary(self) -> dict:
-        combined = self._outputs_combined()
+        combined = self._combined()
         entry = {"reference": "pytorch", "runtime": self.runtime, "lengths": self.lengths,
-                 "max_abs": _json_number(combined["max_abs"]), "snr_db": combined["snr_db"],
+                 "max_abs": json_number(combined["max_abs"]), "snr_db": combined["snr_db"],
                  "tolerance": self.tolerance, "passed": self.passed}
         entry["per_length"] = {
-            str(frames): {"max_abs": _json_number(worst(rs)["max_abs"]),
+            str(frames): {"max_abs": json_number(worst(rs)["max_abs"]),
                           "snr_db": worst(rs)["snr_db"]}
             for frames, rs in self.per_length.items()}
         for key in ("shape_mismatch", "non_finite"):
@@ -88,16 +83,22 @@ class ParityReport:
         return entry
 
     def describe(self) -> str:
-        combined = self._outputs_combined()
+        combined = self._combined()
         snr = "exact" if combined["snr_db"] is None and combined["max_abs"] == 0 else (
             f"SNR {combined['snr_db']:.1f} dB" if combined["snr_db"] is not None else "SNR n/a")
         verdict = "ok" if self.passed else f"FAILED (tolerance {self.tolerance:g})"
         lengths = ",".join(map(str, self.lengths))
-        head = self.extra.get("audio_via_head")
-        via = f", audio through the head ISTFT max-abs {head['max_abs']:.3g}" if head else ""
-        return f"max-abs {combined['max_abs']:.3g}, {snr} at {lengths} frames{via}: {verdict}"
+        spectrum = self.extra.get("spectrum")
+        what = "audio through the head ISTFT: " if spectrum else ""
+        via = f" (spectra max-abs {_fmt(spectrum['max_abs'])})" if spectrum else ""
+        return (f"{what}max-abs {combined['max_abs']:.3g}, {snr} at {lengths} frames{via}: "
+                f"{verdict}")
 
 
-def _json_number(value: float):
+def _fmt(value) -> str:
+    return "n/a" if value is None else format(value, ".3g")
+
+
+def json_number(value: float):
     # JSON has no Infinity; a shape mismatch or non-finite output is flagged separately.
     return None if not math.isfinite(value) else value

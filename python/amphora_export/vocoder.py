@@ -15,7 +15,8 @@ from .errors import ExportError
 from .istft import istft
 from .package import (FORMAT_FILES, FORMATS, SCHEMA_VERSION, PackageWriter, io_entries,
                       manifest_json)
-from .parity import DEFAULT_LENGTHS, DEFAULT_TOLERANCE, ParityReport, compare, worst
+from .parity import (DEFAULT_LENGTHS, DEFAULT_TOLERANCE, ParityReport, compare, json_number,
+                     worst)
 from .progress import Progress
 from .receptive import chunk_frames, measure
 from .sources import Source, clone_generator, load_source
@@ -76,27 +77,28 @@ class _Reference:
                               f"{list(audio.shape)}, expected [B, 1, {frames * hop}]")
 
     def check(self, report: ParityReport, run) -> None:
-        """Runs `run(inputs) -> outputs` on every case and records it in report."""
-        audio_checks = []
+        """Runs `run(inputs) -> outputs` on every case and records it in report.
+
+        The verdict is on audio (the 1e-4 rule is an audio rule). Spectral heads are judged on
+        the audio their spectrum gives through the manifest's ISTFT, which also proves the head
+        is right; the spectra themselves, whose magnitudes reach 1e2, are recorded beside it."""
+        spectrum_checks = []
         for frames, inputs, raw, audio in self.cases:
             outputs = run(inputs)
             if len(outputs) != len(raw):
                 raise ExportError(f"{report.runtime}: {len(outputs)} outputs, expected {len(raw)}")
             if self.head["type"] == "waveform":
                 report.add(frames, compare(audio, outputs[self.output_names.index("audio")]))
-            else:
-                for want, got in zip(raw, outputs):
-                    report.add(frames, compare(want, got))
-                real = outputs[self.output_names.index("spec_real")]
-                imag = outputs[self.output_names.index("spec_imag")]
-                audio_checks.append(compare(audio, istft(real, imag, self.head)))
-        if audio_checks:
-            # Audio through the manifest's head: proves the runtime's ISTFT recipe is right.
-            combined = worst(audio_checks)
-            report.extra["audio_via_head"] = {"max_abs": combined["max_abs"],
-                                              "snr_db": combined["snr_db"]}
-            for result in audio_checks:
-                report.add_overall(result)
+                continue
+            spectrum_checks += [compare(want, got) for want, got in zip(raw, outputs)]
+            real = outputs[self.output_names.index("spec_real")]
+            imag = outputs[self.output_names.index("spec_imag")]
+            report.add(frames, compare(audio, istft(real, imag, self.head)))
+        if spectrum_checks:
+            combined = worst(spectrum_checks)
+            report.extra["compared"] = "audio through the head ISTFT"
+            report.extra["spectrum"] = {"max_abs": json_number(combined["max_abs"]),
+                                        "snr_db": combined["snr_db"]}
 
 
 def _frames(count) -> str:
@@ -245,6 +247,6 @@ def _manifest(options, source: Source, reference: _Reference, example, example_o
                      "torch": torch.__version__, "opset": options.opset,
                      "python": platform.python_version(),
                      "weight_norm_folded": folded_count,
-                     "folding_max_abs": reference.folding["max_abs"]},
+                     "folding_max_abs": json_number(reference.folding["max_abs"])},
         "parity": parity,
     }

@@ -2,10 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <utility>
+#include <vector>
 
 #include "audio/mel_filters.hpp"
 #include "audio/stft.hpp"
@@ -148,23 +151,35 @@ Tensor mel_spectrogram(std::span<const float> samples, const MelConfig& cfg) {
   }
   const std::vector<double> padded = reflect_pad(samples, pad, pad);
   const Stft stft({cfg.n_fft, cfg.hop_length, cfg.win_length, StftPadding::kNone});
-  const std::vector<std::complex<double>> spectra = stft.analyze(padded);
   const int64_t bins = stft.bins();
-  const int64_t frames = static_cast<int64_t>(spectra.size()) / bins;
+  const int64_t frames = stft.frames_for(static_cast<int64_t>(padded.size()));
   const std::vector<double> filters =
       mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.effective_fmax());
+  // Each triangle covers a few bins; summing only over them makes the product ~n_mels/2x
+  // cheaper without changing the result (the skipped weights are exactly 0).
+  std::vector<std::pair<int64_t, int64_t>> support(static_cast<size_t>(cfg.n_mels), {0, 0});
+  for (int64_t m = 0; m < cfg.n_mels; ++m) {
+    const double* row = filters.data() + m * bins;
+    int64_t first = 0;
+    while (first < bins && row[first] == 0.0) ++first;
+    int64_t last = bins;
+    while (last > first && row[last - 1] == 0.0) --last;
+    support[m] = {first, last};
+  }
 
   Tensor mel(DType::kFloat32, {cfg.n_mels, frames});
   float* out = mel.data<float>();
+  std::vector<std::complex<double>> spectrum(static_cast<size_t>(bins));
   std::vector<double> magnitude(static_cast<size_t>(bins));
   for (int64_t t = 0; t < frames; ++t) {
-    for (int64_t k = 0; k < bins; ++k) {
-      magnitude[k] = std::sqrt(std::norm(spectra[t * bins + k]) + 1e-9);
-    }
+    stft.analyze_frame(padded.data() + t * cfg.hop_length, spectrum.data());
+    for (int64_t k = 0; k < bins; ++k) magnitude[k] = std::sqrt(std::norm(spectrum[k]) + 1e-9);
     for (int64_t m = 0; m < cfg.n_mels; ++m) {
       const double* row = filters.data() + m * bins;
       double energy = 0.0;
-      for (int64_t k = 0; k < bins; ++k) energy += row[k] * magnitude[k];
+      for (int64_t k = support[m].first; k < support[m].second; ++k) {
+        energy += row[k] * magnitude[k];
+      }
       double value = std::log(std::max(energy, cfg.clamp_min));
       if (cfg.norm_mean) value = (value - *cfg.norm_mean) / *cfg.norm_std;
       out[m * frames + t] = static_cast<float>(value);

@@ -41,6 +41,27 @@ std::vector<double> reflect_pad(std::span<const float> samples, int64_t left, in
   return padded;
 }
 
+Spectrum spectrum_from_tensors(const Tensor& real, const Tensor& imag) {
+  const Shape& shape = real.shape();
+  const bool batched = shape.size() == 3 && shape[0] == 1;
+  if (!(shape.size() == 2 || batched) || imag.shape() != shape) {
+    fail(ErrorCode::kInvalidArgument,
+         "spectrum real {} and imaginary {} parts must both be [bins, frames] or "
+         "[1, bins, frames]",
+         shape_str(shape), shape_str(imag.shape()));
+  }
+  if (real.dtype() != DType::kFloat32 || imag.dtype() != DType::kFloat32) {
+    fail(ErrorCode::kInvalidArgument, "spectrum parts must be float32, got {} and {}",
+         dtype_name(real.dtype()), dtype_name(imag.dtype()));
+  }
+  Spectrum spectrum;
+  spectrum.bins = shape[shape.size() - 2];
+  spectrum.frames = shape[shape.size() - 1];
+  spectrum.real.assign(real.data<float>(), real.data<float>() + real.numel());
+  spectrum.imag.assign(imag.data<float>(), imag.data<float>() + imag.numel());
+  return spectrum;
+}
+
 Stft::Stft(const StftConfig& config) : config_(config) {
   if (config.n_fft <= 0 || config.n_fft % 2 != 0) {
     fail(ErrorCode::kInvalidArgument, "STFT n_fft must be a positive even number, got {}",
@@ -65,6 +86,8 @@ Stft::Stft(const StftConfig& config) : config_(config) {
   const int offset = (config.n_fft - config.win_length) / 2;
   std::copy(hann.begin(), hann.end(), window_.begin() + offset);
   plans_ = std::make_unique<Plans>(config.n_fft);
+  frame_scratch_.resize(static_cast<size_t>(config.n_fft));
+  packed_scratch_.resize(static_cast<size_t>(config.n_fft / 2));
 }
 
 Stft::~Stft() = default;
@@ -85,29 +108,28 @@ int64_t Stft::frames_for(int64_t samples) const {
   return 0;
 }
 
+void Stft::analyze_frame(const double* frame, std::complex<double>* spectrum) const {
+  const int64_t n_fft = config_.n_fft;
+  const int64_t half = n_fft / 2;
+  for (int64_t i = 0; i < n_fft; ++i) frame_scratch_[i] = frame[i] * window_[i];
+  plans_->half_forward.transform_real(frame_scratch_.data(), packed_scratch_.data());
+  // transform_real packs the two purely real bins (DC and Nyquist) into packed[0].
+  spectrum[0] = {packed_scratch_[0].real(), 0.0};
+  spectrum[half] = {packed_scratch_[0].imag(), 0.0};
+  for (int64_t k = 1; k < half; ++k) spectrum[k] = packed_scratch_[k];
+}
+
 std::vector<std::complex<double>> Stft::analyze(std::span<const double> signal) const {
   const int64_t n_fft = config_.n_fft;
-  const int64_t hop = config_.hop_length;
   const auto length = static_cast<int64_t>(signal.size());
   if (length < n_fft) {
     fail(ErrorCode::kInvalidArgument, "STFT input of {} samples is shorter than n_fft={}", length,
          n_fft);
   }
-  const int64_t frames = 1 + (length - n_fft) / hop;
-  const int64_t bins = this->bins();
-  const int64_t half = n_fft / 2;
-  std::vector<std::complex<double>> result(static_cast<size_t>(frames * bins));
-  std::vector<double> frame(static_cast<size_t>(n_fft));
-  std::vector<std::complex<double>> packed(static_cast<size_t>(half));
+  const int64_t frames = 1 + (length - n_fft) / config_.hop_length;
+  std::vector<std::complex<double>> result(static_cast<size_t>(frames * bins()));
   for (int64_t t = 0; t < frames; ++t) {
-    const double* source = signal.data() + t * hop;
-    for (int64_t i = 0; i < n_fft; ++i) frame[i] = source[i] * window_[i];
-    plans_->half_forward.transform_real(frame.data(), packed.data());
-    std::complex<double>* out = result.data() + t * bins;
-    // transform_real packs the two purely real bins (DC and Nyquist) into packed[0].
-    out[0] = {packed[0].real(), 0.0};
-    out[half] = {packed[0].imag(), 0.0};
-    for (int64_t k = 1; k < half; ++k) out[k] = packed[k];
+    analyze_frame(signal.data() + t * config_.hop_length, result.data() + t * bins());
   }
   return result;
 }

@@ -15,6 +15,8 @@
 #include <span>
 #include <vector>
 
+#include "core/tensor.hpp"
+
 namespace amphora::audio {
 
 struct Spectrum {
@@ -36,6 +38,10 @@ struct StftConfig {
   int win_length = 1024;  // periodic Hann of this length, centred in n_fft
   StftPadding padding = StftPadding::kCenter;
 };
+
+// Spectrum from an ONNX spectral head's outputs: float32 [bins, frames] or [1, bins, frames]
+// real and imaginary tensors of the same shape. Fails with kInvalidArgument naming the shapes.
+Spectrum spectrum_from_tensors(const Tensor& real, const Tensor& imag);
 
 // torch.hann_window(length) (periodic=True).
 std::vector<double> hann_window(int length);
@@ -66,6 +72,8 @@ class Stft {
   // The same on an already padded double signal (no padding applied), frame-major:
   // result[frame * bins() + bin]. The mel front end uses this to stay in double.
   std::vector<std::complex<double>> analyze(std::span<const double> signal) const;
+  // One frame: the windowed DFT of frame[0 .. n_fft) into spectrum[0 .. bins()).
+  void analyze_frame(const double* frame, std::complex<double>* spectrum) const;
 
   // kNone/kCenter: torch.istft(spec, n_fft, hop, win, hann_window(win), center, length).
   // kSame: Vocos ISTFT, output frames * hop_length samples (`length` then trims or zero-pads).
@@ -79,6 +87,8 @@ class Stft {
   StftConfig config_;
   std::vector<double> window_;  // n_fft long, the Hann window centred in it
   std::unique_ptr<Plans> plans_;
+  mutable std::vector<double> frame_scratch_;                 // n_fft windowed samples
+  mutable std::vector<std::complex<double>> packed_scratch_;  // n_fft/2 packed real-FFT bins
 };
 
 }  // namespace amphora::audio

@@ -16,13 +16,16 @@ int main(int argc, char** argv) {
       amphora::cli::add_mel_command(app),
       amphora::cli::add_compare_command(app),
       amphora::cli::add_vocode_command(app),
+      amphora::cli::add_bench_command(app),
   };
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    // --help/--version exit 0; a usage error is a failure like any other (exit 1).
-    return app.exit(e) == 0 ? 0 : 1;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // A usage error is reported like any other error: one line on stderr, exit status 1.
+    std::fprintf(stderr, "amphora: usage error: %s (see amphora --help)\n", e.what());
+    return 1;
   }
   const auto& chosen = app.get_subcommands();
   const auto& all = app.get_subcommands({});

@@ -55,13 +55,13 @@ struct Node {
 };
 
 struct Graph {
-  std::vector<ValueInfo> inputs;   // graph inputs, excluding those that are initializers
+  std::vector<ValueInfo> inputs;  // graph inputs, excluding those that are initializers
   std::vector<ValueInfo> outputs;
   // Types/shapes of intermediate values as declared or found by ONNX shape inference; may be
   // partial (unknown dims) and does not include inputs, outputs or initializers.
   std::map<std::string, ValueInfo> value_info;
   std::map<std::string, Tensor> initializers;
-  std::vector<Node> nodes;  // topologically sorted
+  std::vector<Node> nodes;                       // topologically sorted
   std::map<std::string, int64_t> opset_imports;  // domain -> version ("" for ai.onnx)
   std::map<std::string, std::string> metadata;   // ONNX metadata_props
   std::string producer;

@@ -11,6 +11,8 @@
 #include <iterator>
 #include <set>
 
+#include "graph/onnx_inference_guard.hpp"
+
 namespace amphora {
 
 namespace {
@@ -66,26 +68,49 @@ Tensor tensor_from_proto(const onnx::TensorProto& proto, const std::string& what
     if (d < 0) fail(ErrorCode::kInvalidModel, "{}: negative dimension {}", what, d);
     shape.push_back(d);
   }
-  Tensor tensor = [&] {
-    try {
-      return Tensor(dtype, shape);
-    } catch (const Error& e) {
-      fail(e.code(), "{}: {}", what, e.what());
-    }
-  }();
+  // Check the stored size against the shape before allocating: a corrupt file must not make
+  // us allocate gigabytes for a few bytes of data.
+  int64_t numel = 0;
+  try {
+    numel = shape_numel(shape);
+  } catch (const Error& e) {
+    fail(e.code(), "{}: {}", what, e.what());
+  }
+  size_t nbytes = static_cast<size_t>(numel) * dtype_size(dtype);
   if (proto.has_raw_data()) {
     const std::string& raw = proto.raw_data();
-    if (raw.size() != tensor.nbytes()) {
+    if (raw.size() != nbytes) {
       fail(ErrorCode::kInvalidModel, "{}: raw_data has {} bytes but shape {} of {} needs {}", what,
-           raw.size(), shape_str(shape), dtype_name(dtype), tensor.nbytes());
+           raw.size(), shape_str(shape), dtype_name(dtype), nbytes);
     }
+    Tensor tensor(dtype, shape);
     if (!raw.empty()) std::memcpy(tensor.raw(), raw.data(), raw.size());
     if (dtype == DType::kBool) {
       auto* p = static_cast<unsigned char*>(tensor.raw());
-      for (int64_t i = 0; i < tensor.numel(); ++i) p[i] = p[i] != 0;
+      for (int64_t i = 0; i < numel; ++i) p[i] = p[i] != 0;
     }
     return tensor;
   }
+  int64_t stored = 0;
+  switch (dtype) {
+    case DType::kFloat32:
+      stored = proto.float_data_size();
+      break;
+    case DType::kFloat64:
+      stored = proto.double_data_size();
+      break;
+    case DType::kInt64:
+      stored = proto.int64_data_size();
+      break;
+    default:
+      stored = proto.int32_data_size();
+      break;
+  }
+  if (stored != numel) {
+    fail(ErrorCode::kInvalidModel, "{}: holds {} values but its shape {} needs {}", what, stored,
+         shape_str(shape), numel);
+  }
+  Tensor tensor(dtype, shape);
   switch (dtype) {
     case DType::kFloat32:
       copy_typed(proto.float_data(), tensor, what);
@@ -241,7 +266,7 @@ Graph load_onnx_from_bytes(const std::string& bytes, const std::string& source) 
     fail(ErrorCode::kInvalidModel, "{}: the ONNX checker rejects the model: {}", source, e.what());
   }
   try {
-    onnx::shape_inference::InferShapes(model);
+    onnx::shape_inference::InferShapes(model, guarded_schema_registry());
   } catch (const std::exception& e) {
     fail(ErrorCode::kInvalidModel, "{}: ONNX shape inference fails: {}", source, e.what());
   }

@@ -12,8 +12,9 @@ struct OnednnConv::Plan {
   bool supported = false;
   dnnl::primitive primitive;
   memory::desc src_plain, dst_plain, weights_plain, bias_plain;
-  // Primitive-layout buffers, present only when that layout differs from the plain one.
-  memory src_blocked, dst_blocked;
+  // The primitive's activation layouts when they differ from the plain ones (zero descs
+  // otherwise); the data then passes through thread-shared scratch buffers.
+  memory::desc src_blocked, dst_blocked;
   dnnl::primitive src_reorder, dst_reorder;
   memory::desc weights_desc;
   memory weights;         // packed copy of weights_source
@@ -105,6 +106,24 @@ Chosen create_primitive(const ConvGeometry& g, const memory::desc& src, const me
   return choose<Conv::primitive_desc, Conv>(Conv::primitive_desc(d, onednn_engine()));
 }
 
+// oneDNN 2.6 has no direct depthwise kernel for 1-D on AVX2 and falls back to one tiny GEMM
+// per channel (~10x slower); the same problem as 2-D with a height of 1 gets its jit depthwise
+// kernel. The lift changes only descriptors: the buffers are identical.
+ConvGeometry lift_depthwise_1d(const ConvGeometry& g) {
+  if (g.spatial_rank != 1 || g.group == 1 || g.in_channels_per_group() != 1) return g;
+  ConvGeometry lifted = g;
+  lifted.spatial_rank = 2;
+  auto prepend = [](std::vector<int64_t>& v, int64_t value) { v.insert(v.begin(), value); };
+  prepend(lifted.in, 1);
+  prepend(lifted.kernel, 1);
+  prepend(lifted.out, 1);
+  prepend(lifted.strides, 1);
+  prepend(lifted.dilations, 1);
+  prepend(lifted.pad_begin, 0);
+  prepend(lifted.pad_end, 0);
+  return lifted;
+}
+
 dnnl::primitive reorder_between(const memory::desc& from, const memory::desc& to) {
   return dnnl::reorder(dnnl::reorder::primitive_desc(onednn_engine(), from, onednn_engine(), to));
 }
@@ -117,8 +136,7 @@ OnednnConv::Plan* OnednnConv::plan_for(const ConvGeometry& g, const Tensor& x, c
   key.insert(key.end(), w.shape().begin(), w.shape().end());
   key.push_back(has_bias ? 1 : 0);
   if (auto it = plans_.find(key); it != plans_.end()) return it->second.get();
-  // Streaming with ever-changing chunk lengths must not grow the cache (each plan may hold
-  // activation-sized buffers) without bound.
+  // Streaming with ever-changing chunk lengths must not grow the cache without bound.
   if (plans_.size() >= kMaxPlans) plans_.clear();
   auto& slot = plans_[key];
   slot = std::make_unique<Plan>();
@@ -126,13 +144,16 @@ OnednnConv::Plan* OnednnConv::plan_for(const ConvGeometry& g, const Tensor& x, c
   for (int64_t p : g.pad_begin) {
     if (p < 0) return &plan;  // oneDNN has no negative left padding; reference handles it
   }
-  plan.src_plain = onednn_plain_desc(x.shape());
-  plan.dst_plain = onednn_plain_desc(g.output_shape());
-  plan.weights_plain = weights_desc_over_onnx(g);
+  const ConvGeometry lifted = lift_depthwise_1d(g);
+  Shape x_shape{g.batch, g.in_channels};
+  x_shape.insert(x_shape.end(), lifted.in.begin(), lifted.in.end());
+  plan.src_plain = onednn_plain_desc(x_shape);
+  plan.dst_plain = onednn_plain_desc(lifted.output_shape());
+  plan.weights_plain = weights_desc_over_onnx(lifted);
   plan.bias_plain = onednn_plain_desc({g.out_channels});
   Chosen chosen;
   try {
-    chosen = create_primitive(g, any_desc(plan.src_plain), any_desc(plan.weights_plain),
+    chosen = create_primitive(lifted, any_desc(plan.src_plain), any_desc(plan.weights_plain),
                               has_bias ? &plan.bias_plain : nullptr, any_desc(plan.dst_plain));
   } catch (const dnnl::error&) {
     return &plan;  // unimplemented for this problem: stays unsupported
@@ -141,11 +162,11 @@ OnednnConv::Plan* OnednnConv::plan_for(const ConvGeometry& g, const Tensor& x, c
   const memory::desc& src = chosen.src;
   const memory::desc& dst = chosen.dst;
   if (src != plan.src_plain) {
-    plan.src_blocked = memory(src, onednn_engine());
+    plan.src_blocked = src;
     plan.src_reorder = reorder_between(plan.src_plain, src);
   }
   if (dst != plan.dst_plain) {
-    plan.dst_blocked = memory(dst, onednn_engine());
+    plan.dst_blocked = dst;
     plan.dst_reorder = reorder_between(dst, plan.dst_plain);
   }
   plan.weights_desc = chosen.weights;
@@ -182,19 +203,24 @@ bool OnednnConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w, co
   if (!plan->supported) return false;
   if (plan->weights_source.raw() != w.raw()) bind_weights(*plan, w);
   dnnl::stream& stream = onednn_stream();
-  memory src = onednn_wrap(plan->src_plain, x);
-  memory dst = onednn_wrap(plan->dst_plain, y);
-  if (plan->src_blocked) {
-    plan->src_reorder.execute(stream, {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, plan->src_blocked}});
-    src = plan->src_blocked;
+  const memory plain_src = onednn_wrap(plan->src_plain, x);
+  const memory plain_dst = onednn_wrap(plan->dst_plain, y);
+  memory src = plain_src, dst = plain_dst;
+  if (!plan->src_blocked.is_zero()) {
+    const auto& desc = plan->src_blocked;
+    src = memory(desc, onednn_engine(), onednn_scratch(0, desc.get_size()));
+    plan->src_reorder.execute(stream, {{DNNL_ARG_FROM, plain_src}, {DNNL_ARG_TO, src}});
   }
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src},
-                                       {DNNL_ARG_WEIGHTS, plan->weights},
-                                       {DNNL_ARG_DST, plan->dst_blocked ? plan->dst_blocked : dst}};
+  if (!plan->dst_blocked.is_zero()) {
+    const auto& desc = plan->dst_blocked;
+    dst = memory(desc, onednn_engine(), onednn_scratch(1, desc.get_size()));
+  }
+  std::unordered_map<int, memory> args{
+      {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, plan->weights}, {DNNL_ARG_DST, dst}};
   if (bias) args[DNNL_ARG_BIAS] = onednn_wrap(plan->bias_plain, *bias);
   plan->primitive.execute(stream, args);
-  if (plan->dst_blocked) {
-    plan->dst_reorder.execute(stream, {{DNNL_ARG_FROM, plan->dst_blocked}, {DNNL_ARG_TO, dst}});
+  if (!plan->dst_blocked.is_zero()) {
+    plan->dst_reorder.execute(stream, {{DNNL_ARG_FROM, dst}, {DNNL_ARG_TO, plain_dst}});
   }
   stream.wait();
   return true;

@@ -33,6 +33,7 @@ void register_elementwise_ops(OpRegistry& registry) {
   register_binary_ops(registry);
   register_selection_ops(registry);
   register_cast_ops(registry);
+  register_activation_ops(registry);
 }
 
 }  // namespace amphora

@@ -163,6 +163,32 @@ struct IsNumber : std::bool_constant<kIsNumber<T>> {};
 template <typename T>
 struct IsNumberOrBool : std::bool_constant<kIsNumber<T> || std::is_same_v<T, bool>> {};
 
+// PRelu: slope is broadcast onto X (one way), so the output always has X's shape.
+std::unique_ptr<Kernel> make_prelu(const Node& node, int64_t, const KernelOptions&) {
+  return std::make_unique<FunctionKernel>([node](const std::vector<const Tensor*>& in) {
+    check_input_count(node, in, 2, 2);
+    check_same_dtype(node, in, 0, 1);
+    const Tensor& x = *in[0];
+    const Tensor& slope = *in[1];
+    if (binary_output_shape(node, x, slope) != x.shape()) {
+      fail(ErrorCode::kInvalidArgument, "{}: slope of shape {} does not broadcast onto X {}",
+           node.display_name(), shape_str(slope.shape()), shape_str(x.shape()));
+    }
+    Tensor out(x.dtype(), x.shape());
+    visit_dtype(x.dtype(), [&](auto zero) {
+      using T = decltype(zero);
+      if constexpr (kIsFloat<T> || (kIsInt<T> && std::is_signed_v<T>)) {
+        broadcast_binary<T, T, T>(x, slope, out, [](T v, T a) {
+          return v < T{0} ? wrapping(v, a, [](auto p, auto q) { return p * q; }) : v;
+        });
+      } else {
+        fail_dtype(node, 0, x.dtype(), "float32, float64, int8, int32, int64");
+      }
+    });
+    return std::vector<Tensor>{out};
+  });
+}
+
 }  // namespace
 
 void register_binary_ops(OpRegistry& registry) {
@@ -190,6 +216,7 @@ void register_binary_ops(OpRegistry& registry) {
     };
   });
   registry.add("", "Pow", 1, make_pow);
+  registry.add("", "PRelu", 7, make_prelu);
 
   auto number = [](auto zero) { return IsNumber<decltype(zero)>{}; };
   auto number_or_bool = [](auto zero) { return IsNumberOrBool<decltype(zero)>{}; };
@@ -199,6 +226,13 @@ void register_binary_ops(OpRegistry& registry) {
   add_predicate(registry, "Less", 1, kNumbers, number, [](auto a, auto b) { return a < b; });
   add_predicate(registry, "Greater", 1, kNumbers, number, [](auto a, auto b) { return a > b; });
   add_predicate(registry, "And", 1, "bool", boolean, [](auto a, auto b) { return a && b; });
+  // Not in the exports this engine was built for, but what torch emits for >=, <=, |, ^.
+  add_predicate(registry, "GreaterOrEqual", 12, kNumbers, number,
+                [](auto a, auto b) { return a >= b; });
+  add_predicate(registry, "LessOrEqual", 12, kNumbers, number,
+                [](auto a, auto b) { return a <= b; });
+  add_predicate(registry, "Or", 1, "bool", boolean, [](auto a, auto b) { return a || b; });
+  add_predicate(registry, "Xor", 1, "bool", boolean, [](auto a, auto b) { return a != b; });
 }
 
 }  // namespace amphora

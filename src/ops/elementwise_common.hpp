@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -20,6 +21,7 @@ void register_unary_ops(OpRegistry& registry);      // elementwise_unary.cpp
 void register_binary_ops(OpRegistry& registry);     // elementwise_binary.cpp
 void register_selection_ops(OpRegistry& registry);  // elementwise_select.cpp: Min, Max, Clip, Where
 void register_cast_ops(OpRegistry& registry);       // elementwise_cast.cpp
+void register_activation_ops(OpRegistry& registry);  // elementwise_activation.cpp: less common ones
 
 // Below this many elements the OpenMP fork/join costs more than the loop itself.
 constexpr int64_t kParallelElements = 32768;
@@ -42,6 +44,60 @@ template <typename In, typename Out, typename Fn>
 void map_elements(const In* in, Out* out, int64_t n, Fn fn) {
 #pragma omp parallel for schedule(static) if (n > kParallelElements)
   for (int64_t i = 0; i < n; ++i) out[i] = fn(in[i]);
+}
+
+// Which element types an op accepts, following the ONNX type constraints of its latest version
+// restricted to the dtypes amphora stores.
+enum class Accepts { kFloat, kSignedNumber, kNumber };
+
+template <Accepts kAccepts, typename T>
+constexpr bool accepts() {
+  if constexpr (kAccepts == Accepts::kFloat) return kIsFloat<T>;
+  if constexpr (kAccepts == Accepts::kSignedNumber)
+    return kIsFloat<T> || (kIsInt<T> && std::is_signed_v<T>);
+  return kIsNumber<T>;
+}
+
+inline constexpr const char* accepts_list(Accepts a) {
+  switch (a) {
+    case Accepts::kFloat:
+      return "float32, float64";
+    case Accepts::kSignedNumber:
+      return "float32, float64, int8, int32, int64";
+    case Accepts::kNumber:
+      return "float32, float64, int8, uint8, int32, int64";
+  }
+  return "";
+}
+
+// make_fn(node) returns a generic callable applied to every element; it is built once per
+// node so attributes (LeakyRelu's alpha) are read at kernel creation.
+template <Accepts kAccepts, typename MakeFn>
+void add_unary(OpRegistry& registry, const char* op_type, int64_t since, MakeFn make_fn) {
+  registry.add("", op_type, since, [make_fn](const Node& node, int64_t, const KernelOptions&) {
+    auto fn = make_fn(node);
+    return std::make_unique<FunctionKernel>([node, fn](const std::vector<const Tensor*>& inputs) {
+      check_input_count(node, inputs, 1, 1);
+      const Tensor& x = *inputs[0];
+      Tensor y(x.dtype(), x.shape());
+      visit_dtype(x.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        if constexpr (accepts<kAccepts, T>()) {
+          map_elements(x.data<T>(), y.data<T>(), x.numel(),
+                       [&fn](T v) { return static_cast<T>(fn(v)); });
+        } else {
+          fail_dtype(node, 0, x.dtype(), accepts_list(kAccepts));
+        }
+      });
+      return std::vector<Tensor>{y};
+    });
+  });
+}
+
+// For ops without attributes.
+template <Accepts kAccepts, typename Fn>
+void add_unary_fn(OpRegistry& registry, const char* op_type, int64_t since, Fn fn) {
+  add_unary<kAccepts>(registry, op_type, since, [fn](const Node&) { return fn; });
 }
 
 // Visits the output of an N-input broadcast one innermost row at a time:

@@ -1,6 +1,7 @@
 // Ops that pick one of their inputs per element: Min and Max (variadic, broadcasting), Clip
 // (bounds as attributes before opset 11, as optional inputs since) and Where. A NaN operand
-// wins in Min/Max and a NaN input stays NaN through Clip, as numpy and ONNX Runtime do.
+// wins in Min/Max and a NaN input stays NaN through Clip, as numpy and ONNX Runtime do. The
+// variadic Sum and Mean share Min/Max's fold and live here too.
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -64,6 +65,38 @@ std::unique_ptr<Kernel> make_min_max(const Node& node, int64_t, const KernelOpti
         }
       } else {
         fail_dtype(node, 0, in[0]->dtype(), kNumbers);
+      }
+    });
+    return std::vector<Tensor>{out};
+  });
+}
+
+// Sum and Mean: the variadic broadcasting sums (Mean divides by the input count at the end).
+template <bool kMean>
+std::unique_ptr<Kernel> make_sum(const Node& node, int64_t, const KernelOptions&) {
+  return std::make_unique<FunctionKernel>([node](const std::vector<const Tensor*>& in) {
+    if (in.empty())
+      fail(ErrorCode::kInvalidModel, "{}: needs at least one input", node.display_name());
+    check_input_count(node, in, in.size(), in.size());
+    check_same_dtype(node, in, 0, in.size() - 1);
+    std::vector<Shape> shapes;
+    for (const Tensor* t : in) shapes.push_back(t->shape());
+    const Shape shape = broadcast_shapes(node, shapes);
+    Tensor out;
+    visit_dtype(in[0]->dtype(), [&](auto zero) {
+      using T = decltype(zero);
+      if constexpr (kIsFloat<T>) {
+        out = broadcast_to<T>(*in[0], shape);
+        for (size_t j = 1; j < in.size(); ++j) {
+          broadcast_binary<T, T, T>(out, *in[j], out, [](T a, T b) { return a + b; });
+        }
+        if constexpr (kMean) {
+          const T count = static_cast<T>(in.size());
+          T* p = out.data<T>();
+          map_elements(p, p, out.numel(), [count](T v) { return v / count; });
+        }
+      } else {
+        fail_dtype(node, 0, in[0]->dtype(), "float32, float64");
       }
     });
     return std::vector<Tensor>{out};
@@ -174,6 +207,8 @@ void register_selection_ops(OpRegistry& registry) {
   registry.add("", "Clip", 6, make_clip_attributes);
   registry.add("", "Clip", 11, make_clip_inputs);
   registry.add("", "Where", 9, make_where);
+  registry.add("", "Sum", 6, make_sum<false>);
+  registry.add("", "Mean", 6, make_sum<true>);
 }
 
 }  // namespace amphora

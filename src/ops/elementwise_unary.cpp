@@ -8,60 +8,6 @@
 namespace amphora {
 namespace {
 
-// Which element types an op accepts, following the ONNX type constraints of its latest version
-// restricted to the dtypes amphora stores.
-enum class Accepts { kFloat, kSignedNumber, kNumber };
-
-template <Accepts kAccepts, typename T>
-constexpr bool accepts() {
-  if constexpr (kAccepts == Accepts::kFloat) return kIsFloat<T>;
-  if constexpr (kAccepts == Accepts::kSignedNumber)
-    return kIsFloat<T> || (kIsInt<T> && std::is_signed_v<T>);
-  return kIsNumber<T>;
-}
-
-constexpr const char* accepts_list(Accepts a) {
-  switch (a) {
-    case Accepts::kFloat:
-      return "float32, float64";
-    case Accepts::kSignedNumber:
-      return "float32, float64, int8, int32, int64";
-    case Accepts::kNumber:
-      return "float32, float64, int8, uint8, int32, int64";
-  }
-  return "";
-}
-
-// make_fn(node) returns a generic callable applied to every element; it is built once per
-// node so attributes (LeakyRelu's alpha) are read at kernel creation.
-template <Accepts kAccepts, typename MakeFn>
-void add_unary(OpRegistry& registry, const char* op_type, int64_t since, MakeFn make_fn) {
-  registry.add("", op_type, since, [make_fn](const Node& node, int64_t, const KernelOptions&) {
-    auto fn = make_fn(node);
-    return std::make_unique<FunctionKernel>([node, fn](const std::vector<const Tensor*>& inputs) {
-      check_input_count(node, inputs, 1, 1);
-      const Tensor& x = *inputs[0];
-      Tensor y(x.dtype(), x.shape());
-      visit_dtype(x.dtype(), [&](auto zero) {
-        using T = decltype(zero);
-        if constexpr (accepts<kAccepts, T>()) {
-          map_elements(x.data<T>(), y.data<T>(), x.numel(),
-                       [&fn](T v) { return static_cast<T>(fn(v)); });
-        } else {
-          fail_dtype(node, 0, x.dtype(), accepts_list(kAccepts));
-        }
-      });
-      return std::vector<Tensor>{y};
-    });
-  });
-}
-
-// For ops without attributes.
-template <Accepts kAccepts, typename Fn>
-void add_unary_fn(OpRegistry& registry, const char* op_type, int64_t since, Fn fn) {
-  add_unary<kAccepts>(registry, op_type, since, [fn](const Node&) { return fn; });
-}
-
 // Two's-complement negation without signed-overflow UB (-INT64_MIN stays INT64_MIN, as in ORT).
 template <typename T>
 T negate(T x) {
@@ -103,6 +49,16 @@ void register_unary_ops(OpRegistry& registry) {
   add_unary_fn<kFloat>(registry, "Erf", 9, [](auto x) { return std::erf(x); });
   add_unary_fn<kFloat>(registry, "Floor", 1, [](auto x) { return std::floor(x); });
   add_unary_fn<kFloat>(registry, "Reciprocal", 1, [](auto x) { return decltype(x){1} / x; });
+  add_unary_fn<kFloat>(registry, "Ceil", 1, [](auto x) { return std::ceil(x); });
+  // Round: halves go to the even neighbour (the default FE_TONEAREST mode), as ONNX specifies.
+  add_unary_fn<kFloat>(registry, "Round", 11, [](auto x) { return std::nearbyint(x); });
+  add_unary_fn<kNumber>(registry, "Sign", 9, [](auto x) {
+    using T = decltype(x);
+    if constexpr (kIsFloat<T>) {
+      if (std::isnan(x)) return x;
+    }
+    return static_cast<T>((T{0} < x) - (x < T{0}));
+  });
   add_unary_fn<kSignedNumber>(registry, "Neg", 1, [](auto x) { return negate(x); });
   add_unary_fn<kNumber>(registry, "Abs", 1, [](auto x) {
     using T = decltype(x);

@@ -1,5 +1,8 @@
 #include "ops/onednn.hpp"
 
+#include <array>
+#include <cstdlib>
+
 namespace amphora {
 
 dnnl::engine& onednn_engine() {
@@ -24,6 +27,24 @@ dnnl::memory::desc onednn_plain_desc(const Shape& shape) {
 
 dnnl::memory onednn_wrap(const dnnl::memory::desc& desc, const Tensor& tensor) {
   return dnnl::memory(desc, onednn_engine(), const_cast<void*>(tensor.raw()));
+}
+
+void* onednn_scratch(size_t slot, size_t bytes) {
+  struct Buffer {
+    std::unique_ptr<std::byte, decltype(&std::free)> data{nullptr, &std::free};
+    size_t capacity = 0;
+  };
+  thread_local std::array<Buffer, 4> buffers;
+  if (slot >= buffers.size())
+    fail(ErrorCode::kInternal, "oneDNN scratch slot {} out of range", slot);
+  Buffer& buffer = buffers[slot];
+  if (bytes > buffer.capacity) {
+    const size_t rounded = (bytes + 63) / 64 * 64;
+    buffer.data.reset(static_cast<std::byte*>(std::aligned_alloc(64, rounded)));
+    if (!buffer.data) fail(ErrorCode::kOutOfRange, "cannot allocate {} bytes of scratch", bytes);
+    buffer.capacity = rounded;
+  }
+  return buffer.data.get();
 }
 
 }  // namespace amphora

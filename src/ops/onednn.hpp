@@ -21,4 +21,11 @@ dnnl::memory::desc onednn_plain_desc(const Shape& shape);
 // inputs it only reads; the primitives below never write to source memories.
 dnnl::memory onednn_wrap(const dnnl::memory::desc& desc, const Tensor& tensor);
 
+// Scratch space for activations in a primitive's own (blocked) layout. Kernels run one after
+// another on a thread, so every kernel on the calling thread shares the same few buffers instead
+// of each node keeping activation-sized copies alive; `slot` distinguishes buffers needed at the
+// same time (e.g. 0 for the source, 1 for the destination). The pointer stays valid until the
+// next call with the same slot on this thread.
+void* onednn_scratch(size_t slot, size_t bytes);
+
 }  // namespace amphora

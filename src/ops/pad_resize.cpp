@@ -23,11 +23,9 @@ PadMode parse_pad_mode(const Node& node) {
   fail(ErrorCode::kUnsupported, "{}: pad mode '{}' is not supported", node.display_name(), mode);
 }
 
-// Input index feeding output index `o` on one axis (-1: constant fill). The output is the
-// input extended without bound by the mode and then cut to [-begin, dim + end), which is also
-// what makes negative pads crop.
-std::vector<int64_t> pad_axis_offsets(const Node& node, PadMode mode, int64_t dim, int64_t begin,
-                                      int64_t end, int64_t stride, size_t axis) {
+// Size of one axis after padding; fails naming the node for pads the mode cannot honour.
+int64_t padded_size(const Node& node, PadMode mode, int64_t dim, int64_t begin, int64_t end,
+                    size_t axis) {
   if (begin > kMaxTensorElements || end > kMaxTensorElements) {
     fail(ErrorCode::kOutOfRange, "{}: pads ({}, {}) on axis {} are absurdly large",
          node.display_name(), begin, end, axis);
@@ -46,6 +44,14 @@ std::vector<int64_t> pad_axis_offsets(const Node& node, PadMode mode, int64_t di
     fail(ErrorCode::kInvalidArgument, "{}: cannot pad empty axis {} in this mode",
          node.display_name(), axis);
   }
+  return out_dim;
+}
+
+// Input index feeding output index `o` on one axis (-1: constant fill). The output is the
+// input extended without bound by the mode and then cut to [-begin, dim + end), which is also
+// what makes negative pads crop.
+std::vector<int64_t> pad_axis_offsets(PadMode mode, int64_t dim, int64_t begin, int64_t out_dim,
+                                      int64_t stride) {
   std::vector<int64_t> offsets(static_cast<size_t>(out_dim));
   for (int64_t o = 0; o < out_dim; ++o) {
     int64_t p = o - begin;
@@ -108,8 +114,11 @@ std::unique_ptr<Kernel> make_pad(const Node& node, int64_t opset, const KernelOp
     Shape out_shape(data.shape().size());
     AxisOffsets offsets(out_shape.size());
     for (size_t a = 0; a < out_shape.size(); ++a) {
-      offsets[a] = pad_axis_offsets(node, mode, data.shape()[a], begin[a], end[a], strides[a], a);
-      out_shape[a] = static_cast<int64_t>(offsets[a].size());
+      out_shape[a] = padded_size(node, mode, data.shape()[a], begin[a], end[a], a);
+    }
+    shape_numel(out_shape);  // refuses absurd sizes before the offset tables are built
+    for (size_t a = 0; a < out_shape.size(); ++a) {
+      offsets[a] = pad_axis_offsets(mode, data.shape()[a], begin[a], out_shape[a], strides[a]);
     }
     return std::vector<Tensor>{gather_by_axis(data, out_shape, offsets, fill.data())};
   });
@@ -120,6 +129,7 @@ std::unique_ptr<Kernel> make_pad(const Node& node, int64_t opset, const KernelOp
 void register_pad_resize_ops(OpRegistry& registry) {
   registry.add("", "Pad", 1, make_pad);
   registry.add("", "Resize", 10, make_resize);
+  registry.add("", "Upsample", 7, make_resize);
 }
 
 }  // namespace amphora

@@ -1,4 +1,5 @@
-// Resize's kernel factory (resize.cpp), registered next to Pad in pad_resize.cpp.
+// Resize's (and Upsample's) kernel factory (resize.cpp), registered next to Pad in
+// pad_resize.cpp.
 #pragma once
 
 #include <memory>

@@ -1,5 +1,5 @@
-// ReduceSum / ReduceMean / ReduceMax / ReduceL2 over any set of axes, and the registration of
-// the whole reduction family. Axes come from the `axes` attribute before ReduceSum-13 and the
+// ReduceSum / Mean / Max / Min / Prod / L2 / SumSquare over any set of axes, and the registration
+// of the whole reduction family. Axes come from the `axes` attribute before ReduceSum-13 and the
 // other Reduce*-18, and from an optional second input since; an empty axes list reduces every
 // axis unless noop_with_empty_axes is set. Float sums accumulate in double so the reference is
 // at least as accurate as any fast path it checks.
@@ -25,7 +25,7 @@ AxisSplit split_at_axis(const Shape& shape, int64_t axis) {
 
 namespace {
 
-enum class Reduction { kSum, kMean, kMax, kL2 };
+enum class Reduction { kSum, kMean, kMax, kMin, kProd, kL2, kSumSquare };
 
 // Input geometry of a reduction: for every output element, the kept axes give a base offset
 // and the reduced axes an odometer over the elements folded into it.
@@ -72,6 +72,24 @@ ReduceLayout plan_reduction(const Node& node, const Shape& shape, std::vector<in
   return layout;
 }
 
+// Integer accumulation wraps (two's complement) instead of overflowing into UB.
+template <typename Acc>
+Acc accumulate_sum(Acc a, Acc b) {
+  if constexpr (std::is_integral_v<Acc>) {
+    return static_cast<Acc>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+  } else {
+    return a + b;
+  }
+}
+template <typename Acc>
+Acc accumulate_product(Acc a, Acc b) {
+  if constexpr (std::is_integral_v<Acc>) {
+    return static_cast<Acc>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
+  } else {
+    return a * b;
+  }
+}
+
 template <Reduction kReduction, typename T>
 void reduce(const ReduceLayout& layout, const T* in, T* out) {
   using Acc = std::conditional_t<kIsFloat<T>, double, int64_t>;
@@ -87,8 +105,13 @@ void reduce(const ReduceLayout& layout, const T* in, T* out) {
       base += (rest % layout.kept_dims[a]) * layout.kept_strides[a];
       rest /= layout.kept_dims[a];
     }
-    Acc sum = 0;
-    T best = kIsFloat<T> ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest();
+    Acc sum = kReduction == Reduction::kProd ? 1 : 0;
+    T best;  // running max/min; starts at the identity (empty reductions return it)
+    if constexpr (kReduction == Reduction::kMin) {
+      best = kIsFloat<T> ? std::numeric_limits<T>::infinity() : std::numeric_limits<T>::max();
+    } else {
+      best = kIsFloat<T> ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest();
+    }
     std::vector<int64_t> index(reduced_rank, 0);
     int64_t offset = base;
     for (int64_t r = 0; r < layout.reduced_count; ++r) {
@@ -96,10 +119,15 @@ void reduce(const ReduceLayout& layout, const T* in, T* out) {
       if constexpr (kReduction == Reduction::kMax) {
         if (v > best || v != v) best = v;  // v != v: a NaN wins and stays
         if (best != best) break;
-      } else if constexpr (kReduction == Reduction::kL2) {
-        sum += static_cast<Acc>(v) * static_cast<Acc>(v);
+      } else if constexpr (kReduction == Reduction::kMin) {
+        if (v < best || v != v) best = v;
+        if (best != best) break;
+      } else if constexpr (kReduction == Reduction::kProd) {
+        sum = accumulate_product(sum, static_cast<Acc>(v));
+      } else if constexpr (kReduction == Reduction::kL2 || kReduction == Reduction::kSumSquare) {
+        sum = accumulate_sum(sum, accumulate_product(static_cast<Acc>(v), static_cast<Acc>(v)));
       } else {
-        sum += static_cast<Acc>(v);
+        sum = accumulate_sum(sum, static_cast<Acc>(v));
       }
       for (size_t a = reduced_rank; a-- > 0;) {  // odometer over the reduced axes
         offset += layout.reduced_strides[a];
@@ -108,7 +136,7 @@ void reduce(const ReduceLayout& layout, const T* in, T* out) {
         index[a] = 0;
       }
     }
-    if constexpr (kReduction == Reduction::kMax) {
+    if constexpr (kReduction == Reduction::kMax || kReduction == Reduction::kMin) {
       out[o] = best;
     } else if constexpr (kReduction == Reduction::kL2) {
       out[o] = static_cast<T>(std::sqrt(static_cast<double>(sum)));
@@ -170,6 +198,9 @@ void register_reduce_ops(OpRegistry& registry) {
   add_reduce<Reduction::kMean>(registry, "ReduceMean", 18);
   add_reduce<Reduction::kMax>(registry, "ReduceMax", 18);
   add_reduce<Reduction::kL2>(registry, "ReduceL2", 18);
+  add_reduce<Reduction::kMin>(registry, "ReduceMin", 18);
+  add_reduce<Reduction::kProd>(registry, "ReduceProd", 18);
+  add_reduce<Reduction::kSumSquare>(registry, "ReduceSumSquare", 18);
   register_softmax_ops(registry);
   register_normalization_ops(registry);
   register_cumsum_ops(registry);

@@ -1,6 +1,6 @@
-// Softmax. Before opset 13 the input is coerced to 2-D at `axis` (default 1) and normalised over
-// everything from `axis` on; since 13 it is normalised over the single `axis` (default -1).
-// The row maximum is subtracted before exp so large logits do not overflow.
+// Softmax and LogSoftmax. Before opset 13 the input is coerced to 2-D at `axis` (default 1) and
+// normalised over everything from `axis` on; since 13 it is normalised over the single `axis`
+// (default -1). The row maximum is subtracted before exp so large logits do not overflow.
 #include <cmath>
 #include <memory>
 
@@ -10,7 +10,7 @@
 namespace amphora {
 namespace {
 
-template <typename T>
+template <bool kLog, typename T>
 void softmax(const AxisSplit& split, const T* in, T* out) {
   const int64_t lanes = split.outer * split.inner;
   const int64_t stride = split.inner;
@@ -28,12 +28,20 @@ void softmax(const AxisSplit& split, const T* in, T* out) {
       out[start + i * stride] = e;
       sum += e;
     }
-    for (int64_t i = 0; i < split.extent; ++i) {
-      out[start + i * stride] = static_cast<T>(out[start + i * stride] / sum);
+    if constexpr (kLog) {
+      const double log_sum = std::log(sum);
+      for (int64_t i = 0; i < split.extent; ++i) {
+        out[start + i * stride] = static_cast<T>(in[start + i * stride] - peak - log_sum);
+      }
+    } else {
+      for (int64_t i = 0; i < split.extent; ++i) {
+        out[start + i * stride] = static_cast<T>(out[start + i * stride] / sum);
+      }
     }
   }
 }
 
+template <bool kLog>
 std::unique_ptr<Kernel> make_softmax(const Node& node, int64_t opset, const KernelOptions&) {
   const bool coerce_2d = opset < 13;
   const int64_t axis_attribute = node.get_int("axis", coerce_2d ? 1 : -1);
@@ -59,7 +67,7 @@ std::unique_ptr<Kernel> make_softmax(const Node& node, int64_t opset, const Kern
     visit_dtype(x.dtype(), [&](auto zero) {
       using T = decltype(zero);
       if constexpr (kIsFloat<T>) {
-        softmax<T>(split, x.data<T>(), y.data<T>());
+        softmax<kLog, T>(split, x.data<T>(), y.data<T>());
       } else {
         fail_dtype(node, 0, x.dtype(), "float32, float64");
       }
@@ -71,8 +79,10 @@ std::unique_ptr<Kernel> make_softmax(const Node& node, int64_t opset, const Kern
 }  // namespace
 
 void register_softmax_ops(OpRegistry& registry) {
-  registry.add("", "Softmax", 1, make_softmax);
-  registry.add("", "Softmax", 13, make_softmax);
+  registry.add("", "Softmax", 1, make_softmax<false>);
+  registry.add("", "Softmax", 13, make_softmax<false>);
+  registry.add("", "LogSoftmax", 1, make_softmax<true>);
+  registry.add("", "LogSoftmax", 13, make_softmax<true>);
 }
 
 }  // namespace amphora

@@ -1,7 +1,8 @@
-// Resize: nearest (any dtype, by copying elements), linear and cubic (float types), with every
-// coordinate_transformation_mode, scales or sizes, optional roi (tf_crop_and_resize), axes and
-// keep_aspect_ratio_policy (opset 18). Interpolation is separable, so N-d linear/cubic is one
-// 1-D pass per resized axis, accumulated in double as the ONNX reference does.
+// Resize (and the older Upsample): nearest (any dtype, by copying elements), linear and cubic
+// (float types), with every coordinate_transformation_mode, scales or sizes, optional roi
+// (tf_crop_and_resize), axes and keep_aspect_ratio_policy (opset 18). Interpolation is separable,
+// so N-d linear/cubic is one 1-D pass per resized axis, accumulated in double as the ONNX reference
+// does.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -51,6 +52,7 @@ ResizeAttributes parse_attributes(const Node& node, int64_t opset) {
   a.interpolation = parse_choice<Interpolation>(node, "mode", "nearest",
                                                 {{"nearest", Interpolation::kNearest},
                                                  {"linear", Interpolation::kLinear},
+                                                 {"bilinear", Interpolation::kLinear},  // Upsample
                                                  {"cubic", Interpolation::kCubic}});
   if (opset < 11) {
     // Resize-10 had no coordinate modes; ONNX Runtime maps it to asymmetric and, for
@@ -205,14 +207,14 @@ std::vector<AxisResize> plan_axes(const Node& node, const ResizeAttributes& attr
     }
     for (size_t i = 0; i < n; ++i) {
       AxisResize& r = plan[static_cast<size_t>(axes[i])];
-      if (values[i] < 0 || r.in == 0) {
+      if (values[i] < 0 || (r.in == 0 && values[i] != 0)) {
         fail(ErrorCode::kInvalidArgument, "{}: cannot resize axis {} of size {} to {}",
              node.display_name(), axes[i], r.in, values[i]);
       }
       r.out = values[i];
-      r.scale = static_cast<double>(r.out) / static_cast<double>(r.in);
+      r.scale = r.in == 0 ? 1.0 : static_cast<double>(r.out) / static_cast<double>(r.in);
     }
-    if (attrs.policy != AspectPolicy::kStretch) {
+    if (attrs.policy != AspectPolicy::kStretch && n > 0) {
       // One scale for all resized axes, so the aspect ratio is kept; sizes round half up.
       double scale = plan[static_cast<size_t>(axes[0])].scale;
       for (int64_t a : axes) {
@@ -360,12 +362,23 @@ const Tensor* given(const std::vector<const Tensor*>& inputs, size_t index) {
 }  // namespace
 
 std::unique_ptr<Kernel> make_resize(const Node& node, int64_t opset, const KernelOptions&) {
-  ResizeAttributes attrs = parse_attributes(node, opset);
-  return make_function_kernel([node, opset, attrs](const std::vector<const Tensor*>& inputs) {
+  // Upsample (opsets 7-9, what torch exports below opset 10) is Resize-10 under another name;
+  // Upsample-7 carries its scales as an attribute.
+  bool upsample = node.op_type == "Upsample";
+  ResizeAttributes attrs = parse_attributes(node, upsample ? 10 : opset);
+  Tensor attr_scales;
+  if (upsample && opset < 9) {
+    std::vector<float> v = node.get_floats("scales");
+    attr_scales = Tensor::from_vector<float>({static_cast<int64_t>(v.size())}, v);
+  }
+  return make_function_kernel([=](const std::vector<const Tensor*>& inputs) {
     const Tensor* roi = nullptr;
     const Tensor* scales = nullptr;
     const Tensor* sizes = nullptr;
-    if (opset < 11) {
+    if (!attr_scales.empty()) {
+      check_input_count(node, inputs, 1, 1);
+      scales = &attr_scales;
+    } else if (upsample || opset < 11) {
       check_input_count(node, inputs, 2, 2);
       scales = given(inputs, 1);
     } else {
@@ -376,6 +389,12 @@ std::unique_ptr<Kernel> make_resize(const Node& node, int64_t opset, const Kerne
     }
     const Tensor& data = *inputs[0];
     std::vector<AxisResize> plan = plan_axes(node, attrs, data, roi, scales, sizes);
+    for (size_t a = 0; upsample && a < plan.size(); ++a) {
+      if (plan[a].scale < 1) {
+        fail(ErrorCode::kInvalidArgument, "{}: Upsample scale {} on axis {} is below 1",
+             node.display_name(), plan[a].scale, a);
+      }
+    }
     Shape out_shape;
     for (const AxisResize& r : plan) out_shape.push_back(r.out);
     shape_numel(out_shape);  // refuses absurd sizes before any table is built

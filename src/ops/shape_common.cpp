@@ -1,5 +1,6 @@
 #include "ops/shape_common.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <set>
 
@@ -37,29 +38,46 @@ std::vector<Run> innermost_runs(const std::vector<int64_t>& offsets) {
   return runs;
 }
 
+// Walks the output in C order. The element size is a template parameter so that single-element
+// runs (a transposed innermost axis, nearest upsampling) copy with one move, not a memcpy call.
+template <size_t kElementSize>
 class AxisGatherer {
  public:
-  AxisGatherer(const std::byte* in, std::byte* out, size_t element_size, const Shape& out_shape,
+  AxisGatherer(const std::byte* in, std::byte* out, const Shape& out_shape,
                const AxisOffsets& offsets, const std::byte* fill)
       : in_(in),
         out_(out),
-        element_size_(element_size),
         out_shape_(out_shape),
         offsets_(offsets),
         fill_(fill),
         block_(out_shape.size() + 1, 1),
         runs_(innermost_runs(offsets.back())) {
     for (size_t a = out_shape.size(); a-- > 0;) block_[a] = block_[a + 1] * out_shape[a];
+    if (out_shape.size() >= 2 && runs_.size() > 1 &&
+        static_cast<int64_t>(runs_.size()) == out_shape.back()) {
+      const std::vector<int64_t>& rows = offsets[out_shape.size() - 2];
+      scattered_inner_ =
+          std::all_of(runs_.begin(), runs_.end(), [](const Run& r) { return r.in_offset >= 0; }) &&
+          std::all_of(rows.begin(), rows.end(), [](int64_t o) { return o >= 0; });
+    }
   }
 
   void walk(size_t axis, int64_t base) {
+    if (axis + 2 == out_shape_.size() && scattered_inner_) {
+      walk_tiles(axis, base);
+      return;
+    }
     if (axis + 1 == out_shape_.size()) {
       for (const Run& run : runs_) {
         if (run.in_offset < 0) {
           write_fill(run.length);
+        } else if (run.length == 1) {
+          std::memcpy(out_, in_ + static_cast<size_t>(base + run.in_offset) * kElementSize,
+                      kElementSize);
+          out_ += kElementSize;
         } else {
-          size_t bytes = static_cast<size_t>(run.length) * element_size_;
-          std::memcpy(out_, in_ + static_cast<size_t>(base + run.in_offset) * element_size_, bytes);
+          size_t bytes = static_cast<size_t>(run.length) * kElementSize;
+          std::memcpy(out_, in_ + static_cast<size_t>(base + run.in_offset) * kElementSize, bytes);
           out_ += bytes;
         }
       }
@@ -75,21 +93,51 @@ class AxisGatherer {
   }
 
  private:
+  // The last two axes when the innermost one reads scattered elements (a transpose): copying
+  // 32x32 tiles keeps both the strided reads and the writes in cache, which is several times
+  // faster on [C, T] audio tensors than walking output rows.
+  void walk_tiles(size_t axis, int64_t base) {
+    constexpr int64_t kTile = 32;
+    const std::vector<int64_t>& row_offsets = offsets_[axis];
+    const std::vector<int64_t>& col_offsets = offsets_[axis + 1];
+    int64_t rows = out_shape_[axis], cols = out_shape_[axis + 1];
+    for (int64_t i0 = 0; i0 < rows; i0 += kTile) {
+      for (int64_t j0 = 0; j0 < cols; j0 += kTile) {
+        for (int64_t i = i0; i < std::min(rows, i0 + kTile); ++i) {
+          std::byte* dst = out_ + static_cast<size_t>(i * cols + j0) * kElementSize;
+          const std::byte* src = in_ + static_cast<size_t>(base + row_offsets[i]) * kElementSize;
+          for (int64_t j = j0; j < std::min(cols, j0 + kTile); ++j, dst += kElementSize) {
+            std::memcpy(dst, src + static_cast<size_t>(col_offsets[j]) * kElementSize,
+                        kElementSize);
+          }
+        }
+      }
+    }
+    out_ += static_cast<size_t>(rows * cols) * kElementSize;
+  }
+
   void write_fill(int64_t count) {
-    for (int64_t i = 0; i < count; ++i, out_ += element_size_) {
-      std::memcpy(out_, fill_, element_size_);
+    for (int64_t i = 0; i < count; ++i, out_ += kElementSize) {
+      std::memcpy(out_, fill_, kElementSize);
     }
   }
 
   const std::byte* in_;
   std::byte* out_;
-  size_t element_size_;
   const Shape& out_shape_;
   const AxisOffsets& offsets_;
   const std::byte* fill_;
   std::vector<int64_t> block_;  // elements of one output slice below each axis
   std::vector<Run> runs_;
+  bool scattered_inner_ = false;  // innermost runs are all single elements, none filled
 };
+
+template <size_t kElementSize>
+void gather_walk(const std::byte* in, std::byte* out, const Shape& out_shape,
+                 const AxisOffsets& offsets, const void* fill) {
+  AxisGatherer<kElementSize>(in, out, out_shape, offsets, static_cast<const std::byte*>(fill))
+      .walk(0, 0);
+}
 
 }  // namespace
 
@@ -118,8 +166,22 @@ Tensor gather_by_axis(const Tensor& in, const Shape& out_shape, const AxisOffset
     std::memcpy(dst, src, element_size);
     return out;
   }
-  AxisGatherer(src, dst, element_size, out_shape, offsets, static_cast<const std::byte*>(fill))
-      .walk(0, 0);
+  switch (element_size) {
+    case 1:
+      gather_walk<1>(src, dst, out_shape, offsets, fill);
+      break;
+    case 2:
+      gather_walk<2>(src, dst, out_shape, offsets, fill);
+      break;
+    case 4:
+      gather_walk<4>(src, dst, out_shape, offsets, fill);
+      break;
+    case 8:
+      gather_walk<8>(src, dst, out_shape, offsets, fill);
+      break;
+    default:
+      fail(ErrorCode::kInternal, "gather_by_axis: element size {}", element_size);
+  }
   return out;
 }
 

@@ -73,8 +73,14 @@ Tensor range_of(const Node& node, T start, T limit, T delta) {
   }
   int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
   Tensor out(dtype_of<T>(), {n});
+  // Accumulated, not start + i * delta: ONNX Runtime adds delta step by step, and a float ramp
+  // of many thousand frames differs visibly between the two.
   T* values = out.data<T>();
-  for (int64_t i = 0; i < n; ++i) values[i] = static_cast<T>(start + static_cast<T>(i) * delta);
+  T value = start;
+  for (int64_t i = 0; i < n; ++i) {
+    values[i] = value;
+    if (i + 1 < n) value = static_cast<T>(value + delta);  // never steps past limit (overflow)
+  }
   return out;
 }
 

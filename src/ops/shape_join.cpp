@@ -137,6 +137,10 @@ std::unique_ptr<Kernel> make_tile(const Node& node, int64_t, const KernelOptions
         fail(ErrorCode::kInvalidArgument, "{}: negative repeat {} on axis {}", node.display_name(),
              repeats[a], a);
       }
+      if (repeats[a] > 0 && data.shape()[a] > kMaxTensorElements / repeats[a]) {
+        fail(ErrorCode::kOutOfRange, "{}: repeating {} by {} is absurdly large",
+             node.display_name(), shape_str(data.shape()), shape_str(repeats));
+      }
       out_shape[a] = data.shape()[a] * repeats[a];
     }
     shape_numel(out_shape);  // refuses absurd sizes before building the offset tables

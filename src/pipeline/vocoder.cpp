@@ -81,14 +81,20 @@ void describe_package(Vocoder::Impl& impl) {
 
 // [n_mels, T] or [1, n_mels, T] -> [1, n_mels, T], with the checks a user needs to hear about.
 Tensor mel_batch(const Tensor& mel, const VocoderInfo& info) {
-  if (mel.dtype() != DType::kFloat32) {
-    fail(ErrorCode::kInvalidArgument, "mel must be float32, got {}", dtype_name(mel.dtype()));
+  Tensor mel32;
+  if (mel.dtype() == DType::kFloat32) {
+    mel32 = mel;
+  } else if (mel.dtype() == DType::kFloat64) {  // numpy's default; Amphion's mels are float32
+    mel32 = Tensor::from_vector<float>(mel.shape(), mel.to_float_vector());
+  } else {
+    fail(ErrorCode::kInvalidArgument, "mel must be float32 or float64, got {}",
+         dtype_name(mel.dtype()));
   }
   Tensor batch;
-  if (mel.rank() == 2) {
-    batch = mel.reshaped({1, mel.dim(0), mel.dim(1)});
-  } else if (mel.rank() == 3 && mel.dim(0) == 1) {
-    batch = mel;
+  if (mel32.rank() == 2) {
+    batch = mel32.reshaped({1, mel32.dim(0), mel32.dim(1)});
+  } else if (mel32.rank() == 3 && mel32.dim(0) == 1) {
+    batch = mel32;
   } else {
     fail(ErrorCode::kInvalidArgument, "mel has shape {}, expected [n_mels, frames] or [1, n_mels, frames]",
          shape_str(mel.shape()));
@@ -108,7 +114,10 @@ Tensor mel_batch(const Tensor& mel, const VocoderInfo& info) {
   return batch;
 }
 
-Tensor f0_batch(const Tensor& f0, int64_t frames) {
+Tensor f0_batch(const Tensor& given, int64_t frames) {
+  const Tensor f0 = given.dtype() == DType::kFloat64
+                        ? Tensor::from_vector<float>(given.shape(), given.to_float_vector())
+                        : given;
   if (f0.dtype() != DType::kFloat32 || f0.numel() != frames || f0.rank() > 2 ||
       (f0.rank() == 2 && f0.dim(0) != 1)) {
     fail(ErrorCode::kInvalidArgument, "f0 is {} {}, expected float32 [{}] or [1, {}] (one value per mel frame)",

@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <new>
 #include <set>
 #include <unordered_map>
@@ -48,7 +49,12 @@ Session::Session(Graph graph, SessionOptions options)
   const OpRegistry& registry = OpRegistry::instance();
   kernels_.reserve(graph_.nodes.size());
   for (const Node& node : graph_.nodes) {
-    kernels_.push_back(registry.create(node, graph_.opset(node.domain), kernel_options));
+    try {
+      kernels_.push_back(registry.create(node, graph_.opset(node.domain), kernel_options));
+    } catch (const Error& e) {
+      if (std::string(e.what()).find(node.display_name()) != std::string::npos) throw;
+      fail(e.code(), "{}: {}", node.display_name(), e.what());
+    }
   }
   plan_lifetimes();
 }
@@ -61,7 +67,8 @@ void Session::plan_lifetimes() {
   std::set<std::string> available;
   for (const auto& in : graph_.inputs) available.insert(in.name);
   for (const auto& [name, t] : graph_.initializers) available.insert(name);
-  for (const Node& node : graph_.nodes) {
+  for (size_t position = 0; position < graph_.nodes.size(); ++position) {
+    const Node& node = graph_.nodes[position];
     for (const std::string& name : node.inputs) {
       if (name.empty()) continue;
       if (!available.count(name)) {
@@ -70,7 +77,7 @@ void Session::plan_lifetimes() {
              "graph input or initializer",
              node.display_name(), name);
       }
-      last_use[name] = node.index;
+      last_use[name] = position;
     }
     for (const std::string& name : node.outputs) {
       if (!name.empty()) available.insert(name);
@@ -85,12 +92,12 @@ void Session::plan_lifetimes() {
   }
   release_after_.assign(graph_.nodes.size(), {});
   output_needed_.assign(graph_.nodes.size(), {});
-  for (const Node& node : graph_.nodes) {
-    for (const std::string& name : node.outputs) {
+  for (size_t position = 0; position < graph_.nodes.size(); ++position) {
+    for (const std::string& name : graph_.nodes[position].outputs) {
       bool needed = !name.empty() && (last_use.count(name) || returned.count(name));
-      output_needed_[node.index].push_back(needed);
+      output_needed_[position].push_back(needed);
       // A value nobody reads is dropped right after the node that made it.
-      if (!name.empty() && !needed) release_after_[node.index].push_back(name);
+      if (!name.empty() && !needed) release_after_[position].push_back(name);
     }
   }
   for (const auto& [name, index] : last_use) {
@@ -218,6 +225,11 @@ std::map<std::string, int64_t> Session::resolve_symbols(
   return plan_for(ordered).symbols;
 }
 
+Session::RunStats Session::last_run_stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return last_stats_;
+}
+
 size_t Session::cached_plan_count() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return plans_.size();
@@ -233,6 +245,9 @@ std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& 
   if (options_.threads > 0) omp_set_num_threads(options_.threads);
 
   std::unordered_map<std::string, Tensor> values(inputs.begin(), inputs.end());
+  RunStats stats;
+  size_t live_bytes = 0;
+  for (const auto& [name, tensor] : inputs) live_bytes += tensor.nbytes();
   auto lookup = [&](const std::string& name) -> const Tensor* {
     if (auto it = values.find(name); it != values.end()) return &it->second;
     if (auto it = graph_.initializers.find(name); it != graph_.initializers.end()) {
@@ -242,7 +257,8 @@ std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& 
   };
 
   std::vector<const Tensor*> args;
-  for (const Node& node : graph_.nodes) {
+  for (size_t position = 0; position < graph_.nodes.size(); ++position) {
+    const Node& node = graph_.nodes[position];
     args.clear();
     for (const std::string& name : node.inputs) {
       const Tensor* value = name.empty() ? nullptr : lookup(name);
@@ -252,18 +268,27 @@ std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& 
       }
       args.push_back(value);
     }
-    std::vector<Tensor> results = run_kernel(*kernels_[node.index], node, args);
-    const auto& needed = output_needed_[node.index];
+    std::vector<Tensor> results = run_kernel(*kernels_[position], node, args);
+    const auto& needed = output_needed_[position];
     for (size_t i = 0; i < node.outputs.size(); ++i) {
       if (!needed[i]) continue;
       if (i >= results.size() || results[i].empty()) {
         fail(ErrorCode::kInternal, "node {}: kernel did not produce output #{} '{}'",
              node.display_name(), i, node.outputs[i]);
       }
+      live_bytes += results[i].nbytes();
       values[node.outputs[i]] = std::move(results[i]);
     }
-    for (const std::string& name : release_after_[node.index]) values.erase(name);
+    stats.peak_live_values = std::max(stats.peak_live_values, values.size());
+    stats.peak_live_bytes = std::max(stats.peak_live_bytes, live_bytes);
+    for (const std::string& name : release_after_[position]) {
+      if (auto it = values.find(name); it != values.end()) {
+        live_bytes -= it->second.nbytes();
+        values.erase(it);
+      }
+    }
   }
+  last_stats_ = stats;
 
   std::map<std::string, Tensor> outputs;
   for (const ValueInfo& out : graph_.outputs) {

@@ -40,6 +40,14 @@ class Session {
   std::map<std::string, int64_t> resolve_symbols(const std::map<std::string, Shape>& shapes);
   size_t cached_plan_count() const;
 
+  // Memory held by values during the last run (inputs, intermediates, outputs; not
+  // initializers): shows that intermediates are freed after their last use.
+  struct RunStats {
+    size_t peak_live_values = 0;
+    size_t peak_live_bytes = 0;
+  };
+  RunStats last_run_stats() const;
+
  private:
   struct ShapePlan {
     std::map<std::string, int64_t> symbols;
@@ -54,9 +62,10 @@ class Session {
   Graph graph_;
   SessionOptions options_;
   std::vector<std::unique_ptr<Kernel>> kernels_;         // one per node, same order
-  std::vector<std::vector<std::string>> release_after_;  // values dead after node i
+  std::vector<std::vector<std::string>> release_after_;  // values dead after the node at [i]
   std::vector<std::vector<bool>> output_needed_;         // per node output: consumed or returned
   std::map<std::vector<Shape>, ShapePlan> plans_;
+  RunStats last_stats_;
   mutable std::mutex mutex_;
 };
 

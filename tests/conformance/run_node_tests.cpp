@@ -2,6 +2,7 @@
 // package's onnx/backend/test/data/node) against amphora.
 //
 //   run_node_tests [--data DIR] [--skips FILE] [--filter SUBSTRING] [--verbose] [--no-fork]
+//                  [--run-skipped]   (also runs listed tests and reports those that now pass)
 //
 // A test applies when every op of its model is registered in OpRegistry at the model's
 // opset; the others are counted as "not applicable". An applicable test is run on each of its
@@ -39,6 +40,7 @@ struct Config {
   std::string filter;
   bool verbose = false;
   bool fork_each = true;
+  bool run_skipped = false;  // also run listed tests, to find entries that no longer apply
 };
 
 std::map<std::string, std::string> read_skips(const std::string& path) {
@@ -210,6 +212,8 @@ Config parse_args(int argc, char** argv) {
       config.filter = value();
     } else if (arg == "--verbose") {
       config.verbose = true;
+    } else if (arg == "--run-skipped") {
+      config.run_skipped = true;
     } else if (arg == "--no-fork") {
       config.fork_each = false;
     } else {
@@ -251,6 +255,9 @@ int main(int argc, char** argv) {
       if (auto it = skips.find(name); it != skips.end()) {
         ++skipped;
         if (config.verbose) std::printf("SKIP %s: %s\n", name.c_str(), it->second.c_str());
+        if (config.run_skipped && run_test_isolated(dir).empty()) {
+          std::printf("STALE %s passes: remove it from the skip list\n", name.c_str());
+        }
         continue;
       }
       std::string result = config.fork_each ? run_test_isolated(dir) : run_test(dir);

@@ -166,3 +166,22 @@ def test_sha256_matches_file_bytes(tmp_path):
     path = tmp_path / "blob.bin"
     path.write_bytes(os.urandom(3 << 20))  # several read blocks
     assert ckpt.sha256_of(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_checkpoint_pickling_foreign_classes_is_explained(tmp_path, config, monkeypatch):
+    import sys
+    import types
+
+    module = types.ModuleType("amphion_training_objects")
+
+    class Trainer:  # stands in for an Amphion class the exporter cannot import
+        pass
+
+    Trainer.__module__, Trainer.__qualname__ = "amphion_training_objects", "Trainer"
+    module.Trainer = Trainer
+    monkeypatch.setitem(sys.modules, "amphion_training_objects", module)
+    torch.save({"trainer": Trainer()}, tmp_path / "g.pt")
+    monkeypatch.delitem(sys.modules, "amphion_training_objects")
+    write_json(tmp_path / "args.json", config)
+    with pytest.raises(ExportError, match="pickles objects of module 'amphion_training_objects'"):
+        _load(tmp_path / "g.pt")

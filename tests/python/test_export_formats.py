@@ -12,6 +12,8 @@ import pytest
 import torch
 from conftest import amphion_generator_state, write_json
 
+from amphora_export.errors import ExportError
+from amphora_export.export_coreml import verify_coreml
 from amphora_export.families import FAMILIES, get_family
 from amphora_export.istft import istft
 from amphora_export.progress import Progress
@@ -158,6 +160,10 @@ def test_coreml_spec(exported, family):
     entry = manifest["parity"]["coreml"]
     assert entry["verified"] == "spec only: Core ML cannot execute on Linux"
     assert "conv" in entry["op_types"] or "linear" in entry["op_types"]
+    with pytest.raises(ExportError, match="inputs are .*expected"):
+        verify_coreml(package / "model.mlpackage", names[::-1] + ["extra"],
+                      get_family(family).output_names(config),
+                      {"ranges": entry["time_ranges"], "chunk_frames": chunk})
 
 
 def test_opset_14_and_onnx_only(tmp_path):

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "audio/istft_head.hpp"
 #include "audio/stft.hpp"
 #include "core/error.hpp"
 #include "core/npy.hpp"
@@ -54,6 +55,44 @@ TEST(IstftParity, EmbeddedTorchGoldens) {
                                    0.0520374819f,   -0.0588217991f, 0.18672539f,    0.0848403332f,
                                    -0.215264374f,   0.101421738f,   -0.0776550283f, -0.126399813f};
   expect_close(Stft({16, 4, 16, StftPadding::kSame}).inverse(pattern_spectrum(9, 6)), same);
+}
+
+TEST(IstftHead, ReadsTheManifestHead) {
+  const auto vocos = nlohmann::json::parse(R"({"type": "istft", "n_fft": 1920, "hop_length": 480,
+      "win_length": 1920, "window": "hann", "padding": "same", "output": "real_imag"})");
+  const std::optional<StftConfig> config = istft_head_from_json(vocos, "pkg/amphora.json");
+  ASSERT_TRUE(config.has_value());
+  EXPECT_EQ(config->n_fft, 1920);
+  EXPECT_EQ(config->hop_length, 480);
+  EXPECT_EQ(config->padding, StftPadding::kSame);
+  EXPECT_FALSE(istft_head_from_json(nlohmann::json::parse(R"({"type": "waveform"})"), "m.json"));
+
+  auto mag_phase = vocos;
+  mag_phase["output"] = "mag_phase";
+  EXPECT_THROW(istft_head_from_json(mag_phase, "m.json"), Error);
+  auto odd = vocos;
+  odd["win_length"] = 1024;  // 'same' needs win_length == n_fft
+  try {
+    istft_head_from_json(odd, "pkg/amphora.json");
+    ADD_FAILURE() << "win_length != n_fft accepted for 'same' padding";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidModel);
+    EXPECT_NE(std::string(e.what()).find("pkg/amphora.json"), std::string::npos);
+  }
+}
+
+TEST(IstftHead, SpectrumFromOnnxOutputs) {
+  const Tensor real = Tensor::from_vector<float>({1, 3, 2}, {1, 2, 3, 4, 5, 6});
+  const Tensor imag = Tensor::from_vector<float>({1, 3, 2}, {6, 5, 4, 3, 2, 1});
+  const Spectrum spec = spectrum_from_tensors(real, imag);
+  EXPECT_EQ(spec.bins, 3);
+  EXPECT_EQ(spec.frames, 2);
+  EXPECT_EQ(spec.real[2], 3.0f);
+  EXPECT_EQ(spec.imag[5], 1.0f);
+  EXPECT_THROW(spectrum_from_tensors(real, Tensor(DType::kFloat32, {3, 2})), Error);
+  EXPECT_THROW(
+      spectrum_from_tensors(Tensor(DType::kFloat32, {2, 3, 2}), Tensor(DType::kFloat32, {2, 3, 2})),
+      Error);
 }
 
 StftPadding padding_from(const std::string& name) {

@@ -5,28 +5,15 @@
 #include <fstream>
 
 #include "core/npy.hpp"
+#include "op_test_util.hpp"
 
 namespace amphora {
 namespace {
 
-std::string temp_path(const std::string& name) {
-  auto dir =
-      std::filesystem::temp_directory_path() / ("amphora_test_npy_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
-}
+using testing::expect_error;
 
-// Expects `fn` to throw an amphora::Error with `code` whose message contains
-// `needle`.
-template <typename Fn>
-void expect_error(Fn fn, ErrorCode code, const std::string& needle) {
-  try {
-    fn();
-    FAIL() << "expected an error containing '" << needle << "'";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
+std::string temp_path(const std::string& name) {
+  return (testing::temp_dir("amphora_test_npy_") / name).string();
 }
 
 // Exactly what numpy 1.24 np.save writes for np.arange(6,
@@ -150,6 +137,40 @@ TEST(Npy, AbsurdShapeIsRefusedBeforeAllocating) {
   std::string good = numpy_float32_2x3();
   good.replace(good.find("(2, 3)"), 6, "(100000, 100000)");
   expect_error([&] { parse_npy(good, "huge.npy"); }, ErrorCode::kOutOfRange, "huge.npy");
+}
+
+}  // namespace
+}  // namespace amphora
+
+namespace amphora {
+namespace {
+
+// A deterministic miniature of tests/fuzz/fuzz_npy: every truncation and many byte flips of a
+// valid file either parse or fail with amphora::Error (anything else would escape the test).
+TEST(Npy, EveryTruncationAndByteFlipFailsCleanly) {
+  std::string good = encode_npy(Tensor::from_vector<int32_t>({2, 2}, {1, 2, 3, 4}));
+  int errors = 0;
+  for (size_t size = 0; size < good.size(); ++size) {
+    try {
+      parse_npy(good.substr(0, size), "cut.npy");
+    } catch (const Error&) {
+      ++errors;
+    }
+  }
+  EXPECT_EQ(errors, static_cast<int>(good.size()));  // every proper prefix is invalid
+  for (size_t i = 0; i < good.size(); ++i) {
+    for (unsigned char flip : {0x01, 0x20, 0x80, 0xff}) {
+      std::string bytes = good;
+      bytes[i] = static_cast<char>(bytes[i] ^ flip);
+      try {
+        Tensor t = parse_npy(bytes, "flip.npy");
+        // What parses must be backed by the bytes given and survive a round trip.
+        EXPECT_LE(t.nbytes(), bytes.size());
+        EXPECT_EQ(parse_npy(encode_npy(t), "again.npy").shape(), t.shape());
+      } catch (const Error&) {
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -4,24 +4,15 @@
 #include <filesystem>
 
 #include "graph/onnx_import.hpp"
+#include "op_test_util.hpp"
 #include "test_graph_builder.hpp"
 
 namespace amphora {
 namespace {
 
+using testing::expect_error;
 using testing::OnnxModelBuilder;
 constexpr int kFloat = onnx::TensorProto::FLOAT;
-
-template <typename Fn>
-void expect_error(Fn fn, ErrorCode code, const std::string& needle) {
-  try {
-    fn();
-    FAIL() << "expected an error containing '" << needle << "'";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
 
 // x[batch, 3] + bias -> Relu -> LeakyRelu(alpha) -> y, with metadata and a Constant node.
 OnnxModelBuilder small_model() {
@@ -171,8 +162,7 @@ TEST(OnnxImport, SubgraphAttributesAreUnsupportedNamingTheNode) {
 }
 
 TEST(OnnxImport, FilesAndTensorProtos) {
-  auto dir = std::filesystem::temp_directory_path() / ("amphora_onnx_" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
+  auto dir = testing::temp_dir("amphora_onnx_");
   std::string model_path = (dir / "m.onnx").string();
   small_model().save(model_path);
   EXPECT_EQ(load_onnx(model_path).nodes.size(), 4u);
@@ -186,6 +176,77 @@ TEST(OnnxImport, FilesAndTensorProtos) {
   EXPECT_EQ(t.shape(), (Shape{2, 2}));
   EXPECT_EQ(t.to_float_vector(), (std::vector<float>{1, 2, 3, 4}));
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace amphora
+
+namespace amphora {
+namespace {
+
+// A deterministic miniature of tests/fuzz/fuzz_onnx_loader: truncations and byte flips of a
+// valid model load or fail with amphora::Error, never with anything else.
+TEST(OnnxImport, TruncationsAndByteFlipsFailCleanly) {
+  std::string good = small_model().bytes();
+  for (size_t size = 0; size < good.size(); size += 3) {
+    try {
+      load_onnx_from_bytes(good.substr(0, size), "cut.onnx");
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("cut.onnx"), std::string::npos) << e.what();
+    }
+  }
+  for (size_t i = 0; i < good.size(); ++i) {
+    std::string bytes = good;
+    bytes[i] = static_cast<char>(bytes[i] ^ 0x5a);
+    try {
+      load_onnx_from_bytes(bytes, "flip.onnx");
+    } catch (const Error&) {
+    }
+  }
+}
+
+}  // namespace
+}  // namespace amphora
+
+namespace amphora {
+namespace {
+
+// Found by fuzz_onnx_loader: libonnx 1.12's Conv shape inference dereferences null when W's
+// rank differs from X's and kernel_shape is absent. The guarded registry turns it into a
+// shape-inference failure; the model then loads with no inferred shape for 'y'.
+TEST(OnnxImport, ConvRankMismatchDoesNotCrashShapeInference) {
+  for (const char* op : {"Conv", "ConvTranspose"}) {
+    OnnxModelBuilder b(11);
+    b.input("x", kFloat, {"1", "5"})
+        .input("W", kFloat, {"1", "1", "3"})
+        .add(op, {"x", "W"}, {"y"})
+        .output("y", kFloat, {"?", "?", "?"});
+    Graph g = load_onnx_from_bytes(b.bytes(), "conv.onnx");
+    EXPECT_EQ(g.nodes.size(), 1u);
+    ASSERT_EQ(g.outputs[0].dims.size(), 3u) << op;
+    EXPECT_FALSE(g.outputs[0].dims[2].is_fixed()) << op;  // nothing was inferred
+  }
+  // Also found by the fuzzer: a zero stride made 1.12's Conv/pool shape inference divide by 0.
+  for (const char* op : {"Conv", "MaxPool"}) {
+    OnnxModelBuilder b(11);
+    b.input("x", kFloat, {"1", "1", "7", "5"}).input("W", kFloat, {"1", "1", "3", "3"});
+    auto& node = b.node(op, {"x", "W"}, {"y"});
+    if (std::string(op) == "MaxPool") node.mutable_input()->RemoveLast();
+    for (const auto& [name, values] : std::vector<std::pair<std::string, std::vector<int64_t>>>{
+             {"kernel_shape", {3, 3}}, {"strides", {2, 0}}}) {
+      auto* attr = node.add_attribute();
+      attr->set_name(name);
+      attr->set_type(onnx::AttributeProto::INTS);
+      for (int64_t v : values) attr->add_ints(v);
+    }
+    b.output("y", kFloat, {"?", "?", "?", "?"});
+    try {
+      Graph g = load_onnx_from_bytes(b.bytes(), "stride.onnx");
+      EXPECT_FALSE(g.outputs[0].dims[3].is_fixed()) << op;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidModel) << e.what();
+    }
+  }
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <limits>
 #include <random>
 
+#include "op_test_util.hpp"
 #include "ops/broadcast.hpp"
 #include "ops/kernel.hpp"
 
@@ -15,35 +16,7 @@ namespace {
 
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-Node make_node(const std::string& op, size_t inputs, std::map<std::string, Attribute> attrs = {}) {
-  Node node;
-  node.op_type = op;
-  node.name = "n_" + op;
-  for (size_t i = 0; i < inputs; ++i) node.inputs.push_back("in" + std::to_string(i));
-  node.outputs = {"out"};
-  node.attributes = std::move(attrs);
-  return node;
-}
-
-Tensor run1(const Node& node, std::vector<const Tensor*> inputs, int64_t opset = 17) {
-  auto kernel = OpRegistry::instance().create(node, opset, {});
-  auto out = kernel->run(inputs);
-  EXPECT_EQ(out.size(), 1u);
-  return out.at(0);
-}
-
-// Runs fn, expects an amphora::Error with `code` whose message contains every `needle`.
-void expect_error(const std::function<void()>& fn, ErrorCode code,
-                  const std::vector<std::string>& needles) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    for (const auto& n : needles)
-      EXPECT_NE(std::string(e.what()).find(n), std::string::npos) << e.what();
-  }
-}
+using namespace testing;
 
 TEST(Broadcast, ShapesFollowNumpyRules) {
   Node node = make_node("Add", 2);
@@ -55,7 +28,7 @@ TEST(Broadcast, ShapesFollowNumpyRules) {
       [&] {
         broadcast_shapes(node, {{2, 3}, {4}});
       },
-      ErrorCode::kInvalidArgument, {"Add 'n_Add'", "[2, 3]", "[4]"});
+      ErrorCode::kInvalidArgument, {"Add 'test_Add'", "[2, 3]", "[4]"});
 }
 
 TEST(Broadcast, StridesAreZeroOnBroadcastAxes) {
@@ -110,6 +83,22 @@ TEST(Unary, FloatOpsMatchStdMathAndPropagateNaN) {
   }
 }
 
+TEST(Unary, RoundingAndSign) {
+  Tensor x = Tensor::from_vector<float>({7}, {-2.5f, -1.5f, -0.2f, 0.5f, 1.5f, 2.5f, kNaN});
+  std::vector<float> round = run1(make_node("Round", 1), {&x}).to_float_vector();
+  EXPECT_EQ(std::vector<float>(round.begin(), round.end() - 1),
+            (std::vector<float>{-2, -2, -0.0f, 0, 2, 2}));  // halves to even
+  std::vector<float> ceil = run1(make_node("Ceil", 1), {&x}).to_float_vector();
+  EXPECT_EQ(ceil[0], -2.0f);
+  EXPECT_EQ(ceil[3], 1.0f);
+  std::vector<float> sign = run1(make_node("Sign", 1), {&x}).to_float_vector();
+  EXPECT_EQ(std::vector<float>(sign.begin(), sign.end() - 1),
+            (std::vector<float>{-1, -1, -1, 1, 1, 1}));
+  EXPECT_TRUE(std::isnan(sign.back()));
+  Tensor i = Tensor::from_vector<int64_t>({3}, {-7, 0, 9});
+  EXPECT_EQ(run1(make_node("Sign", 1), {&i}).to_int64_vector(), (std::vector<int64_t>{-1, 0, 1}));
+}
+
 TEST(Unary, LeakyReluReadsAlpha) {
   Tensor x = Tensor::from_vector<float>({3}, {-2.0f, 0.0f, 3.0f});
   Tensor y = run1(make_node("LeakyRelu", 1, {{"alpha", 0.2f}}), {&x});
@@ -134,7 +123,7 @@ TEST(Unary, UnsupportedDtypeNamesOpNodeAndDtype) {
   Tensor x = Tensor::from_vector<int64_t>({2}, {4, 9});
   Node node = make_node("Sqrt", 1);
   expect_error([&] { run1(node, {&x}); }, ErrorCode::kUnsupported,
-               {"Sqrt 'n_Sqrt'", "int64", "in0"});
+               {"Sqrt 'test_Sqrt'", "int64", "in0"});
   Tensor f = Tensor::from_vector<float>({1}, {1.0f});
   expect_error([&] { run1(make_node("Not", 1), {&f}); }, ErrorCode::kUnsupported,
                {"Not", "float32"});
@@ -221,7 +210,7 @@ TEST(Binary, DtypeAndShapeErrors) {
       [&] {
         run1(make_node("Mul", 2), {&b, &b});
       },
-      ErrorCode::kUnsupported, {"Mul 'n_Mul'", "bool"});
+      ErrorCode::kUnsupported, {"Mul 'test_Mul'", "bool"});
   Tensor three = Tensor::from_vector<float>({3}, {1, 2, 3});
   expect_error(
       [&] {
@@ -295,6 +284,14 @@ TEST(Binary, ComparisonsAndLogicProduceBool) {
   EXPECT_EQ(run1(make_node("And", 2), {&p, &q}).to_int64_vector(),
             (std::vector<int64_t>{1, 0, 0, 0}));
   EXPECT_EQ(run1(make_node("Equal", 2), {&p, &q}).to_int64_vector(),
+            (std::vector<int64_t>{1, 0, 0, 1}));
+  EXPECT_EQ(run1(make_node("Or", 2), {&p, &q}).to_int64_vector(),
+            (std::vector<int64_t>{1, 1, 1, 0}));
+  EXPECT_EQ(run1(make_node("Xor", 2), {&p, &q}).to_int64_vector(),
+            (std::vector<int64_t>{0, 1, 1, 0}));
+  EXPECT_EQ(run1(make_node("GreaterOrEqual", 2), {&ia, &ib}).to_int64_vector(),
+            (std::vector<int64_t>{0, 1, 1}));
+  EXPECT_EQ(run1(make_node("LessOrEqual", 2), {&a, &b}).to_int64_vector(),
             (std::vector<int64_t>{1, 0, 0, 1}));
   expect_error(
       [&] {

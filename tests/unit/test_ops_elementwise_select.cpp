@@ -5,6 +5,7 @@
 #include <functional>
 #include <limits>
 
+#include "op_test_util.hpp"
 #include "ops/kernel.hpp"
 
 namespace amphora {
@@ -12,34 +13,7 @@ namespace {
 
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-Node make_node(const std::string& op, std::vector<std::string> inputs,
-               std::map<std::string, Attribute> attrs = {}) {
-  Node node;
-  node.op_type = op;
-  node.name = "n_" + op;
-  node.inputs = std::move(inputs);
-  node.outputs = {"out"};
-  node.attributes = std::move(attrs);
-  return node;
-}
-
-Tensor run1(const Node& node, std::vector<const Tensor*> inputs, int64_t opset = 17) {
-  auto out = OpRegistry::instance().create(node, opset, {})->run(inputs);
-  EXPECT_EQ(out.size(), 1u);
-  return out.at(0);
-}
-
-void expect_error(const std::function<void()>& fn, ErrorCode code,
-                  const std::vector<std::string>& needles) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    for (const auto& n : needles)
-      EXPECT_NE(std::string(e.what()).find(n), std::string::npos) << e.what();
-  }
-}
+using namespace testing;
 
 TEST(MinMax, VariadicWithBroadcastAndNaN) {
   Tensor a = Tensor::from_vector<float>({2, 3}, {1, 8, 3, kNaN, 0, 9});
@@ -75,7 +49,7 @@ TEST(MinMax, IntegersAndDtypeMismatch) {
       [&] {
         run1(make_node("Min", {"a", "f"}), {&a, &f});
       },
-      ErrorCode::kInvalidArgument, {"Min 'n_Min'", "float32", "int32"});
+      ErrorCode::kInvalidArgument, {"Min 'test_Min'", "float32", "int32"});
 }
 
 TEST(Clip, OptionalBoundInputs) {
@@ -138,7 +112,7 @@ TEST(Where, BroadcastsConditionAndValues) {
       [&] {
         run1(make_node("Where", {"c", "x", "y"}), {&not_bool, &fx, &fx});
       },
-      ErrorCode::kUnsupported, {"Where 'n_Where'", "float32", "'c'"});
+      ErrorCode::kUnsupported, {"Where 'test_Where'", "float32", "'c'"});
   expect_error(
       [&] {
         run1(make_node("Where", {"c", "x", "y"}), {&cond2, &fx, &x});
@@ -182,7 +156,7 @@ TEST(Cast, UnsupportedTargetIsRefusedAtCreation) {
       [] {
         OpRegistry::instance().create(make_node("Cast", {"x"}, {{"to", int64_t{10}}}), 13, {});
       },
-      ErrorCode::kUnsupported, {"Cast 'n_Cast'", "10"});
+      ErrorCode::kUnsupported, {"Cast 'test_Cast'", "10"});
 }
 
 TEST(Registry, OpsetRangesOfFamily) {

@@ -7,6 +7,7 @@
 #include <numeric>
 #include <random>
 
+#include "op_test_util.hpp"
 #include "ops/kernel.hpp"
 
 namespace amphora {
@@ -14,38 +15,7 @@ namespace {
 
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-Node make_node(const std::string& op, std::vector<std::string> inputs,
-               std::map<std::string, Attribute> attrs = {}, size_t outputs = 1) {
-  Node node;
-  node.op_type = op;
-  node.name = "n_" + op;
-  node.inputs = std::move(inputs);
-  for (size_t i = 0; i < outputs; ++i) node.outputs.push_back("out" + std::to_string(i));
-  node.attributes = std::move(attrs);
-  return node;
-}
-
-std::vector<Tensor> run(const Node& node, std::vector<const Tensor*> inputs, int64_t opset) {
-  return OpRegistry::instance().create(node, opset, {})->run(inputs);
-}
-
-Tensor run1(const Node& node, std::vector<const Tensor*> inputs, int64_t opset) {
-  auto out = run(node, inputs, opset);
-  EXPECT_EQ(out.size(), 1u);
-  return out.at(0);
-}
-
-void expect_error(const std::function<void()>& fn, ErrorCode code,
-                  const std::vector<std::string>& needles) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    for (const auto& n : needles)
-      EXPECT_NE(std::string(e.what()).find(n), std::string::npos) << e.what();
-  }
-}
+using namespace testing;
 
 std::vector<float> iota(size_t n, float start = 1.0f) {
   std::vector<float> v(n);
@@ -117,11 +87,29 @@ TEST(Reduce, MaxAndL2) {
   EXPECT_EQ(im.to_int64_vector(), (std::vector<int64_t>{7, 2}));
 }
 
+TEST(Reduce, MinProdSumSquare) {
+  Tensor x = Tensor::from_vector<float>({2, 3}, {3, -4, 1, kNaN, 2, 0.5f});
+  Node min = make_node("ReduceMin", {"x"}, {{"axes", std::vector<int64_t>{1}}});
+  std::vector<float> m = run1(min, {&x}, 13).to_float_vector();
+  EXPECT_EQ(m[0], -4.0f);
+  EXPECT_TRUE(std::isnan(m[1]));
+  Node prod = make_node("ReduceProd", {"x"}, {{"axes", std::vector<int64_t>{-1}}});
+  EXPECT_EQ(run1(prod, {&x}, 13).to_float_vector()[0], -12.0f);
+  Node square = make_node("ReduceSumSquare", {"x"}, {{"keepdims", int64_t{0}}});
+  Tensor y = run1(square, {&x}, 13);
+  EXPECT_EQ(y.shape(), Shape{});
+  EXPECT_TRUE(std::isnan(y.to_float_vector()[0]));
+  Tensor i = Tensor::from_vector<int64_t>({3}, {2, -3, 4});
+  EXPECT_EQ(run1(square, {&i}, 13).to_int64_vector(), (std::vector<int64_t>{29}));
+  EXPECT_EQ(run1(make_node("ReduceProd", {"x"}), {&i}, 13).to_int64_vector(),
+            (std::vector<int64_t>{-24}));
+}
+
 TEST(Reduce, BadAxesAndDtypes) {
   Tensor x = cube();
   Node dup = make_node("ReduceMean", {"x"}, {{"axes", std::vector<int64_t>{1, -2}}});
   expect_error([&] { run1(dup, {&x}, 13); }, ErrorCode::kInvalidModel,
-               {"ReduceMean 'n_ReduceMean'", "twice"});
+               {"ReduceMean 'test_ReduceMean'", "twice"});
   Node far = make_node("ReduceMean", {"x"}, {{"axes", std::vector<int64_t>{3}}});
   expect_error([&] { run1(far, {&x}, 13); }, ErrorCode::kInvalidModel, {"axis 3", "rank 3"});
   Tensor b = Tensor::from_vector<bool>({2}, {true, false});
@@ -179,7 +167,18 @@ TEST(Softmax, CoercedTo2DBeforeOpset13) {
   for (int j = 0; j < 12; ++j) EXPECT_NEAR(whole.data<float>()[j], all[j], 1e-6);
   Tensor ints = Tensor::from_vector<int64_t>({2}, {1, 2});
   expect_error([&] { run1(make_node("Softmax", {"x"}), {&ints}, 13); }, ErrorCode::kUnsupported,
-               {"Softmax 'n_Softmax'", "int64"});
+               {"Softmax 'test_Softmax'", "int64"});
+}
+
+TEST(Softmax, LogSoftmaxIsLogOfSoftmax) {
+  std::vector<float> v = {0.5f, -1, 3, 1000, 999, 998};
+  Tensor x = Tensor::from_vector<float>({2, 3}, v);
+  Tensor y = run1(make_node("LogSoftmax", {"x"}), {&x}, 13);
+  for (int r = 0; r < 2; ++r) {
+    std::vector<double> p =
+        softmax_ref(std::vector<float>(v.begin() + r * 3, v.begin() + r * 3 + 3));
+    for (int j = 0; j < 3; ++j) EXPECT_NEAR(y.data<float>()[r * 3 + j], std::log(p[j]), 1e-5);
+  }
 }
 
 TEST(LayerNorm, LastAxisWithScaleAndBias) {
@@ -206,7 +205,7 @@ TEST(LayerNorm, MiddleAxisWithStatisticsOutputsAndNoBias) {
   Tensor scale = Tensor::from_vector<float>({3, 2}, {1, 1, 1, 1, 1, 2});
   Node node =
       make_node("LayerNormalization", {"x", "s"}, {{"axis", int64_t{-2}}, {"epsilon", 0.1f}}, 3);
-  std::vector<Tensor> out = run(node, {&x, &scale}, 17);
+  std::vector<Tensor> out = run_op(node, {&x, &scale}, 17);
   ASSERT_EQ(out.size(), 3u);
   EXPECT_EQ(out[1].shape(), (Shape{2, 1, 1}));
   EXPECT_EQ(out[2].shape(), (Shape{2, 1, 1}));
@@ -222,7 +221,7 @@ TEST(LayerNorm, MiddleAxisWithStatisticsOutputsAndNoBias) {
   Tensor wrong = Tensor::from_vector<float>({4}, {1, 1, 1, 1});
   expect_error(
       [&] {
-        run(node, {&x, &wrong}, 17);
+        run_op(node, {&x, &wrong}, 17);
       },
       ErrorCode::kInvalidArgument, {"LayerNormalization", "[4]"});
 }

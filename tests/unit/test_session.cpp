@@ -280,6 +280,34 @@ TEST_F(SessionTest, GraphInputsCanBeOutputsDirectly) {
   EXPECT_EQ(out.at("y").to_float_vector()[0], 12);
 }
 
+TEST_F(SessionTest, NodeIndicesNeedNotMatchPositions) {
+  Graph g = chain_graph();  // a pass may reorder or insert nodes without renumbering them
+  for (Node& n : g.nodes) n.index = 7;
+  Session session(g);
+  Tensor t = Tensor::from_vector<float>({1, 1}, {1});
+  EXPECT_EQ(session.run({{"a", t}, {"b", t}}).at("y").to_float_vector()[0], 3);
+}
+
+TEST_F(SessionTest, IntermediatesAreFreedAfterTheirLastUse) {
+  // a -> Scale x 10 -> y: at most the input, one node's input and its output are alive.
+  Graph g = chain_graph();
+  g.inputs.pop_back();
+  g.nodes.clear();
+  std::string previous = "a";
+  for (size_t i = 0; i < 10; ++i) {
+    std::string next = i == 9 ? "y" : "v" + std::to_string(i);
+    g.nodes.push_back(make_node("Scale", {previous}, {next}, i));
+    previous = next;
+  }
+  Session session(g);
+  Tensor a(DType::kFloat32, {1, 1000});
+  session.run({{"a", a}});
+  Session::RunStats stats = session.last_run_stats();
+  EXPECT_LE(stats.peak_live_values, 3u);
+  EXPECT_LE(stats.peak_live_bytes, 3 * a.nbytes());
+  EXPECT_GE(stats.peak_live_bytes, 2 * a.nbytes());
+}
+
 // With real ONNX ops, when the op families have registered them.
 TEST_F(SessionTest, RunsAnImportedOnnxModel) {
   if (!OpRegistry::instance().supports("", "Relu", 17) ||
