@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -57,7 +58,10 @@ class Model {
 
   // Runs the model. `inputs` names every model input; returns every output by name.
   // Safe to call from several threads (calls are serialised per Model).
-  std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs) const;
+  // `progress`, when given, is called after each graph node with (nodes done, nodes total).
+  std::map<std::string, Tensor> run(
+      const std::map<std::string, Tensor>& inputs,
+      const std::function<void(size_t done, size_t total)>& progress = {}) const;
 
  private:
   struct Impl;

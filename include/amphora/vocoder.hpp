@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,10 +47,14 @@ class Vocoder {
   // a bare ONNX file, which carries none.
   const std::optional<audio::MelConfig>& mel_config() const;
 
+  // Called during vocode() with the fraction of the model's graph done (0..1].
+  using Progress = std::function<void(double fraction)>;
+
   // mel: float32 [n_mels, T] or [1, n_mels, T]; returns T * hop_length samples.
-  std::vector<float> vocode(const Tensor& mel) const;
+  std::vector<float> vocode(const Tensor& mel, const Progress& progress = {}) const;
   // NSF-HiFiGAN: f0 in Hz at frame rate, [T] or [1, T].
-  std::vector<float> vocode(const Tensor& mel, const Tensor& f0) const;
+  std::vector<float> vocode(const Tensor& mel, const Tensor& f0,
+                            const Progress& progress = {}) const;
 
   struct Impl;
 

@@ -1,4 +1,6 @@
 // `amphora vocode`: wav -> mel -> wav (copy synthesis) or mel.npy -> wav/npy, with timing.
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -48,6 +50,36 @@ Tensor mel_from_wav(const Vocoder& vocoder, const std::string& wav) {
   return audio::mel_spectrogram(input.samples, cfg);
 }
 
+// A one-line bar on stderr, for inputs long enough to wait for (>= 10 s of audio) and only
+// when stderr is a terminal, so logs and pipes stay clean.
+class ProgressBar {
+ public:
+  explicit ProgressBar(bool enabled) : enabled_(enabled) {}
+  ~ProgressBar() { finish(); }
+  // Clears the bar line so the summary that follows starts on a clean line.
+  void finish() {
+    if (shown_) std::fprintf(stderr, "\r%60s\r", "");
+    shown_ = false;
+  }
+  void update(double fraction) {
+    if (!enabled_) return;
+    const int percent = static_cast<int>(fraction * 100.0);
+    if (percent == last_percent_) return;
+    last_percent_ = percent;
+    shown_ = true;
+    const int filled = percent * kWidth / 100;
+    std::fprintf(stderr, "\rvocoding [%.*s%*s] %3d%%", filled, kBar, kWidth - filled, "", percent);
+    std::fflush(stderr);
+  }
+
+ private:
+  static constexpr int kWidth = 40;
+  static constexpr const char* kBar = "########################################";
+  bool enabled_;
+  bool shown_ = false;
+  int last_percent_ = -1;
+};
+
 int run_vocode(const VocodeArgs& args) {
   audio::check_output_path(args.output, args.force);
   if (!ends_with(args.output, ".wav") && !ends_with(args.output, ".npy")) {
@@ -63,12 +95,18 @@ int run_vocode(const VocodeArgs& args) {
                              std::chrono::steady_clock::now() - load_start).count();
 
   const Tensor mel = args.wav.empty() ? read_npy(args.mel) : mel_from_wav(vocoder, args.wav);
+  const int64_t frames = mel.dim(-1);
+  const int rate_for_bar = vocoder.info().sample_rate > 0 ? vocoder.info().sample_rate : 22050;
+  ProgressBar bar(isatty(fileno(stderr)) &&
+                  frames * vocoder.info().hop_length >= int64_t{10} * rate_for_bar);
+  auto progress = [&bar](double fraction) { bar.update(fraction); };
   const auto start = std::chrono::steady_clock::now();
-  std::vector<float> samples =
-      args.f0.empty() ? vocoder.vocode(mel) : vocoder.vocode(mel, read_npy(args.f0));
+  std::vector<float> samples = args.f0.empty() ? vocoder.vocode(mel, progress)
+                                               : vocoder.vocode(mel, read_npy(args.f0), progress);
   const double wall_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
+  bar.finish();
   int rate = vocoder.info().sample_rate;
   if (ends_with(args.output, ".npy")) {
     write_npy(args.output, Tensor::from_vector<float>({static_cast<int64_t>(samples.size())}, samples));

@@ -143,9 +143,15 @@ Tensor standard_normal(const Shape& shape, uint64_t seed) {
 }
 
 std::vector<float> run_vocoder(const Vocoder::Impl& impl, std::map<std::string, Tensor> inputs,
-                               int64_t frames) {
+                               int64_t frames, const Vocoder::Progress& progress) {
   const int64_t samples = frames * impl.info.hop_length;
-  auto outputs = impl.model.run(inputs);
+  std::function<void(size_t, size_t)> node_progress;
+  if (progress) {
+    node_progress = [&](size_t done, size_t total) {
+      progress(static_cast<double>(done) / static_cast<double>(total));
+    };
+  }
+  auto outputs = impl.model.run(inputs, node_progress);
   if (impl.package.spectral_head) {
     auto find = [&](const char* name) -> const Tensor& {
       auto it = outputs.find(name);
@@ -190,17 +196,18 @@ Vocoder Vocoder::load(const std::string& path, const VocoderOptions& options) {
 const VocoderInfo& Vocoder::info() const { return impl_->info; }
 const std::optional<audio::MelConfig>& Vocoder::mel_config() const { return impl_->package.mel; }
 
-std::vector<float> Vocoder::vocode(const Tensor& mel) const {
+std::vector<float> Vocoder::vocode(const Tensor& mel, const Progress& progress) const {
   if (impl_->info.needs_f0) {
     fail(ErrorCode::kInvalidArgument, "this {} model needs f0 as well as the mel (use --f0)",
          impl_->info.family);
   }
   Tensor batch = mel_batch(mel, impl_->info);
-  return run_vocoder(*impl_, {{impl_->mel_input, batch}}, batch.dim(2));
+  return run_vocoder(*impl_, {{impl_->mel_input, batch}}, batch.dim(2), progress);
 }
 
-std::vector<float> Vocoder::vocode(const Tensor& mel, const Tensor& f0) const {
-  if (!impl_->info.needs_f0) return vocode(mel);
+std::vector<float> Vocoder::vocode(const Tensor& mel, const Tensor& f0,
+                                   const Progress& progress) const {
+  if (!impl_->info.needs_f0) return vocode(mel, progress);
   Tensor batch = mel_batch(mel, impl_->info);
   const int64_t frames = batch.dim(2);
   std::map<std::string, Tensor> inputs = {{impl_->mel_input, batch}, {"f0", f0_batch(f0, frames)}};
@@ -208,7 +215,7 @@ std::vector<float> Vocoder::vocode(const Tensor& mel, const Tensor& f0) const {
     inputs["noise"] = standard_normal({1, impl_->noise_channels, frames * impl_->info.hop_length},
                                       impl_->noise_seed);
   }
-  return run_vocoder(*impl_, std::move(inputs), frames);
+  return run_vocoder(*impl_, std::move(inputs), frames, progress);
 }
 
 }  // namespace amphora

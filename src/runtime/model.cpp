@@ -66,8 +66,10 @@ const std::map<std::string, std::string>& Model::metadata() const {
 }
 int64_t Model::opset() const { return impl_->session->graph().opset(); }
 
-std::map<std::string, Tensor> Model::run(const std::map<std::string, Tensor>& inputs) const {
-  return impl_->session->run(inputs);
+std::map<std::string, Tensor> Model::run(
+    const std::map<std::string, Tensor>& inputs,
+    const std::function<void(size_t done, size_t total)>& progress) const {
+  return impl_->session->run(inputs, progress);
 }
 
 }  // namespace amphora

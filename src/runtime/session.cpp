@@ -235,7 +235,8 @@ size_t Session::cached_plan_count() const {
   return plans_.size();
 }
 
-std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& inputs) {
+std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& inputs,
+                                           const ProgressFn& progress) {
   std::lock_guard<std::mutex> lock(mutex_);
   check_input_dtypes(inputs);
   std::vector<Shape> shapes;
@@ -287,6 +288,7 @@ std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& 
         values.erase(it);
       }
     }
+    if (progress) progress(position + 1, graph_.nodes.size());
   }
   last_stats_ = stats;
 

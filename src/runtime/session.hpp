@@ -7,6 +7,7 @@
 // size checks), so repeated runs on the same shapes skip that work.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -17,6 +18,10 @@
 #include "ops/kernel.hpp"
 
 namespace amphora {
+
+// Called after each node of a run with (nodes done, nodes in the graph): a long run (a whole
+// utterance through a vocoder) can show progress.
+using ProgressFn = std::function<void(size_t done, size_t total)>;
 
 struct SessionOptions {
   int threads = 0;                 // intra-op threads (OpenMP/oneDNN); 0: library default
@@ -33,7 +38,8 @@ class Session {
   // Runs the graph. `inputs` must name every graph input exactly once, with the declared dtype,
   // rank and fixed dims, and consistent sizes for each symbolic dim; otherwise kInvalidArgument
   // naming the input and its shape. Thread-safe (runs are serialised: kernels cache state).
-  std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs);
+  std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs,
+                                    const ProgressFn& progress = {});
 
   // The symbolic dims resolved for the given input shapes, e.g. {"frames": 200}. Validates the
   // shapes like run() does; cached.

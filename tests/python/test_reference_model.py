@@ -33,7 +33,7 @@ def converted(tmp_path_factory):
     try:
         reference_model.find_source()
     except Exception as e:  # noqa: BLE001 - the message says how to install it
-        pytest.skip(f"pretrained weights not installed: {e}")
+        pytest.fail(f"pretrained weights not installed (scripts/setup.sh installs them): {e}")
     return reference_model.convert(tmp_path_factory.mktemp("reference") / "hifigan-v1")
 
 

@@ -9,7 +9,6 @@
 #include <sstream>
 
 #include "core/npy.hpp"
-#include "ops/kernel.hpp"
 #include "test_graph_builder.hpp"
 
 namespace amphora {
@@ -86,8 +85,7 @@ TEST_F(CliTest, InspectJsonIsMachineReadable) {
   EXPECT_EQ(j["ops"][0]["op_type"], "Add");
   EXPECT_EQ(j["ops"][0]["count"], 1);
   EXPECT_EQ(j["metadata"]["amphora"]["sample_rate"], 22050);
-  bool add_supported = OpRegistry::instance().supports("", "Add", 17);
-  EXPECT_EQ(j["unsupported_ops"].empty(), add_supported);
+  EXPECT_TRUE(j["unsupported_ops"].empty());
 }
 
 TEST_F(CliTest, InspectAcceptsAPackageDirectory) {
@@ -100,7 +98,6 @@ TEST_F(CliTest, InspectAcceptsAPackageDirectory) {
 }
 
 TEST_F(CliTest, RunWritesOutputsAndPrintsShapesAndTime) {
-  if (!OpRegistry::instance().supports("", "Add", 17)) GTEST_SKIP() << "Add not registered";
   std::string model = write_model("m.onnx");
   std::string mel = (dir_ / "mel.npy").string();
   write_npy(mel, Tensor::from_vector<float>({1, 4, 2}, {0, 1, 2, 3, 4, 5, 6, 7}));
