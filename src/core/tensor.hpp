@@ -17,9 +17,10 @@ using Shape = std::vector<int64_t>;
 int64_t shape_numel(const Shape& shape);
 std::string shape_str(const Shape& shape);  // "[1, 80, 512]"
 
-// Upper bound on the elements of one tensor; larger requests are refused with kOutOfRange
-// instead of failing inside the allocator (e.g. a 10^9-frame input).
-constexpr int64_t kMaxTensorElements = int64_t{1} << 32;
+// Upper bound on the elements of one tensor (8 GiB of float32, a third of the machines we target);
+// larger requests are refused with kOutOfRange instead of failing inside the allocator or being
+// killed for memory (e.g. a 10^9-frame input).
+constexpr int64_t kMaxTensorElements = int64_t{1} << 31;
 
 class Tensor {
  public:

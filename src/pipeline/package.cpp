@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "audio/istft_head.hpp"
 #include "core/error.hpp"
 #include "runtime/model_path.hpp"
 
@@ -26,39 +27,6 @@ int required_int(const nlohmann::json& manifest, const char* key, const std::str
 }
 
 }  // namespace
-
-std::optional<SpectralHead> spectral_head_from_json(const nlohmann::json& head,
-                                                    const std::string& source) {
-  std::string type = head.value("type", "waveform");
-  if (type == "waveform") return std::nullopt;
-  if (type != "istft") {
-    fail(ErrorCode::kUnsupported, "{}: head type '{}' is not supported (waveform, istft)", source,
-         type);
-  }
-  if (head.value("output", "real_imag") != "real_imag") {
-    fail(ErrorCode::kUnsupported, "{}: istft head output '{}' is not supported (real_imag)",
-         source, head.value("output", ""));
-  }
-  if (head.value("window", "hann") != "hann") {
-    fail(ErrorCode::kUnsupported, "{}: istft window '{}' is not supported (hann)", source,
-         head.value("window", ""));
-  }
-  SpectralHead out;
-  out.stft.n_fft = required_int(head, "n_fft", source);
-  out.stft.hop_length = required_int(head, "hop_length", source);
-  out.stft.win_length = head.contains("win_length") ? required_int(head, "win_length", source)
-                                                    : out.stft.n_fft;
-  std::string padding = head.value("padding", "same");
-  if (padding == "same") {
-    out.stft.padding = audio::StftPadding::kSame;
-  } else if (padding == "center") {
-    out.stft.padding = audio::StftPadding::kCenter;
-  } else {
-    fail(ErrorCode::kUnsupported, "{}: istft padding '{}' is not supported (same, center)", source,
-         padding);
-  }
-  return out;
-}
 
 VocoderPackage read_vocoder_package(const std::string& path,
                                     const std::map<std::string, std::string>& onnx_metadata) {
@@ -88,7 +56,7 @@ VocoderPackage read_vocoder_package(const std::string& path,
   pkg.hop_length = required_int(m, "hop_length", source);
   pkg.n_mels = required_int(m, "n_mels", source);
   if (m.contains("mel")) pkg.mel = audio::mel_config_from_json(m["mel"], source);
-  if (m.contains("head")) pkg.spectral_head = spectral_head_from_json(m["head"], source);
+  if (m.contains("head")) pkg.spectral_head = audio::istft_head_from_json(m["head"], source);
   if (m.contains("inputs") && m["inputs"].is_array()) {
     for (const auto& input : m["inputs"]) pkg.input_names.push_back(input.value("name", ""));
   }

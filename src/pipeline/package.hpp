@@ -12,10 +12,6 @@
 
 namespace amphora {
 
-struct SpectralHead {
-  audio::StftConfig stft;  // the inverse STFT that turns spec_real/spec_imag into samples
-};
-
 struct VocoderPackage {
   std::string onnx_path;
   std::string package_dir;                  // empty for a bare ONNX file
@@ -25,7 +21,7 @@ struct VocoderPackage {
   int hop_length = 0;
   int n_mels = 0;
   std::optional<audio::MelConfig> mel;      // absent for a bare ONNX file
-  std::optional<SpectralHead> spectral_head;
+  std::optional<audio::StftConfig> spectral_head;  // the ISTFT of spec_real/spec_imag, if any
   std::vector<std::string> input_names;     // mel [, f0, noise]
 };
 
@@ -34,9 +30,5 @@ struct VocoderPackage {
 // `onnx_metadata` is the ONNX metadata_props of the model at onnx_path.
 VocoderPackage read_vocoder_package(const std::string& path,
                                     const std::map<std::string, std::string>& onnx_metadata);
-
-// The manifest "head" entry -> inverse STFT settings (nullopt for "waveform").
-std::optional<SpectralHead> spectral_head_from_json(const nlohmann::json& head,
-                                                    const std::string& source);
 
 }  // namespace amphora

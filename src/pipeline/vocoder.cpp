@@ -160,14 +160,8 @@ std::vector<float> run_vocoder(const Vocoder::Impl& impl, std::map<std::string, 
       }
       return it->second;
     };
-    const Tensor& real = find("spec_real");
-    const Tensor& imag = find("spec_imag");
-    audio::Spectrum spectrum;
-    spectrum.bins = real.dim(-2);
-    spectrum.frames = real.dim(-1);
-    spectrum.real = real.to_float_vector();
-    spectrum.imag = imag.to_float_vector();
-    return audio::Stft(impl.package.spectral_head->stft).inverse(spectrum, samples);
+    audio::Spectrum spectrum = audio::spectrum_from_tensors(find("spec_real"), find("spec_imag"));
+    return audio::Stft(*impl.package.spectral_head).inverse(spectrum, samples);
   }
   const Tensor& audio = outputs.at(impl.audio_output);
   if (audio.numel() < samples) {

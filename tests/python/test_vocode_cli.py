@@ -196,6 +196,17 @@ def test_waveform_head_mel_npy_matches_pytorch(packages, family, tmp_path):
     assert np.max(np.abs(got - want)) <= TOLERANCE
 
 
+def test_float64_mel_is_accepted_as_float32(packages, tmp_path):
+    """numpy saves float64 by default; the vocoder converts instead of refusing."""
+    pkg = packages("hifigan")
+    mel = random_mel(pkg.n_mels, 17)
+    np.save(tmp_path / "mel32.npy", mel.astype(np.float32))
+    np.save(tmp_path / "mel64.npy", mel.astype(np.float64))
+    vocode_ok("--model", pkg.dir, "--mel", tmp_path / "mel32.npy", "-o", tmp_path / "a.npy")
+    vocode_ok("--model", pkg.dir, "--mel", tmp_path / "mel64.npy", "-o", tmp_path / "b.npy")
+    assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+
+
 # --- NSF-HiFiGAN: f0 input, seeded source noise ---------------------------------------------------
 
 def test_nsf_with_f0_is_seeded_and_reproducible(packages, tmp_path):
