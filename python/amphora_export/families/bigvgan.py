@@ -21,11 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import FamilySpec, register
-from .common import (audio_names, call_generator, cfg_get, example_mel_inputs, family_section,
-                     finalize, get_padding, mean_of_blocks, mel_audio_axes, mel_names,
-                     mel_settings, n_mels, product, waveform_export, waveform_head, wn_conv1d,
-                     wn_conv_transpose1d)
+from . import register
+from .common import (cfg_get, family_section, finalize, get_padding, mean_of_blocks, n_mels,
+                     product, waveform_export, waveform_family, wn_conv1d, wn_conv_transpose1d)
 
 FILTER_TAPS = 12
 RATIO = 2
@@ -278,17 +276,6 @@ def hop_length(cfg: dict) -> int:
     return product(cfg_get(family_section(cfg, "bigvgan"), "upsample_rates"))
 
 
-SPEC = register(FamilySpec(
-    name="bigvgan",
-    build=lambda cfg: finalize(BigVGAN(cfg)),
-    default_config=default_config,
-    export_module=export_module,
-    input_names=mel_names,
-    output_names=audio_names,
-    dynamic_axes=mel_audio_axes,
-    example_inputs=example_mel_inputs,
-    head=waveform_head,
-    mel_settings=mel_settings,
-    hop_length=hop_length,
-    reference_audio=call_generator,
-))
+SPEC = register(waveform_family("bigvgan", lambda cfg: finalize(BigVGAN(cfg)), default_config,
+                                 hop_length,
+                                 export_module=export_module))

@@ -216,6 +216,19 @@ def call_generator(generator: nn.Module, cfg: dict, inputs: tuple) -> torch.Tens
     return generator(*inputs)
 
 
+def waveform_family(name: str, build, default_config, hop_length, export_module=waveform_export):
+    """The FamilySpec of a generator that maps a mel [B, n_mels, T] to audio [B, 1, T*hop]
+    (HiFi-GAN, BigVGAN, MelGAN): only the model, its small config and its hop differ."""
+    from . import FamilySpec  # the registry module imports the family files, which import us
+
+    return FamilySpec(name=name, build=build, default_config=default_config,
+                      export_module=export_module, input_names=mel_names,
+                      output_names=audio_names, dynamic_axes=mel_audio_axes,
+                      example_inputs=example_mel_inputs, head=waveform_head,
+                      mel_settings=mel_settings, hop_length=hop_length,
+                      reference_audio=call_generator)
+
+
 # ---------------------------------------------------------------------------------------------
 # ISTFT with "same" padding (what Amphion's Vocos and APNet heads do after the network)
 

@@ -10,11 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import FamilySpec, register
-from .common import (FINAL_LRELU_SLOPE, LRELU_SLOPE, audio_names, call_generator, cfg_get,
-                     example_mel_inputs, family_section, finalize, make_resblock, mean_of_blocks,
-                     mel_audio_axes, mel_names, mel_settings, n_mels, product, waveform_export,
-                     waveform_head, wn_conv1d, wn_conv_transpose1d)
+from . import register
+from .common import (FINAL_LRELU_SLOPE, LRELU_SLOPE, cfg_get, family_section, finalize,
+                     make_resblock, mean_of_blocks, n_mels, product, waveform_family, wn_conv1d,
+                     wn_conv_transpose1d)
 
 
 class UpsampleStack(nn.Module):
@@ -85,17 +84,5 @@ def hop_length(cfg: dict) -> int:
     return product(cfg_get(family_section(cfg, "hifigan"), "upsample_rates"))
 
 
-SPEC = register(FamilySpec(
-    name="hifigan",
-    build=lambda cfg: finalize(HiFiGAN(cfg)),
-    default_config=default_config,
-    export_module=waveform_export,
-    input_names=mel_names,
-    output_names=audio_names,
-    dynamic_axes=mel_audio_axes,
-    example_inputs=example_mel_inputs,
-    head=waveform_head,
-    mel_settings=mel_settings,
-    hop_length=hop_length,
-    reference_audio=call_generator,
-))
+SPEC = register(waveform_family("hifigan", lambda cfg: finalize(HiFiGAN(cfg)), default_config,
+                                 hop_length))

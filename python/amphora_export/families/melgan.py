@@ -10,10 +10,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import FamilySpec, register
-from .common import (audio_names, call_generator, cfg_get, example_mel_inputs, family_section,
-                     finalize, mel_audio_axes, mel_names, mel_settings, n_mels, product,
-                     waveform_export, waveform_head, wn_conv1d, wn_conv_transpose1d)
+from . import register
+from .common import (cfg_get, family_section, finalize, n_mels, product, waveform_family, wn_conv1d,
+                     wn_conv_transpose1d)
 
 SLOPE = 0.2
 
@@ -76,17 +75,5 @@ def hop_length(cfg: dict) -> int:
     return product(cfg_get(family_section(cfg, "melgan"), "ratios"))
 
 
-SPEC = register(FamilySpec(
-    name="melgan",
-    build=lambda cfg: finalize(MelGAN(cfg)),
-    default_config=default_config,
-    export_module=waveform_export,
-    input_names=mel_names,
-    output_names=audio_names,
-    dynamic_axes=mel_audio_axes,
-    example_inputs=example_mel_inputs,
-    head=waveform_head,
-    mel_settings=mel_settings,
-    hop_length=hop_length,
-    reference_audio=call_generator,
-))
+SPEC = register(waveform_family("melgan", lambda cfg: finalize(MelGAN(cfg)), default_config,
+                                 hop_length))
