@@ -39,16 +39,22 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
   return out;
 }
 
+// Min, Max, Sum, Mean: checks the inputs (at least one, all of one dtype) and returns the
+// shape they broadcast to.
+Shape variadic_broadcast_shape(const Node& node, const std::vector<const Tensor*>& in) {
+  if (in.empty())
+    fail(ErrorCode::kInvalidModel, "{}: needs at least one input", node.display_name());
+  check_input_count(node, in, in.size(), in.size());
+  check_same_dtype(node, in, 0, in.size() - 1);
+  std::vector<Shape> shapes;
+  for (const Tensor* t : in) shapes.push_back(t->shape());
+  return broadcast_shapes(node, shapes);
+}
+
 template <bool kMax>
 std::unique_ptr<Kernel> make_min_max(const Node& node, int64_t, const KernelOptions&) {
   return std::make_unique<FunctionKernel>([node](const std::vector<const Tensor*>& in) {
-    if (in.empty())
-      fail(ErrorCode::kInvalidModel, "{}: needs at least one input", node.display_name());
-    check_input_count(node, in, in.size(), in.size());
-    check_same_dtype(node, in, 0, in.size() - 1);
-    std::vector<Shape> shapes;
-    for (const Tensor* t : in) shapes.push_back(t->shape());
-    const Shape shape = broadcast_shapes(node, shapes);
+    const Shape shape = variadic_broadcast_shape(node, in);
     Tensor out;
     visit_dtype(in[0]->dtype(), [&](auto zero) {
       using T = decltype(zero);
@@ -75,13 +81,7 @@ std::unique_ptr<Kernel> make_min_max(const Node& node, int64_t, const KernelOpti
 template <bool kMean>
 std::unique_ptr<Kernel> make_sum(const Node& node, int64_t, const KernelOptions&) {
   return std::make_unique<FunctionKernel>([node](const std::vector<const Tensor*>& in) {
-    if (in.empty())
-      fail(ErrorCode::kInvalidModel, "{}: needs at least one input", node.display_name());
-    check_input_count(node, in, in.size(), in.size());
-    check_same_dtype(node, in, 0, in.size() - 1);
-    std::vector<Shape> shapes;
-    for (const Tensor* t : in) shapes.push_back(t->shape());
-    const Shape shape = broadcast_shapes(node, shapes);
+    const Shape shape = variadic_broadcast_shape(node, in);
     Tensor out;
     visit_dtype(in[0]->dtype(), [&](auto zero) {
       using T = decltype(zero);
