@@ -1,7 +1,8 @@
 // Vocoder: mel (and f0 for NSF-HiFiGAN) in, waveform out, for any amphora package or bare ONNX.
 //
 //   amphora::Vocoder vocoder = amphora::Vocoder::load("pkg/hifigan", {.threads = 2});
-//   std::vector<float> samples = vocoder.vocode(mel);  // mel: float32 [n_mels, T] or [1, n_mels, T]
+//   std::vector<float> samples = vocoder.vocode(mel);  // mel: float32 [n_mels, T] or [1, n_mels,
+//   T]
 //
 // Spectral heads (Vocos, APNet) end in a complex spectrum in the ONNX graph; the inverse STFT
 // described by the package's "head" runs inside vocode(), so every family returns samples.
@@ -20,12 +21,12 @@
 namespace amphora {
 
 struct VocoderInfo {
-  std::string family;       // "hifigan", ..., or "onnx" for a bare ONNX file
+  std::string family;  // "hifigan", ..., or "onnx" for a bare ONNX file
   int sample_rate = 0;
-  int hop_length = 0;       // output samples per mel frame
+  int hop_length = 0;  // output samples per mel frame
   int n_mels = 0;
-  bool needs_f0 = false;    // NSF-HiFiGAN: vocode(mel, f0)
-  std::string head;         // "waveform" or "istft"
+  bool needs_f0 = false;  // NSF-HiFiGAN: vocode(mel, f0)
+  std::string head;       // "waveform" or "istft"
 };
 
 struct VocoderOptions : Options {

@@ -28,7 +28,8 @@ struct BenchArgs {
 };
 
 double ms_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
 }
 
 double peak_rss_mb() {
@@ -146,18 +147,25 @@ int run_bench(const BenchArgs& args) {
   double mean = 0;
   for (double t : times) mean += t / static_cast<double>(times.size());
 
-  nlohmann::json result = {
-      {"model", args.model},       {"threads", args.threads},
-      {"runs", args.runs},         {"warmup", args.warmup},
-      {"shapes", shape_json},      {"load_ms", load_ms},
-      {"first_run_ms", first_ms},  {"min_ms", times.front()},
-      {"median_ms", percentile(times, 0.5)}, {"mean_ms", mean},
-      {"p90_ms", percentile(times, 0.9)},    {"p99_ms", percentile(times, 0.99)},
-      {"max_ms", times.back()},    {"peak_rss_mb", peak_rss_mb()},
-      {"rtf", nullptr}};
+  nlohmann::json result = {{"model", args.model},
+                           {"threads", args.threads},
+                           {"runs", args.runs},
+                           {"warmup", args.warmup},
+                           {"shapes", shape_json},
+                           {"load_ms", load_ms},
+                           {"first_run_ms", first_ms},
+                           {"min_ms", times.front()},
+                           {"median_ms", percentile(times, 0.5)},
+                           {"mean_ms", mean},
+                           {"p90_ms", percentile(times, 0.9)},
+                           {"p99_ms", percentile(times, 0.99)},
+                           {"max_ms", times.back()},
+                           {"peak_rss_mb", peak_rss_mb()},
+                           {"rtf", nullptr}};
   // Real-time factor: median wall time over the audio duration of the mel input.
   if (hop > 0 && sample_rate > 0 && inputs.count("mel")) {
-    double audio_s = static_cast<double>(inputs["mel"].dim(-1) * hop) / static_cast<double>(sample_rate);
+    double audio_s =
+        static_cast<double>(inputs["mel"].dim(-1) * hop) / static_cast<double>(sample_rate);
     result["rtf"] = percentile(times, 0.5) / 1000.0 / audio_s;
   }
   if (args.json) {

@@ -30,7 +30,8 @@ struct VocodeArgs {
 };
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // The mel for this model from a wav, with the package's mel settings (resampling if needed).
@@ -91,8 +92,9 @@ int run_vocode(const VocodeArgs& args) {
   options.noise_seed = args.seed;
   const auto load_start = std::chrono::steady_clock::now();
   Vocoder vocoder = Vocoder::load(args.model, options);
-  const double load_ms = std::chrono::duration<double, std::milli>(
-                             std::chrono::steady_clock::now() - load_start).count();
+  const double load_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start)
+          .count();
 
   const Tensor mel = args.wav.empty() ? read_npy(args.mel) : mel_from_wav(vocoder, args.wav);
   const int64_t frames = mel.dim(-1);
@@ -109,7 +111,8 @@ int run_vocode(const VocodeArgs& args) {
   bar.finish();
   int rate = vocoder.info().sample_rate;
   if (ends_with(args.output, ".npy")) {
-    write_npy(args.output, Tensor::from_vector<float>({static_cast<int64_t>(samples.size())}, samples));
+    write_npy(args.output,
+              Tensor::from_vector<float>({static_cast<int64_t>(samples.size())}, samples));
   } else {
     if (rate <= 0) {
       fail(ErrorCode::kInvalidArgument,
@@ -145,7 +148,8 @@ Run add_vocode_command(CLI::App& app) {
   cmd->add_option("--sample-rate", args->sample_rate,
                   "Sample rate for bare ONNX models (packages know theirs)");
   cmd->add_option("--seed", args->seed, "Seed of the NSF source noise (default 0)");
-  cmd->add_option("--subtype", args->subtype, "wav sample format: pcm16, pcm24, float (default pcm16)");
+  cmd->add_option("--subtype", args->subtype,
+                  "wav sample format: pcm16, pcm24, float (default pcm16)");
   cmd->add_flag("--force", args->force, "Overwrite the output if it exists");
   return [args] {
     if (args->wav.empty() == args->mel.empty()) {

@@ -20,7 +20,8 @@ nlohmann::json parse_manifest(const std::string& text, const std::string& source
 }
 
 int required_int(const nlohmann::json& manifest, const char* key, const std::string& source) {
-  if (!manifest.contains(key) || !manifest[key].is_number_integer() || manifest[key].get<int>() <= 0) {
+  if (!manifest.contains(key) || !manifest[key].is_number_integer() ||
+      manifest[key].get<int>() <= 0) {
     fail(ErrorCode::kInvalidModel, "{}: manifest needs a positive integer \"{}\"", source, key);
   }
   return manifest[key].get<int>();

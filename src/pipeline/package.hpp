@@ -14,15 +14,15 @@ namespace amphora {
 
 struct VocoderPackage {
   std::string onnx_path;
-  std::string package_dir;                  // empty for a bare ONNX file
-  std::optional<nlohmann::json> manifest;   // absent for a bare ONNX file
+  std::string package_dir;                 // empty for a bare ONNX file
+  std::optional<nlohmann::json> manifest;  // absent for a bare ONNX file
   std::string family;
   int sample_rate = 0;
   int hop_length = 0;
   int n_mels = 0;
-  std::optional<audio::MelConfig> mel;      // absent for a bare ONNX file
+  std::optional<audio::MelConfig> mel;             // absent for a bare ONNX file
   std::optional<audio::StftConfig> spectral_head;  // the ISTFT of spec_real/spec_imag, if any
-  std::vector<std::string> input_names;     // mel [, f0, noise]
+  std::vector<std::string> input_names;            // mel [, f0, noise]
 };
 
 // Reads the manifest of a package directory or an amphora-exported .onnx. For a bare ONNX file

@@ -55,7 +55,7 @@ void describe_bare_onnx(Vocoder::Impl& impl, const std::string& path, int sample
          path, short_len, long_len);
   }
   impl.info = VocoderInfo{"onnx", sample_rate, static_cast<int>(hop), static_cast<int>(n_mels),
-                          false, "waveform"};
+                          false,  "waveform"};
 }
 
 void describe_package(Vocoder::Impl& impl) {
@@ -96,7 +96,8 @@ Tensor mel_batch(const Tensor& mel, const VocoderInfo& info) {
   } else if (mel32.rank() == 3 && mel32.dim(0) == 1) {
     batch = mel32;
   } else {
-    fail(ErrorCode::kInvalidArgument, "mel has shape {}, expected [n_mels, frames] or [1, n_mels, frames]",
+    fail(ErrorCode::kInvalidArgument,
+         "mel has shape {}, expected [n_mels, frames] or [1, n_mels, frames]",
          shape_str(mel.shape()));
   }
   if (batch.dim(1) != info.n_mels) {
@@ -107,8 +108,8 @@ Tensor mel_batch(const Tensor& mel, const VocoderInfo& info) {
   const float* values = batch.data<float>();
   for (int64_t i = 0; i < batch.numel(); ++i) {
     if (!std::isfinite(values[i])) {
-      fail(ErrorCode::kInvalidArgument, "mel value at bin {}, frame {} is {}",
-           (i / batch.dim(2)), i % batch.dim(2), values[i]);
+      fail(ErrorCode::kInvalidArgument, "mel value at bin {}, frame {} is {}", (i / batch.dim(2)),
+           i % batch.dim(2), values[i]);
     }
   }
   return batch;
@@ -120,7 +121,8 @@ Tensor f0_batch(const Tensor& given, int64_t frames) {
                         : given;
   if (f0.dtype() != DType::kFloat32 || f0.numel() != frames || f0.rank() > 2 ||
       (f0.rank() == 2 && f0.dim(0) != 1)) {
-    fail(ErrorCode::kInvalidArgument, "f0 is {} {}, expected float32 [{}] or [1, {}] (one value per mel frame)",
+    fail(ErrorCode::kInvalidArgument,
+         "f0 is {} {}, expected float32 [{}] or [1, {}] (one value per mel frame)",
          dtype_name(f0.dtype()), shape_str(f0.shape()), frames, frames);
   }
   const float* values = f0.data<float>();
@@ -156,7 +158,8 @@ std::vector<float> run_vocoder(const Vocoder::Impl& impl, std::map<std::string, 
     auto find = [&](const char* name) -> const Tensor& {
       auto it = outputs.find(name);
       if (it == outputs.end()) {
-        fail(ErrorCode::kInvalidModel, "{}: spectral head needs output '{}'", impl.package.onnx_path, name);
+        fail(ErrorCode::kInvalidModel, "{}: spectral head needs output '{}'",
+             impl.package.onnx_path, name);
       }
       return it->second;
     };
@@ -175,8 +178,8 @@ std::vector<float> run_vocoder(const Vocoder::Impl& impl, std::map<std::string, 
 }  // namespace
 
 Vocoder Vocoder::load(const std::string& path, const VocoderOptions& options) {
-  auto impl = std::make_shared<Impl>(Impl{Model::load(path, options), {}, {}, {}, {}, 0,
-                                          options.noise_seed});
+  auto impl = std::make_shared<Impl>(
+      Impl{Model::load(path, options), {}, {}, {}, {}, 0, options.noise_seed});
   impl->package = read_vocoder_package(path, impl->model.metadata());
   if (impl->package.manifest) {
     describe_package(*impl);
