@@ -3,6 +3,7 @@ with ONNX Runtime on the same inputs."""
 import os
 import pathlib
 import subprocess
+import wave
 
 import numpy as np
 import pytest
@@ -38,3 +39,14 @@ def run_onnxruntime(model: pathlib.Path, inputs: dict) -> dict:
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
     return dict(zip(names, session.run(names, inputs)))
+
+
+def write_pcm16(path: pathlib.Path, samples: np.ndarray, rate: int) -> np.ndarray:
+    """Writes mono 16-bit PCM; returns the samples exactly as libsndfile will read them."""
+    ints = np.clip(np.round(samples * 32767), -32768, 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(ints.tobytes())
+    return ints.astype(np.float32) / 32768.0

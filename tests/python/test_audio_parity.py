@@ -26,6 +26,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from e2e_util import amphora_bin, write_pcm16
+
 ROOT = Path(__file__).resolve().parents[2]
 TOLERANCE = 1e-4
 
@@ -41,16 +43,8 @@ MEL_CONFIGS = {
 }
 
 
-def amphora_binary() -> Path:
-    path = Path(os.environ.get("AMPHORA_BIN", ROOT / "build" / "amphora"))
-    if not path.is_file():
-        pytest.fail(f"amphora binary not found at {path}: build it (scripts/setup.sh) "
-                    "or set AMPHORA_BIN")
-    return path
-
-
 def build_dir() -> Path:
-    return amphora_binary().parent
+    return amphora_bin().parent
 
 
 def run(*args, check=True) -> subprocess.CompletedProcess:
@@ -118,17 +112,6 @@ def fft_resample(x: np.ndarray, new_length: int) -> np.ndarray:
     return np.fft.irfft(out, new_length) * (new_length / len(x))
 
 
-def write_pcm16(path: Path, samples: np.ndarray, rate: int) -> np.ndarray:
-    """Writes 16-bit PCM; returns the samples exactly as libsndfile will read them."""
-    ints = np.clip(np.round(samples * 32767), -32768, 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(ints.tobytes())
-    return ints.astype(np.float32) / 32768.0
-
-
 def write_float_wav(path: Path, samples: np.ndarray, rate: int) -> np.ndarray:
     """Writes an IEEE-float wav (format tag 3); returns the float32 samples."""
     data = samples.astype("<f4")
@@ -176,7 +159,7 @@ def test_mel_matches_amphion_reference(name, kind, flite_speech, tmp_path):
              "--n-mels", cfg["n_mels"], "--fmin", cfg["fmin"], "--fmax", cfg["fmax"]]
     if cfg["norm"]:
         flags += ["--norm-mean", cfg["norm"]["mean"], "--norm-std", cfg["norm"]["std"]]
-    run(amphora_binary(), "mel", "--wav", wav, "-o", out, *flags)
+    run(amphora_bin(), "mel", "--wav", wav, "-o", out, *flags)
     ours = np.load(out)
     reference = amphion_mel(samples, cfg)
     assert ours.dtype == np.float32
@@ -207,13 +190,13 @@ def test_mel_reads_the_package_manifest_and_resamples(flite_speech, tmp_path):
     pkg = package(tmp_path / "pkg", cfg)
     wav, samples = make_signal("noise", flite_speech, cfg["sample_rate"], tmp_path)
     out = tmp_path / "mel.npy"
-    run(amphora_binary(), "mel", "--wav", wav, "--model", pkg, "-o", out)
+    run(amphora_bin(), "mel", "--wav", wav, "--model", pkg, "-o", out)
     assert np.abs(np.load(out) - amphion_mel(samples, cfg)).max() <= TOLERANCE
 
     speech, rate = flite_speech
     low_rate = tmp_path / "low_rate.wav"
     write_pcm16(low_rate, speech, rate)
-    result = run(amphora_binary(), "mel", "--wav", low_rate, "--model", pkg, "-o",
+    result = run(amphora_bin(), "mel", "--wav", low_rate, "--model", pkg, "-o",
                  tmp_path / "resampled.npy")
     assert f"from {rate} Hz to 24000 Hz" in result.stderr
     mel = np.load(tmp_path / "resampled.npy")
@@ -221,7 +204,7 @@ def test_mel_reads_the_package_manifest_and_resamples(flite_speech, tmp_path):
 
 
 def test_mel_and_compare_refuse_bad_input(flite_speech, tmp_path):
-    binary = amphora_binary()
+    binary = amphora_bin()
     wav, _ = make_signal("noise", flite_speech, 22050, tmp_path)
     out = tmp_path / "exists.npy"
     out.write_bytes(b"keep me")
@@ -246,7 +229,7 @@ def test_mel_and_compare_refuse_bad_input(flite_speech, tmp_path):
 
 
 def test_compare_reports_known_distances(flite_speech, tmp_path):
-    binary = amphora_binary()
+    binary = amphora_bin()
     wav, samples = make_signal("noise", flite_speech, 22050, tmp_path)
     same = json.loads(run(binary, "compare", wav, wav, "--json").stdout)
     assert same["identical"] and same["max_abs"] == 0 and same["snr_db"] is None

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from e2e_util import amphora_bin, run_onnxruntime
+from e2e_util import amphora_bin, run_onnxruntime, write_pcm16
 
 FAMILIES = ("hifigan", "bigvgan", "melgan", "nsf_hifigan", "vocos", "apnet")
 # BigVGAN's default config takes most of the export time in anti-aliased activations; one
@@ -103,12 +103,7 @@ def speech_like(sample_rate: int, seconds: float, seed: int = 0) -> np.ndarray:
 
 
 def write_wav16(path: Path, samples: np.ndarray, sample_rate: int) -> Path:
-    pcm = np.clip(np.round(samples * 32767.0), -32768, 32767).astype("<i2")
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(sample_rate)
-        out.writeframes(pcm.tobytes())
+    write_pcm16(path, samples, sample_rate)
     return path
 
 

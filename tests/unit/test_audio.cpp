@@ -16,6 +16,7 @@
 #include "audio/mel_filters.hpp"
 #include "audio/stft.hpp"
 #include "audio/wav_io.hpp"
+#include "audio_test_util.hpp"
 
 namespace amphora::audio {
 namespace {
@@ -39,13 +40,7 @@ std::vector<float> sine(int64_t length, double freq, int rate, double amplitude 
   return out;
 }
 
-std::vector<float> noise(int64_t length, unsigned seed, float scale = 0.3f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> out(static_cast<size_t>(length));
-  for (float& x : out) x = dist(rng);
-  return out;
-}
+using testing::noise;
 
 template <typename Fn>
 void expect_error(ErrorCode code, const std::string& fragment, Fn&& fn) {

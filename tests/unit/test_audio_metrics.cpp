@@ -11,6 +11,7 @@
 
 #include "audio/metrics.hpp"
 #include "audio/signal_file.hpp"
+#include "audio_test_util.hpp"
 #include "core/npy.hpp"
 
 namespace amphora::audio {
@@ -18,13 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::vector<float> noise(int64_t length, unsigned seed, float scale = 0.3f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> out(static_cast<size_t>(length));
-  for (float& x : out) x = dist(rng);
-  return out;
-}
+using testing::noise;
 
 MelConfig mel_22k() {
   MelConfig cfg;
