@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 
 #include "core/error.hpp"
@@ -65,6 +66,14 @@ MelConfig MelOptions::resolve(int default_rate) const {
   cfg.norm_std = norm_std;
   cfg.validate();
   return cfg;
+}
+
+void resample_to(AudioBuffer& signal, const std::string& path, int rate) {
+  if (signal.sample_rate == 0 || signal.sample_rate == rate) return;
+  std::fprintf(stderr, "note: resampling '%s' from %d Hz to %d Hz\n", path.c_str(),
+               signal.sample_rate, rate);
+  signal.samples = resample(signal.samples, signal.sample_rate, rate);
+  signal.sample_rate = rate;
 }
 
 }  // namespace amphora::audio

@@ -15,6 +15,10 @@ namespace amphora::audio {
 // refused (kInvalidArgument naming the file and index).
 AudioBuffer read_signal(const std::string& path);
 
+// Resamples `signal` (read from `path`) to `rate` in place and says so on stderr. A signal of
+// unknown rate (0: an .npy) is taken to be at `rate` already.
+void resample_to(AudioBuffer& signal, const std::string& path, int rate);
+
 // Fails with kIo when `path` exists and `force` is false, or when its directory is missing.
 void check_output_path(const std::string& path, bool force);
 

@@ -49,14 +49,6 @@ int comparison_rate(const CompareArgs& args, const audio::AudioBuffer& a,
   return kAssumedSampleRate;
 }
 
-void bring_to_rate(audio::AudioBuffer& signal, const std::string& path, int rate) {
-  if (signal.sample_rate == 0 || signal.sample_rate == rate) return;
-  std::fprintf(stderr, "note: resampling '%s' from %d Hz to %d Hz for the comparison\n",
-               path.c_str(), signal.sample_rate, rate);
-  signal.samples = audio::resample(signal.samples, signal.sample_rate, rate);
-  signal.sample_rate = rate;
-}
-
 nlohmann::json finite_or_null(double value) {
   return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr);
 }
@@ -119,8 +111,8 @@ int run_compare(const CompareArgs& args) {
   std::optional<audio::MelConfig> package_mel;
   if (!args.model.empty()) package_mel = audio::mel_config_from_package(args.model);
   const int rate = comparison_rate(args, a, b, package_mel);
-  bring_to_rate(a, args.a, rate);
-  bring_to_rate(b, args.b, rate);
+  audio::resample_to(a, args.a, rate);
+  audio::resample_to(b, args.b, rate);
   const audio::MelConfig mel = package_mel ? *package_mel : args.mel.resolve(rate);
   const audio::SignalComparison result = audio::compare_signals(a.samples, b.samples, mel);
   if (args.json) {

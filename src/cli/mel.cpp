@@ -40,11 +40,7 @@ int run_mel(const MelArgs& args) {
   audio::AudioBuffer input = audio::read_audio(args.wav);
   const audio::MelConfig cfg = args.model.empty() ? args.mel.resolve(input.sample_rate)
                                                   : audio::mel_config_from_package(args.model);
-  if (input.sample_rate != cfg.sample_rate) {
-    std::fprintf(stderr, "resampling '%s' from %d Hz to %d Hz\n", args.wav.c_str(),
-                 input.sample_rate, cfg.sample_rate);
-    input.samples = audio::resample(input.samples, input.sample_rate, cfg.sample_rate);
-  }
+  audio::resample_to(input, args.wav, cfg.sample_rate);
   const Tensor mel = audio::mel_spectrogram(input.samples, cfg);
   write_npy(args.output, mel);
   std::printf("mel [%lld, %lld] (%s) -> %s\n", static_cast<long long>(mel.dim(0)),

@@ -43,11 +43,7 @@ Tensor mel_from_wav(const Vocoder& vocoder, const std::string& wav) {
   }
   const audio::MelConfig& cfg = *vocoder.mel_config();
   audio::AudioBuffer input = audio::read_audio(wav);
-  if (input.sample_rate != cfg.sample_rate) {
-    std::fprintf(stderr, "resampling '%s' from %d Hz to %d Hz\n", wav.c_str(), input.sample_rate,
-                 cfg.sample_rate);
-    input.samples = audio::resample(input.samples, input.sample_rate, cfg.sample_rate);
-  }
+  audio::resample_to(input, wav, cfg.sample_rate);
   return audio::mel_spectrogram(input.samples, cfg);
 }
 
