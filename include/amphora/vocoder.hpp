@@ -29,6 +29,18 @@ struct VocoderInfo {
   std::string head;       // "waveform" or "istft"
 };
 
+// How a model streams, from the analysis of its graph along time (src/stream/plan.hpp).
+struct StreamInfo {
+  bool streamable = false;
+  std::string not_streamable_because;  // names the node at fault
+  int64_t history_frames = 0;          // past mel frames one output frame depends on
+  int64_t lookahead_frames = 0;        // future mel frames it needs: the streaming delay
+  bool bounded_history = true;         // false: state spans the whole input (NSF's phase)
+  std::string unbounded_because;       // ... and which node makes it so
+};
+
+class VocoderStream;
+
 struct VocoderOptions : Options {
   // Bare ONNX files carry no sample rate; 0 = take it from the package manifest.
   int sample_rate = 0;
@@ -57,11 +69,47 @@ class Vocoder {
   std::vector<float> vocode(const Tensor& mel, const Tensor& f0,
                             const Progress& progress = {}) const;
 
+  // Streaming. stream_info() analyses the graph once (two probe runs) and caches the result.
+  const StreamInfo& stream_info() const;
+  // A stateful stream (native engine): push mel frames as they arrive, get the samples that
+  // are final. Fails with the reason when the model does not stream.
+  VocoderStream stream() const;
+  // Chunked mode (any backend): the mel is cut into chunks of `chunk_frames`, each run with the
+  // context the receptive field requires, and the cores are joined -- the offline output.
+  // Needs a bounded receptive field (so not NSF with the source fixed: use stream()).
+  std::vector<float> vocode_chunked(const Tensor& mel, const Tensor* f0, int64_t chunk_frames,
+                                    const Progress& progress = {}) const;
+
   struct Impl;
 
  private:
   explicit Vocoder(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
   std::shared_ptr<Impl> impl_;
+};
+
+// A stream of one utterance. Concatenating every push() and finish() result gives the offline
+// vocode() output (within 1e-4) for any split of the mel into pushes.
+class VocoderStream {
+ public:
+  ~VocoderStream();
+  VocoderStream(VocoderStream&&) noexcept;
+  VocoderStream& operator=(VocoderStream&&) noexcept;
+
+  // mel frames: [n_mels, n] or [1, n_mels, n], any n >= 0; NSF models also take f0 [n] Hz.
+  std::vector<float> push(const Tensor& mel);
+  std::vector<float> push(const Tensor& mel, const Tensor& f0);
+  // Ends the utterance and returns the remaining samples (frames * hop_length in all).
+  std::vector<float> finish();
+
+  int64_t frames_pushed() const;
+  int64_t samples_returned() const;
+
+  struct Impl;
+
+ private:
+  friend class Vocoder;
+  explicit VocoderStream(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace amphora

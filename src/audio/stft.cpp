@@ -182,39 +182,22 @@ std::vector<float> Stft::inverse(const Spectrum& spectrum, std::optional<int64_t
   const int64_t full_length = n_fft + hop * (frames - 1);
   std::vector<double> signal(static_cast<size_t>(full_length), 0.0);
   std::vector<double> envelope(static_cast<size_t>(full_length), 0.0);
-  std::vector<std::complex<double>> hermitian(static_cast<size_t>(n_fft));
-  std::vector<std::complex<double>> time(static_cast<size_t>(n_fft));
-  const int64_t half = n_fft / 2;
+  std::vector<double> time(static_cast<size_t>(n_fft));
   for (int64_t t = 0; t < frames; ++t) {
-    for (int64_t k = 0; k < bins; ++k) {
-      hermitian[k] = {spectrum.real[k * frames + t], spectrum.imag[k * frames + t]};
-    }
-    // A real inverse FFT ignores the imaginary parts of the DC and Nyquist bins.
-    hermitian[0].imag(0.0);
-    hermitian[half].imag(0.0);
-    for (int64_t k = 1; k < half; ++k) hermitian[n_fft - k] = std::conj(hermitian[k]);
-    plans_->full_inverse.transform(hermitian.data(), time.data());
+    synthesize_frame(&spectrum.real[t], &spectrum.imag[t], frames, time.data());
     double* out = signal.data() + t * hop;
     double* env = envelope.data() + t * hop;
     for (int64_t i = 0; i < n_fft; ++i) {
-      out[i] += time[i].real() / static_cast<double>(n_fft) * window_[i];
+      out[i] += time[i];
       env[i] += window_[i] * window_[i];
     }
   }
 
   // torch.istft with `length` reads past the centre trim when asked to; the Vocos ISTFT has
   // no length argument, so beyond its trimmed end we only zero-pad.
-  int64_t start = 0;
-  int64_t end = full_length;
-  int64_t limit = full_length;
-  if (config_.padding == StftPadding::kCenter) {
-    start = n_fft / 2;
-    end = full_length - n_fft / 2;
-  } else if (config_.padding == StftPadding::kSame) {
-    start = (config_.win_length - hop) / 2;
-    end = full_length - start;
-    limit = end;
-  }
+  const int64_t start = trim_start();
+  int64_t end = full_length - start;
+  const int64_t limit = config_.padding == StftPadding::kSame ? end : full_length;
   if (length) end = start + *length;
   const int64_t available = std::min(end, limit);
   std::vector<float> result(static_cast<size_t>(std::max<int64_t>(end - start, 0)), 0.0f);
@@ -228,6 +211,33 @@ std::vector<float> Stft::inverse(const Spectrum& spectrum, std::optional<int64_t
     result[i - start] = static_cast<float>(signal[i] / envelope[i]);
   }
   return result;
+}
+
+int64_t Stft::trim_start() const {
+  switch (config_.padding) {
+    case StftPadding::kCenter: return config_.n_fft / 2;
+    case StftPadding::kSame: return (config_.win_length - config_.hop_length) / 2;
+    default: return 0;
+  }
+}
+
+void Stft::synthesize_frame(const float* real, const float* imag, int64_t stride,
+                            double* time) const {
+  const int64_t n_fft = config_.n_fft;
+  const int64_t half = n_fft / 2;
+  std::vector<std::complex<double>>& hermitian = synthesis_scratch_;
+  hermitian.resize(static_cast<size_t>(n_fft));
+  for (int64_t k = 0; k <= half; ++k) hermitian[k] = {real[k * stride], imag[k * stride]};
+  // A real inverse FFT ignores the imaginary parts of the DC and Nyquist bins.
+  hermitian[0].imag(0.0);
+  hermitian[half].imag(0.0);
+  for (int64_t k = 1; k < half; ++k) hermitian[n_fft - k] = std::conj(hermitian[k]);
+  std::vector<std::complex<double>>& result = synthesis_time_;
+  result.resize(static_cast<size_t>(n_fft));
+  plans_->full_inverse.transform(hermitian.data(), result.data());
+  for (int64_t i = 0; i < n_fft; ++i) {
+    time[i] = result[i].real() / static_cast<double>(n_fft) * window_[i];
+  }
 }
 
 }  // namespace amphora::audio

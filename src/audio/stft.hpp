@@ -81,6 +81,13 @@ class Stft {
   // vanishes (hop too large for the window: not invertible).
   std::vector<float> inverse(const Spectrum& spectrum,
                              std::optional<int64_t> length = std::nullopt) const;
+  // One frame of the inverse: the windowed inverse DFT of bins real[k*stride], imag[k*stride]
+  // into time[0 .. n_fft), ready to overlap-add (inverse() and the streaming ISTFT share it).
+  void synthesize_frame(const float* real, const float* imag, int64_t stride,
+                        double* time) const;
+  const std::vector<double>& window() const { return window_; }
+  // Where the output starts in the overlap-added signal (the centre/"same" trim).
+  int64_t trim_start() const;
 
  private:
   struct Plans;
@@ -89,6 +96,7 @@ class Stft {
   std::unique_ptr<Plans> plans_;
   mutable std::vector<double> frame_scratch_;                 // n_fft windowed samples
   mutable std::vector<std::complex<double>> packed_scratch_;  // n_fft/2 packed real-FFT bins
+  mutable std::vector<std::complex<double>> synthesis_scratch_, synthesis_time_;
 };
 
 }  // namespace amphora::audio

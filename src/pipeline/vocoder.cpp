@@ -4,19 +4,9 @@
 #include <cmath>
 #include <random>
 
-#include "pipeline/package.hpp"
+#include "pipeline/vocoder_impl.hpp"
 
 namespace amphora {
-
-struct Vocoder::Impl {
-  Model model;
-  VocoderPackage package;
-  VocoderInfo info;
-  std::string mel_input;  // "mel", or the one input of a bare ONNX file
-  std::string audio_output;
-  int64_t noise_channels = 0;  // NSF: harmonics + 1
-  uint64_t noise_seed = 0;
-};
 
 namespace {
 
@@ -79,8 +69,10 @@ void describe_package(Vocoder::Impl& impl) {
   impl.audio_output = impl.model.outputs().front().name;
 }
 
+}  // namespace
+
 // [n_mels, T] or [1, n_mels, T] -> [1, n_mels, T], with the checks a user needs to hear about.
-Tensor mel_batch(const Tensor& mel, const VocoderInfo& info) {
+Tensor mel_batch(const Tensor& mel, const VocoderInfo& info, bool allow_empty) {
   Tensor mel32;
   if (mel.dtype() == DType::kFloat32) {
     mel32 = mel;
@@ -104,7 +96,7 @@ Tensor mel_batch(const Tensor& mel, const VocoderInfo& info) {
     fail(ErrorCode::kInvalidArgument, "mel has {} bins but the model expects {} (shape {})",
          batch.dim(1), info.n_mels, shape_str(mel.shape()));
   }
-  if (batch.dim(2) < 1) fail(ErrorCode::kInvalidArgument, "mel has no frames");
+  if (batch.dim(2) < 1 && !allow_empty) fail(ErrorCode::kInvalidArgument, "mel has no frames");
   const float* values = batch.data<float>();
   for (int64_t i = 0; i < batch.numel(); ++i) {
     if (!std::isfinite(values[i])) {
@@ -135,14 +127,24 @@ Tensor f0_batch(const Tensor& given, int64_t frames) {
   return f0.reshaped({1, frames});
 }
 
-Tensor standard_normal(const Shape& shape, uint64_t seed) {
-  Tensor noise(DType::kFloat32, shape);
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
+NoiseSource::NoiseSource(int64_t channels, uint64_t seed) {
+  for (int64_t c = 0; c < channels; ++c) {
+    generators_.emplace_back(seed + static_cast<uint64_t>(c) * 0x9E3779B97F4A7C15ull);
+    normals_.emplace_back(0.0f, 1.0f);
+  }
+}
+
+Tensor NoiseSource::next(int64_t samples) {
+  const auto channels = static_cast<int64_t>(generators_.size());
+  Tensor noise(DType::kFloat32, {1, channels, samples});
   float* out = noise.data<float>();
-  for (int64_t i = 0; i < noise.numel(); ++i) out[i] = normal(rng);
+  for (int64_t c = 0; c < channels; ++c) {
+    for (int64_t i = 0; i < samples; ++i) out[c * samples + i] = normals_[c](generators_[c]);
+  }
   return noise;
 }
+
+namespace {
 
 std::vector<float> run_vocoder(const Vocoder::Impl& impl, std::map<std::string, Tensor> inputs,
                                int64_t frames, const Vocoder::Progress& progress) {
@@ -178,8 +180,9 @@ std::vector<float> run_vocoder(const Vocoder::Impl& impl, std::map<std::string, 
 }  // namespace
 
 Vocoder Vocoder::load(const std::string& path, const VocoderOptions& options) {
-  auto impl = std::make_shared<Impl>(
-      Impl{Model::load(path, options), {}, {}, {}, {}, 0, options.noise_seed});
+  auto impl = std::make_shared<Impl>(Model::load(path, options));
+  impl->noise_seed = options.noise_seed;
+  impl->options = options;
   impl->package = read_vocoder_package(path, impl->model.metadata());
   if (impl->package.manifest) {
     describe_package(*impl);
@@ -209,8 +212,8 @@ std::vector<float> Vocoder::vocode(const Tensor& mel, const Tensor& f0,
   const int64_t frames = batch.dim(2);
   std::map<std::string, Tensor> inputs = {{impl_->mel_input, batch}, {"f0", f0_batch(f0, frames)}};
   if (impl_->noise_channels > 0) {
-    inputs["noise"] = standard_normal({1, impl_->noise_channels, frames * impl_->info.hop_length},
-                                      impl_->noise_seed);
+    inputs["noise"] =
+        NoiseSource(impl_->noise_channels, impl_->noise_seed).next(frames * impl_->info.hop_length);
   }
   return run_vocoder(*impl_, std::move(inputs), frames, progress);
 }

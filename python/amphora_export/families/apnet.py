@@ -69,9 +69,12 @@ class APNet(nn.Module):
         logamp, real, imag = self.branches(mel)
         radius = torch.sqrt(real * real + imag * imag)
         nonzero = radius > 0
-        safe = torch.where(nonzero, radius, torch.ones_like(radius))
-        cos = torch.where(nonzero, real / safe, torch.ones_like(radius))
-        sin = torch.where(nonzero, imag / safe, torch.zeros_like(radius))
+        # Scalar fallbacks, not ones_like/zeros_like: those export as Shape -> ConstantOfShape,
+        # a value computed from the input length, which a streaming runtime cannot chunk.
+        one, zero = torch.ones((), dtype=radius.dtype), torch.zeros((), dtype=radius.dtype)
+        safe = torch.where(nonzero, radius, one)
+        cos = torch.where(nonzero, real / safe, one)
+        sin = torch.where(nonzero, imag / safe, zero)
         amplitude = torch.exp(logamp)
         return amplitude * cos, amplitude * sin
 

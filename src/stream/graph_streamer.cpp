@@ -1,0 +1,523 @@
+#include "stream/graph_streamer.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "stream/time_slices.hpp"
+
+namespace amphora::stream {
+
+namespace {
+
+int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// The retained steps [begin, end) of one streamed value. Readers (node inputs, the output
+// collector) each say from which step they still need it; older steps are dropped.
+struct Buffer {
+  int64_t axis = -1;
+  Tensor data;  // steps [begin, end) along axis; empty before the first step arrives
+  int64_t begin = 0, end = 0;
+  bool finished = false;
+  std::vector<int64_t> reader_needs;
+
+  int add_reader() {
+    reader_needs.push_back(0);
+    return static_cast<int>(reader_needs.size() - 1);
+  }
+  void append(const Tensor& chunk) {
+    const int64_t steps = chunk.dim(axis);
+    if (steps == 0) return;
+    data = data.empty() || data.dim(axis) == 0 ? chunk : concat_axis({data, chunk}, axis);
+    end += steps;
+  }
+  Tensor view(int64_t from, int64_t to) const {
+    if (from < begin || to > end || from > to) {
+      fail(ErrorCode::kInternal, "stream steps [{}, {}) requested, [{}, {}) retained", from, to,
+           begin, end);
+    }
+    return slice_axis(data, axis, from - begin, to - from);
+  }
+  void trim() {
+    int64_t keep_from = end;
+    for (int64_t need : reader_needs) keep_from = std::min(keep_from, need);
+    if (keep_from > begin && !data.empty()) {
+      data = slice_axis(data, axis, keep_from - begin, end - keep_from);
+      begin = keep_from;
+    }
+  }
+};
+
+struct NodeState {
+  std::unique_ptr<Kernel> kernel;
+  std::vector<int> readers;  // per input slot: reader id in its buffer, -1 if not streamed
+  int64_t done = 0;          // steps consumed (or, for Conv, outputs made)
+  bool started = false;      // Pad/TimeConcat prefix emitted; head value taken
+  bool finished = false;
+  Tensor carry;              // CumSum: last output step; ConvTranspose: overlap-add tail
+  int64_t carry_begin = 0;   // ConvTranspose: uncropped output position of carry[0]
+  int64_t emitted = 0;       // ConvTranspose: uncropped positions emitted so far
+};
+
+}  // namespace
+
+struct GraphStreamer::State {
+  std::shared_ptr<const Graph> graph;
+  std::shared_ptr<const StreamPlan> plan;
+  int threads = 0;
+  std::vector<NodeState> nodes;
+  std::map<std::string, Buffer> streams;
+  std::map<std::string, Tensor> heads;
+  std::map<std::string, int> output_readers;
+  bool first_push = true;
+
+  const Tensor* fixed(const std::string& name) const {
+    if (auto it = graph->initializers.find(name); it != graph->initializers.end()) {
+      return &it->second;
+    }
+    if (auto it = plan->time.constants.find(name); it != plan->time.constants.end()) {
+      return &it->second;
+    }
+    if (auto it = heads.find(name); it != heads.end()) return &it->second;
+    return nullptr;
+  }
+
+  std::vector<Tensor> run_kernel(size_t index, const std::vector<const Tensor*>& args) {
+    const Node& node = graph->nodes[index];
+    try {
+      return nodes[index].kernel->run(args);
+    } catch (const Error& e) {
+      fail(e.code(), "streaming {}: {}", node.display_name(), e.what());
+    }
+  }
+
+  // Arguments with streamed inputs cut to [from, to) (left null when `from` < 0: the caller
+  // supplies them); false when a head value is not ready yet.
+  bool gather_args(size_t index, int64_t from, int64_t to, std::vector<Tensor>& cut,
+                   std::vector<const Tensor*>& args) {
+    const Node& node = plan->nodes[index].kernel_node;
+    cut.assign(node.inputs.size(), Tensor());
+    args.assign(node.inputs.size(), nullptr);
+    for (size_t k = 0; k < node.inputs.size(); ++k) {
+      const std::string& name = node.inputs[k];
+      if (name.empty()) continue;
+      if (auto it = streams.find(name); it != streams.end()) {
+        if (from < 0) continue;
+        cut[k] = it->second.view(from, to);
+        args[k] = &cut[k];
+      } else if (const Tensor* value = fixed(name)) {
+        args[k] = value;
+      } else {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  Buffer& input(size_t index, size_t slot) {
+    return streams.at(graph->nodes[index].inputs[slot]);
+  }
+  void need(size_t index, size_t slot, int64_t from) {
+    const int reader = nodes[index].readers[slot];
+    if (reader >= 0) input(index, slot).reader_needs[reader] = from;
+  }
+  void emit(size_t index, const Tensor& chunk, size_t output = 0) {
+    streams.at(graph->nodes[index].outputs[output]).append(chunk);
+  }
+  void finish_outputs(size_t index) {
+    nodes[index].finished = true;
+    for (const std::string& name : graph->nodes[index].outputs) {
+      if (auto it = streams.find(name); it != streams.end()) it->second.finished = true;
+    }
+  }
+
+  void step_local(size_t i);
+  void step_conv(size_t i);
+  void step_conv_transpose(size_t i);
+  void step_pad(size_t i);
+  void step_time_slice(size_t i);
+  void step_time_concat(size_t i);
+  void step_cumsum(size_t i);
+  void step_head(size_t i);
+  void step_all();
+  std::map<std::string, Tensor> collect();
+};
+
+void GraphStreamer::State::step_local(size_t i) {
+  const Node& node = graph->nodes[i];
+  NodeState& st = nodes[i];
+  int64_t available = std::numeric_limits<int64_t>::max();
+  bool all_finished = true;
+  for (size_t k = 0; k < node.inputs.size(); ++k) {
+    if (st.readers[k] < 0) continue;
+    const Buffer& in = input(i, k);
+    available = std::min(available, in.end);
+    all_finished &= in.finished;
+  }
+  if (available > st.done) {
+    std::vector<Tensor> cut;
+    std::vector<const Tensor*> args;
+    if (!gather_args(i, st.done, available, cut, args)) return;
+    std::vector<Tensor> results = run_kernel(i, args);
+    for (size_t o = 0; o < node.outputs.size() && o < results.size(); ++o) {
+      if (streams.count(node.outputs[o])) emit(i, results[o], o);
+    }
+    st.done = available;
+    for (size_t k = 0; k < node.inputs.size(); ++k) need(i, k, st.done);
+  }
+  if (all_finished && st.done == available) finish_outputs(i);
+}
+
+void GraphStreamer::State::step_conv(size_t i) {
+  const NodePlan& np = plan->nodes[i];
+  NodeState& st = nodes[i];
+  const Buffer& x = input(i, 0);
+  const int64_t taps = (np.kernel - 1) * np.dilation;
+  // Outputs whose whole window has arrived (the end padding only once the input has ended).
+  const int64_t reach = x.finished ? x.end + np.pad_end : x.end;
+  const int64_t last = floor_div(reach - 1 + np.pad_begin - taps, np.stride);
+  const int64_t outputs = std::max<int64_t>(last + 1, 0);
+  if (outputs > st.done) {
+    const int64_t lo = st.done * np.stride - np.pad_begin;
+    const int64_t hi = (outputs - 1) * np.stride - np.pad_begin + taps + 1;
+    const int64_t real_lo = std::clamp<int64_t>(lo, 0, x.end);
+    const int64_t real_hi = std::clamp<int64_t>(hi, real_lo, x.end);
+    std::vector<Tensor> parts;
+    if (real_lo > lo) parts.push_back(filled_along(x.data, x.axis, real_lo - lo, 0.0));
+    parts.push_back(x.view(real_lo, real_hi));
+    if (hi > real_hi) parts.push_back(filled_along(x.data, x.axis, hi - real_hi, 0.0));
+    Tensor window = concat_axis(parts, x.axis);
+    std::vector<Tensor> cut;
+    std::vector<const Tensor*> args;
+    if (!gather_args(i, -1, -1, cut, args)) return;
+    args[0] = &window;
+    emit(i, run_kernel(i, args).at(0));
+    st.done = outputs;
+    need(i, 0, std::max<int64_t>(0, outputs * np.stride - np.pad_begin));
+  }
+  if (x.finished && outputs == st.done) finish_outputs(i);
+}
+
+// Output position p (before cropping pad_begin) of a transposed convolution sums input steps
+// i with i*stride <= p, so positions below (steps seen)*stride are final. The kernel runs
+// without bias on each new input slice; the partial sums overlap-add in `carry`.
+void GraphStreamer::State::step_conv_transpose(size_t i) {
+  const NodePlan& np = plan->nodes[i];
+  NodeState& st = nodes[i];
+  const Buffer& x = input(i, 0);
+  const int64_t taps = (np.kernel - 1) * np.dilation;
+  if (x.end > st.done) {
+    std::vector<Tensor> cut;
+    std::vector<const Tensor*> args;
+    if (!gather_args(i, st.done, x.end, cut, args)) return;
+    Tensor partial = run_kernel(i, args).at(0);
+    const int64_t at = st.done * np.stride;
+    const int64_t partial_end = at + partial.dim(2);
+    if (st.carry.empty()) {
+      st.carry = filled_along(partial, 2, 0, 0.0);
+      st.carry_begin = at;
+    }
+    const int64_t carry_end = st.carry_begin + st.carry.dim(2);
+    if (partial_end > carry_end) {
+      st.carry = concat_axis({st.carry, filled_along(partial, 2, partial_end - carry_end, 0.0)}, 2);
+    }
+    const int64_t rows = partial.dim(0) * partial.dim(1);
+    const int64_t width = st.carry.dim(2), length = partial.dim(2);
+    float* acc = st.carry.data<float>();
+    const float* add = partial.data<float>();
+    for (int64_t r = 0; r < rows; ++r) {
+      float* row = acc + r * width + (at - st.carry_begin);
+      for (int64_t t = 0; t < length; ++t) row[t] += add[r * length + t];
+    }
+    st.done = x.end;
+    need(i, 0, st.done);
+  }
+  if (st.carry.empty()) {
+    if (x.finished) finish_outputs(i);
+    return;
+  }
+  // The smallest full length any input of st.done steps or more can have.
+  const int64_t full_min = (st.done - 1) * np.stride + taps + 1 + np.output_padding;
+  int64_t final_end = std::min(st.done * np.stride, full_min - np.pad_end);
+  if (x.finished) {
+    final_end = full_min - np.pad_end;
+    const int64_t carry_end = st.carry_begin + st.carry.dim(2);
+    if (full_min > carry_end) {
+      st.carry = concat_axis({st.carry, filled_along(st.carry, 2, full_min - carry_end, 0.0)}, 2);
+    }
+  }
+  const int64_t from = std::max(st.emitted, np.pad_begin);
+  if (final_end > from) {
+    Tensor out = slice_axis(st.carry, 2, from - st.carry_begin, final_end - from);
+    if (!np.bias.empty()) {
+      const float* bias = fixed(np.bias)->data<float>();
+      float* values = out.data<float>();
+      const int64_t channels = out.dim(1), length = out.dim(2);
+      for (int64_t r = 0; r < out.dim(0) * channels; ++r) {
+        for (int64_t t = 0; t < length; ++t) values[r * length + t] += bias[r % channels];
+      }
+    }
+    emit(i, out);
+    st.emitted = final_end;
+    st.carry = slice_axis(st.carry, 2, final_end - st.carry_begin,
+                          st.carry_begin + st.carry.dim(2) - final_end);
+    st.carry_begin = final_end;
+  }
+  if (x.finished) finish_outputs(i);
+}
+
+void GraphStreamer::State::step_pad(size_t i) {
+  const NodePlan& np = plan->nodes[i];
+  NodeState& st = nodes[i];
+  const Buffer& x = input(i, 0);
+  const Node& node = graph->nodes[i];
+  const bool reflect = np.pad_mode == "reflect";
+  auto too_short = [&](int64_t pad) {
+    fail(ErrorCode::kInvalidArgument,
+         "streaming {}: {} padding of {} steps needs more than {} input steps", node.display_name(),
+         np.pad_mode, pad, x.end);
+  };
+  if (!st.started) {
+    const int64_t needs = reflect ? np.pad_begin + 1 : 1;
+    if (x.end < needs) {
+      if (x.finished) too_short(np.pad_begin);
+      return;
+    }
+    std::vector<Tensor> prefix;
+    if (np.pad_mode == "constant") {
+      prefix.push_back(filled_along(x.data, x.axis, np.pad_begin, np.pad_value));
+    } else {
+      for (int64_t j = np.pad_begin; j >= 1; --j) prefix.push_back(x.view(reflect ? j : 0, (reflect ? j : 0) + 1));
+    }
+    if (np.pad_begin > 0) emit(i, concat_axis(prefix, x.axis));
+    st.started = true;
+  }
+  if (x.end > st.done) {
+    emit(i, x.view(st.done, x.end));
+    st.done = x.end;
+    const int64_t keep = np.pad_mode == "constant" ? 0 : reflect ? np.pad_end + 1 : 1;
+    need(i, 0, std::max<int64_t>(0, st.done - keep));
+  }
+  if (!x.finished) return;
+  if (np.pad_end > 0) {
+    const int64_t n = x.end;
+    if (reflect && n <= np.pad_end) too_short(np.pad_end);
+    std::vector<Tensor> suffix;
+    if (np.pad_mode == "constant") {
+      suffix.push_back(filled_along(x.data, x.axis, np.pad_end, np.pad_value));
+    } else {
+      for (int64_t j = 1; j <= np.pad_end; ++j) {
+        const int64_t at = reflect ? n - 1 - j : n - 1;
+        suffix.push_back(x.view(at, at + 1));
+      }
+    }
+    emit(i, concat_axis(suffix, x.axis));
+  }
+  finish_outputs(i);
+}
+
+void GraphStreamer::State::step_time_slice(size_t i) {
+  const NodePlan& np = plan->nodes[i];
+  NodeState& st = nodes[i];
+  const Buffer& x = input(i, 0);
+  const int64_t from = std::max(st.done, np.slice_start);
+  const int64_t to = x.end - np.slice_hold;
+  if (to > from) {
+    emit(i, x.view(from, to));
+    st.done = to;
+  }
+  need(i, 0, std::max(st.done, np.slice_start));
+  if (x.finished) finish_outputs(i);
+}
+
+void GraphStreamer::State::step_time_concat(size_t i) {
+  const NodePlan& np = plan->nodes[i];
+  const Node& node = graph->nodes[i];
+  NodeState& st = nodes[i];
+  auto pieces = [&](size_t from, size_t to) -> std::optional<std::vector<Tensor>> {
+    std::vector<Tensor> parts;
+    for (size_t k = from; k < to; ++k) {
+      const Tensor* piece = fixed(node.inputs[k]);
+      if (!piece) return std::nullopt;
+      parts.push_back(*piece);
+    }
+    return parts;
+  };
+  if (!st.started) {
+    auto prefix = pieces(0, np.stream_input);
+    if (!prefix) return;
+    if (!prefix->empty()) emit(i, concat_axis(*prefix, np.axis));
+    st.started = true;
+  }
+  const Buffer& x = input(i, np.stream_input);
+  if (x.end > st.done) {
+    emit(i, x.view(st.done, x.end));
+    st.done = x.end;
+    need(i, np.stream_input, st.done);
+  }
+  if (x.finished) {
+    auto suffix = pieces(np.stream_input + 1, node.inputs.size());
+    if (!suffix) return;
+    if (!suffix->empty()) emit(i, concat_axis(*suffix, np.axis));
+    finish_outputs(i);
+  }
+}
+
+// The running sum continues exactly: the previous last sum is prepended to the new steps, so
+// every addition happens in the same order as over the whole input.
+void GraphStreamer::State::step_cumsum(size_t i) {
+  NodeState& st = nodes[i];
+  const Buffer& x = input(i, 0);
+  const int64_t axis = x.axis;
+  if (x.end > st.done) {
+    std::vector<Tensor> cut;
+    std::vector<const Tensor*> args;
+    if (!gather_args(i, st.done, x.end, cut, args)) return;
+    Tensor with_carry = st.carry.empty() ? cut[0] : concat_axis({st.carry, cut[0]}, axis);
+    args[0] = &with_carry;
+    Tensor sums = run_kernel(i, args).at(0);
+    if (!st.carry.empty()) sums = slice_axis(sums, axis, 1, sums.dim(axis) - 1);
+    st.carry = slice_axis(sums, axis, sums.dim(axis) - 1, 1);
+    emit(i, sums);
+    st.done = x.end;
+    need(i, 0, st.done);
+  }
+  if (x.finished) finish_outputs(i);
+}
+
+void GraphStreamer::State::step_head(size_t i) {
+  const NodePlan& np = plan->nodes[i];
+  const Node& node = graph->nodes[i];
+  NodeState& st = nodes[i];
+  if (st.started) return;
+  std::vector<Tensor> cut;
+  std::vector<const Tensor*> args;
+  if (np.role == Role::kHeadTake) {
+    const Buffer& x = input(i, 0);
+    if (x.end < np.head_needs && !x.finished) return;
+    if (x.end == 0) {
+      fail(ErrorCode::kInvalidArgument, "streaming {}: input '{}' ended before its first step",
+           node.display_name(), node.inputs[0]);
+    }
+    if (!gather_args(i, 0, std::min(x.end, np.head_needs), cut, args)) return;
+    need(i, 0, std::numeric_limits<int64_t>::max());
+  } else if (!gather_args(i, 0, 0, cut, args)) {
+    return;
+  }
+  std::vector<Tensor> results = run_kernel(i, args);
+  for (size_t o = 0; o < node.outputs.size() && o < results.size(); ++o) {
+    heads[node.outputs[o]] = results[o];
+  }
+  st.started = st.finished = true;
+}
+
+void GraphStreamer::State::step_all() {
+  for (size_t i = 0; i < graph->nodes.size(); ++i) {
+    if (nodes[i].finished) continue;
+    switch (plan->nodes[i].role) {
+      case Role::kSkip: break;
+      case Role::kLocal: step_local(i); break;
+      case Role::kConv: step_conv(i); break;
+      case Role::kConvTranspose: step_conv_transpose(i); break;
+      case Role::kPad: step_pad(i); break;
+      case Role::kTimeSlice: step_time_slice(i); break;
+      case Role::kTimeConcat: step_time_concat(i); break;
+      case Role::kCumSum: step_cumsum(i); break;
+      case Role::kHeadTake:
+      case Role::kHeadLocal: step_head(i); break;
+    }
+  }
+  for (auto& [name, buffer] : streams) buffer.trim();
+}
+
+std::map<std::string, Tensor> GraphStreamer::State::collect() {
+  std::map<std::string, Tensor> out;
+  for (auto& [name, reader] : output_readers) {
+    Buffer& buffer = streams.at(name);
+    const int64_t from = buffer.reader_needs[reader];
+    out[name] = buffer.data.empty() ? Tensor() : buffer.view(from, buffer.end);
+    buffer.reader_needs[reader] = buffer.end;
+    buffer.trim();
+  }
+  return out;
+}
+
+GraphStreamer::GraphStreamer(std::shared_ptr<const Graph> graph,
+                             std::shared_ptr<const StreamPlan> plan, const KernelOptions& options)
+    : state_(std::make_unique<State>()) {
+  State& s = *state_;
+  s.graph = std::move(graph);
+  s.plan = std::move(plan);
+  s.threads = options.threads;
+  for (const auto& [name, time] : s.plan->time.values) {
+    if (time.kind == ValueKind::kStream) s.streams[name].axis = time.axis;
+  }
+  s.nodes.resize(s.graph->nodes.size());
+  for (size_t i = 0; i < s.graph->nodes.size(); ++i) {
+    const NodePlan& np = s.plan->nodes[i];
+    NodeState& st = s.nodes[i];
+    if (np.role == Role::kSkip) continue;
+    st.kernel = OpRegistry::instance().create(np.kernel_node, s.graph->opset(np.kernel_node.domain),
+                                              options);
+    for (const std::string& name : s.graph->nodes[i].inputs) {
+      auto it = s.streams.find(name);
+      st.readers.push_back(it == s.streams.end() ? -1 : it->second.add_reader());
+    }
+  }
+  for (const ValueInfo& out : s.graph->outputs) {
+    s.output_readers[out.name] = s.streams.at(out.name).add_reader();
+  }
+}
+
+GraphStreamer::~GraphStreamer() = default;
+
+std::map<std::string, Tensor> GraphStreamer::push(const std::map<std::string, Tensor>& inputs) {
+  State& s = *state_;
+  if (s.threads > 0) omp_set_num_threads(s.threads);
+  for (const ValueInfo& in : s.graph->inputs) {
+    auto given = inputs.find(in.name);
+    auto stream = s.streams.find(in.name);
+    if (stream == s.streams.end()) {  // fixed per utterance
+      if (s.first_push && given == inputs.end()) {
+        fail(ErrorCode::kInvalidArgument, "the first push must give input '{}'", in.name);
+      }
+      if (s.first_push) s.heads[in.name] = given->second;
+      continue;
+    }
+    if (given == inputs.end()) continue;
+    if (stream->second.finished) {
+      fail(ErrorCode::kInvalidArgument, "input '{}' was pushed after finish()", in.name);
+    }
+    const Tensor& chunk = given->second;
+    const Shape& probe = s.plan->time.values.at(in.name).probe_shape[0];
+    Shape expected = probe;
+    if (chunk.rank() == static_cast<int64_t>(probe.size())) expected[stream->second.axis] = chunk.dim(stream->second.axis);
+    if (chunk.dtype() != in.dtype || chunk.shape() != expected) {
+      fail(ErrorCode::kInvalidArgument, "input '{}' chunk is {} {}, expected {} with any length on "
+           "axis {}", in.name, dtype_name(chunk.dtype()), shape_str(chunk.shape()),
+           shape_str(probe), stream->second.axis);
+    }
+    stream->second.append(chunk);
+  }
+  s.first_push = false;
+  s.step_all();
+  return s.collect();
+}
+
+std::map<std::string, Tensor> GraphStreamer::finish() {
+  State& s = *state_;
+  if (s.threads > 0) omp_set_num_threads(s.threads);
+  for (const ValueInfo& in : s.graph->inputs) {
+    if (auto it = s.streams.find(in.name); it != s.streams.end()) it->second.finished = true;
+  }
+  s.step_all();
+  for (size_t i = 0; i < s.nodes.size(); ++i) {
+    if (s.plan->nodes[i].role != Role::kSkip && !s.nodes[i].finished) {
+      fail(ErrorCode::kInternal, "streaming {}: did not finish", s.graph->nodes[i].display_name());
+    }
+  }
+  return s.collect();
+}
+
+}  // namespace amphora::stream
