@@ -6,11 +6,33 @@
 
 namespace amphora::cli {
 
-StreamTiming run_stream(const Vocoder& vocoder, const Tensor& mel, const Tensor* f0,
-                        int64_t chunk_frames) {
-  if (chunk_frames < 1) {
-    fail(ErrorCode::kInvalidArgument, "--chunk-frames must be at least 1, got {}", chunk_frames);
+std::vector<int64_t> parse_chunk_frames(const std::string& text) {
+  std::vector<int64_t> sizes;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    const size_t comma = text.find(',', pos);
+    const std::string part = text.substr(pos, comma == std::string::npos ? comma : comma - pos);
+    size_t used = 0;
+    int64_t size = 0;
+    try {
+      size = std::stoll(part, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != part.size() || size < 1) {
+      fail(ErrorCode::kInvalidArgument,
+           "--chunk-frames '{}': '{}' is not a frame count >= 1 (give N or N1,N2,...)", text,
+           part);
+    }
+    sizes.push_back(size);
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
   }
+  return sizes;
+}
+
+StreamTiming run_stream(const Vocoder& vocoder, const Tensor& mel, const Tensor* f0,
+                        const std::vector<int64_t>& chunk_frames) {
   using Clock = std::chrono::steady_clock;
   auto ms = [](Clock::time_point a, Clock::time_point b) {
     return std::chrono::duration<double, std::milli>(b - a).count();
@@ -27,14 +49,15 @@ StreamTiming run_stream(const Vocoder& vocoder, const Tensor& mel, const Tensor*
     }
     timing.samples.insert(timing.samples.end(), got.begin(), got.end());
   };
-  for (int64_t at = 0; at < frames; at += chunk_frames) {
-    const int64_t n = std::min(chunk_frames, frames - at);
+  for (int64_t at = 0, push = 0; at < frames; ++push) {
+    const int64_t n = std::min(chunk_frames[push % chunk_frames.size()], frames - at);
     Tensor mel_chunk = stream::slice_axis(mel, mel.rank() - 1, at, n);
     const auto pushed = Clock::now();
     std::vector<float> got =
         f0 ? stream.push(mel_chunk, stream::slice_axis(*f0, f0->rank() - 1, at, n))
            : stream.push(mel_chunk);
     take(std::move(got), pushed, Clock::now());
+    at += n;
   }
   const auto finishing = Clock::now();
   take(stream.finish(), finishing, Clock::now());

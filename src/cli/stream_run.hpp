@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "amphora/vocoder.hpp"
@@ -18,8 +19,12 @@ struct StreamTiming {
   double total_s = 0;
 };
 
-// mel [n_mels, T] or [1, n_mels, T]; f0 [T] / [1, T] or nullptr.
+// mel [n_mels, T] or [1, n_mels, T]; f0 [T] / [1, T] or nullptr. Pushes cycle through
+// `chunk_frames` (one size, or several to mimic uneven arrival).
 StreamTiming run_stream(const Vocoder& vocoder, const Tensor& mel, const Tensor* f0,
-                        int64_t chunk_frames);
+                        const std::vector<int64_t>& chunk_frames);
+
+// "16" or "1,7,3" -> sizes, each >= 1; fails naming the flag otherwise.
+std::vector<int64_t> parse_chunk_frames(const std::string& text);
 
 }  // namespace amphora::cli

@@ -1,0 +1,24 @@
+// `amphora bench MODEL --stream`: streaming latency and throughput of a vocoder against its
+// offline run, in one process so both see the same machine state.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace amphora::cli {
+
+struct StreamBenchArgs {
+  bool stream = false;
+  std::string chunk_frames = "16";
+  bool skip_offline = false;
+};
+
+void add_stream_bench_options(CLI::App& cmd, const std::shared_ptr<StreamBenchArgs>& args);
+
+// frames/threads/warmup/runs/json as given to `amphora bench`.
+int run_stream_bench(const std::string& model, const StreamBenchArgs& args, int64_t frames,
+                     int threads, int warmup, int runs, bool json);
+
+}  // namespace amphora::cli
