@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
+
+#include "amphora/vocoder.hpp"
 #include <string>
 
 #include "cli/commands.hpp"
@@ -139,6 +141,20 @@ void print_text(const ordered_json& r) {
     for (const auto& op : r["unsupported_ops"]) list += (list.empty() ? "" : ", ") + str(op);
     std::printf("runnable:   no; unsupported ops: %s\n", list.c_str());
   }
+  if (r.contains("streaming")) {
+    const ordered_json& st = r["streaming"];
+    if (!st["streamable"].get<bool>()) {
+      std::printf("streaming:  no: %s\n", st["reason"].get<std::string>().c_str());
+    } else {
+      std::printf("streaming:  yes; receptive field %s frames back, %s ahead (%s samples/frame)\n",
+                  st["history_frames"].dump().c_str(), st["lookahead_frames"].dump().c_str(),
+                  st["samples_per_frame"].dump().c_str());
+      if (st.contains("unbounded_because")) {
+        std::printf("            history unbounded: %s (chunked mode refused; --stream is exact)\n",
+                    st["unbounded_because"].get<std::string>().c_str());
+      }
+    }
+  }
   if (!r["metadata"].empty()) {
     std::printf("metadata:\n");
     for (const auto& [key, value] : r["metadata"].items()) {
@@ -151,10 +167,33 @@ void print_text(const ordered_json& r) {
   }
 }
 
+// For vocoders: the receptive field along time from the graph (src/stream), i.e. how much
+// context chunked mode gives each chunk and how far streaming output lags its input.
+ordered_json streaming_json(const std::string& model) {
+  try {
+    const Vocoder vocoder = Vocoder::load(model);
+    const StreamInfo& info = vocoder.stream_info();
+    ordered_json out = {{"streamable", info.streamable}};
+    if (!info.streamable) {
+      out["reason"] = info.not_streamable_because;
+      return out;
+    }
+    out["history_frames"] = info.history_frames;
+    out["lookahead_frames"] = info.lookahead_frames;
+    out["samples_per_frame"] = vocoder.info().hop_length;
+    out["bounded_history"] = info.bounded_history;
+    if (!info.bounded_history) out["unbounded_because"] = info.unbounded_because;
+    return out;
+  } catch (const Error& e) {
+    return {{"streamable", false}, {"reason", fmt::format("not a vocoder: {}", e.what())}};
+  }
+}
+
 int run_inspect(const InspectArgs& args) {
   std::string path = resolve_onnx_path(args.model);
   Graph graph = load_onnx(path);
   ordered_json report = inspect_json(path, graph, summarize(graph));
+  if (report["unsupported_ops"].empty()) report["streaming"] = streaming_json(args.model);
   if (args.json) {
     std::printf("%s\n", report.dump(2).c_str());
   } else {

@@ -39,6 +39,9 @@ StreamTiming run_stream(const Vocoder& vocoder, const Tensor& mel, const Tensor*
   };
   StreamTiming timing;
   const int64_t frames = mel.dim(-1);
+  if (f0 && f0->dim(-1) != frames) {
+    fail(ErrorCode::kInvalidArgument, "f0 has {} values for {} mel frames", f0->dim(-1), frames);
+  }
   const auto start = Clock::now();
   VocoderStream stream = vocoder.stream();
   auto take = [&](std::vector<float> got, Clock::time_point pushed, Clock::time_point done) {
