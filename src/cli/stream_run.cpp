@@ -31,34 +31,41 @@ std::vector<int64_t> parse_chunk_frames(const std::string& text) {
   return sizes;
 }
 
-StreamTiming run_stream(const Vocoder& vocoder, const Tensor& mel, const Tensor* f0,
-                        const std::vector<int64_t>& chunk_frames) {
+MelSource slice_source(const Tensor& mel, const Tensor* f0) {
+  if (f0 && f0->dim(-1) != mel.dim(-1)) {
+    fail(ErrorCode::kInvalidArgument, "f0 has {} values for {} mel frames", f0->dim(-1),
+         mel.dim(-1));
+  }
+  return [&mel, f0](int64_t at, int64_t n) {
+    MelChunk chunk{stream::slice_axis(mel, mel.rank() - 1, at, n), std::nullopt};
+    if (f0) chunk.f0 = stream::slice_axis(*f0, f0->rank() - 1, at, n);
+    return chunk;
+  };
+}
+
+StreamTiming run_stream(const Vocoder& vocoder, int64_t frames, const MelSource& source,
+                        const std::vector<int64_t>& chunk_frames, bool keep_samples) {
   using Clock = std::chrono::steady_clock;
   auto ms = [](Clock::time_point a, Clock::time_point b) {
     return std::chrono::duration<double, std::milli>(b - a).count();
   };
   StreamTiming timing;
-  const int64_t frames = mel.dim(-1);
-  if (f0 && f0->dim(-1) != frames) {
-    fail(ErrorCode::kInvalidArgument, "f0 has {} values for {} mel frames", f0->dim(-1), frames);
-  }
   const auto start = Clock::now();
   VocoderStream stream = vocoder.stream();
   auto take = [&](std::vector<float> got, Clock::time_point pushed, Clock::time_point done) {
     timing.chunk_ms.push_back(ms(pushed, done));
-    if (timing.samples.empty() && !got.empty()) {
+    if (timing.sample_count == 0 && !got.empty()) {
       timing.first_audio_ms = ms(pushed, done);
       timing.first_audio_after_frames = stream.frames_pushed();
     }
-    timing.samples.insert(timing.samples.end(), got.begin(), got.end());
+    timing.sample_count += static_cast<int64_t>(got.size());
+    if (keep_samples) timing.samples.insert(timing.samples.end(), got.begin(), got.end());
   };
   for (int64_t at = 0, push = 0; at < frames; ++push) {
     const int64_t n = std::min(chunk_frames[push % chunk_frames.size()], frames - at);
-    Tensor mel_chunk = stream::slice_axis(mel, mel.rank() - 1, at, n);
+    MelChunk chunk = source(at, n);
     const auto pushed = Clock::now();
-    std::vector<float> got =
-        f0 ? stream.push(mel_chunk, stream::slice_axis(*f0, f0->rank() - 1, at, n))
-           : stream.push(mel_chunk);
+    std::vector<float> got = chunk.f0 ? stream.push(chunk.mel, *chunk.f0) : stream.push(chunk.mel);
     take(std::move(got), pushed, Clock::now());
     at += n;
   }
