@@ -96,3 +96,21 @@ def test_f0_length_mismatch_is_refused(tmp_path, packages):
                   ["--stream"], tmp_path / "f0.npy")
     assert done.returncode != 0
     assert "f0 has 10 values for 12 mel frames" in done.stderr
+
+
+def test_bench_stream_reports_latency_and_throughput(packages):
+    done = subprocess.run([str(amphora_bin()), "bench", str(packages["vocos"]), "--stream",
+                           "--chunk-frames", "4", "--frames", "40", "--runs", "2", "--warmup",
+                           "0", "--threads", "1", "--json"],
+                          capture_output=True, text=True, check=True)
+    report = json.loads(done.stdout)
+    assert report["first_audio_ms"] > 0
+    assert report["first_audio_after_frames"] >= 4
+    assert 0 < report["chunk_p50_ms"] <= report["chunk_p99_ms"]
+    assert report["throughput_vs_offline"] > 0
+    assert report["peak_rss_mb"] > 0
+    refused = subprocess.run([str(amphora_bin()), "bench", str(packages["hifigan"]), "--stream",
+                              "--chunk-frames", "0,2", "--frames", "8", "--json"],
+                             capture_output=True, text=True)
+    assert refused.returncode != 0
+    assert "--chunk-frames '0,2'" in refused.stderr
