@@ -55,7 +55,7 @@ int run_stream_bench(const std::string& model, const StreamBenchArgs& args, int6
   const std::vector<int64_t> chunks = parse_chunk_frames(args.chunk_frames);
   VocoderOptions options;
   options.threads = threads;
-  const Vocoder vocoder = Vocoder::load(model, options);
+  const Vocoder vocoder = Vocoder::load(model, options);  // + the analysis, below
   const VocoderInfo& info = vocoder.info();
   const StreamInfo& stream_info = vocoder.stream_info();
   if (!stream_info.streamable) {

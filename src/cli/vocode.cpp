@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "amphora/vocoder.hpp"
@@ -11,6 +12,7 @@
 #include "audio/signal_file.hpp"
 #include "audio/wav_io.hpp"
 #include "cli/commands.hpp"
+#include "cli/stream_run.hpp"
 #include "core/npy.hpp"
 
 namespace amphora::cli {
@@ -23,10 +25,14 @@ struct VocodeArgs {
   std::string f0;
   std::string output;
   int threads = 0;
+  std::string backend = "native";
   int sample_rate = 0;
   uint64_t seed = 0;
   std::string subtype = "pcm16";
   bool force = false;
+  bool stream = false;       // stateful streaming
+  std::string chunk_frames = "16";  // frames per push when streaming (cycled list)
+  int64_t chunked = 0;        // chunked mode with this many frames per chunk
 };
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -84,10 +90,12 @@ int run_vocode(const VocodeArgs& args) {
   }
   VocoderOptions options;
   options.threads = args.threads;
+  options.backend = parse_backend(args.backend);
   options.sample_rate = args.sample_rate;
   options.noise_seed = args.seed;
   const auto load_start = std::chrono::steady_clock::now();
   Vocoder vocoder = Vocoder::load(args.model, options);
+  if (args.stream || args.chunked > 0) vocoder.stream_info();  // graph analysis: part of loading
   const double load_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start)
           .count();
@@ -98,9 +106,23 @@ int run_vocode(const VocodeArgs& args) {
   ProgressBar bar(isatty(fileno(stderr)) &&
                   frames * vocoder.info().hop_length >= int64_t{10} * rate_for_bar);
   auto progress = [&bar](double fraction) { bar.update(fraction); };
+  const std::optional<Tensor> f0 =
+      args.f0.empty() ? std::nullopt : std::optional<Tensor>(read_npy(args.f0));
   const auto start = std::chrono::steady_clock::now();
-  std::vector<float> samples = args.f0.empty() ? vocoder.vocode(mel, progress)
-                                               : vocoder.vocode(mel, read_npy(args.f0), progress);
+  std::vector<float> samples;
+  std::string mode = "offline";
+  if (args.stream) {
+    StreamTiming timing = run_stream(vocoder, mel.dim(-1), slice_source(mel, f0 ? &*f0 : nullptr),
+                                     parse_chunk_frames(args.chunk_frames));
+    samples = std::move(timing.samples);
+    mode = fmt::format("streamed in {}-frame chunks, first audio {:.1f} ms after frame {}",
+                       args.chunk_frames, timing.first_audio_ms, timing.first_audio_after_frames);
+  } else if (args.chunked > 0) {
+    samples = vocoder.vocode_chunked(mel, f0 ? &*f0 : nullptr, args.chunked, progress);
+    mode = fmt::format("chunked, {} frames per chunk", args.chunked);
+  } else {
+    samples = f0 ? vocoder.vocode(mel, *f0, progress) : vocoder.vocode(mel, progress);
+  }
   const double wall_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
@@ -119,7 +141,7 @@ int run_vocode(const VocodeArgs& args) {
   const double audio_s = rate > 0 ? static_cast<double>(samples.size()) / rate : 0.0;
   std::printf("%s: %lld samples", args.output.c_str(), static_cast<long long>(samples.size()));
   if (rate > 0) std::printf(" (%.2f s at %d Hz)", audio_s, rate);
-  std::printf(", load %.0f ms, vocode %.3f s", load_ms, wall_s);
+  std::printf(", load %.0f ms, vocode %.3f s (%s)", load_ms, wall_s, mode.c_str());
   if (audio_s > 0) std::printf(", real-time factor %.3f", wall_s / audio_s);
   std::printf("\n");
   return 0;
@@ -141,12 +163,28 @@ Run add_vocode_command(CLI::App& app) {
   cmd->add_option("--f0", args->f0, "f0 .npy in Hz per frame, [T] or [1, T] (NSF-HiFiGAN)");
   cmd->add_option("-o,--output", args->output, "Output .wav or .npy (float samples)")->required();
   cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
+  cmd->add_option("--backend", args->backend,
+                  "native (model.onnx, default) or torchscript (the package's model.ts, or a "
+                  ".ts/.pt file, through LibTorch)")
+      ->check(CLI::IsMember({"native", "torchscript"}));
   cmd->add_option("--sample-rate", args->sample_rate,
                   "Sample rate for bare ONNX models (packages know theirs)");
   cmd->add_option("--seed", args->seed, "Seed of the NSF source noise (default 0)");
   cmd->add_option("--subtype", args->subtype,
                   "wav sample format: pcm16, pcm24, float (default pcm16)");
   cmd->add_flag("--force", args->force, "Overwrite the output if it exists");
+  auto* stream = cmd->add_flag(
+      "--stream", args->stream,
+      "Stateful streaming (native engine): push the mel in chunks as if it arrived live; the "
+      "output equals the offline one; prints first-audio latency");
+  cmd->add_option("--chunk-frames", args->chunk_frames,
+                  "Frames per push with --stream (default 16); a list such as 1,7,3 cycles "
+                  "through uneven pushes");
+  cmd->add_option("--chunked", args->chunked,
+                  "Chunked mode (any backend): run N-frame chunks with the context the receptive "
+                  "field needs and join them; exact, for fixed-shape deployments")
+      ->check(CLI::PositiveNumber)
+      ->excludes(stream);
   return [args] {
     if (args->wav.empty() == args->mel.empty()) {
       fail(ErrorCode::kInvalidArgument, "give exactly one of --wav or --mel");

@@ -48,10 +48,22 @@ bool same_contents(const Tensor& a, const Tensor& b) {
          std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
 }
 
-// Runs every node, keeping every value.
-std::map<std::string, Tensor> run_keeping_all(const Graph& graph,
-                                              std::vector<std::unique_ptr<Kernel>>& kernels,
-                                              std::map<std::string, Tensor> values) {
+// One probe run: the shape of every value, and the contents of the values computed without
+// the input data (candidates for folding). Data values are dropped after their last reader,
+// so probing a large vocoder costs about one ordinary run of memory.
+struct Probe {
+  std::map<std::string, Shape> shapes;
+  std::map<std::string, Tensor> data_free;
+};
+
+Probe run_probe(const Graph& graph, std::vector<std::unique_ptr<Kernel>>& kernels,
+                std::map<std::string, Tensor> values, const std::set<std::string>& tainted) {
+  std::map<std::string, size_t> last_reader;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    for (const std::string& name : graph.nodes[i].inputs) last_reader[name] = i;
+  }
+  Probe probe;
+  for (const auto& [name, tensor] : values) probe.shapes[name] = tensor.shape();
   std::vector<const Tensor*> args;
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     const Node& node = graph.nodes[i];
@@ -72,10 +84,18 @@ std::map<std::string, Tensor> run_keeping_all(const Graph& graph,
       fail(e.code(), "probing {} for streaming: {}", node.display_name(), e.what());
     }
     for (size_t k = 0; k < node.outputs.size() && k < results.size(); ++k) {
-      if (!node.outputs[k].empty()) values[node.outputs[k]] = std::move(results[k]);
+      const std::string& name = node.outputs[k];
+      if (name.empty()) continue;
+      probe.shapes[name] = results[k].shape();
+      if (!tainted.count(name)) probe.data_free[name] = results[k];
+      values[name] = std::move(results[k]);
+    }
+    for (const std::string& name : node.inputs) {
+      auto last = last_reader.find(name);
+      if (last != last_reader.end() && last->second == i) values.erase(name);
     }
   }
-  return values;
+  return probe;
 }
 
 }  // namespace
@@ -88,18 +108,6 @@ TimeAnalysis analyze_time(const Graph& graph, const std::map<std::string, int64_
     kernels.push_back(OpRegistry::instance().create(node, graph.opset(node.domain),
                                                     kernel_options));
   }
-  std::map<std::string, Tensor> probe[2];
-  for (int p = 0; p < 2; ++p) {
-    std::map<std::string, Tensor> inputs;
-    for (const ValueInfo& input : graph.inputs) {
-      Tensor tensor = probe_input(input, symbol_rates, TimeAnalysis::kProbeFrames[p], 17 + p,
-                                  analysis.problem);
-      if (!analysis.problem.empty()) return analysis;
-      inputs[input.name] = tensor;
-    }
-    probe[p] = run_keeping_all(graph, kernels, std::move(inputs));
-  }
-
   // Data taint: everything computed from input values, except what only reads shapes.
   std::set<std::string> tainted;
   for (const ValueInfo& input : graph.inputs) tainted.insert(input.name);
@@ -111,35 +119,46 @@ TimeAnalysis analyze_time(const Graph& graph, const std::map<std::string, int64_
       for (const std::string& name : node.outputs) tainted.insert(name);
     }
   }
+  Probe probe[2];
+  for (int p = 0; p < 2; ++p) {
+    std::map<std::string, Tensor> inputs;
+    for (const ValueInfo& input : graph.inputs) {
+      Tensor tensor = probe_input(input, symbol_rates, TimeAnalysis::kProbeFrames[p], 17 + p,
+                                  analysis.problem);
+      if (!analysis.problem.empty()) return analysis;
+      inputs[input.name] = tensor;
+    }
+    probe[p] = run_probe(graph, kernels, std::move(inputs), tainted);
+  }
 
   const double frames_apart = static_cast<double>(TimeAnalysis::kProbeFrames[1] -
                                                   TimeAnalysis::kProbeFrames[0]);
-  for (const auto& [name, first] : probe[0]) {
-    const Tensor& second = probe[1].at(name);
+  for (const auto& [name, first] : probe[0].shapes) {
+    const Shape& second = probe[1].shapes.at(name);
     ValueTime time;
-    time.probe_shape[0] = first.shape();
-    time.probe_shape[1] = second.shape();
+    time.probe_shape[0] = first;
+    time.probe_shape[1] = second;
     std::vector<int64_t> differing;
-    if (first.rank() == second.rank()) {
-      for (int64_t axis = 0; axis < first.rank(); ++axis) {
-        if (first.dim(axis) != second.dim(axis)) differing.push_back(axis);
+    if (first.size() == second.size()) {
+      for (size_t axis = 0; axis < first.size(); ++axis) {
+        if (first[axis] != second[axis]) differing.push_back(static_cast<int64_t>(axis));
       }
     }
-    if (first.rank() != second.rank() || differing.size() > 1) {
+    if (first.size() != second.size() || differing.size() > 1) {
       analysis.problem = fmt::format(
           "value '{}' changes shape with the input length in more than one axis ({} vs {})", name,
-          shape_str(first.shape()), shape_str(second.shape()));
+          shape_str(first), shape_str(second));
       return analysis;
     }
     if (differing.size() == 1) {
       time.kind = ValueKind::kStream;
       time.axis = differing[0];
-      time.rate = static_cast<double>(second.dim(time.axis) - first.dim(time.axis)) / frames_apart;
+      time.rate = static_cast<double>(second[time.axis] - first[time.axis]) / frames_apart;
     } else if (tainted.count(name)) {
       time.kind = ValueKind::kHead;
-    } else if (same_contents(first, second)) {
+    } else if (same_contents(probe[0].data_free.at(name), probe[1].data_free.at(name))) {
       time.kind = ValueKind::kStatic;
-      analysis.constants[name] = first;
+      analysis.constants[name] = probe[0].data_free.at(name);
     } else {
       time.kind = ValueKind::kLength;
     }
