@@ -32,8 +32,15 @@ int required_int(const nlohmann::json& manifest, const char* key, const std::str
 VocoderPackage read_vocoder_package(const std::string& path,
                                     const std::map<std::string, std::string>& onnx_metadata) {
   VocoderPackage pkg;
-  pkg.onnx_path = resolve_onnx_path(path);
   std::error_code ec;
+  try {
+    pkg.onnx_path = resolve_onnx_path(path);
+  } catch (const Error&) {
+    // A package exported with TorchScript only has no ONNX file; the path then names the
+    // package in messages, and the ONNX-only features (streaming) say they need one.
+    if (!std::filesystem::is_directory(path, ec)) throw;
+    pkg.onnx_path = path;
+  }
   std::string source = pkg.onnx_path;
   if (std::filesystem::is_directory(path, ec)) {
     pkg.package_dir = path;

@@ -1,9 +1,12 @@
 // Vocoder streaming: the stateful VocoderStream (native engine, src/stream) and chunked mode
 // (any backend, through Model::run).
 #include <algorithm>
+#include <filesystem>
 
 #include "audio/istft_stream.hpp"
 #include "graph/onnx_import.hpp"
+#include "ops/conv_fused.hpp"
+#include "passes/passes.hpp"
 #include "pipeline/vocoder_impl.hpp"
 #include "stream/graph_streamer.hpp"
 #include "stream/time_slices.hpp"
@@ -12,7 +15,15 @@ namespace amphora {
 
 const Vocoder::Impl::Streaming& Vocoder::Impl::streaming() const {
   std::call_once(streaming_once, [&] {
+    // The same rewrites the offline session runs (fused convs), so streaming is as fast.
+    if (std::filesystem::is_directory(package.onnx_path)) {
+      fail(ErrorCode::kUnsupported,
+           "{}: streaming and chunked mode analyse the ONNX graph, and this package has no "
+           "model.onnx (export it with --formats onnx,...)",
+           package.onnx_path);
+    }
     auto graph = std::make_shared<Graph>(load_onnx(package.onnx_path));
+    if (!options.reference_kernels) optimize_graph(*graph);
     const std::map<std::string, int64_t> rates = {{"frames", 1}, {"samples", info.hop_length}};
     auto plan = std::make_shared<stream::StreamPlan>(stream::plan_stream(
         *graph, rates, KernelOptions{options.reference_kernels, options.threads}));

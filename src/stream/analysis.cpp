@@ -1,4 +1,5 @@
 #include "stream/analysis.hpp"
+#include "ops/conv_fused.hpp"
 
 #include <cstring>
 #include <random>
@@ -103,6 +104,7 @@ Probe run_probe(const Graph& graph, std::vector<std::unique_ptr<Kernel>>& kernel
 TimeAnalysis analyze_time(const Graph& graph, const std::map<std::string, int64_t>& symbol_rates,
                           const KernelOptions& kernel_options) {
   TimeAnalysis analysis;
+  register_fused_conv_ops_once();  // graphs rewritten by src/passes use them
   std::vector<std::unique_ptr<Kernel>> kernels;
   for (const Node& node : graph.nodes) {
     kernels.push_back(OpRegistry::instance().create(node, graph.opset(node.domain),

@@ -1,8 +1,10 @@
 #include "stream/graph_streamer.hpp"
+#include "ops/conv_fused.hpp"
 
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "stream/time_slices.hpp"
@@ -177,7 +179,11 @@ void GraphStreamer::State::step_conv(size_t i) {
   // Outputs whose whole window has arrived (the end padding only once the input has ended).
   const int64_t reach = x.finished ? x.end + np.pad_end : x.end;
   const int64_t last = floor_div(reach - 1 + np.pad_begin - taps, np.stride);
-  const int64_t outputs = std::max<int64_t>(last + 1, 0);
+  int64_t outputs = std::max<int64_t>(last + 1, 0);
+  // A fused residual (FusedConv's Sum input) must have arrived for the same output steps.
+  const Node& node = graph->nodes[i];
+  const bool streamed_sum = node.inputs.size() > 3 && nodes[i].readers[3] >= 0;
+  if (streamed_sum) outputs = std::min(outputs, input(i, 3).end);
   if (outputs > st.done) {
     const int64_t lo = st.done * np.stride - np.pad_begin;
     const int64_t hi = (outputs - 1) * np.stride - np.pad_begin + taps + 1;
@@ -192,11 +198,37 @@ void GraphStreamer::State::step_conv(size_t i) {
     std::vector<const Tensor*> args;
     if (!gather_args(i, -1, -1, cut, args)) return;
     args[0] = &window;
+    Tensor sum;
+    if (streamed_sum) {
+      sum = input(i, 3).view(st.done, outputs);
+      args[3] = &sum;
+    }
     emit(i, run_kernel(i, args).at(0));
     st.done = outputs;
     need(i, 0, std::max<int64_t>(0, outputs * np.stride - np.pad_begin));
+    if (streamed_sum) need(i, 3, outputs);
   }
-  if (x.finished && outputs == st.done) finish_outputs(i);
+  if (x.finished && outputs == st.done && (!streamed_sum || input(i, 3).finished)) {
+    finish_outputs(i);
+  }
+}
+
+// FusedConvTranspose's activation, on output steps that are complete.
+void finish_fused(const NodePlan& np, Tensor& out) {
+  if (np.activation.empty()) return;
+  float* values = out.data<float>();
+  for (int64_t k = 0; k < out.numel(); ++k) {
+    float& v = values[k];
+    if (np.activation == "Relu") {
+      v = std::max(v, 0.0f);
+    } else if (np.activation == "LeakyRelu") {
+      v = v < 0 ? v * np.activation_alpha : v;
+    } else if (np.activation == "Tanh") {
+      v = std::tanh(v);
+    } else {
+      fail(ErrorCode::kUnsupported, "fused activation '{}' in a stream", np.activation);
+    }
+  }
 }
 
 // Output position p (before cropping pad_begin) of a transposed convolution sums input steps
@@ -247,6 +279,8 @@ void GraphStreamer::State::step_conv_transpose(size_t i) {
       st.carry = concat_axis({st.carry, filled_along(st.carry, 2, full_min - carry_end, 0.0)}, 2);
     }
   }
+  const bool streamed_sum = !np.sum.empty();
+  if (streamed_sum) final_end = std::min(final_end, input(i, 3).end + np.pad_begin);
   const int64_t from = std::max(st.emitted, np.pad_begin);
   if (final_end > from) {
     Tensor out = slice_axis(st.carry, 2, from - st.carry_begin, final_end - from);
@@ -258,13 +292,21 @@ void GraphStreamer::State::step_conv_transpose(size_t i) {
         for (int64_t t = 0; t < length; ++t) values[r * length + t] += bias[r % channels];
       }
     }
+    finish_fused(np, out);
+    if (streamed_sum) {
+      const Tensor sum = input(i, 3).view(from - np.pad_begin, final_end - np.pad_begin);
+      float* values = out.data<float>();
+      const float* add = sum.data<float>();
+      for (int64_t k = 0; k < out.numel(); ++k) values[k] += add[k];
+      need(i, 3, final_end - np.pad_begin);
+    }
     emit(i, out);
     st.emitted = final_end;
     st.carry = slice_axis(st.carry, 2, final_end - st.carry_begin,
                           st.carry_begin + st.carry.dim(2) - final_end);
     st.carry_begin = final_end;
   }
-  if (x.finished) finish_outputs(i);
+  if (x.finished && (!streamed_sum || input(i, 3).finished)) finish_outputs(i);
 }
 
 void GraphStreamer::State::step_pad(size_t i) {
@@ -448,6 +490,7 @@ GraphStreamer::GraphStreamer(std::shared_ptr<const Graph> graph,
     : state_(std::make_unique<State>()) {
   State& s = *state_;
   s.graph = std::move(graph);
+  register_fused_conv_ops_once();  // graphs rewritten by src/passes use them
   s.plan = std::move(plan);
   s.threads = options.threads;
   for (const auto& [name, time] : s.plan->time.values) {

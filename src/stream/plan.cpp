@@ -5,6 +5,7 @@
 #include <set>
 
 #include "ops/conv_attrs.hpp"
+#include "ops/conv_fused.hpp"
 
 namespace amphora::stream {
 
@@ -108,6 +109,26 @@ void Planner::plan_stream_node(const Node& node, NodePlan& np,
   np.axis = in.axis;
   np.kernel_node = node;
   if (op == "Conv" || op == "ConvTranspose") return plan_conv(node, np, op == "ConvTranspose");
+  if (node.domain == kAmphoraDomain && (op == "FusedConv" || op == "FusedConvTranspose")) {
+    const bool transpose = op == "FusedConvTranspose";
+    const bool has_sum = node.inputs.size() > 3 && !node.inputs[3].empty();
+    if (has_sum && (kind_of(node.inputs[3]) != ValueKind::kStream ||
+                    time_of(node.inputs[3])->axis != 2 ||
+                    time_of(node.inputs[3])->probe_shape[0] != time_of(node.outputs[0])->probe_shape[0])) {
+      return problem(node, "its fused residual is not a time series shaped like its output");
+    }
+    plan_conv(node, np, transpose);
+    if (transpose) {
+      // The overlap-add completes an output step only when later inputs have arrived, so the
+      // streamer applies the fused activation and residual itself, after the bias.
+      np.activation = node.get_string("activation", "");
+      np.activation_alpha = node.get_float("alpha", 0.01f);
+      if (has_sum) np.sum = node.inputs[3];
+      np.kernel_node.attributes.erase("activation");
+      np.kernel_node.attributes.erase("alpha");
+    }
+    return;
+  }
   if (op == "Pad" && streams[0] == 0) {
     std::vector<int64_t> pads = ints(node, 1, "pads");
     const int64_t rank = rank_of(node.inputs[0]);
