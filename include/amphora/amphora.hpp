@@ -20,9 +20,30 @@
 
 namespace amphora {
 
+// Which engine runs a model. kNative: amphora's own engine on the package's ONNX file.
+// kTorchScript: the package's model.ts (or a bare .ts/.pt file) through LibTorch, available
+// only when libamphora was built with it (AMPHORA_WITH_TORCHSCRIPT).
+enum class Backend { kNative, kTorchScript };
+
+const char* backend_name(Backend backend);       // "native", "torchscript"
+Backend parse_backend(const std::string& name);  // kInvalidArgument for an unknown name
+bool backend_available(Backend backend);         // false: this build lacks it (no LibTorch)
+
 struct Options {
   int threads = 0;                 // intra-op threads; 0: library default (all cores)
-  bool reference_kernels = false;  // plain reference kernels only (for debugging/verification)
+  bool reference_kernels = false;  // plain reference kernels only (native backend)
+  Backend backend = Backend::kNative;
+  bool profile = false;  // native backend: time every node of each run (Model::last_profile)
+};
+
+// One graph node of the last profiled run (Options::profile).
+struct NodeTiming {
+  std::string name;  // node name, or "#index"
+  std::string op_type;
+  std::string domain;  // "" for ai.onnx; "com.amphora" for nodes fused by amphora's passes
+  std::vector<std::vector<int64_t>> input_shapes, output_shapes;
+  double ms = 0;
+  double flops = 0;  // for Conv/ConvTranspose/MatMul/Gemm (and fused forms); 0 otherwise
 };
 
 // One dimension of a declared input/output: a fixed size, or a symbol ("frames") whose size
@@ -43,8 +64,12 @@ struct TensorInfo {
 // A loaded model. Cheap to copy: copies share the loaded graph, kernels and plan cache.
 class Model {
  public:
-  // Loads an .onnx file, or a package directory (its amphora.json "formats.onnx", default
-  // model.onnx). Creates every kernel now: an unsupported op fails here, not in run().
+  // Native backend: loads an .onnx file, or a package directory (its amphora.json
+  // "formats.onnx", default model.onnx). Creates every kernel now: an unsupported op fails
+  // here, not in run().
+  // TorchScript backend: loads a package's "formats.torchscript" (default model.ts) or a bare
+  // .ts/.pt file; inputs/outputs come from the package's amphora.json (for a bare file, the
+  // amphora.json beside it, else one input "mel" [batch, n_mels, frames] -> "audio").
   static Model load(const std::string& path, const Options& options = {});
   // From serialized ONNX bytes; `source` names them in error messages.
   static Model load_from_bytes(const std::string& bytes, const Options& options = {},
@@ -52,9 +77,11 @@ class Model {
 
   const std::vector<TensorInfo>& inputs() const;
   const std::vector<TensorInfo>& outputs() const;
-  // ONNX metadata_props; "amphora" holds the package manifest JSON when exported by amphora.
+  // ONNX metadata_props; "amphora" holds the package manifest JSON when exported by amphora
+  // (TorchScript backend: the manifest's text, when there is one).
   const std::map<std::string, std::string>& metadata() const;
-  int64_t opset() const;  // default-domain (ai.onnx) opset
+  int64_t opset() const;  // default-domain (ai.onnx) opset; 0 for a TorchScript model
+  Backend backend() const;
 
   // Runs the model. `inputs` names every model input; returns every output by name.
   // Safe to call from several threads (calls are serialised per Model).
@@ -62,6 +89,8 @@ class Model {
   std::map<std::string, Tensor> run(
       const std::map<std::string, Tensor>& inputs,
       const std::function<void(size_t done, size_t total)>& progress = {}) const;
+  // Per-node timings of the last run, in execution order; empty unless Options::profile.
+  std::vector<NodeTiming> last_profile() const;
 
  private:
   struct Impl;

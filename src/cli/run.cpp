@@ -1,5 +1,6 @@
-// `amphora run MODEL --input NAME=FILE.npy [...] [--output-dir DIR] [--threads N] [--reference]`:
-// runs a model once on .npy inputs and writes each output to DIR/<output name>.npy.
+// `amphora run MODEL --input NAME=FILE.npy [...] [--output-dir DIR] [--threads N] [--reference]
+// [--backend native|torchscript]`: runs a model once on .npy inputs and writes each output to
+// DIR/<output name>.npy.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -20,6 +21,7 @@ struct RunArgs {
   std::string output_dir = ".";
   int threads = 0;
   bool reference = false;
+  std::string backend = "native";
 };
 
 // ONNX value names may contain '/', ':' or spaces ("onnx::Conv_12"); keep file names portable.
@@ -66,7 +68,8 @@ double ms_since(std::chrono::steady_clock::time_point start) {
 
 int run_model(const RunArgs& args) {
   auto start = std::chrono::steady_clock::now();
-  Model model = Model::load(args.model, Options{args.threads, args.reference});
+  Model model =
+      Model::load(args.model, Options{args.threads, args.reference, parse_backend(args.backend)});
   double load_ms = ms_since(start);
   std::map<std::string, Tensor> inputs = read_inputs(args, model);
 
@@ -92,8 +95,18 @@ int run_model(const RunArgs& args) {
     std::printf("output %-16s %-8s %s -> %s\n", info.name.c_str(), dtype_name(tensor.dtype()),
                 shape_str(tensor.shape()).c_str(), path.c_str());
   }
-  std::printf("time   load %.1f ms, run %.1f ms\n", load_ms, run_ms);
+  std::printf("time   load %.1f ms, run %.1f ms (%s backend)\n", load_ms, run_ms,
+              backend_name(model.backend()));
   return 0;
+}
+
+// Tests look for "built without LibTorch" here to know whether the backend can be exercised.
+std::string backend_help() {
+  return backend_available(Backend::kTorchScript)
+             ? "native (amphora's engine on model.onnx, default) or torchscript (model.ts "
+               "through LibTorch)"
+             : "native (amphora's engine on model.onnx, default) or torchscript (unavailable: "
+               "built without LibTorch)";
 }
 
 }  // namespace
@@ -102,7 +115,11 @@ Run add_run_command(CLI::App& app) {
   auto args = std::make_shared<RunArgs>();
   CLI::App* cmd = app.add_subcommand(
       "run", "Run a model on .npy inputs; writes DIR/<output name>.npy for every output");
-  cmd->add_option("model", args->model, "ONNX file or model package directory")->required();
+  cmd->add_option("model", args->model,
+                  "ONNX file or model package directory; with --backend torchscript a package "
+                  "(its model.ts) or a .ts/.pt file (described by the amphora.json beside it, "
+                  "else as one input 'mel' -> 'audio')")
+      ->required();
   cmd->add_option("-i,--input", args->inputs, "NAME=FILE.npy (repeat for each model input)")
       ->allow_extra_args(false)
       ->required();
@@ -110,6 +127,8 @@ Run add_run_command(CLI::App& app) {
   cmd->add_option("-t,--threads", args->threads, "Intra-op threads (default: all cores)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--reference", args->reference, "Use the plain reference kernels only");
+  cmd->add_option("--backend", args->backend, backend_help())
+      ->check(CLI::IsMember({"native", "torchscript"}));
   return [args] { return run_model(*args); };
 }
 
