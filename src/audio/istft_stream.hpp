@@ -23,9 +23,9 @@ class IstftStream {
   std::vector<float> emit_until(int64_t position);
 
   Stft stft_;
-  int64_t frames_ = 0;    // frames overlap-added so far
-  int64_t base_ = 0;      // signal position of signal_[0]
-  int64_t emitted_ = 0;   // signal positions emitted (or skipped by the trim)
+  int64_t frames_ = 0;   // frames overlap-added so far
+  int64_t base_ = 0;     // signal position of signal_[0]
+  int64_t emitted_ = 0;  // signal positions emitted (or skipped by the trim)
   std::vector<double> signal_, envelope_;
 };
 

@@ -76,7 +76,8 @@ int run_stream_bench(const std::string& model, const StreamBenchArgs& args, int6
       for (int64_t t = 0; t < n; ++t) mel[b * n + t] = block[b * kBlock + (at + t) % kBlock];
     }
     if (info.needs_f0) {
-      chunk.f0 = Tensor::from_vector<float>({n}, std::vector<float>(static_cast<size_t>(n), 150.0f));
+      chunk.f0 =
+          Tensor::from_vector<float>({n}, std::vector<float>(static_cast<size_t>(n), 150.0f));
     }
     return chunk;
   };
@@ -93,8 +94,9 @@ int run_stream_bench(const std::string& model, const StreamBenchArgs& args, int6
       } else {
         vocoder.vocode(whole.mel);
       }
-      const double ms = std::chrono::duration<double, std::milli>(
-                            std::chrono::steady_clock::now() - start).count();
+      const double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
       if (timed) offline_ms.push_back(ms);
     }
     StreamTiming timing = run_stream(vocoder, frames, source, chunks, /*keep_samples=*/false);
@@ -107,10 +109,10 @@ int run_stream_bench(const std::string& model, const StreamBenchArgs& args, int6
   const double audio_ms = info.sample_rate > 0 ? 1000.0 * static_cast<double>(frames) *
                                                      info.hop_length / info.sample_rate
                                                : 0.0;
-  const double lookahead_ms = info.sample_rate > 0 ? 1000.0 * static_cast<double>(
-                                                         stream_info.lookahead_frames) *
-                                                         info.hop_length / info.sample_rate
-                                                   : 0.0;
+  const double lookahead_ms = info.sample_rate > 0
+                                  ? 1000.0 * static_cast<double>(stream_info.lookahead_frames) *
+                                        info.hop_length / info.sample_rate
+                                  : 0.0;
   nlohmann::json out = {
       {"model", model},
       {"frames", frames},

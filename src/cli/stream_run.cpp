@@ -21,8 +21,7 @@ std::vector<int64_t> parse_chunk_frames(const std::string& text) {
     }
     if (used == 0 || used != part.size() || size < 1) {
       fail(ErrorCode::kInvalidArgument,
-           "--chunk-frames '{}': '{}' is not a frame count >= 1 (give N or N1,N2,...)", text,
-           part);
+           "--chunk-frames '{}': '{}' is not a frame count >= 1 (give N or N1,N2,...)", text, part);
     }
     sizes.push_back(size);
     if (comma == std::string::npos) break;

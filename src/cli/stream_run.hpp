@@ -13,18 +13,18 @@
 namespace amphora::cli {
 
 struct StreamTiming {
-  std::vector<float> samples;          // empty when the caller did not keep them
+  std::vector<float> samples;  // empty when the caller did not keep them
   int64_t sample_count = 0;
-  double first_audio_ms = 0;          // from the push that completes the frames the first
-                                      // sample needs, to that sample being returned
+  double first_audio_ms = 0;             // from the push that completes the frames the first
+                                         // sample needs, to that sample being returned
   int64_t first_audio_after_frames = 0;  // mel frames pushed when the first samples came
-  std::vector<double> chunk_ms;       // per push (and finish)
+  std::vector<double> chunk_ms;          // per push (and finish)
   double total_s = 0;
 };
 
 // The mel (and f0) frames [at, at + n) of the input, as they "arrive".
 struct MelChunk {
-  Tensor mel;               // [n_mels, n]
+  Tensor mel;                // [n_mels, n]
   std::optional<Tensor> f0;  // [n], NSF only
 };
 using MelSource = std::function<MelChunk(int64_t at, int64_t n)>;

@@ -145,8 +145,7 @@ std::vector<float> Vocoder::vocode_chunked(const Tensor& mel, const Tensor* f0,
                                            int64_t chunk_frames, const Progress& progress) const {
   const StreamInfo& info = stream_info();
   if (chunk_frames < 1) {
-    fail(ErrorCode::kInvalidArgument, "chunk size must be at least 1 frame, got {}",
-         chunk_frames);
+    fail(ErrorCode::kInvalidArgument, "chunk size must be at least 1 frame, got {}", chunk_frames);
   }
   if (!info.streamable) {
     fail(ErrorCode::kUnsupported, "{}: chunked mode impossible: {}", impl_->package.onnx_path,
@@ -184,15 +183,16 @@ std::vector<float> Vocoder::vocode_chunked(const Tensor& mel, const Tensor* f0,
     std::map<std::string, Tensor> window;
     for (const auto& [name, tensor] : whole) {
       const int64_t per_frame = name == "noise" ? hop : 1;
-      window[name] = stream::slice_axis(tensor, tensor.rank() - 1, from * per_frame,
-                                        (to - from) * per_frame);
+      window[name] =
+          stream::slice_axis(tensor, tensor.rank() - 1, from * per_frame, (to - from) * per_frame);
     }
     auto outputs = impl_->model.run(window);
     if (spectral) {
       for (const char* part : {"spec_real", "spec_imag"}) {
         const Tensor& spectrum = outputs.at(part);
         (part[5] == 'r' ? real_parts : imag_parts)
-            .push_back(stream::slice_axis(spectrum, spectrum.rank() - 1, start - from, end - start));
+            .push_back(
+                stream::slice_axis(spectrum, spectrum.rank() - 1, start - from, end - start));
       }
     } else {
       const Tensor& audio = outputs.at(impl_->audio_output);
@@ -202,9 +202,9 @@ std::vector<float> Vocoder::vocode_chunked(const Tensor& mel, const Tensor* f0,
     if (progress) progress(static_cast<double>(end) / static_cast<double>(frames));
   }
   if (!spectral) return samples;
-  audio::Spectrum spectrum = audio::spectrum_from_tensors(
-      stream::concat_axis(real_parts, real_parts[0].rank() - 1),
-      stream::concat_axis(imag_parts, imag_parts[0].rank() - 1));
+  audio::Spectrum spectrum =
+      audio::spectrum_from_tensors(stream::concat_axis(real_parts, real_parts[0].rank() - 1),
+                                   stream::concat_axis(imag_parts, imag_parts[0].rank() - 1));
   return audio::Stft(*impl_->package.spectral_head).inverse(spectrum, frames * hop);
 }
 

@@ -1,9 +1,10 @@
 #include "stream/analysis.hpp"
-#include "ops/conv_fused.hpp"
 
 #include <cstring>
 #include <random>
 #include <set>
+
+#include "ops/conv_fused.hpp"
 
 namespace amphora::stream {
 
@@ -107,8 +108,8 @@ TimeAnalysis analyze_time(const Graph& graph, const std::map<std::string, int64_
   register_fused_conv_ops_once();  // graphs rewritten by src/passes use them
   std::vector<std::unique_ptr<Kernel>> kernels;
   for (const Node& node : graph.nodes) {
-    kernels.push_back(OpRegistry::instance().create(node, graph.opset(node.domain),
-                                                    kernel_options));
+    kernels.push_back(
+        OpRegistry::instance().create(node, graph.opset(node.domain), kernel_options));
   }
   // Data taint: everything computed from input values, except what only reads shapes.
   std::set<std::string> tainted;
@@ -125,16 +126,16 @@ TimeAnalysis analyze_time(const Graph& graph, const std::map<std::string, int64_
   for (int p = 0; p < 2; ++p) {
     std::map<std::string, Tensor> inputs;
     for (const ValueInfo& input : graph.inputs) {
-      Tensor tensor = probe_input(input, symbol_rates, TimeAnalysis::kProbeFrames[p], 17 + p,
-                                  analysis.problem);
+      Tensor tensor =
+          probe_input(input, symbol_rates, TimeAnalysis::kProbeFrames[p], 17 + p, analysis.problem);
       if (!analysis.problem.empty()) return analysis;
       inputs[input.name] = tensor;
     }
     probe[p] = run_probe(graph, kernels, std::move(inputs), tainted);
   }
 
-  const double frames_apart = static_cast<double>(TimeAnalysis::kProbeFrames[1] -
-                                                  TimeAnalysis::kProbeFrames[0]);
+  const double frames_apart =
+      static_cast<double>(TimeAnalysis::kProbeFrames[1] - TimeAnalysis::kProbeFrames[0]);
   for (const auto& [name, first] : probe[0].shapes) {
     const Shape& second = probe[1].shapes.at(name);
     ValueTime time;

@@ -31,9 +31,9 @@ struct ValueTime {
 };
 
 struct TimeAnalysis {
-  std::map<std::string, ValueTime> values;    // every graph input and node output
-  std::map<std::string, Tensor> constants;    // static node outputs, folded
-  std::string problem;                        // non-empty: why the graph cannot stream
+  std::map<std::string, ValueTime> values;  // every graph input and node output
+  std::map<std::string, Tensor> constants;  // static node outputs, folded
+  std::string problem;                      // non-empty: why the graph cannot stream
   static constexpr int64_t kProbeFrames[2] = {48, 61};
 };
 

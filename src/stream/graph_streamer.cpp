@@ -1,5 +1,4 @@
 #include "stream/graph_streamer.hpp"
-#include "ops/conv_fused.hpp"
 
 #include <omp.h>
 
@@ -7,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "ops/conv_fused.hpp"
 #include "stream/time_slices.hpp"
 
 namespace amphora::stream {
@@ -57,9 +57,9 @@ struct NodeState {
   int64_t done = 0;          // steps consumed (or, for Conv, outputs made)
   bool started = false;      // Pad/TimeConcat prefix emitted; head value taken
   bool finished = false;
-  Tensor carry;              // CumSum: last output step; ConvTranspose: overlap-add tail
-  int64_t carry_begin = 0;   // ConvTranspose: uncropped output position of carry[0]
-  int64_t emitted = 0;       // ConvTranspose: uncropped positions emitted so far
+  Tensor carry;             // CumSum: last output step; ConvTranspose: overlap-add tail
+  int64_t carry_begin = 0;  // ConvTranspose: uncropped output position of carry[0]
+  int64_t emitted = 0;      // ConvTranspose: uncropped positions emitted so far
 };
 
 }  // namespace
@@ -117,9 +117,7 @@ struct GraphStreamer::State {
     return true;
   }
 
-  Buffer& input(size_t index, size_t slot) {
-    return streams.at(graph->nodes[index].inputs[slot]);
-  }
+  Buffer& input(size_t index, size_t slot) { return streams.at(graph->nodes[index].inputs[slot]); }
   void need(size_t index, size_t slot, int64_t from) {
     const int reader = nodes[index].readers[slot];
     if (reader >= 0) input(index, slot).reader_needs[reader] = from;
@@ -330,7 +328,8 @@ void GraphStreamer::State::step_pad(size_t i) {
     if (np.pad_mode == "constant") {
       prefix.push_back(filled_along(x.data, x.axis, np.pad_begin, np.pad_value));
     } else {
-      for (int64_t j = np.pad_begin; j >= 1; --j) prefix.push_back(x.view(reflect ? j : 0, (reflect ? j : 0) + 1));
+      for (int64_t j = np.pad_begin; j >= 1; --j)
+        prefix.push_back(x.view(reflect ? j : 0, (reflect ? j : 0) + 1));
     }
     if (np.pad_begin > 0) emit(i, concat_axis(prefix, x.axis));
     st.started = true;
@@ -458,16 +457,33 @@ void GraphStreamer::State::step_all() {
   for (size_t i = 0; i < graph->nodes.size(); ++i) {
     if (nodes[i].finished) continue;
     switch (plan->nodes[i].role) {
-      case Role::kSkip: break;
-      case Role::kLocal: step_local(i); break;
-      case Role::kConv: step_conv(i); break;
-      case Role::kConvTranspose: step_conv_transpose(i); break;
-      case Role::kPad: step_pad(i); break;
-      case Role::kTimeSlice: step_time_slice(i); break;
-      case Role::kTimeConcat: step_time_concat(i); break;
-      case Role::kCumSum: step_cumsum(i); break;
+      case Role::kSkip:
+        break;
+      case Role::kLocal:
+        step_local(i);
+        break;
+      case Role::kConv:
+        step_conv(i);
+        break;
+      case Role::kConvTranspose:
+        step_conv_transpose(i);
+        break;
+      case Role::kPad:
+        step_pad(i);
+        break;
+      case Role::kTimeSlice:
+        step_time_slice(i);
+        break;
+      case Role::kTimeConcat:
+        step_time_concat(i);
+        break;
+      case Role::kCumSum:
+        step_cumsum(i);
+        break;
       case Role::kHeadTake:
-      case Role::kHeadLocal: step_head(i); break;
+      case Role::kHeadLocal:
+        step_head(i);
+        break;
     }
   }
   for (auto& [name, buffer] : streams) buffer.trim();
@@ -535,11 +551,14 @@ std::map<std::string, Tensor> GraphStreamer::push(const std::map<std::string, Te
     const Tensor& chunk = given->second;
     const Shape& probe = s.plan->time.values.at(in.name).probe_shape[0];
     Shape expected = probe;
-    if (chunk.rank() == static_cast<int64_t>(probe.size())) expected[stream->second.axis] = chunk.dim(stream->second.axis);
+    if (chunk.rank() == static_cast<int64_t>(probe.size()))
+      expected[stream->second.axis] = chunk.dim(stream->second.axis);
     if (chunk.dtype() != in.dtype || chunk.shape() != expected) {
-      fail(ErrorCode::kInvalidArgument, "input '{}' chunk is {} {}, expected {} with any length on "
-           "axis {}", in.name, dtype_name(chunk.dtype()), shape_str(chunk.shape()),
-           shape_str(probe), stream->second.axis);
+      fail(ErrorCode::kInvalidArgument,
+           "input '{}' chunk is {} {}, expected {} with any length on "
+           "axis {}",
+           in.name, dtype_name(chunk.dtype()), shape_str(chunk.shape()), shape_str(probe),
+           stream->second.axis);
     }
     stream->second.append(chunk);
   }

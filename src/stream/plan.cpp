@@ -12,15 +12,37 @@ namespace amphora::stream {
 namespace {
 
 // Ops whose output step t depends only on input step t whatever their attributes.
-const std::set<std::string> kPointwise = {
-    "Abs",   "Acos",     "Add",      "And",         "Asin",      "Atan",  "Cast",    "Ceil",
-    "Clip",  "Cos",      "Cosh",     "Div",         "Dropout",   "Elu",   "Equal",   "Erf",
-    "Exp",   "Expand",   "Floor",    "Gelu",        "Greater",   "GreaterOrEqual",   "HardSigmoid",
-    "Identity", "IsInf", "IsNaN",    "LeakyRelu",   "Less",      "LessOrEqual",      "Log",
-    "Max",   "Mean",     "Min",      "Mod",         "Mul",       "Neg",   "Not",     "Or",
-    "Pow",   "PRelu",    "Reciprocal", "Relu",      "Reshape",   "Round", "Selu",    "Sigmoid",
-    "Sign",  "Sin",      "Sinh",     "Softplus",    "Sqrt",      "Squeeze", "Sub",   "Sum",
-    "Tan",   "Tanh",     "Transpose", "Unsqueeze",  "Where",     "Xor",   "Flatten"};
+const std::set<std::string> kPointwise = {"Abs",         "Acos",
+                                          "Add",         "And",
+                                          "Asin",        "Atan",
+                                          "Cast",        "Ceil",
+                                          "Clip",        "Cos",
+                                          "Cosh",        "Div",
+                                          "Dropout",     "Elu",
+                                          "Equal",       "Erf",
+                                          "Exp",         "Expand",
+                                          "Floor",       "Gelu",
+                                          "Greater",     "GreaterOrEqual",
+                                          "HardSigmoid", "Identity",
+                                          "IsInf",       "IsNaN",
+                                          "LeakyRelu",   "Less",
+                                          "LessOrEqual", "Log",
+                                          "Max",         "Mean",
+                                          "Min",         "Mod",
+                                          "Mul",         "Neg",
+                                          "Not",         "Or",
+                                          "Pow",         "PRelu",
+                                          "Reciprocal",  "Relu",
+                                          "Reshape",     "Round",
+                                          "Selu",        "Sigmoid",
+                                          "Sign",        "Sin",
+                                          "Sinh",        "Softplus",
+                                          "Sqrt",        "Squeeze",
+                                          "Sub",         "Sum",
+                                          "Tan",         "Tanh",
+                                          "Transpose",   "Unsqueeze",
+                                          "Where",       "Xor",
+                                          "Flatten"};
 
 constexpr int64_t kOpenEnd = int64_t{1} << 31;  // Slice ends at or beyond this mean "to the end"
 
@@ -59,8 +81,7 @@ struct Planner {
   }
   int64_t rank_of(const std::string& name) const {
     const ValueTime* t = time_of(name);
-    return t ? static_cast<int64_t>(t->probe_shape[0].size())
-             : graph.initializers.at(name).rank();
+    return t ? static_cast<int64_t>(t->probe_shape[0].size()) : graph.initializers.at(name).rank();
   }
 
   void plan_conv(const Node& node, NodePlan& np, bool transpose);
@@ -73,8 +94,9 @@ void Planner::plan_conv(const Node& node, NodePlan& np, bool transpose) {
   const ValueTime& x = *time_of(node.inputs[0]);
   const Tensor* weight = node.inputs.size() > 1 ? constant(node.inputs[1]) : nullptr;
   if (x.probe_shape[0].size() != 3 || x.axis != 2 || !weight || weight->rank() != 3) {
-    return problem(node, "the streamer handles 1-D convolutions over time with constant "
-                         "weights only");
+    return problem(node,
+                   "the streamer handles 1-D convolutions over time with constant "
+                   "weights only");
   }
   ConvAttrs attrs = ConvAttrs::parse(node, transpose);
   if (attrs.auto_pad != AutoPad::kNotSet && attrs.auto_pad != AutoPad::kValid) {
@@ -101,8 +123,7 @@ void Planner::plan_conv(const Node& node, NodePlan& np, bool transpose) {
   }
 }
 
-void Planner::plan_stream_node(const Node& node, NodePlan& np,
-                               const std::vector<size_t>& streams) {
+void Planner::plan_stream_node(const Node& node, NodePlan& np, const std::vector<size_t>& streams) {
   const std::string& op = node.op_type;
   const ValueTime& in = *time_of(node.inputs[streams[0]]);
   const ValueTime& out = *time_of(node.outputs[0]);
@@ -112,9 +133,9 @@ void Planner::plan_stream_node(const Node& node, NodePlan& np,
   if (node.domain == kAmphoraDomain && (op == "FusedConv" || op == "FusedConvTranspose")) {
     const bool transpose = op == "FusedConvTranspose";
     const bool has_sum = node.inputs.size() > 3 && !node.inputs[3].empty();
-    if (has_sum && (kind_of(node.inputs[3]) != ValueKind::kStream ||
-                    time_of(node.inputs[3])->axis != 2 ||
-                    time_of(node.inputs[3])->probe_shape[0] != time_of(node.outputs[0])->probe_shape[0])) {
+    if (has_sum &&
+        (kind_of(node.inputs[3]) != ValueKind::kStream || time_of(node.inputs[3])->axis != 2 ||
+         time_of(node.inputs[3])->probe_shape[0] != time_of(node.outputs[0])->probe_shape[0])) {
       return problem(node, "its fused residual is not a time series shaped like its output");
     }
     plan_conv(node, np, transpose);
@@ -219,12 +240,10 @@ void Planner::check_local(const Node& node, const std::vector<size_t>& streams) 
   const ValueTime& in = *time_of(node.inputs[streams[0]]);
   const int64_t rank = static_cast<int64_t>(in.probe_shape[0].size());
   auto along_time = [&](int64_t axis) { return (axis < 0 ? axis + rank : axis) == in.axis; };
-  if (op == "Softmax" || op == "LogSoftmax" || op == "Gather" || op == "Split" ||
-      op == "Concat") {
-    if (streams[0] == 0 && along_time(node.get_int("axis", op == "Gather" || op == "Split" ||
-                                                                  op == "Concat"
-                                                              ? 0
-                                                              : -1))) {
+  if (op == "Softmax" || op == "LogSoftmax" || op == "Gather" || op == "Split" || op == "Concat") {
+    if (streams[0] == 0 &&
+        along_time(
+            node.get_int("axis", op == "Gather" || op == "Split" || op == "Concat" ? 0 : -1))) {
       return problem(node, "works along the time axis");
     }
     if (op == "Gather" && streams.size() > 1) return problem(node, "gathers with streamed indices");
@@ -369,14 +388,14 @@ ReceptiveField receptive_field(const Graph& graph, const StreamPlan& plan) {
       case Role::kCumSum:
         span.bounded = false;
         if (field.unbounded_because.empty()) {
-          field.unbounded_because = fmt::format("{} sums over all earlier steps",
-                                                node.display_name());
+          field.unbounded_because =
+              fmt::format("{} sums over all earlier steps", node.display_name());
         }
         break;
       case Role::kHeadTake:
         if (field.unbounded_because.empty()) {
-          field.unbounded_because = fmt::format("{} reads a fixed early step of the input",
-                                                node.display_name());
+          field.unbounded_because =
+              fmt::format("{} reads a fixed early step of the input", node.display_name());
         }
         span.bounded = false;
         break;
@@ -424,7 +443,8 @@ StreamPlan plan_stream(const Graph& graph, const std::map<std::string, int64_t>&
   std::vector<bool> node_needed(graph.nodes.size(), false);
   for (size_t i = graph.nodes.size(); i-- > 0;) {
     const Node& node = graph.nodes[i];
-    for (const std::string& name : node.outputs) node_needed[i] = node_needed[i] || needed.count(name);
+    for (const std::string& name : node.outputs)
+      node_needed[i] = node_needed[i] || needed.count(name);
     if (!node_needed[i]) continue;
     for (const std::string& name : node.inputs) {
       ValueKind kind = planner.kind_of(name);

@@ -81,8 +81,8 @@ std::string toy_vocoder(bool reduce_over_time = false) {
 }
 
 std::string save(const std::string& bytes, const std::string& name) {
-  auto path = std::filesystem::temp_directory_path() /
-              (name + std::to_string(::getpid()) + ".onnx");
+  auto path =
+      std::filesystem::temp_directory_path() / (name + std::to_string(::getpid()) + ".onnx");
   std::ofstream(path, std::ios::binary) << bytes;
   return path.string();
 }
