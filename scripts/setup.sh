@@ -14,10 +14,10 @@ APT_PACKAGES=(
   libdnnl-dev libsndfile1-dev libsoxr-dev libkissfft-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libbenchmark-dev
-  libopenblas0-pthread flite
+  libtorch-dev libopenblas0-pthread flite
   clang libclang-rt-14-dev
 )
-PIP_PACKAGES=("numpy<2" onnxruntime onnx json5 safetensors "coremltools==9.0" pytest)
+PIP_PACKAGES=("numpy<2" onnxruntime onnx json5 safetensors "coremltools==9.0" pytest matplotlib)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -28,6 +28,16 @@ if ((${#missing[@]})); then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# LibTorch 1.13 runs ConvTranspose through BLAS; Debian's reference libblas makes the
+# TorchScript backend several times slower, so libblas.so.3 must resolve to OpenBLAS.
+BLAS_LINK=libblas.so.3-x86_64-linux-gnu
+OPENBLAS=/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3
+if [ -e "$OPENBLAS" ] && [ "$(readlink -f /etc/alternatives/$BLAS_LINK)" != "$OPENBLAS" ]; then
+  echo "setup: pointing libblas.so.3 at OpenBLAS"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO update-alternatives --set "$BLAS_LINK" "$OPENBLAS" >/dev/null
 fi
 
 # The venv sees Debian's torch (system site packages); numpy stays < 2 because Debian's torch

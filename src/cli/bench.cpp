@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "amphora/amphora.hpp"
+#include "cli/bench_profile.hpp"
+#include "cli/bench_stream.hpp"
 #include "cli/commands.hpp"
 
 namespace amphora::cli {
@@ -22,9 +24,11 @@ struct BenchArgs {
   std::vector<std::string> shapes;
   int64_t frames = 512;
   int threads = 0;
+  std::string backend = "native";
   int warmup = 2;
   int runs = 10;
   bool json = false;
+  bool profile = false;
 };
 
 double ms_since(std::chrono::steady_clock::time_point start) {
@@ -105,7 +109,11 @@ int run_bench(const BenchArgs& args) {
     fail(ErrorCode::kInvalidArgument, "--runs must be >= 1 and --warmup >= 0");
   }
   auto load_start = std::chrono::steady_clock::now();
-  Model model = Model::load(args.model, Options{args.threads, false});
+  Options options;
+  options.threads = args.threads;
+  options.backend = parse_backend(args.backend);
+  options.profile = args.profile;
+  Model model = Model::load(args.model, options);
   const double load_ms = ms_since(load_start);
 
   int64_t hop = 0, sample_rate = 0;
@@ -138,10 +146,12 @@ int run_bench(const BenchArgs& args) {
   const double first_ms = ms_since(first_start);
   for (int i = 0; i < args.warmup; ++i) model.run(inputs);
   std::vector<double> times;
+  BenchProfile profile;
   for (int i = 0; i < args.runs; ++i) {
     auto start = std::chrono::steady_clock::now();
     model.run(inputs);
     times.push_back(ms_since(start));
+    if (args.profile) profile.add_run(model.last_profile());
   }
   std::sort(times.begin(), times.end());
   double mean = 0;
@@ -168,6 +178,7 @@ int run_bench(const BenchArgs& args) {
         static_cast<double>(inputs["mel"].dim(-1) * hop) / static_cast<double>(sample_rate);
     result["rtf"] = percentile(times, 0.5) / 1000.0 / audio_s;
   }
+  if (!profile.empty()) result["profile"] = profile.to_json();
   if (args.json) {
     std::printf("%s\n", result.dump().c_str());
     return 0;
@@ -182,6 +193,7 @@ int run_bench(const BenchArgs& args) {
               percentile(times, 0.99), times.back(), args.runs);
   if (!result["rtf"].is_null()) std::printf("rtf         %.4f\n", result["rtf"].get<double>());
   std::printf("peak RSS    %.1f MB\n", peak_rss_mb());
+  if (!profile.empty()) std::printf("%s", profile.to_text().c_str());
   return 0;
 }
 
@@ -197,10 +209,24 @@ Run add_bench_command(CLI::App& app) {
                   "other symbolic dims = --frames");
   cmd->add_option("--frames", args->frames, "Length of symbolic time axes (default 512)");
   cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
+  cmd->add_option("--backend", args->backend,
+                  "native (model.onnx, default) or torchscript (model.ts through LibTorch)")
+      ->check(CLI::IsMember({"native", "torchscript"}));
   cmd->add_option("--warmup", args->warmup, "Untimed runs after the first (default 2)");
   cmd->add_option("--runs", args->runs, "Timed runs (default 10)");
   cmd->add_flag("--json", args->json, "Print one JSON object");
-  return [args] { return run_bench(*args); };
+  cmd->add_flag("--profile", args->profile,
+                "Time every node: time per op type and the 20 slowest nodes (with --json: "
+                "a \"profile\" object)");
+  auto stream = std::make_shared<StreamBenchArgs>();
+  add_stream_bench_options(*cmd, stream);
+  return [args, stream] {
+    if (stream->stream) {
+      return run_stream_bench(args->model, *stream, args->frames, args->threads, args->warmup,
+                              args->runs, args->json);
+    }
+    return run_bench(*args);
+  };
 }
 
 }  // namespace amphora::cli

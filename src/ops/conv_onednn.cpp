@@ -1,7 +1,9 @@
 #include "ops/conv_onednn.hpp"
 
+#include <cstring>
 #include <unordered_map>
 
+#include "ops/conv_phases.hpp"
 #include "ops/onednn.hpp"
 
 namespace amphora {
@@ -10,12 +12,18 @@ using dnnl::memory;
 
 struct OnednnConv::Plan {
   bool supported = false;
+  bool src_ncw8c = false;  // src_blocked is nCw8c over batch 1: our pack_phases can fill it
   dnnl::primitive primitive;
   memory::desc src_plain, dst_plain, weights_plain, bias_plain;
   // The primitive's activation layouts when they differ from the plain ones (zero descs
   // otherwise); the data then passes through thread-shared scratch buffers.
   memory::desc src_blocked, dst_blocked;
   dnnl::primitive src_reorder, dst_reorder;
+  dnnl::primitive residual_reorder;  // plain residual -> blocked dst, for the sum post-op
+  ConvPostOps post;
+  // Valid when the conv runs as an undilated conv over time phases (conv_phases.hpp); the
+  // activations are then packed by our own loops into src_blocked/dst_blocked.
+  PhaseSplit split;
   memory::desc weights_desc;
   memory weights;         // packed copy of weights_source
   Tensor weights_source;  // held so that its address cannot be reused by another buffer
@@ -69,16 +77,42 @@ memory::desc any_desc(const memory::desc& plain) {
 struct Chosen {
   dnnl::primitive primitive;
   memory::desc src, weights, dst;
+  std::string implementation;  // e.g. "jit:avx2", "x64:gemm:jit"
 };
 
 template <typename PrimitiveDesc, typename Primitive>
 Chosen choose(const PrimitiveDesc& pd) {
-  return {Primitive(pd), pd.src_desc(), pd.weights_desc(), pd.dst_desc()};
+  return {Primitive(pd), pd.src_desc(), pd.weights_desc(), pd.dst_desc(), pd.impl_info_str()};
+}
+
+dnnl::primitive_attr post_ops_attr(const ConvPostOps& post) {
+  dnnl::post_ops ops;
+  using Activation = ConvPostOps::Activation;
+  switch (post.activation) {
+    case Activation::kNone:
+      break;
+    case Activation::kRelu:
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+      break;
+    case Activation::kLeakyRelu:
+      // oneDNN's relu takes the negative slope as alpha.
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, post.alpha, 0.0f);
+      break;
+    case Activation::kTanh:
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_tanh, 0.0f, 0.0f);
+      break;
+  }
+  if (post.sum) ops.append_sum(1.0f);
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(ops);
+  return attr;
 }
 
 // Throws dnnl::error when oneDNN has no implementation.
 Chosen create_primitive(const ConvGeometry& g, const memory::desc& src, const memory::desc& weights,
-                        const memory::desc* bias, const memory::desc& dst) {
+                        const memory::desc* bias, const memory::desc& dst,
+                        const ConvPostOps& post) {
+  const dnnl::primitive_attr attr = post_ops_attr(post);
   const size_t rank = g.spatial_rank;
   memory::dims strides(g.strides.begin(), g.strides.end());
   memory::dims dilations(rank), pad_l(g.pad_begin.begin(), g.pad_begin.end()), pad_r(rank);
@@ -97,13 +131,13 @@ Chosen create_primitive(const ConvGeometry& g, const memory::desc& src, const me
     auto d =
         bias ? Deconv::desc(prop, algo, src, weights, *bias, dst, strides, dilations, pad_l, pad_r)
              : Deconv::desc(prop, algo, src, weights, dst, strides, dilations, pad_l, pad_r);
-    return choose<Deconv::primitive_desc, Deconv>(Deconv::primitive_desc(d, onednn_engine()));
+    return choose<Deconv::primitive_desc, Deconv>(Deconv::primitive_desc(d, attr, onednn_engine()));
   }
   using Conv = dnnl::convolution_forward;
   const auto algo = dnnl::algorithm::convolution_direct;
   auto d = bias ? Conv::desc(prop, algo, src, weights, *bias, dst, strides, dilations, pad_l, pad_r)
                 : Conv::desc(prop, algo, src, weights, dst, strides, dilations, pad_l, pad_r);
-  return choose<Conv::primitive_desc, Conv>(Conv::primitive_desc(d, onednn_engine()));
+  return choose<Conv::primitive_desc, Conv>(Conv::primitive_desc(d, attr, onednn_engine()));
 }
 
 // oneDNN 2.6 has no direct depthwise kernel for 1-D on AVX2 and falls back to one tiny GEMM
@@ -131,18 +165,31 @@ dnnl::primitive reorder_between(const memory::desc& from, const memory::desc& to
 }  // namespace
 
 OnednnConv::Plan* OnednnConv::plan_for(const ConvGeometry& g, const Tensor& x, const Tensor& w,
-                                       bool has_bias) {
+                                       bool has_bias, const ConvPostOps& post) {
   std::vector<int64_t> key = x.shape();
   key.insert(key.end(), w.shape().begin(), w.shape().end());
   key.push_back(has_bias ? 1 : 0);
-  if (auto it = plans_.find(key); it != plans_.end()) return it->second.get();
+  key.push_back(static_cast<int64_t>(post.activation));
+  key.push_back(post.sum ? 1 : 0);
+  // The input activation is not part of the primitive (it is applied while packing X).
+  const auto same_primitive = [&post](const ConvPostOps& other) {
+    return other.activation == post.activation && other.alpha == post.alpha &&
+           other.sum == post.sum;
+  };
+  if (auto it = plans_.find(key); it != plans_.end() && same_primitive(it->second->post)) {
+    return it->second.get();
+  }
   // Streaming with ever-changing chunk lengths must not grow the cache without bound.
   if (plans_.size() >= kMaxPlans) plans_.clear();
   auto& slot = plans_[key];
   slot = std::make_unique<Plan>();
   Plan& plan = *slot;
+  plan.post = post;
   for (int64_t p : g.pad_begin) {
     if (p < 0) return &plan;  // oneDNN has no negative left padding; reference handles it
+  }
+  if (PhaseSplit split = split_into_phases(g); split.valid && plan_phases(plan, split, has_bias)) {
+    return &plan;
   }
   const ConvGeometry lifted = lift_depthwise_1d(g);
   Shape x_shape{g.batch, g.in_channels};
@@ -153,8 +200,9 @@ OnednnConv::Plan* OnednnConv::plan_for(const ConvGeometry& g, const Tensor& x, c
   plan.bias_plain = onednn_plain_desc({g.out_channels});
   Chosen chosen;
   try {
-    chosen = create_primitive(lifted, any_desc(plan.src_plain), any_desc(plan.weights_plain),
-                              has_bias ? &plan.bias_plain : nullptr, any_desc(plan.dst_plain));
+    chosen =
+        create_primitive(lifted, any_desc(plan.src_plain), any_desc(plan.weights_plain),
+                         has_bias ? &plan.bias_plain : nullptr, any_desc(plan.dst_plain), post);
   } catch (const dnnl::error&) {
     return &plan;  // unimplemented for this problem: stays unsupported
   }
@@ -164,14 +212,49 @@ OnednnConv::Plan* OnednnConv::plan_for(const ConvGeometry& g, const Tensor& x, c
   if (src != plan.src_plain) {
     plan.src_blocked = src;
     plan.src_reorder = reorder_between(plan.src_plain, src);
+    plan.src_ncw8c =
+        g.spatial_rank == 1 && lifted.spatial_rank == 1 && g.batch == 1 &&
+        src == memory::desc(src.dims(), memory::data_type::f32, memory::format_tag::nCw8c);
   }
   if (dst != plan.dst_plain) {
     plan.dst_blocked = dst;
     plan.dst_reorder = reorder_between(dst, plan.dst_plain);
+    if (post.sum) plan.residual_reorder = reorder_between(plan.dst_plain, dst);
   }
   plan.weights_desc = chosen.weights;
   plan.supported = true;
   return &plan;
+}
+
+// Plans the dilated conv as an undilated one over its time phases, when oneDNN then has a direct
+// (jit) kernel for it; otherwise (e.g. long kernels, where it uses GEMM either way) returns false
+// and the caller plans the ordinary way.
+bool OnednnConv::plan_phases(Plan& plan, const PhaseSplit& split, bool has_bias) {
+  const ConvGeometry& b = split.batched;
+  const auto blocked = [](const Shape& shape) {
+    return memory::desc(onednn_dims(shape), memory::data_type::f32, memory::format_tag::nCw8c);
+  };
+  const memory::desc src = blocked({b.batch, b.in_channels, split.in_len});
+  const memory::desc dst = blocked({b.batch, b.out_channels, split.out_len});
+  plan.weights_plain = weights_desc_over_onnx(b);
+  plan.bias_plain = onednn_plain_desc({b.out_channels});
+  Chosen chosen;
+  try {
+    chosen = create_primitive(b, src, any_desc(plan.weights_plain),
+                              has_bias ? &plan.bias_plain : nullptr, dst, plan.post);
+  } catch (const dnnl::error&) {
+    return false;
+  }
+  if (chosen.implementation.rfind("jit", 0) != 0 || chosen.src != src || chosen.dst != dst) {
+    return false;
+  }
+  plan.primitive = chosen.primitive;
+  plan.src_blocked = src;
+  plan.dst_blocked = dst;
+  plan.weights_desc = chosen.weights;
+  plan.split = split;
+  plan.supported = true;
+  return true;
 }
 
 void OnednnConv::bind_weights(Plan& plan, const Tensor& w) {
@@ -199,9 +282,45 @@ void OnednnConv::bind_weights(Plan& plan, const Tensor& w) {
 
 bool OnednnConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* bias,
                      Tensor& y) {
-  Plan* plan = plan_for(g, x, w, bias != nullptr);
+  return run(g, x, w, bias, ConvPostOps{}, nullptr, y);
+}
+
+bool OnednnConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* bias,
+                     const ConvPostOps& post, const Tensor* residual, Tensor& y) {
+  if (post.sum != (residual != nullptr) || (residual && residual->shape() != y.shape())) {
+    fail(ErrorCode::kInternal, "oneDNN conv: the sum post-op needs a residual of shape {}",
+         shape_str(y.shape()));
+  }
+  // Where the input activation cannot ride along a packing step, X is activated into a copy.
+  const auto activated = [&post](const Tensor& input) {
+    Tensor copy(DType::kFloat32, input.shape());
+    const float* in = input.data<float>();
+    float* out = copy.data<float>();
+    const float slope = post.input_slope;
+    const int64_t n = input.numel();
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) out[i] = in[i] >= 0.0f ? in[i] : in[i] * slope;
+    return copy;
+  };
+  if (narrow_conv_applies(g)) {
+    const Tensor input = post.input_activation ? activated(x) : x;
+    return narrow_conv(g, input.data<float>(), w.data<float>(),
+                       bias ? bias->data<float>() : nullptr, post,
+                       residual ? residual->data<float>() : nullptr, y.data<float>());
+  }
+  Plan* plan = plan_for(g, x, w, bias != nullptr, post);
   if (!plan->supported) return false;
   if (plan->weights_source.raw() != w.raw()) bind_weights(*plan, w);
+  if (plan->split.valid) {
+    run_phases(*plan, g, x, bias, post.input_activation ? post.input_slope : 1.0f, residual, y);
+    return true;
+  }
+  if (post.input_activation && !plan->src_ncw8c) {
+    ConvPostOps rest = post;
+    rest.input_activation = false;
+    rest.input_slope = 1.0f;
+    return run(g, activated(x), w, bias, rest, residual, y);
+  }
   dnnl::stream& stream = onednn_stream();
   const memory plain_src = onednn_wrap(plan->src_plain, x);
   const memory plain_dst = onednn_wrap(plan->dst_plain, y);
@@ -209,11 +328,23 @@ bool OnednnConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w, co
   if (!plan->src_blocked.is_zero()) {
     const auto& desc = plan->src_blocked;
     src = memory(desc, onednn_engine(), onednn_scratch(0, desc.get_size()));
-    plan->src_reorder.execute(stream, {{DNNL_ARG_FROM, plain_src}, {DNNL_ARG_TO, src}});
+    if (post.input_activation) {
+      pack_phases(x.data<float>(), g.in_channels, g.in[0], 1, g.in[0],
+                  static_cast<float*>(src.get_data_handle()), post.input_slope);
+    } else {
+      plan->src_reorder.execute(stream, {{DNNL_ARG_FROM, plain_src}, {DNNL_ARG_TO, src}});
+    }
   }
   if (!plan->dst_blocked.is_zero()) {
     const auto& desc = plan->dst_blocked;
     dst = memory(desc, onednn_engine(), onednn_scratch(1, desc.get_size()));
+    if (residual) {
+      plan->residual_reorder.execute(
+          stream, {{DNNL_ARG_FROM, onednn_wrap(plan->dst_plain, *residual)}, {DNNL_ARG_TO, dst}});
+    }
+  } else if (residual) {
+    // The sum post-op accumulates into dst, so dst starts as the residual.
+    std::memcpy(y.raw(), residual->raw(), residual->nbytes());
   }
   std::unordered_map<int, memory> args{
       {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, plan->weights}, {DNNL_ARG_DST, dst}};
@@ -224,6 +355,30 @@ bool OnednnConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w, co
   }
   stream.wait();
   return true;
+}
+
+void OnednnConv::run_phases(const Plan& plan, const ConvGeometry& g, const Tensor& x,
+                            const Tensor* bias, float input_slope, const Tensor* residual,
+                            Tensor& y) {
+  const PhaseSplit& split = plan.split;
+  const memory src(plan.src_blocked, onednn_engine(),
+                   onednn_scratch(0, plan.src_blocked.get_size()));
+  const memory dst(plan.dst_blocked, onednn_engine(),
+                   onednn_scratch(1, plan.dst_blocked.get_size()));
+  pack_phases(x.data<float>(), g.in_channels, g.in[0], split.phases, split.in_len,
+              static_cast<float*>(src.get_data_handle()), input_slope);
+  if (residual) {
+    // The sum post-op accumulates into dst, so dst starts as the residual, in phases too.
+    pack_phases(residual->data<float>(), g.out_channels, g.out[0], split.phases, split.out_len,
+                static_cast<float*>(dst.get_data_handle()));
+  }
+  std::unordered_map<int, memory> args{
+      {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, plan.weights}, {DNNL_ARG_DST, dst}};
+  if (bias) args[DNNL_ARG_BIAS] = onednn_wrap(plan.bias_plain, *bias);
+  plan.primitive.execute(onednn_stream(), args);
+  onednn_stream().wait();
+  unpack_phases(static_cast<const float*>(dst.get_data_handle()), g.out_channels, g.out[0],
+                split.phases, split.out_len, y.data<float>());
 }
 
 }  // namespace amphora

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "ops/elementwise_common.hpp"
+#include "ops/elementwise_fast.hpp"
 
 namespace amphora {
 namespace {
@@ -17,6 +18,32 @@ T negate(T x) {
   } else {
     return -x;
   }
+}
+
+// Erf: the reference is std::erf; float32 takes the vectorised fast_erf unless reference
+// kernels are asked for.
+void register_erf(OpRegistry& registry) {
+  registry.add("", "Erf", 9, [](const Node& node, int64_t, const KernelOptions& options) {
+    const bool reference = options.reference;
+    return std::make_unique<FunctionKernel>(
+        [node, reference](const std::vector<const Tensor*>& inputs) {
+          check_input_count(node, inputs, 1, 1);
+          const Tensor& x = *inputs[0];
+          Tensor y(x.dtype(), x.shape());
+          if (x.dtype() == DType::kFloat32 && !reference) {
+            erf_fast(x.data<float>(), y.data<float>(), x.numel());
+          } else if (x.dtype() == DType::kFloat32) {
+            map_elements(x.data<float>(), y.data<float>(), x.numel(),
+                         [](float v) { return std::erf(v); });
+          } else if (x.dtype() == DType::kFloat64) {
+            map_elements(x.data<double>(), y.data<double>(), x.numel(),
+                         [](double v) { return std::erf(v); });
+          } else {
+            fail_dtype(node, 0, x.dtype(), accepts_list(Accepts::kFloat));
+          }
+          return std::vector<Tensor>{y};
+        });
+  });
 }
 
 }  // namespace
@@ -46,7 +73,7 @@ void register_unary_ops(OpRegistry& registry) {
   add_unary_fn<kFloat>(registry, "Sin", 7, [](auto x) { return std::sin(x); });
   add_unary_fn<kFloat>(registry, "Cos", 7, [](auto x) { return std::cos(x); });
   add_unary_fn<kFloat>(registry, "Atan", 7, [](auto x) { return std::atan(x); });
-  add_unary_fn<kFloat>(registry, "Erf", 9, [](auto x) { return std::erf(x); });
+  register_erf(registry);
   add_unary_fn<kFloat>(registry, "Floor", 1, [](auto x) { return std::floor(x); });
   add_unary_fn<kFloat>(registry, "Reciprocal", 1, [](auto x) { return decltype(x){1} / x; });
   add_unary_fn<kFloat>(registry, "Ceil", 1, [](auto x) { return std::ceil(x); });

@@ -1,20 +1,26 @@
-// The public API (include/amphora/amphora.hpp) on top of graph/onnx_import and Session.
+// The public API (include/amphora/amphora.hpp) on top of graph/onnx_import and Session, or of
+// the TorchScript backend (backends/torchscript) when Options::backend asks for it.
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "amphora/amphora.hpp"
+#include "backends/torchscript/script_model.hpp"
 #include "graph/onnx_import.hpp"
 #include "runtime/model_path.hpp"
 #include "runtime/session.hpp"
 
 namespace amphora {
 
+// Exactly one of `session` (native) and `script` (TorchScript) is set.
 struct Model::Impl {
   Impl(Graph graph, const Options& options);
+  Impl(const std::string& path, const Options& options);
+  Backend backend = Backend::kNative;
   std::vector<TensorInfo> inputs;
   std::vector<TensorInfo> outputs;
   std::unique_ptr<Session> session;
+  std::unique_ptr<torchscript::ScriptModel> script;
 };
 
 namespace {
@@ -29,6 +35,25 @@ TensorInfo describe(const ValueInfo& value) {
 }
 
 }  // namespace
+
+const char* backend_name(Backend backend) {
+  switch (backend) {
+    case Backend::kNative: return "native";
+    case Backend::kTorchScript: return "torchscript";
+  }
+  return "?";
+}
+
+Backend parse_backend(const std::string& name) {
+  for (Backend backend : {Backend::kNative, Backend::kTorchScript}) {
+    if (name == backend_name(backend)) return backend;
+  }
+  fail(ErrorCode::kInvalidArgument, "unknown backend '{}'; expected native or torchscript", name);
+}
+
+bool backend_available(Backend backend) {
+  return backend == Backend::kNative || torchscript::libtorch_available();
+}
 
 std::string TensorInfo::to_string() const {
   std::string s = fmt::format("{}: {} [", name, dtype_name(dtype));
@@ -45,16 +70,31 @@ Model::Impl::Impl(Graph graph, const Options& options) {
   for (const auto& v : graph.inputs) inputs.push_back(describe(v));
   for (const auto& v : graph.outputs) outputs.push_back(describe(v));
   session = std::make_unique<Session>(std::move(graph),
-                                      SessionOptions{options.threads, options.reference_kernels});
+                                      SessionOptions{options.threads, options.reference_kernels,
+                                                     options.profile});
+}
+
+Model::Impl::Impl(const std::string& path, const Options& options)
+    : backend(Backend::kTorchScript),
+      script(std::make_unique<torchscript::ScriptModel>(path, options)) {
+  inputs = script->inputs();
+  outputs = script->outputs();
 }
 
 Model Model::load(const std::string& path, const Options& options) {
+  if (options.backend == Backend::kTorchScript) {
+    return Model(std::make_shared<Impl>(path, options));
+  }
   Graph graph = load_onnx(resolve_onnx_path(path));
   return Model(std::make_shared<Impl>(std::move(graph), options));
 }
 
 Model Model::load_from_bytes(const std::string& bytes, const Options& options,
                              const std::string& source) {
+  if (options.backend != Backend::kNative) {
+    fail(ErrorCode::kUnsupported, "{}: loading from bytes reads ONNX (native backend) only",
+         source);
+  }
   Graph graph = load_onnx_from_bytes(bytes, source);
   return Model(std::make_shared<Impl>(std::move(graph), options));
 }
@@ -62,14 +102,32 @@ Model Model::load_from_bytes(const std::string& bytes, const Options& options,
 const std::vector<TensorInfo>& Model::inputs() const { return impl_->inputs; }
 const std::vector<TensorInfo>& Model::outputs() const { return impl_->outputs; }
 const std::map<std::string, std::string>& Model::metadata() const {
-  return impl_->session->graph().metadata;
+  return impl_->script ? impl_->script->metadata() : impl_->session->graph().metadata;
 }
-int64_t Model::opset() const { return impl_->session->graph().opset(); }
+int64_t Model::opset() const { return impl_->script ? 0 : impl_->session->graph().opset(); }
+Backend Model::backend() const { return impl_->backend; }
 
 std::map<std::string, Tensor> Model::run(
     const std::map<std::string, Tensor>& inputs,
     const std::function<void(size_t done, size_t total)>& progress) const {
+  if (impl_->script) {
+    // One opaque forward(): progress can only say "done".
+    auto outputs = impl_->script->run(inputs);
+    if (progress) progress(1, 1);
+    return outputs;
+  }
   return impl_->session->run(inputs, progress);
+}
+
+std::vector<NodeTiming> Model::last_profile() const {
+  std::vector<NodeTiming> timings;
+  if (!impl_->session) return timings;  // TorchScript runs as one opaque call
+  for (NodeProfile& node : impl_->session->last_profile()) {
+    timings.push_back({std::move(node.name), std::move(node.op_type), std::move(node.domain),
+                       std::move(node.input_shapes), std::move(node.output_shapes), node.ms,
+                       node.flops});
+  }
+  return timings;
 }
 
 }  // namespace amphora

@@ -3,11 +3,14 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <new>
 #include <set>
 #include <unordered_map>
 
 #include "graph/summary.hpp"
+#include "ops/conv_fused.hpp"
+#include "passes/passes.hpp"
 
 namespace amphora {
 
@@ -39,10 +42,41 @@ std::vector<Tensor> run_kernel(Kernel& kernel, const Node& node,
   }
 }
 
+double product(const Shape& shape, size_t from) {
+  double p = 1;
+  for (size_t i = from; i < shape.size(); ++i) p *= static_cast<double>(shape[i]);
+  return p;
+}
+
 }  // namespace
+
+double node_flops(const Node& node, const std::vector<Shape>& inputs,
+                  const std::vector<Shape>& outputs) {
+  const bool amphora_domain = node.domain == "com.amphora";
+  if (!node.domain.empty() && !amphora_domain) return 0;
+  const std::string& op = node.op_type;
+  if (inputs.size() < 2 || outputs.empty() || inputs[1].size() < 2) return 0;
+  // Every output element of a conv is a dot product over (in channels / group) x kernel taps;
+  // the weights' trailing dims are exactly that. ConvTranspose scatters each input element
+  // over (out channels / group) x kernel taps, again the weights' trailing dims.
+  if (op == "Conv" || op == "FusedConv") {
+    return 2.0 * product(outputs[0], 0) * product(inputs[1], 1);
+  }
+  if (op == "ConvTranspose" || op == "FusedConvTranspose") {
+    return 2.0 * product(inputs[0], 0) * product(inputs[1], 1);
+  }
+  if ((op == "MatMul" || op == "Gemm") && !inputs[0].empty()) {
+    const int64_t k =
+        op == "Gemm" && node.get_int("transA", 0) ? inputs[0].front() : inputs[0].back();
+    return 2.0 * product(outputs[0], 0) * static_cast<double>(k);
+  }
+  return 0;
+}
 
 Session::Session(Graph graph, SessionOptions options)
     : graph_(std::move(graph)), options_(options) {
+  register_fused_conv_ops_once();  // the passes' fused nodes, also in graphs saved after them
+  if (options_.optimize) optimize_graph(graph_);
   KernelOptions kernel_options;
   kernel_options.reference = options_.reference_kernels;
   kernel_options.threads = options_.threads;
@@ -230,6 +264,27 @@ Session::RunStats Session::last_run_stats() const {
   return last_stats_;
 }
 
+std::vector<NodeProfile> Session::last_profile() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return last_profile_;
+}
+
+void Session::record_profile(const Node& node, const std::vector<const Tensor*>& inputs,
+                             const std::vector<Tensor>& outputs,
+                             std::chrono::steady_clock::time_point start,
+                             std::vector<NodeProfile>& profile) {
+  NodeProfile entry;
+  entry.ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  entry.name = node.name.empty() ? fmt::format("#{}", node.index) : node.name;
+  entry.op_type = node.op_type;
+  entry.domain = node.domain;
+  for (const Tensor* t : inputs) entry.input_shapes.push_back(t ? t->shape() : Shape{});
+  for (const Tensor& t : outputs) entry.output_shapes.push_back(t.shape());
+  entry.flops = node_flops(node, entry.input_shapes, entry.output_shapes);
+  profile.push_back(std::move(entry));
+}
+
 size_t Session::cached_plan_count() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return plans_.size();
@@ -257,6 +312,8 @@ std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& 
     return nullptr;
   };
 
+  std::vector<NodeProfile> profile;
+  if (options_.profile) profile.reserve(graph_.nodes.size());
   std::vector<const Tensor*> args;
   for (size_t position = 0; position < graph_.nodes.size(); ++position) {
     const Node& node = graph_.nodes[position];
@@ -269,7 +326,9 @@ std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& 
       }
       args.push_back(value);
     }
+    const auto node_start = std::chrono::steady_clock::now();
     std::vector<Tensor> results = run_kernel(*kernels_[position], node, args);
+    if (options_.profile) record_profile(node, args, results, node_start, profile);
     const auto& needed = output_needed_[position];
     for (size_t i = 0; i < node.outputs.size(); ++i) {
       if (!needed[i]) continue;
@@ -291,6 +350,7 @@ std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& 
     if (progress) progress(position + 1, graph_.nodes.size());
   }
   last_stats_ = stats;
+  if (options_.profile) last_profile_ = std::move(profile);
 
   std::map<std::string, Tensor> outputs;
   for (const ValueInfo& out : graph_.outputs) {

@@ -7,6 +7,7 @@
 // size checks), so repeated runs on the same shapes skip that work.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -26,7 +27,26 @@ using ProgressFn = std::function<void(size_t done, size_t total)>;
 struct SessionOptions {
   int threads = 0;                 // intra-op threads (OpenMP/oneDNN); 0: library default
   bool reference_kernels = false;  // force plain reference kernels (no oneDNN fast paths)
+  bool profile = false;            // time every node of each run (see last_profile())
+  // Run the graph passes (src/passes: constant folding, conv fusion, ...) before creating
+  // kernels; off to execute the graph exactly as imported (reference for the passes' tests).
+  bool optimize = true;
 };
+
+// One node of the last profiled run: what it was, on which shapes, and how long it took.
+struct NodeProfile {
+  std::string name;  // node name, or "#index" when the graph gives none
+  std::string op_type;
+  std::string domain;
+  std::vector<Shape> input_shapes;  // empty shape for an absent optional input
+  std::vector<Shape> output_shapes;
+  double ms = 0;
+  double flops = 0;  // multiply-adds x 2 for Conv/ConvTranspose/MatMul/Gemm (fused too), else 0
+};
+
+// Floating-point operations of one node on the given shapes (0 when not a dense linear op).
+double node_flops(const Node& node, const std::vector<Shape>& inputs,
+                  const std::vector<Shape>& outputs);
 
 class Session {
  public:
@@ -53,6 +73,8 @@ class Session {
     size_t peak_live_bytes = 0;
   };
   RunStats last_run_stats() const;
+  // Per-node timings of the last run, in execution order; empty unless options().profile.
+  std::vector<NodeProfile> last_profile() const;
 
  private:
   struct ShapePlan {
@@ -60,6 +82,10 @@ class Session {
   };
 
   void plan_lifetimes();
+  static void record_profile(const Node& node, const std::vector<const Tensor*>& inputs,
+                             const std::vector<Tensor>& outputs,
+                             std::chrono::steady_clock::time_point start,
+                             std::vector<NodeProfile>& profile);
   void check_input_dtypes(const std::map<std::string, Tensor>& inputs) const;
   const ShapePlan& plan_for(const std::vector<Shape>& shapes);  // shapes in graph_.inputs order
   ShapePlan make_plan(const std::vector<Shape>& shapes) const;
@@ -72,6 +98,7 @@ class Session {
   std::vector<std::vector<bool>> output_needed_;         // per node output: consumed or returned
   std::map<std::vector<Shape>, ShapePlan> plans_;
   RunStats last_stats_;
+  std::vector<NodeProfile> last_profile_;
   mutable std::mutex mutex_;
 };
 

@@ -68,13 +68,14 @@ class APNet(nn.Module):
         """Export path: (real, imag) without atan2."""
         logamp, real, imag = self.branches(mel)
         radius = torch.sqrt(real * real + imag * imag)
-        nonzero = radius > 0
-        # Scalar fallbacks, not ones_like/zeros_like: those export as Shape -> ConstantOfShape,
-        # a value computed from the input length, which a streaming runtime cannot chunk.
-        one, zero = torch.ones((), dtype=radius.dtype), torch.zeros((), dtype=radius.dtype)
-        safe = torch.where(nonzero, radius, one)
-        cos = torch.where(nonzero, real / safe, one)
-        sin = torch.where(nonzero, imag / safe, zero)
+        # atan2(0, 0) = 0 in Amphion, so a zero bin has cos 1, sin 0. Written with arithmetic
+        # on an indicator, not torch.where: ones_like/zeros_like export as Shape ->
+        # ConstantOfShape (a value computed from the input length, which a streaming runtime
+        # cannot chunk), Python scalars export as double, and 0-d tensors trip Core ML's fill.
+        is_zero = (radius == 0).to(radius.dtype)
+        safe = radius + is_zero
+        cos = real / safe + is_zero
+        sin = imag / safe
         amplitude = torch.exp(logamp)
         return amplitude * cos, amplitude * sin
 

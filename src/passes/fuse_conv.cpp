@@ -1,0 +1,136 @@
+// Conv/ConvTranspose followed by its activation and by the residual Add that consumes it, and
+// preceded by a Relu/LeakyRelu whose result only it reads -> one com.amphora
+// FusedConv/FusedConvTranspose node (attributes and inputs: ops/conv_fused.hpp).
+// The oneDNN kernel then applies the activation and the sum as post-ops while the conv's
+// output is still in cache, instead of two more passes over an activation-sized tensor each.
+//
+// Safe because each absorbed value has exactly one reader (the next node of the chain) and is
+// not a graph output, so nobody else can observe it. The fused node takes the place of the
+// last node it absorbs: every input of the chain (the residual included) exists by then.
+#include <set>
+
+#include "ops/conv_fused.hpp"
+#include "passes/graph_uses.hpp"
+#include "passes/passes.hpp"
+
+namespace amphora {
+namespace {
+
+bool is_default_domain(const Node& node) { return node.domain.empty() || node.domain == "ai.onnx"; }
+
+bool is_conv(const Node& node) {
+  if (is_default_domain(node)) return node.op_type == "Conv" || node.op_type == "ConvTranspose";
+  return node.domain == kAmphoraDomain &&
+         (node.op_type == "FusedConv" || node.op_type == "FusedConvTranspose");
+}
+
+// Relu/LeakyRelu only: the input side applies a negative slope while packing X.
+bool is_fusable_input_activation(const Node& node) {
+  return is_default_domain(node) && node.inputs.size() == 1 && node.outputs.size() == 1 &&
+         (node.op_type == "Relu" || node.op_type == "LeakyRelu");
+}
+
+bool is_fusable_activation(const Node& node) {
+  return is_default_domain(node) && node.inputs.size() == 1 && node.outputs.size() == 1 &&
+         (node.op_type == "Relu" || node.op_type == "LeakyRelu" || node.op_type == "Tanh");
+}
+
+// The Add's other operand when `node` is a numpy-broadcasting Add of `value` and something
+// else; empty otherwise (opset < 7 Adds carry their own broadcast rules: left alone).
+std::string residual_operand(const Node& node, const std::string& value) {
+  if (!is_default_domain(node) || node.op_type != "Add" || node.inputs.size() != 2 ||
+      node.outputs.size() != 1 || node.has("broadcast") || node.has("axis")) {
+    return "";
+  }
+  const std::string& a = node.inputs[0];
+  const std::string& b = node.inputs[1];
+  if (a == b || a.empty() || b.empty()) return "";
+  if (a == value) return b;
+  if (b == value) return a;
+  return "";
+}
+
+Node as_fused(const Node& conv) {
+  if (!is_default_domain(conv)) return conv;
+  Node fused = conv;
+  fused.domain = kAmphoraDomain;
+  fused.op_type = conv.op_type == "Conv" ? "FusedConv" : "FusedConvTranspose";
+  return fused;
+}
+
+}  // namespace
+
+bool fuse_conv(Graph& graph) {
+  if (graph.opset() < 7) return false;  // Add broadcasts differently before opset 7
+  const GraphUses uses(graph);
+  std::set<size_t> removed;
+  std::map<size_t, Node> placed;  // position of the last absorbed node -> fused node
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const Node& conv = graph.nodes[i];
+    if (removed.count(i) || !is_conv(conv) || conv.outputs.size() != 1) continue;
+    Node fused = as_fused(conv);
+    std::string value = conv.outputs[0];
+    std::vector<size_t> absorbed;
+    auto single_reader = [&]() -> const Node* {
+      if (!uses.has_single_reader(value)) return nullptr;
+      const size_t reader = uses.readers(value).front();
+      return removed.count(reader) ? nullptr : &graph.nodes[reader];
+    };
+    const bool has_sum = fused.inputs.size() > 3 && !fused.inputs[3].empty();
+    if (!fused.has("activation") && !has_sum) {
+      if (const Node* act = single_reader(); act && is_fusable_activation(*act)) {
+        fused.attributes["activation"] = act->op_type;
+        if (act->op_type == "LeakyRelu") fused.attributes["alpha"] = act->get_float("alpha", 0.01f);
+        absorbed.push_back(act->index);
+        value = act->outputs[0];
+      }
+    }
+    if (!has_sum) {
+      if (const Node* add = single_reader()) {
+        if (std::string residual = residual_operand(*add, value); !residual.empty()) {
+          fused.inputs.resize(3);  // an absent bias stays an empty name
+          fused.inputs.push_back(residual);
+          absorbed.push_back(add->index);
+          value = add->outputs[0];
+        }
+      }
+    }
+    // The pre-activation of a resblock: X = act(x) read only by this conv.
+    bool input_fused = false;
+    if (!fused.has("input_activation") && !fused.inputs.empty()) {
+      const int64_t p = uses.producer(fused.inputs[0]);
+      if (p >= 0 && !removed.count(static_cast<size_t>(p)) &&
+          is_fusable_input_activation(graph.nodes[p]) && uses.has_single_reader(fused.inputs[0])) {
+        const Node& act = graph.nodes[p];
+        fused.attributes["input_activation"] = act.op_type;
+        if (act.op_type == "LeakyRelu") {
+          fused.attributes["input_alpha"] = act.get_float("alpha", 0.01f);
+        }
+        fused.inputs[0] = act.inputs[0];
+        removed.insert(static_cast<size_t>(p));
+        input_fused = true;
+      }
+    }
+    if (absorbed.empty() && !input_fused) continue;
+    fused.outputs = {value};
+    removed.insert(i);
+    removed.insert(absorbed.begin(), absorbed.end());
+    placed[absorbed.empty() ? i : absorbed.back()] = std::move(fused);
+  }
+  if (removed.empty()) return false;
+  std::vector<Node> nodes;
+  nodes.reserve(graph.nodes.size());
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    if (auto it = placed.find(i); it != placed.end()) {
+      nodes.push_back(std::move(it->second));
+    } else if (!removed.count(i)) {
+      nodes.push_back(std::move(graph.nodes[i]));
+    }
+  }
+  graph.nodes = std::move(nodes);
+  graph.opset_imports[kAmphoraDomain] = 1;
+  renumber_nodes(graph);
+  return true;
+}
+
+}  // namespace amphora

@@ -1,0 +1,38 @@
+#include "passes/graph_uses.hpp"
+
+namespace amphora {
+
+GraphUses::GraphUses(const Graph& graph) {
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    for (const std::string& name : graph.nodes[i].inputs) {
+      if (name.empty()) continue;
+      auto& list = readers_[name];
+      if (list.empty() || list.back() != i) list.push_back(i);
+    }
+    for (const std::string& name : graph.nodes[i].outputs) {
+      if (!name.empty()) producers_[name] = static_cast<int64_t>(i);
+    }
+  }
+  for (const ValueInfo& out : graph.outputs) outputs_.insert(out.name);
+}
+
+const std::vector<size_t>& GraphUses::readers(const std::string& value) const {
+  static const std::vector<size_t> kNone;
+  auto it = readers_.find(value);
+  return it == readers_.end() ? kNone : it->second;
+}
+
+int64_t GraphUses::producer(const std::string& value) const {
+  auto it = producers_.find(value);
+  return it == producers_.end() ? -1 : it->second;
+}
+
+bool GraphUses::has_single_reader(const std::string& value) const {
+  return !is_graph_output(value) && readers(value).size() == 1;
+}
+
+void renumber_nodes(Graph& graph) {
+  for (size_t i = 0; i < graph.nodes.size(); ++i) graph.nodes[i].index = i;
+}
+
+}  // namespace amphora

@@ -1,0 +1,22 @@
+#include "passes/passes.hpp"
+
+namespace amphora {
+
+int optimize_graph(Graph& graph) {
+  // Activations first move past pads (one per call; each move takes an activation one node
+  // further down, so this ends), then the shrinking passes run to a fixed point; the cap
+  // guards against a future pass that undoes another.
+  while (move_activation_past_pad(graph)) {
+  }
+  constexpr int kMaxRounds = 8;
+  int rounds = 0;
+  while (rounds < kMaxRounds) {
+    bool changed = remove_dead_nodes(graph);
+    changed = fuse_conv(graph) || changed;
+    if (!changed) break;
+    ++rounds;
+  }
+  return rounds;
+}
+
+}  // namespace amphora

@@ -1,0 +1,67 @@
+"""The bench harness (bench/harness.py) end to end on a tiny model: it exports the package, runs
+amphora and ONNX Runtime interleaved, and writes a JSON record and a markdown table with GFLOP/s
+and % of the measured FMA peak."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def amphora_binary() -> Path:
+    path = Path(os.environ.get("AMPHORA_BIN", ROOT / "build" / "amphora"))
+    if not path.exists():
+        pytest.skip(f"amphora binary not built at {path}")
+    return path
+
+
+def test_quick_run_on_a_tiny_model_writes_json_and_markdown(tmp_path):
+    binary = amphora_binary()
+    out = tmp_path / "results"
+    cmd = [sys.executable, str(ROOT / "bench" / "harness.py"), "--quick", "--models",
+           "tiny_hifigan", "--frames", "24", "--threads", "1", "--runtimes",
+           "amphora,onnxruntime", "--amphora", str(binary), "--workdir", str(tmp_path / "pkgs"),
+           "--out", str(out), "--no-chart"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+    [record_path] = out.glob("*.json")
+    record = json.loads(record_path.read_text())
+    machine = record["machine"]
+    assert machine["cores"] >= 1
+    assert float(machine["fma_peak_gflops"]["1"]) > 1.0  # a real measurement, GFLOP/s
+    assert machine["versions"]["onnxruntime"]
+    rows = {row["runtime"]: row for row in record["rows"]}
+    assert set(rows) == {"amphora", "onnxruntime"}
+    for row in rows.values():
+        assert (row["model"], row["frames"], row["threads"]) == ("tiny_hifigan", 24, 1)
+        assert 0 < row["best_ms"] <= row["median_ms"]
+        assert row["peak_rss_mb"] > 0 and row["load_ms"] > 0 and row["first_run_ms"] > 0
+        assert row["gflop"] > 0 and row["gflops"] > 0  # from amphora's profile of the model
+    # Both runtimes saw the same model: the work is counted once, per model and length.
+    assert rows["amphora"]["gflop"] == rows["onnxruntime"]["gflop"]
+
+    [table_path] = out.glob("*.md")
+    table = table_path.read_text()
+    assert "measured FMA peak" in table and "| model | frames | threads | runtime |" in table
+    lines = [line for line in table.splitlines() if line.startswith("| tiny_hifigan")]
+    assert len(lines) == 2
+    assert any("| onnxruntime |" in line and "1.00x" in line for line in lines)
+    # % of peak is filled in: GFLOP/s over the measured peak at that thread count.
+    cells = lines[0].split("|")
+    assert float(cells[8]) > 0
+
+
+def test_unknown_model_is_refused_with_the_known_names(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "harness.py"), "--models",
+                           "wavenet", "--amphora", str(amphora_binary()), "--out",
+                           str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "unknown model 'wavenet'" in proc.stderr and "hifigan_v1" in proc.stderr

@@ -1,0 +1,57 @@
+// Element-wise fast paths against their reference kernels.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "ops/elementwise_fast.hpp"
+#include "ops/kernel.hpp"
+
+namespace amphora {
+namespace {
+
+TEST(FastErf, WithinOneMillionthOfStdErfEverywhere) {
+  std::vector<float> x;
+  for (float v = -10.0f; v <= 10.0f; v += 1e-3f) x.push_back(v);
+  for (float v : {0.0f, -0.0f, 1e-30f, -1e-30f, 3.9999f, 4.0f, 4.0001f, 1e30f, -1e30f}) {
+    x.push_back(v);
+  }
+  std::vector<float> y(x.size());
+  erf_fast(x.data(), y.data(), static_cast<int64_t>(x.size()));
+  float worst = 0;
+  for (size_t i = 0; i < x.size(); ++i) worst = std::max(worst, std::fabs(y[i] - std::erf(x[i])));
+  EXPECT_LT(worst, 1e-6f);
+  EXPECT_EQ(fast_erf(0.0f), 0.0f);
+  EXPECT_FLOAT_EQ(fast_erf(10.0f), 1.0f);
+  EXPECT_FLOAT_EQ(fast_erf(-10.0f), -1.0f);
+  EXPECT_TRUE(std::isnan(fast_erf(std::nanf(""))));
+}
+
+TEST(FastErf, ErfKernelFastAndReferencePathsAgree) {
+  Node node;
+  node.name = "gelu_erf";
+  node.op_type = "Erf";
+  node.inputs = {"x"};
+  node.outputs = {"y"};
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  Tensor x(DType::kFloat32, {3, 70001});  // large enough to go parallel
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = normal(rng);
+  KernelOptions fast, reference;
+  reference.reference = true;
+  Tensor a = OpRegistry::instance().create(node, 13, fast)->run({&x})[0];
+  Tensor b = OpRegistry::instance().create(node, 13, reference)->run({&x})[0];
+  float worst = 0;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    worst = std::max(worst, std::fabs(a.data<float>()[i] - b.data<float>()[i]));
+    ASSERT_FLOAT_EQ(b.data<float>()[i], std::erf(x.data<float>()[i]));
+  }
+  EXPECT_LT(worst, 1e-6f);
+  Tensor d(DType::kFloat64, {4});
+  for (int64_t i = 0; i < 4; ++i) d.data<double>()[i] = 0.5 * static_cast<double>(i);
+  Tensor e = OpRegistry::instance().create(node, 13, fast)->run({&d})[0];
+  EXPECT_DOUBLE_EQ(e.data<double>()[3], std::erf(1.5));
+}
+
+}  // namespace
+}  // namespace amphora

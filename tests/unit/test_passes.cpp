@@ -1,0 +1,288 @@
+// Graph passes: every rewrite is checked against the unrewritten graph run with the reference
+// kernels, on random shapes, plus the cases where a rewrite must not fire.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "passes/passes.hpp"
+#include "runtime/session.hpp"
+
+namespace amphora {
+namespace {
+
+Tensor random_tensor(const Shape& shape, std::mt19937& rng, float scale = 1.0f) {
+  Tensor t(DType::kFloat32, shape);
+  std::normal_distribution<float> normal(0.0f, scale);
+  float* p = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = normal(rng);
+  return t;
+}
+
+// A graph under construction: nodes are appended in order, so it stays topologically sorted.
+struct GraphMaker {
+  Graph graph;
+  std::mt19937 rng{7};
+
+  GraphMaker() { graph.opset_imports[""] = 17; }
+  void input(const std::string& name) {
+    graph.inputs.push_back({name, DType::kFloat32, {{1, ""}, {-1, "C"}, {-1, "T"}}});
+  }
+  void output(const std::string& name) { graph.outputs.push_back({name, DType::kFloat32, {}}); }
+  Node& node(const std::string& op, std::vector<std::string> inputs, const std::string& out) {
+    Node n;
+    n.op_type = op;
+    n.name = op + "_" + std::to_string(graph.nodes.size());
+    n.inputs = std::move(inputs);
+    n.outputs = {out};
+    n.index = graph.nodes.size();
+    graph.nodes.push_back(std::move(n));
+    return graph.nodes.back();
+  }
+  // Conv (or ConvTranspose) with random weights; returns the node for more attributes.
+  Node& conv(const std::string& x, const std::string& y, int64_t in_ch, int64_t out_ch, int64_t k,
+             int64_t dilation, bool bias = true, bool transpose = false, int64_t stride = 1) {
+    const std::string w = y + "_w", b = y + "_b";
+    const float scale = 1.0f / std::sqrt(static_cast<float>(in_ch * k));
+    graph.initializers[w] =
+        random_tensor(transpose ? Shape{in_ch, out_ch, k} : Shape{out_ch, in_ch, k}, rng, scale);
+    if (bias) graph.initializers[b] = random_tensor({out_ch}, rng, 0.1f);
+    Node& n = node(transpose ? "ConvTranspose" : "Conv", {x, w, bias ? b : ""}, y);
+    if (!bias) n.inputs.pop_back();
+    n.attributes["kernel_shape"] = std::vector<int64_t>{k};
+    n.attributes["dilations"] = std::vector<int64_t>{dilation};
+    n.attributes["strides"] = std::vector<int64_t>{stride};
+    const int64_t pad = transpose ? (k - stride) / 2 : (k - 1) * dilation / 2;
+    n.attributes["pads"] = std::vector<int64_t>{pad, pad};
+    return n;
+  }
+  void leaky(const std::string& x, const std::string& y, float alpha) {
+    node("LeakyRelu", {x}, y).attributes["alpha"] = alpha;
+  }
+};
+
+size_t count_ops(const Graph& graph, const std::string& op_type) {
+  size_t n = 0;
+  for (const Node& node : graph.nodes) n += node.op_type == op_type;
+  return n;
+}
+
+// Runs `graph` optimized with the fast kernels, optimized with the reference kernels, and as
+// built with the reference kernels; all three must agree. Returns the optimized graph.
+Graph expect_same_results(const Graph& graph, const std::map<std::string, Tensor>& inputs,
+                          float tolerance = 1e-4f) {
+  Session reference(graph, SessionOptions{1, true, false, false});
+  Session fused_reference(graph, SessionOptions{1, true, false, true});
+  Session fused(graph, SessionOptions{2, false, false, true});
+  auto expected = reference.run(inputs);
+  for (Session* session : {&fused_reference, &fused}) {
+    auto got = session->run(inputs);
+    for (const auto& [name, want] : expected) {
+      const Tensor& have = got.at(name);
+      EXPECT_EQ(have.shape(), want.shape()) << name;
+      if (have.shape() != want.shape()) continue;
+      float worst = 0;
+      const float* a = have.data<float>();
+      const float* b = want.data<float>();
+      for (int64_t i = 0; i < want.numel(); ++i) worst = std::max(worst, std::fabs(a[i] - b[i]));
+      EXPECT_LE(worst, tolerance) << name << (session == &fused ? " (oneDNN)" : " (reference)");
+    }
+  }
+  return fused.graph();
+}
+
+TEST(FuseConv, HifiganResblocksOnRandomShapesMatchTheUnfusedGraph) {
+  std::mt19937 rng(1);
+  for (int trial = 0; trial < 6; ++trial) {
+    const int64_t channels = std::vector<int64_t>{4, 8, 16, 32}[rng() % 4];
+    const int64_t frames = 17 + static_cast<int64_t>(rng() % 300);
+    const int64_t k = std::vector<int64_t>{3, 5, 7, 11}[rng() % 4];
+    GraphMaker m;
+    m.input("x");
+    std::string x = "x";
+    // Two resblock layers: x = x + c2(lrelu(c1(lrelu(x)))), HiFi-GAN's ResBlock1.
+    for (int layer = 0; layer < 2; ++layer) {
+      const std::string p = "l" + std::to_string(layer) + "_";
+      m.leaky(x, p + "a", 0.1f);
+      m.conv(p + "a", p + "c1", channels, channels, k, layer == 0 ? 1 : 3);
+      m.leaky(p + "c1", p + "b", 0.1f);
+      m.conv(p + "b", p + "c2", channels, channels, k, 1, /*bias=*/layer == 0);
+      m.node("Add", {p + "c2", x}, p + "sum");
+      x = p + "sum";
+    }
+    m.leaky(x, "post_in", 0.01f);
+    m.conv("post_in", "post", channels, 1, 7, 1);
+    m.node("Tanh", {"post"}, "y");
+    m.output("y");
+    Graph fused = expect_same_results(m.graph, {{"x", random_tensor({1, channels, frames}, rng)}});
+    SCOPED_TRACE(testing::Message() << "C=" << channels << " T=" << frames << " k=" << k);
+    EXPECT_EQ(count_ops(fused, "FusedConv"), 5u);
+    EXPECT_EQ(count_ops(fused, "Conv"), 0u);
+    EXPECT_EQ(count_ops(fused, "Add"), 0u);
+    EXPECT_EQ(count_ops(fused, "Tanh"), 0u);
+    // The pre-activations (whose inputs also feed the residual) go into the convs' input side.
+    EXPECT_EQ(count_ops(fused, "LeakyRelu"), 0u);
+    EXPECT_EQ(fused.nodes.size(), 5u);
+  }
+}
+
+TEST(FuseConv, ConvTransposeWithLeakyReluAndReluConv) {
+  std::mt19937 rng(2);
+  GraphMaker m;
+  m.input("x");
+  m.leaky("x", "x_act", 0.1f);  // HiFi-GAN's activation before each upsampler
+  m.conv("x_act", "up", 8, 4, 16, 1, true, /*transpose=*/true, /*stride=*/8);
+  m.leaky("up", "a", 0.2f);
+  m.conv("a", "c", 4, 6, 3, 2, /*bias=*/false);
+  m.node("Relu", {"c"}, "y");
+  m.output("y");
+  Graph fused = expect_same_results(m.graph, {{"x", random_tensor({1, 8, 33}, rng)}});
+  EXPECT_EQ(count_ops(fused, "FusedConvTranspose"), 1u);
+  EXPECT_EQ(count_ops(fused, "FusedConv"), 1u);
+  EXPECT_EQ(fused.nodes.size(), 2u);
+}
+
+TEST(FuseConv, ResidualComputedAfterTheConvIsStillAvailable) {
+  // MelGAN: shortcut(x) + block(x) with the shortcut conv first in graph order.
+  std::mt19937 rng(3);
+  GraphMaker m;
+  m.input("x");
+  m.conv("x", "shortcut", 6, 6, 1, 1);
+  m.leaky("x", "a", 0.2f);
+  m.conv("a", "block", 6, 6, 3, 3);
+  m.node("Add", {"shortcut", "block"}, "y");
+  m.output("y");
+  Graph fused = expect_same_results(m.graph, {{"x", random_tensor({1, 6, 50}, rng)}});
+  // The shortcut absorbs the Add (its residual is the block's conv, computed later): the fused
+  // node must sit where the Add was. The block's conv absorbs its input LeakyRelu.
+  EXPECT_EQ(count_ops(fused, "FusedConv"), 2u);
+  EXPECT_EQ(count_ops(fused, "Conv"), 0u);
+  EXPECT_EQ(count_ops(fused, "Add"), 0u);
+  EXPECT_EQ(count_ops(fused, "LeakyRelu"), 0u);
+}
+
+TEST(ActivationPastPad, MelganReflectPadThenConvLosesItsLeakyRelu) {
+  std::mt19937 rng(10);
+  for (const char* mode : {"reflect", "edge", "constant"}) {
+    GraphMaker m;
+    m.input("x");
+    m.graph.initializers["pads"] = Tensor::from_vector<int64_t>({6}, {0, 0, 3, 0, 0, 3});
+    m.leaky("x", "a", 0.2f);
+    m.node("Pad", {"a", "pads"}, "padded").attributes["mode"] = std::string(mode);
+    Node& conv = m.conv("padded", "y", 5, 4, 7, 1);
+    conv.attributes["pads"] = std::vector<int64_t>{0, 0};
+    m.output("y");
+    Graph fused = expect_same_results(m.graph, {{"x", random_tensor({1, 5, 40}, rng)}});
+    EXPECT_EQ(count_ops(fused, "LeakyRelu"), 0u) << mode;
+    EXPECT_EQ(count_ops(fused, "Pad"), 1u) << mode;
+    EXPECT_EQ(count_ops(fused, "FusedConv"), 1u) << mode;
+  }
+  // A constant pad with a non-zero value does not commute with the activation: left alone.
+  GraphMaker m;
+  m.input("x");
+  m.graph.initializers["pads"] = Tensor::from_vector<int64_t>({6}, {0, 0, 2, 0, 0, 2});
+  m.graph.initializers["value"] = Tensor::scalar<float>(-1.0f);
+  m.leaky("x", "a", 0.2f);
+  m.node("Pad", {"a", "pads", "value"}, "padded");
+  m.node("Neg", {"padded"}, "y");
+  m.output("y");
+  Graph graph = m.graph;
+  EXPECT_FALSE(move_activation_past_pad(graph));
+  expect_same_results(m.graph, {{"x", random_tensor({1, 5, 10}, rng)}});
+}
+
+TEST(FuseConv, BroadcastResidualFallsBackToAPlainAdd) {
+  std::mt19937 rng(4);
+  GraphMaker m;
+  m.input("x");
+  m.graph.initializers["offset"] = random_tensor({1, 5, 1}, rng);
+  m.conv("x", "c", 5, 5, 3, 1);
+  m.node("Add", {"c", "offset"}, "y");
+  m.output("y");
+  Graph fused = expect_same_results(m.graph, {{"x", random_tensor({1, 5, 40}, rng)}});
+  EXPECT_EQ(count_ops(fused, "FusedConv"), 1u);
+}
+
+TEST(FuseConv, LeavesValuesThatOthersReadOrThatAreReturned) {
+  std::mt19937 rng(5);
+  GraphMaker m;
+  m.input("x");
+  m.conv("x", "c1", 4, 4, 3, 1);
+  m.leaky("c1", "a1", 0.1f);
+  m.node("Add", {"c1", "a1"}, "y1");  // c1 has two readers: no fusion of c1
+  m.conv("x", "c2", 4, 4, 3, 1);
+  m.node("Tanh", {"c2"}, "y2");  // c2 is also a graph output: no fusion of c2
+  m.output("y1");
+  m.output("y2");
+  m.output("c2");
+  Graph fused = expect_same_results(m.graph, {{"x", random_tensor({1, 4, 30}, rng)}});
+  EXPECT_EQ(count_ops(fused, "Conv"), 2u);
+  EXPECT_EQ(count_ops(fused, "FusedConv"), 0u);
+}
+
+TEST(FuseConv, AddOfAValueWithItselfIsNotAResidual) {
+  std::mt19937 rng(6);
+  GraphMaker m;
+  m.input("x");
+  m.conv("x", "c", 3, 3, 3, 1);
+  m.node("Add", {"c", "c"}, "y");
+  m.output("y");
+  Graph fused = expect_same_results(m.graph, {{"x", random_tensor({1, 3, 20}, rng)}});
+  EXPECT_EQ(count_ops(fused, "Add"), 1u);
+}
+
+TEST(FusedConv, UnknownActivationIsRefusedNamingTheNode) {
+  GraphMaker m;
+  m.input("x");
+  Node& n = m.conv("x", "y", 2, 2, 3, 1);
+  n.domain = "com.amphora";
+  n.op_type = "FusedConv";
+  n.attributes["activation"] = std::string("Gelu");
+  m.graph.opset_imports["com.amphora"] = 1;
+  m.output("y");
+  try {
+    Session session(m.graph);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("Gelu"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("Conv_0"), std::string::npos) << e.what();
+  }
+}
+
+TEST(RemoveDeadNodes, DropsNodesNobodyReads) {
+  std::mt19937 rng(8);
+  GraphMaker m;
+  m.input("x");
+  m.node("Relu", {"x"}, "unused");
+  m.node("Neg", {"unused"}, "unused2");
+  m.node("Tanh", {"x"}, "y");
+  m.output("y");
+  Graph graph = m.graph;
+  EXPECT_TRUE(remove_dead_nodes(graph));
+  ASSERT_EQ(graph.nodes.size(), 1u);
+  EXPECT_EQ(graph.nodes[0].op_type, "Tanh");
+  EXPECT_EQ(graph.nodes[0].index, 0u);
+  EXPECT_FALSE(remove_dead_nodes(graph));
+  expect_same_results(m.graph, {{"x", random_tensor({1, 2, 5}, rng)}});
+}
+
+TEST(Profile, RecordsEveryNodeWithShapesAndConvFlops) {
+  std::mt19937 rng(9);
+  GraphMaker m;
+  m.input("x");
+  m.conv("x", "c", 4, 8, 3, 1);
+  m.leaky("c", "y", 0.1f);
+  m.output("y");
+  Session session(m.graph, SessionOptions{1, false, true, true});
+  EXPECT_TRUE(session.last_profile().empty());
+  session.run({{"x", random_tensor({1, 4, 100}, rng)}});
+  auto profile = session.last_profile();
+  ASSERT_EQ(profile.size(), 1u);  // conv + LeakyRelu fused
+  EXPECT_EQ(profile[0].op_type, "FusedConv");
+  EXPECT_EQ(profile[0].output_shapes[0], (Shape{1, 8, 100}));
+  EXPECT_DOUBLE_EQ(profile[0].flops, 2.0 * 8 * 100 * 4 * 3);
+  EXPECT_GE(profile[0].ms, 0.0);
+}
+
+}  // namespace
+}  // namespace amphora
