@@ -114,6 +114,15 @@ def measure(runtime, binary, package, frames, threads, runs, profile, torchscrip
     return json.loads(out.strip().splitlines()[-1])
 
 
+# The file each runtime loads; PyTorch eager builds the module in Python (no model file).
+MODEL_FILES = {"amphora": "model.onnx", "onnxruntime": "model.onnx", "torchscript": "model.ts"}
+
+
+def model_file_mb(package, runtime):
+    name = MODEL_FILES.get(runtime)
+    return (package / name).stat().st_size / 1e6 if name and (package / name).exists() else None
+
+
 def run_matrix(args, binary, workdir, checkpoint=lambda rows: None):
     """Measures every (model, frames, threads) cell; `checkpoint(rows)` after each model, so
     that an interrupted run keeps what it measured."""
@@ -151,6 +160,8 @@ def run_matrix(args, binary, workdir, checkpoint=lambda rows: None):
                     row = {"model": name, "frames": frames, "threads": threads,
                            "runtime": runtime, "median_ms": statistics.median(medians),
                            "best_ms": min(r["min_ms"] for r in results), "rounds": results,
+                           "p90_ms": statistics.median(r["p90_ms"] for r in results),
+                           "model_mb": model_file_mb(package, runtime),
                            "load_ms": statistics.median(r["load_ms"] for r in results),
                            "first_run_ms": statistics.median(r["first_run_ms"] for r in results),
                            "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
@@ -188,7 +199,59 @@ def markdown(result):
               + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".\n"
               f"Command: `{result['command']}`; median of {result['rounds']} interleaved "
               f"rounds of {result['runs']} timed runs each.\n")
-    return header + "\n" + "\n".join(lines) + "\n"
+    formats = format_table(result)
+    return header + "\n" + "\n".join(lines) + "\n" + ("\n" + formats if formats else "")
+
+
+# The seed document's comparison: one vocoder, 80x512 mel, batch 1, every format.
+FORMAT_CASE = ("hifigan_v1", 512)
+FORMAT_NAMES = {"amphora": "ONNX, amphora native engine", "onnxruntime": "ONNX, ONNX Runtime",
+                "torchscript": "TorchScript, LibTorch", "torch": "PyTorch eager (no export)"}
+
+
+def format_rows(result):
+    return [r for r in result["rows"] if (r["model"], r["frames"]) == FORMAT_CASE]
+
+
+def format_table(result):
+    """The per-format table (issue 6), or "" when the run did not measure FORMAT_CASE."""
+    rows = format_rows(result)
+    if not rows:
+        return ""
+    lines = [f"Per format: {FORMAT_CASE[0]}, 80x{FORMAT_CASE[1]} mel, batch 1.", "",
+             "| format and runtime | threads | median ms | p90 ms | peak RSS MB | model file MB |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for r in sorted(rows, key=lambda r: (r["threads"], RUNTIMES.index(r["runtime"]))):
+        size = f"{r['model_mb']:.1f}" if r.get("model_mb") else "-"
+        lines.append(f"| {FORMAT_NAMES[r['runtime']]} | {r['threads']} | {r['median_ms']:.0f} | "
+                     f"{r['p90_ms']:.0f} | {r['peak_rss_mb']:.0f} | {size} |")
+    lines += ["| Core ML | - | not measurable on Linux: Core ML runs only on Apple platforms; "
+              "the exporter writes and checks `model.mlpackage` | | | |"]
+    return "\n".join(lines) + "\n"
+
+
+def format_chart(result, path, plt):
+    rows = format_rows(result)
+    if not rows:
+        return
+    threads = sorted({r["threads"] for r in rows})
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    width = 0.8 / len(threads)
+    for i, t in enumerate(threads):
+        by = {r["runtime"]: r for r in rows if r["threads"] == t}
+        names = [n for n in RUNTIMES if n in by]
+        xs = [k + i * width for k in range(len(names))]
+        axes[0].bar(xs, [by[n]["median_ms"] for n in names], width, label=f"{t} thread(s)",
+                    yerr=[[0] * len(names), [by[n]["p90_ms"] - by[n]["median_ms"] for n in names]])
+        axes[1].bar(xs, [by[n]["peak_rss_mb"] for n in names], width, label=f"{t} thread(s)")
+    for ax, title in zip(axes, ("median latency, ms (bar to p90)", "peak RSS, MB")):
+        ax.set_xticks([k + 0.4 - width / 2 for k in range(len(names))])
+        ax.set_xticklabels([FORMAT_NAMES[n] for n in names], fontsize=7, rotation=20, ha="right")
+        ax.set_title(f"{FORMAT_CASE[0]}, 80x{FORMAT_CASE[1]}: {title}")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def chart(result, path):
@@ -221,6 +284,7 @@ def chart(result, path):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+    format_chart(result, path.with_name(path.stem + "-formats.png"), plt)
     return True
 
 

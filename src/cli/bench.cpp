@@ -158,6 +158,7 @@ int run_bench(const BenchArgs& args) {
   for (double t : times) mean += t / static_cast<double>(times.size());
 
   nlohmann::json result = {{"model", args.model},
+                           {"backend", backend_name(model.backend())},
                            {"threads", args.threads},
                            {"runs", args.runs},
                            {"warmup", args.warmup},
@@ -184,6 +185,7 @@ int run_bench(const BenchArgs& args) {
     return 0;
   }
   std::printf("model       %s\n", args.model.c_str());
+  std::printf("backend     %s\n", backend_name(model.backend()));
   std::printf("inputs      %s\n", shape_json.dump().c_str());
   std::printf("threads     %d\n", args.threads);
   std::printf("session     %.1f ms\n", load_ms);

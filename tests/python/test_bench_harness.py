@@ -45,6 +45,9 @@ def test_quick_run_on_a_tiny_model_writes_json_and_markdown(tmp_path):
         assert 0 < row["best_ms"] <= row["median_ms"]
         assert row["peak_rss_mb"] > 0 and row["load_ms"] > 0 and row["first_run_ms"] > 0
         assert row["gflop"] > 0 and row["gflops"] > 0  # from amphora's profile of the model
+        assert row["p90_ms"] >= row["best_ms"]
+        onnx_mb = (tmp_path / "pkgs" / "tiny_hifigan" / "model.onnx").stat().st_size / 1e6
+        assert row["model_mb"] == pytest.approx(onnx_mb)
     # Both runtimes saw the same model: the work is counted once, per model and length.
     assert rows["amphora"]["gflop"] == rows["onnxruntime"]["gflop"]
 
@@ -65,3 +68,30 @@ def test_unknown_model_is_refused_with_the_known_names(tmp_path):
                            str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0
     assert "unknown model 'wavenet'" in proc.stderr and "hifigan_v1" in proc.stderr
+
+
+def test_render_writes_the_per_format_table_for_the_seed_case(tmp_path):
+    """--render of a record holding HiFi-GAN V1 at 512 frames adds the per-format table
+    (issue 6): every runtime with its format, p90 and file size, and the Core ML line."""
+    def row(runtime, median, size):
+        return {"model": "hifigan_v1", "frames": 512, "threads": 2, "runtime": runtime,
+                "median_ms": median, "p90_ms": median * 1.1, "best_ms": median * 0.9,
+                "first_run_ms": median, "load_ms": 50.0, "peak_rss_mb": 300.0,
+                "model_mb": size, "gflop": None}
+    record = {"command": "bench/harness.py", "rounds": 1, "runs": 1,
+              "machine": {"cpu": "test cpu", "cores": 2, "avx2": True, "avx512f": False,
+                          "fma_peak_gflops": {"2": 79.0}, "load_average_at_start": [0.0],
+                          "versions": {"onnxruntime": "x"}},
+              "rows": [row("amphora", 1000.0, 55.6), row("onnxruntime", 1500.0, 55.6),
+                       row("torch", 2000.0, None), row("torchscript", 1800.0, 55.7)]}
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(record))
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "harness.py"), "--render",
+                           str(path), "--no-chart"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    table = path.with_suffix(".md").read_text()
+    assert "Per format: hifigan_v1, 80x512 mel" in table
+    assert "| ONNX, amphora native engine | 2 | 1000 | 1100 | 300 | 55.6 |" in table
+    assert "| TorchScript, LibTorch | 2 | 1800 | 1980 | 300 | 55.7 |" in table
+    assert "| PyTorch eager (no export) | 2 | 2000 | 2200 | 300 | - |" in table
+    assert "Core ML" in table and "not measurable on Linux" in table
