@@ -7,6 +7,7 @@
 
 #include "amphora/vocoder.hpp"
 #include "pipeline/package.hpp"
+#include "stream/graph_streamer.hpp"
 #include "stream/plan.hpp"
 
 namespace amphora {
@@ -39,6 +40,7 @@ struct Vocoder::Impl {
   struct Streaming {
     std::shared_ptr<const Graph> graph;
     std::shared_ptr<const stream::StreamPlan> plan;
+    std::shared_ptr<stream::KernelPool> kernels = std::make_shared<stream::KernelPool>();
     StreamInfo info;
   };
   const Streaming& streaming() const;

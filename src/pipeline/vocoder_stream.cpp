@@ -115,7 +115,7 @@ VocoderStream Vocoder::stream() const {
   impl->vocoder = impl_;
   impl->graph = std::make_unique<stream::GraphStreamer>(
       streaming.graph, streaming.plan,
-      KernelOptions{impl_->options.reference_kernels, impl_->options.threads});
+      KernelOptions{impl_->options.reference_kernels, impl_->options.threads}, streaming.kernels);
   if (impl_->package.spectral_head) impl->istft.emplace(*impl_->package.spectral_head);
   if (impl_->noise_channels > 0) impl->noise.emplace(impl_->noise_channels, impl_->noise_seed);
   return VocoderStream(std::move(impl));

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <limits>
 
 #include "ops/conv_fused.hpp"
@@ -16,10 +17,17 @@ namespace {
 int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
 // The retained steps [begin, end) of one streamed value. Readers (node inputs, the output
-// collector) each say from which step they still need it; older steps are dropped.
+// collector) each say from which step they still need it; older steps are dropped. The steps
+// are kept as the chunks they arrived in, so appending copies nothing and a reader that takes
+// exactly one chunk (an element-wise node, a conv whose history fits) gets it without a copy;
+// only a view across chunks is joined.
 struct Buffer {
+  struct Piece {
+    int64_t begin;  // step of data's first entry along axis
+    Tensor data;
+  };
   int64_t axis = -1;
-  Tensor data;  // steps [begin, end) along axis; empty before the first step arrives
+  std::deque<Piece> pieces;  // consecutive; the first may start before `begin`
   int64_t begin = 0, end = 0;
   bool finished = false;
   std::vector<int64_t> reader_needs;
@@ -28,25 +36,43 @@ struct Buffer {
     reader_needs.push_back(0);
     return static_cast<int>(reader_needs.size() - 1);
   }
+  bool empty() const { return pieces.empty(); }
+  // A tensor with the stream's dtype and non-time dims (for padding of the same kind).
+  const Tensor& like() const { return pieces.back().data; }
   void append(const Tensor& chunk) {
     const int64_t steps = chunk.dim(axis);
     if (steps == 0) return;
-    data = data.empty() || data.dim(axis) == 0 ? chunk : concat_axis({data, chunk}, axis);
+    pieces.push_back({end, chunk});
     end += steps;
   }
   Tensor view(int64_t from, int64_t to) const {
-    if (from < begin || to > end || from > to) {
+    if (from < begin || to > end || from > to || pieces.empty()) {
       fail(ErrorCode::kInternal, "stream steps [{}, {}) requested, [{}, {}) retained", from, to,
            begin, end);
     }
-    return slice_axis(data, axis, from - begin, to - from);
+    if (from == to) return slice_axis(like(), axis, 0, 0);
+    std::vector<Tensor> parts;
+    for (const Piece& piece : pieces) {
+      const int64_t length = piece.data.dim(axis);
+      const int64_t lo = std::max(from, piece.begin), hi = std::min(to, piece.begin + length);
+      if (hi <= lo) continue;
+      const bool whole = lo == piece.begin && hi == piece.begin + length;
+      parts.push_back(whole ? piece.data : slice_axis(piece.data, axis, lo - piece.begin, hi - lo));
+    }
+    return concat_axis(parts, axis);
   }
   void trim() {
     int64_t keep_from = end;
     for (int64_t need : reader_needs) keep_from = std::min(keep_from, need);
-    if (keep_from > begin && !data.empty()) {
-      data = slice_axis(data, axis, keep_from - begin, end - keep_from);
-      begin = keep_from;
+    if (keep_from <= begin || pieces.empty()) return;
+    begin = keep_from;
+    while (!pieces.empty() && pieces.front().begin + pieces.front().data.dim(axis) <= begin) {
+      if (pieces.size() == 1) {
+        // Everything was read: keep an empty piece, so that later views still know the shape.
+        pieces.front() = {end, slice_axis(pieces.front().data, axis, 0, 0)};
+        break;
+      }
+      pieces.pop_front();
     }
   }
 };
@@ -67,6 +93,7 @@ struct NodeState {
 struct GraphStreamer::State {
   std::shared_ptr<const Graph> graph;
   std::shared_ptr<const StreamPlan> plan;
+  std::shared_ptr<KernelPool> pool;
   int threads = 0;
   std::vector<NodeState> nodes;
   std::map<std::string, Buffer> streams;
@@ -188,9 +215,9 @@ void GraphStreamer::State::step_conv(size_t i) {
     const int64_t real_lo = std::clamp<int64_t>(lo, 0, x.end);
     const int64_t real_hi = std::clamp<int64_t>(hi, real_lo, x.end);
     std::vector<Tensor> parts;
-    if (real_lo > lo) parts.push_back(filled_along(x.data, x.axis, real_lo - lo, 0.0));
+    if (real_lo > lo) parts.push_back(filled_along(x.like(), x.axis, real_lo - lo, 0.0));
     parts.push_back(x.view(real_lo, real_hi));
-    if (hi > real_hi) parts.push_back(filled_along(x.data, x.axis, hi - real_hi, 0.0));
+    if (hi > real_hi) parts.push_back(filled_along(x.like(), x.axis, hi - real_hi, 0.0));
     Tensor window = concat_axis(parts, x.axis);
     std::vector<Tensor> cut;
     std::vector<const Tensor*> args;
@@ -326,7 +353,7 @@ void GraphStreamer::State::step_pad(size_t i) {
     }
     std::vector<Tensor> prefix;
     if (np.pad_mode == "constant") {
-      prefix.push_back(filled_along(x.data, x.axis, np.pad_begin, np.pad_value));
+      prefix.push_back(filled_along(x.like(), x.axis, np.pad_begin, np.pad_value));
     } else {
       for (int64_t j = np.pad_begin; j >= 1; --j)
         prefix.push_back(x.view(reflect ? j : 0, (reflect ? j : 0) + 1));
@@ -346,7 +373,7 @@ void GraphStreamer::State::step_pad(size_t i) {
     if (reflect && n <= np.pad_end) too_short(np.pad_end);
     std::vector<Tensor> suffix;
     if (np.pad_mode == "constant") {
-      suffix.push_back(filled_along(x.data, x.axis, np.pad_end, np.pad_value));
+      suffix.push_back(filled_along(x.like(), x.axis, np.pad_end, np.pad_value));
     } else {
       for (int64_t j = 1; j <= np.pad_end; ++j) {
         const int64_t at = reflect ? n - 1 - j : n - 1;
@@ -494,18 +521,34 @@ std::map<std::string, Tensor> GraphStreamer::State::collect() {
   for (auto& [name, reader] : output_readers) {
     Buffer& buffer = streams.at(name);
     const int64_t from = buffer.reader_needs[reader];
-    out[name] = buffer.data.empty() ? Tensor() : buffer.view(from, buffer.end);
+    out[name] = buffer.empty() ? Tensor() : buffer.view(from, buffer.end);
     buffer.reader_needs[reader] = buffer.end;
     buffer.trim();
   }
   return out;
 }
 
+KernelPool::Kernels KernelPool::take() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (idle_.empty()) return {};
+  Kernels kernels = std::move(idle_.back());
+  idle_.pop_back();
+  return kernels;
+}
+
+void KernelPool::give_back(Kernels kernels) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  idle_.push_back(std::move(kernels));
+}
+
 GraphStreamer::GraphStreamer(std::shared_ptr<const Graph> graph,
-                             std::shared_ptr<const StreamPlan> plan, const KernelOptions& options)
+                             std::shared_ptr<const StreamPlan> plan, const KernelOptions& options,
+                             std::shared_ptr<KernelPool> pool)
     : state_(std::make_unique<State>()) {
   State& s = *state_;
   s.graph = std::move(graph);
+  s.pool = std::move(pool);
+  KernelPool::Kernels pooled = s.pool ? s.pool->take() : KernelPool::Kernels{};
   register_fused_conv_ops_once();  // graphs rewritten by src/passes use them
   s.plan = std::move(plan);
   s.threads = options.threads;
@@ -517,8 +560,9 @@ GraphStreamer::GraphStreamer(std::shared_ptr<const Graph> graph,
     const NodePlan& np = s.plan->nodes[i];
     NodeState& st = s.nodes[i];
     if (np.role == Role::kSkip) continue;
-    st.kernel = OpRegistry::instance().create(np.kernel_node, s.graph->opset(np.kernel_node.domain),
-                                              options);
+    st.kernel = !pooled.empty() ? std::move(pooled[i])
+                                : OpRegistry::instance().create(
+                                      np.kernel_node, s.graph->opset(np.kernel_node.domain), options);
     for (const std::string& name : s.graph->nodes[i].inputs) {
       auto it = s.streams.find(name);
       st.readers.push_back(it == s.streams.end() ? -1 : it->second.add_reader());
@@ -529,7 +573,12 @@ GraphStreamer::GraphStreamer(std::shared_ptr<const Graph> graph,
   }
 }
 
-GraphStreamer::~GraphStreamer() = default;
+GraphStreamer::~GraphStreamer() {
+  if (!state_->pool) return;
+  KernelPool::Kernels kernels;
+  for (NodeState& node : state_->nodes) kernels.push_back(std::move(node.kernel));
+  state_->pool->give_back(std::move(kernels));
+}
 
 std::map<std::string, Tensor> GraphStreamer::push(const std::map<std::string, Tensor>& inputs) {
   State& s = *state_;

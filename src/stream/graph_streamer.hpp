@@ -6,6 +6,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -13,11 +14,27 @@
 
 namespace amphora::stream {
 
+// The kernels of one plan's nodes, kept between streams: creating them (oneDNN primitives,
+// weights reordered to blocked layouts) costs tens of milliseconds, which a vocoder should pay
+// once, not at the start of every utterance. A stream takes a set and gives it back when it
+// ends; concurrent streams take different sets.
+class KernelPool {
+ public:
+  using Kernels = std::vector<std::unique_ptr<Kernel>>;  // by node index; null for skipped nodes
+  Kernels take();  // empty when no set is idle
+  void give_back(Kernels kernels);
+
+ private:
+  std::mutex mutex_;
+  std::vector<Kernels> idle_;
+};
+
 class GraphStreamer {
  public:
-  // `plan` must have no problem (plan.problem empty).
+  // `plan` must have no problem (plan.problem empty). With a `pool`, kernels come from it and
+  // go back to it when the streamer is destroyed.
   GraphStreamer(std::shared_ptr<const Graph> graph, std::shared_ptr<const StreamPlan> plan,
-                const KernelOptions& options);
+                const KernelOptions& options, std::shared_ptr<KernelPool> pool = nullptr);
   ~GraphStreamer();
 
   // New steps of every streamed input, along each input's time axis (any count, 0 included);

@@ -259,6 +259,46 @@ TEST(Stream, RunningSumAndHeadValuesMatchTheWholeInputRun) {
   }
 }
 
+TEST(Stream, KernelsGoBackToThePoolAndServeTheNextStream) {
+  OnnxModelBuilder b(17);
+  b.input("x", kFloat, {"1", "4", "frames"});
+  b.initializer("w", random_tensor({4, 4, 3}, 3));
+  auto& conv = b.node("Conv", {"x", "w"}, {"y"});
+  ints(conv, "pads", {1, 1});
+  b.output("y", kFloat, {"1", "4", "frames"});
+  auto graph = std::make_shared<Graph>(load_onnx_from_bytes(b.bytes()));
+  auto plan = std::make_shared<stream::StreamPlan>(
+      stream::plan_stream(*graph, {{"frames", 1}}, KernelOptions{}));
+  ASSERT_TRUE(plan->problem.empty()) << plan->problem;
+  auto pool = std::make_shared<stream::KernelPool>();
+  const Tensor x = random_tensor({1, 4, 30}, 5);
+  auto run_stream = [&] {
+    stream::GraphStreamer streamer(graph, plan, KernelOptions{}, pool);
+    std::vector<Tensor> got;
+    for (int64_t at = 0; at < 30; at += 7) {
+      Tensor part =
+          streamer.push({{"x", stream::slice_axis(x, 2, at, std::min<int64_t>(7, 30 - at))}})
+              .at("y");
+      if (!part.empty()) got.push_back(part);
+    }
+    got.push_back(streamer.finish().at("y"));
+    return stream::concat_axis(got, 2).to_float_vector();
+  };
+  const std::vector<float> first = run_stream();
+  stream::KernelPool::Kernels idle = pool->take();  // the first stream's kernels came back
+  ASSERT_EQ(idle.size(), graph->nodes.size());
+  EXPECT_NE(idle[0], nullptr);
+  const Kernel* conv_kernel = idle[0].get();
+  pool->give_back(std::move(idle));
+  {
+    stream::GraphStreamer second(graph, plan, KernelOptions{}, pool);
+    EXPECT_TRUE(pool->take().empty());  // the only set is in use
+  }
+  EXPECT_EQ(pool->take().at(0).get(), conv_kernel);  // reused, not made anew
+  EXPECT_EQ(run_stream(), first);
+  EXPECT_EQ(first.size(), 4u * 30u);
+}
+
 TEST(Stream, IstftStreamEqualsTheWholeInverse) {
   // (kNone cannot invert a Hann window's first sample, offline or streamed.)
   for (auto padding : {audio::StftPadding::kCenter, audio::StftPadding::kSame}) {
