@@ -1,5 +1,7 @@
 #include "ops/conv_phases.hpp"
 
+#include <immintrin.h>
+
 #include <algorithm>
 
 namespace amphora {
@@ -37,9 +39,9 @@ PhaseSplit split_into_phases(const ConvGeometry& g) {
 // tile's source rows (8 x kTimeTile x d floats) stay in L2 while each of the d phases is
 // gathered from them, and every phase stream is written (or read) contiguously, 8 floats per
 // sample. Interior samples take a branch-free path; the ragged end and padded channels the
-// checked one.
-void pack_phases(const float* x, int64_t channels, int64_t length, int64_t phases,
-                 int64_t phase_len, float* packed, float negative_slope) {
+// checked one. Kept as the scalar reference the vectorised versions are tested against.
+void pack_phases_reference(const float* x, int64_t channels, int64_t length, int64_t phases,
+                           int64_t phase_len, float* packed, float negative_slope) {
   const float slope = negative_slope;
   const auto act = [slope](float v) { return v >= 0.0f ? v : v * slope; };
   const int64_t blocks = (channels + kBlock - 1) / kBlock;
@@ -75,8 +77,8 @@ void pack_phases(const float* x, int64_t channels, int64_t length, int64_t phase
   }
 }
 
-void unpack_phases(const float* packed, int64_t channels, int64_t length, int64_t phases,
-                   int64_t phase_len, float* y) {
+void unpack_phases_reference(const float* packed, int64_t channels, int64_t length, int64_t phases,
+                             int64_t phase_len, float* y) {
   const int64_t blocks = (channels + kBlock - 1) / kBlock;
   const int64_t tiles = (phase_len + kTimeTile - 1) / kTimeTile;
   const int64_t full_n = length / phases;
@@ -103,6 +105,171 @@ void unpack_phases(const float* packed, int64_t channels, int64_t length, int64_
             rows[c8 * length + t] = in[n * kBlock + c8];
           }
         }
+      }
+    }
+  }
+}
+
+namespace {
+
+// In-register 8x8 transpose: v[i][j] becomes v[j][i].
+inline void transpose8x8(__m256 v[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]);
+  const __m256 t1 = _mm256_unpackhi_ps(v[0], v[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(v[2], v[3]);
+  const __m256 t3 = _mm256_unpackhi_ps(v[2], v[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(v[4], v[5]);
+  const __m256 t5 = _mm256_unpackhi_ps(v[4], v[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(v[6], v[7]);
+  const __m256 t7 = _mm256_unpackhi_ps(v[6], v[7]);
+  const __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+  v[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+  v[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+  v[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+  v[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+  v[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+  v[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+  v[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+  v[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+// Walks the phase streams in time order: sample t of a row is sample n = t / d of phase
+// r = t % d, so consecutive t visit the d streams round robin, each advancing by one sample.
+// Keeping (r, n) as counters avoids a division per column.
+struct PhaseCursor {
+  int64_t phases, r, n;
+  int64_t offset(int64_t phase_stride) const { return r * phase_stride + n * kBlock; }
+  void advance() {
+    if (++r == phases) {
+      r = 0;
+      ++n;
+    }
+  }
+};
+
+// The time range [t_begin, t_end) of one block of `rows_valid` (1..8) channel rows, t_begin a
+// multiple of the phase count, t_end <= the row length: eight samples at a time, 8 rows are
+// loaded, activated, transposed into 8 channel vectors (one per sample) and each stored to its
+// phase stream. Missing channel rows read as zeros (act(0) = +0, as the checked path writes).
+// Returns the first sample left for the checked path.
+int64_t pack_block_avx2(const float* rows, int64_t length, int64_t rows_valid, int64_t phases,
+                        int64_t t_begin, int64_t t_end, float* block_out, int64_t phase_stride,
+                        float slope) {
+  const __m256 zero = _mm256_setzero_ps();
+  const __m256 vslope = _mm256_set1_ps(slope);
+  PhaseCursor cursor{phases, 0, t_begin / phases};
+  int64_t t = t_begin;
+  for (; t + kBlock <= t_end; t += kBlock) {
+    __m256 v[kBlock];
+    for (int64_t c = 0; c < kBlock; ++c) {
+      v[c] = c < rows_valid ? _mm256_loadu_ps(rows + c * length + t) : zero;
+    }
+    if (slope != 1.0f) {
+      // v >= 0 ? v : v * slope, with the same ordered compare as the scalar reference.
+      for (auto& lane : v) {
+        const __m256 keep = _mm256_cmp_ps(lane, zero, _CMP_GE_OQ);
+        lane = _mm256_blendv_ps(_mm256_mul_ps(lane, vslope), lane, keep);
+      }
+    }
+    transpose8x8(v);
+    if (phases == 1) {
+      for (int64_t j = 0; j < kBlock; ++j) _mm256_storeu_ps(block_out + (t + j) * kBlock, v[j]);
+    } else {
+      for (const auto& column : v) {
+        _mm256_storeu_ps(block_out + cursor.offset(phase_stride), column);
+        cursor.advance();
+      }
+    }
+  }
+  return t;
+}
+
+// The inverse: per eight samples, the 8 channel vectors are loaded from their phase streams,
+// transposed into 8 row pieces and the existing rows stored.
+int64_t unpack_block_avx2(const float* block_in, int64_t phase_stride, int64_t phases,
+                          int64_t t_begin, int64_t t_end, float* rows, int64_t length,
+                          int64_t rows_valid) {
+  PhaseCursor cursor{phases, 0, t_begin / phases};
+  int64_t t = t_begin;
+  for (; t + kBlock <= t_end; t += kBlock) {
+    __m256 v[kBlock];
+    if (phases == 1) {
+      for (int64_t j = 0; j < kBlock; ++j) v[j] = _mm256_loadu_ps(block_in + (t + j) * kBlock);
+    } else {
+      for (auto& column : v) {
+        column = _mm256_loadu_ps(block_in + cursor.offset(phase_stride));
+        cursor.advance();
+      }
+    }
+    transpose8x8(v);
+    for (int64_t c = 0; c < rows_valid; ++c) _mm256_storeu_ps(rows + c * length + t, v[c]);
+  }
+  return t;
+}
+
+}  // namespace
+
+// Per work item (a block of 8 channels x a tile of phase samples n in [n_begin, n_end)), the
+// item covers row samples t in [n_begin * d, n_end * d): t = n * d + r is a bijection onto the
+// item's (r, n). The vector path takes the samples inside the row eight at a time; the rest
+// (the row's last < 8 samples and everything past its end) goes through the checked scalar
+// loop, which writes the zero tail.
+void pack_phases(const float* x, int64_t channels, int64_t length, int64_t phases,
+                 int64_t phase_len, float* packed, float negative_slope) {
+  const float slope = negative_slope;
+  const auto act = [slope](float v) { return v >= 0.0f ? v : v * slope; };
+  const int64_t blocks = (channels + kBlock - 1) / kBlock;
+  const int64_t tiles = (phase_len + kTimeTile - 1) / kTimeTile;
+  const int64_t phase_stride = blocks * phase_len * kBlock;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t cb = 0; cb < blocks; ++cb) {
+    for (int64_t tile = 0; tile < tiles; ++tile) {
+      const int64_t n_begin = tile * kTimeTile;
+      const int64_t n_end = std::min(phase_len, n_begin + kTimeTile);
+      const int64_t rows_valid = std::min(kBlock, channels - cb * kBlock);
+      const float* rows = x + cb * kBlock * length;
+      float* block_out = packed + cb * phase_len * kBlock;
+      const int64_t t_end = n_end * phases;
+      int64_t t = n_begin * phases;
+      t = pack_block_avx2(rows, length, rows_valid, phases, t, std::min(t_end, length), block_out,
+                          phase_stride, slope);
+      for (; t < t_end; ++t) {
+        float* out = block_out + (t % phases) * phase_stride + (t / phases) * kBlock;
+        for (int64_t c8 = 0; c8 < kBlock; ++c8) {
+          const bool inside = c8 < rows_valid && t < length;
+          out[c8] = inside ? act(rows[c8 * length + t]) : 0.0f;
+        }
+      }
+    }
+  }
+}
+
+void unpack_phases(const float* packed, int64_t channels, int64_t length, int64_t phases,
+                   int64_t phase_len, float* y) {
+  const int64_t blocks = (channels + kBlock - 1) / kBlock;
+  const int64_t tiles = (phase_len + kTimeTile - 1) / kTimeTile;
+  const int64_t phase_stride = blocks * phase_len * kBlock;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t cb = 0; cb < blocks; ++cb) {
+    for (int64_t tile = 0; tile < tiles; ++tile) {
+      const int64_t n_begin = tile * kTimeTile;
+      const int64_t n_end = std::min(phase_len, n_begin + kTimeTile);
+      const int64_t rows_valid = std::min(kBlock, channels - cb * kBlock);
+      float* rows = y + cb * kBlock * length;
+      const float* block_in = packed + cb * phase_len * kBlock;
+      const int64_t t_end = std::min(n_end * phases, length);
+      int64_t t = unpack_block_avx2(block_in, phase_stride, phases, n_begin * phases, t_end, rows,
+                                    length, rows_valid);
+      for (; t < t_end; ++t) {
+        const float* in = block_in + (t % phases) * phase_stride + (t / phases) * kBlock;
+        for (int64_t c8 = 0; c8 < rows_valid; ++c8) rows[c8 * length + t] = in[c8];
       }
     }
   }

@@ -37,6 +37,12 @@ void pack_phases(const float* x, int64_t channels, int64_t length, int64_t phase
 // The inverse for the output: [d, ceil(C/8), out_len, 8] -> y [C, T] (padding dropped).
 void unpack_phases(const float* packed, int64_t channels, int64_t length, int64_t phases,
                    int64_t phase_len, float* y);
+// The two above are AVX2 (8x8 in-register transposes); these are their scalar references, with
+// the same contract and bit-identical results, kept for the tests.
+void pack_phases_reference(const float* x, int64_t channels, int64_t length, int64_t phases,
+                           int64_t phase_len, float* packed, float negative_slope = 1.0f);
+void unpack_phases_reference(const float* packed, int64_t channels, int64_t length, int64_t phases,
+                             int64_t phase_len, float* y);
 
 }  // namespace amphora
 
