@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "ops/conv_phases.hpp"
+#include "ops/deconv_subpixel.hpp"
 #include "ops/onednn.hpp"
 
 namespace amphora {
@@ -24,6 +25,10 @@ struct OnednnConv::Plan {
   // Valid when the conv runs as an undilated conv over time phases (conv_phases.hpp); the
   // activations are then packed by our own loops into src_blocked/dst_blocked.
   PhaseSplit split;
+  // Valid when a ConvTranspose runs as a stacked conv over its output phases; `geometry` is
+  // the ConvTranspose's, needed to stack its weights and to interleave.
+  SubpixelSplit subpixel;
+  ConvGeometry geometry;
   memory::desc weights_desc;
   memory weights;         // packed copy of weights_source
   Tensor weights_source;  // held so that its address cannot be reused by another buffer
@@ -191,6 +196,10 @@ OnednnConv::Plan* OnednnConv::plan_for(const ConvGeometry& g, const Tensor& x, c
   if (PhaseSplit split = split_into_phases(g); split.valid && plan_phases(plan, split, has_bias)) {
     return &plan;
   }
+  if (SubpixelSplit split = split_subpixel(g);
+      split.valid && plan_subpixel(plan, g, split, has_bias)) {
+    return &plan;
+  }
   const ConvGeometry lifted = lift_depthwise_1d(g);
   Shape x_shape{g.batch, g.in_channels};
   x_shape.insert(x_shape.end(), lifted.in.begin(), lifted.in.end());
@@ -257,6 +266,40 @@ bool OnednnConv::plan_phases(Plan& plan, const PhaseSplit& split, bool has_bias)
   return true;
 }
 
+// Plans a ConvTranspose as its stacked sub-pixel conv when oneDNN has a direct (jit) kernel for
+// that; otherwise returns false and the caller plans the deconvolution. The residual is not a
+// sum post-op here: it is added while interleaving, which saves arranging it into phases first.
+bool OnednnConv::plan_subpixel(Plan& plan, const ConvGeometry& g, const SubpixelSplit& split,
+                               bool has_bias) {
+  const ConvGeometry& c = split.stacked;
+  const memory::desc src(onednn_dims({1, c.in_channels, c.in[0]}), memory::data_type::f32,
+                         memory::format_tag::nCw8c);
+  const memory::desc dst(onednn_dims({1, c.out_channels, c.out[0]}), memory::data_type::f32,
+                         memory::format_tag::nCw8c);
+  plan.bias_plain = onednn_plain_desc({c.out_channels});
+  ConvPostOps post = plan.post;
+  post.sum = false;
+  Chosen chosen;
+  try {
+    chosen = create_primitive(c, src, any_desc(weights_desc_over_onnx(c)),
+                              has_bias ? &plan.bias_plain : nullptr, dst, post);
+  } catch (const dnnl::error&) {
+    return false;
+  }
+  if (chosen.implementation.rfind("jit", 0) != 0 || chosen.src != src || chosen.dst != dst) {
+    return false;
+  }
+  plan.primitive = chosen.primitive;
+  plan.src_blocked = src;
+  plan.dst_blocked = dst;
+  plan.weights_plain = weights_desc_over_onnx(c);
+  plan.weights_desc = chosen.weights;
+  plan.subpixel = split;
+  plan.geometry = g;
+  plan.supported = true;
+  return true;
+}
+
 void OnednnConv::bind_weights(Plan& plan, const Tensor& w) {
   for (const auto& entry : packed_) {
     if (entry->source.raw() == w.raw() && entry->desc == plan.weights_desc) {
@@ -272,7 +315,14 @@ void OnednnConv::bind_weights(Plan& plan, const Tensor& w) {
   entry->source = w;
   entry->desc = plan.weights_desc;
   entry->packed = memory(plan.weights_desc, onednn_engine());
-  memory plain = onednn_wrap(plan.weights_plain, w);
+  // A sub-pixel plan's primitive takes the stacked weights: stack once, then pack as usual.
+  Tensor source = w;
+  if (plan.subpixel.valid) {
+    const ConvGeometry& c = plan.subpixel.stacked;
+    source = Tensor(DType::kFloat32, {c.out_channels, c.in_channels, c.kernel[0]});
+    stack_subpixel_weights(plan.geometry, plan.subpixel, w.data<float>(), source.data<float>());
+  }
+  memory plain = onednn_wrap(plan.weights_plain, source);
   reorder_between(plan.weights_plain, plan.weights_desc)
       .execute(onednn_stream(), {{DNNL_ARG_FROM, plain}, {DNNL_ARG_TO, entry->packed}});
   plan.weights = entry->packed;
@@ -313,6 +363,10 @@ bool OnednnConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w, co
   if (plan->weights_source.raw() != w.raw()) bind_weights(*plan, w);
   if (plan->split.valid) {
     run_phases(*plan, g, x, bias, post.input_activation ? post.input_slope : 1.0f, residual, y);
+    return true;
+  }
+  if (plan->subpixel.valid) {
+    run_subpixel(*plan, x, bias, post.input_activation ? post.input_slope : 1.0f, residual, y);
     return true;
   }
   if (post.input_activation && !plan->src_ncw8c) {
@@ -379,6 +433,30 @@ void OnednnConv::run_phases(const Plan& plan, const ConvGeometry& g, const Tenso
   onednn_stream().wait();
   unpack_phases(static_cast<const float*>(dst.get_data_handle()), g.out_channels, g.out[0],
                 split.phases, split.out_len, y.data<float>());
+}
+
+void OnednnConv::run_subpixel(const Plan& plan, const Tensor& x, const Tensor* bias,
+                              float input_slope, const Tensor* residual, Tensor& y) {
+  const ConvGeometry& g = plan.geometry;
+  const memory src(plan.src_blocked, onednn_engine(),
+                   onednn_scratch(0, plan.src_blocked.get_size()));
+  const memory dst(plan.dst_blocked, onednn_engine(),
+                   onednn_scratch(1, plan.dst_blocked.get_size()));
+  pack_phases(x.data<float>(), g.in_channels, g.in[0], 1, g.in[0],
+              static_cast<float*>(src.get_data_handle()), input_slope);
+  std::unordered_map<int, memory> args{
+      {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, plan.weights}, {DNNL_ARG_DST, dst}};
+  // The bias may change between runs (it is an input), and stacking it is C_out*s copies.
+  std::vector<float> stacked_bias;
+  if (bias) {
+    stacked_bias.resize(plan.subpixel.stacked.out_channels);
+    stack_subpixel_bias(g, plan.subpixel, bias->data<float>(), stacked_bias.data());
+    args[DNNL_ARG_BIAS] = memory(plan.bias_plain, onednn_engine(), stacked_bias.data());
+  }
+  plan.primitive.execute(onednn_stream(), args);
+  onednn_stream().wait();
+  interleave_subpixel(g, plan.subpixel, static_cast<const float*>(dst.get_data_handle()),
+                      residual ? residual->data<float>() : nullptr, y.data<float>());
 }
 
 }  // namespace amphora

@@ -2,7 +2,8 @@
 // the bias fused. One primitive per input shape is created and cached; weights are reordered
 // once into the layout that primitive prefers and kept. Activations cross the boundary in plain
 // ONNX layout (ncw/nchw/ncdhw) and are reordered to and from the primitive's layout when it
-// prefers a blocked one.
+// prefers a blocked one. A strided 1-D ConvTranspose runs as the equivalent stacked sub-pixel
+// convolution instead (deconv_subpixel.hpp), as oneDNN's deconvolution is GEMM-based and slow.
 //
 // Fused convs (com.amphora FusedConv, src/passes/fuse_conv.cpp) add post-ops: an activation on
 // the conv's result and then, optionally, the sum of a residual of the output's shape --
@@ -34,6 +35,7 @@ struct ConvPostOps {
 };
 
 struct PhaseSplit;
+struct SubpixelSplit;
 
 class OnednnConv {
  public:
@@ -65,6 +67,10 @@ class OnednnConv {
   bool plan_phases(Plan& plan, const PhaseSplit& split, bool has_bias);
   static void run_phases(const Plan& plan, const ConvGeometry& g, const Tensor& x,
                          const Tensor* bias, float input_slope, const Tensor* residual, Tensor& y);
+  // ConvTranspose as one stacked conv over its output phases (deconv_subpixel.hpp).
+  bool plan_subpixel(Plan& plan, const ConvGeometry& g, const SubpixelSplit& split, bool has_bias);
+  static void run_subpixel(const Plan& plan, const Tensor& x, const Tensor* bias, float input_slope,
+                           const Tensor* residual, Tensor& y);
 
   static constexpr size_t kMaxPlans = 32;
   // key: x shape, w shape, bias; the post-ops are fixed per kernel (checked in plan_for)
