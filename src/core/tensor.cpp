@@ -99,14 +99,21 @@ struct AlignedFree {
 };
 }  // namespace
 
-Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
+Tensor::Tensor(DType dtype, Shape shape) : Tensor(dtype, std::move(shape), true) {}
+
+Tensor Tensor::uninitialized(DType dtype, Shape shape) {
+  return Tensor(dtype, std::move(shape), false);
+}
+
+Tensor::Tensor(DType dtype, Shape shape, bool zero_fill)
+    : dtype_(dtype), shape_(std::move(shape)) {
   int64_t n = shape_numel(shape_);
   size_t bytes = static_cast<size_t>(n) * dtype_size(dtype_);
   size_t padded = ((bytes + 63) / 64) * 64;
   if (padded == 0) padded = 64;  // keep a valid buffer for empty tensors
   auto* p = static_cast<std::byte*>(std::aligned_alloc(64, padded));
   if (!p) fail(ErrorCode::kOutOfRange, "cannot allocate {} bytes for shape {}", bytes, shape_str(shape_));
-  std::memset(p, 0, padded);
+  if (zero_fill) std::memset(p, 0, padded);
   storage_ = std::shared_ptr<std::byte[]>(p, AlignedFree{});
 }
 

@@ -27,6 +27,9 @@ class Tensor {
   Tensor() = default;
   // Allocates a zero-filled tensor. Fails with kOutOfRange when the shape is absurd.
   Tensor(DType dtype, Shape shape);
+  // The same without the zero fill, for outputs a kernel writes completely: on large
+  // activations the fill is a serial pass over memory that costs as much as a cheap kernel.
+  static Tensor uninitialized(DType dtype, Shape shape);
 
   template <typename T>
   static Tensor from_vector(const Shape& shape, const std::vector<T>& values);
@@ -58,6 +61,7 @@ class Tensor {
   std::vector<float> to_float_vector() const;
 
  private:
+  Tensor(DType dtype, Shape shape, bool zero_fill);
   void check_type(DType requested) const;
 
   DType dtype_ = DType::kFloat32;

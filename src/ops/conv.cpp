@@ -1,5 +1,7 @@
 // Conv and ConvTranspose kernels: attribute parsing once per node, geometry per input shape,
 // then either the oneDNN path or the plain reference loops.
+#include <cstring>
+
 #include "ops/conv_attrs.hpp"
 #include "ops/conv_onednn.hpp"
 #include "ops/conv_reference.hpp"
@@ -23,9 +25,13 @@ class ConvKernel : public Kernel {
     if (bias) check_float(*bias, "B");
     const ConvGeometry g =
         resolve_conv_geometry(node_, attrs_, x.shape(), w.shape(), bias ? &bias->shape() : nullptr);
-    Tensor y(DType::kFloat32, g.output_shape());
-    if (y.numel() == 0 || x.numel() == 0) return {y};  // nothing to compute (batch 0)
+    Tensor y = Tensor::uninitialized(DType::kFloat32, g.output_shape());
+    if (y.numel() == 0 || x.numel() == 0) {  // nothing to compute (batch 0)
+      std::memset(y.raw(), 0, y.nbytes());
+      return {y};
+    }
     if (!reference_ && fast_.run(g, x, w, bias, y)) return {y};
+    std::memset(y.raw(), 0, y.nbytes());  // the reference kernels accumulate
     const float* b = bias ? bias->data<float>() : nullptr;
     if (attrs_.transpose) {
       conv_transpose_reference(g, x.data<float>(), w.data<float>(), b, y.data<float>());

@@ -4,6 +4,7 @@
 #include "ops/conv_fused.hpp"
 
 #include <cmath>
+#include <cstring>
 #include <mutex>
 
 #include "ops/conv_attrs.hpp"
@@ -68,16 +69,19 @@ class FusedConvKernel : public Kernel {
     }
     const ConvGeometry g =
         resolve_conv_geometry(node_, attrs_, x.shape(), w.shape(), bias ? &bias->shape() : nullptr);
-    Tensor y(DType::kFloat32, g.output_shape());
+    Tensor y = Tensor::uninitialized(DType::kFloat32, g.output_shape());
     const bool exact_sum = residual && residual->shape() == y.shape();
     ConvPostOps post = post_;
     post.sum = exact_sum;
     if (y.numel() > 0 && x.numel() > 0) {
       if (reference_ || !fast_.run(g, x, w, bias, post, exact_sum ? residual : nullptr, y)) {
+        std::memset(y.raw(), 0, y.nbytes());  // the reference kernels accumulate
         run_reference(g, x, w, bias, exact_sum ? residual : nullptr, y);
       }
     } else if (exact_sum) {
       y = residual->clone();  // an empty conv adds nothing
+    } else {
+      std::memset(y.raw(), 0, y.nbytes());
     }
     if (residual && !exact_sum) return broadcast_add_->run({&y, residual});
     return {y};

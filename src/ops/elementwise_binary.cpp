@@ -80,7 +80,7 @@ void add_arithmetic(OpRegistry& registry, const char* op_type, MakeFn make_fn) {
           check_same_dtype(node, in, 0, 1);
           const Tensor& a = *in[0];
           const Tensor b = second_operand(node, opset, a, *in[1]);
-          Tensor out(a.dtype(), binary_output_shape(node, a, b));
+          Tensor out = Tensor::uninitialized(a.dtype(), binary_output_shape(node, a, b));
           visit_dtype(a.dtype(), [&](auto zero) {
             using T = decltype(zero);
             if constexpr (kIsNumber<T>) {

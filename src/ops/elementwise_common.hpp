@@ -79,7 +79,7 @@ void add_unary(OpRegistry& registry, const char* op_type, int64_t since, MakeFn 
     return std::make_unique<FunctionKernel>([node, fn](const std::vector<const Tensor*>& inputs) {
       check_input_count(node, inputs, 1, 1);
       const Tensor& x = *inputs[0];
-      Tensor y(x.dtype(), x.shape());
+      Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
       visit_dtype(x.dtype(), [&](auto zero) {
         using T = decltype(zero);
         if constexpr (accepts<kAccepts, T>()) {

@@ -24,7 +24,7 @@ Tensor slice_axis(const Tensor& tensor, int64_t axis, int64_t start, int64_t len
   }
   Shape out_shape = shape;
   out_shape[axis] = length;
-  Tensor out(tensor.dtype(), out_shape);
+  Tensor out = Tensor::uninitialized(tensor.dtype(), out_shape);
   auto [outer, inner] = around(shape, axis);
   const size_t element = dtype_size(tensor.dtype());
   const size_t row = static_cast<size_t>(length * inner) * element;
@@ -42,7 +42,7 @@ Tensor concat_axis(const std::vector<Tensor>& parts, int64_t axis) {
   Shape out_shape = parts[0].shape();
   out_shape[axis] = 0;
   for (const Tensor& part : parts) out_shape[axis] += part.dim(axis);
-  Tensor out(parts[0].dtype(), out_shape);
+  Tensor out = Tensor::uninitialized(parts[0].dtype(), out_shape);
   auto [outer, inner] = around(out_shape, axis);
   const size_t element = dtype_size(out.dtype());
   auto* dst = static_cast<std::byte*>(out.raw());
