@@ -6,6 +6,8 @@ namespace amphora::stream {
 
 namespace {
 
+constexpr size_t kParallelBytes = size_t{1} << 17;  // below this a copy is cheaper than a fork
+
 // (outer, inner) element counts around `axis`; rows of `inner` elements are contiguous.
 std::pair<int64_t, int64_t> around(const Shape& shape, int64_t axis) {
   int64_t outer = 1, inner = 1;
@@ -30,7 +32,10 @@ Tensor slice_axis(const Tensor& tensor, int64_t axis, int64_t start, int64_t len
   const size_t row = static_cast<size_t>(length * inner) * element;
   const auto* src = static_cast<const std::byte*>(tensor.raw());
   auto* dst = static_cast<std::byte*>(out.raw());
-  for (int64_t o = 0; o < outer && row > 0; ++o) {
+  // Rows in parallel when there is enough to copy: on the stream's hot path this is serial
+  // work that would otherwise leave the other threads waiting.
+#pragma omp parallel for schedule(static) if (outer * row > kParallelBytes)
+  for (int64_t o = 0; o < outer; ++o) {
     std::memcpy(dst + o * row, src + (o * shape[axis] + start) * inner * element, row);
   }
   return out;
@@ -50,7 +55,8 @@ Tensor concat_axis(const std::vector<Tensor>& parts, int64_t axis) {
   for (const Tensor& part : parts) {
     const size_t row = static_cast<size_t>(part.dim(axis) * inner) * element;
     const auto* src = static_cast<const std::byte*>(part.raw());
-    for (int64_t o = 0; o < outer && row > 0; ++o) {
+#pragma omp parallel for schedule(static) if (outer * row > kParallelBytes)
+    for (int64_t o = 0; o < outer; ++o) {
       std::memcpy(dst + (o * out_shape[axis] + offset) * inner * element, src + o * row, row);
     }
     offset += part.dim(axis);
