@@ -29,4 +29,27 @@ inline float fast_erf(float a) {
 
 void erf_fast(const float* x, float* y, int64_t n);
 
+// Inputs with |x| up to this take fast_sin; beyond it the three-part reduction loses accuracy.
+inline constexpr float kFastSinLimit = 1e4f;
+
+// sin(x) for |x| <= kFastSinLimit: x = k*pi/2 + r with pi/2 in three parts (Cody-Waite, each
+// part short enough that k*part is exact), then the sine or cosine minimax polynomial on
+// |r| <= pi/4 picked by the quadrant k mod 4. Max abs error ~1e-7 (BigVGAN's Snake: Sin was
+// 13 % of a run with libm).
+inline float fast_sin(float a) {
+  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+  const float k = (a * 0.636619772f + kRound) - kRound;
+  const float r = ((a - k * 1.5703125f) - k * 4.837512969970703e-4f) - k * 7.549790126404332e-8f;
+  const float r2 = r * r;
+  const float s = r + r * r2 * (-1.6666654611e-1f + r2 * (8.3321608736e-3f - r2 * 1.9515295891e-4f));
+  const float c = 1.0f - 0.5f * r2 +
+                  r2 * r2 * (4.166664568298827e-2f +
+                             r2 * (-1.388731625493765e-3f + r2 * 2.443315711809948e-5f));
+  const int quadrant = static_cast<int>(k) & 3;
+  const float v = (quadrant & 1) ? c : s;
+  return (quadrant & 2) ? -v : v;
+}
+
+void sin_fast(const float* x, float* y, int64_t n);
+
 }  // namespace amphora

@@ -20,24 +20,26 @@ T negate(T x) {
   }
 }
 
-// Erf: the reference is std::erf; float32 takes the vectorised fast_erf unless reference
-// kernels are asked for.
-void register_erf(OpRegistry& registry) {
-  registry.add("", "Erf", 9, [](const Node& node, int64_t, const KernelOptions& options) {
+// Erf and Sin: the reference is libm; float32 takes the vectorised fast form
+// (elementwise_fast.hpp) unless reference kernels are asked for.
+template <typename Libm>
+void register_fast_float(OpRegistry& registry, const char* op, int64_t since,
+                         void (*fast)(const float*, float*, int64_t), Libm libm) {
+  registry.add("", op, since, [fast, libm](const Node& node, int64_t, const KernelOptions& options) {
     const bool reference = options.reference;
     return std::make_unique<FunctionKernel>(
-        [node, reference](const std::vector<const Tensor*>& inputs) {
+        [node, reference, fast, libm](const std::vector<const Tensor*>& inputs) {
           check_input_count(node, inputs, 1, 1);
           const Tensor& x = *inputs[0];
-          Tensor y(x.dtype(), x.shape());
+          Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
           if (x.dtype() == DType::kFloat32 && !reference) {
-            erf_fast(x.data<float>(), y.data<float>(), x.numel());
+            fast(x.data<float>(), y.data<float>(), x.numel());
           } else if (x.dtype() == DType::kFloat32) {
             map_elements(x.data<float>(), y.data<float>(), x.numel(),
-                         [](float v) { return std::erf(v); });
+                         [libm](float v) { return libm(v); });
           } else if (x.dtype() == DType::kFloat64) {
             map_elements(x.data<double>(), y.data<double>(), x.numel(),
-                         [](double v) { return std::erf(v); });
+                         [libm](double v) { return libm(v); });
           } else {
             fail_dtype(node, 0, x.dtype(), accepts_list(Accepts::kFloat));
           }
@@ -70,10 +72,10 @@ void register_unary_ops(OpRegistry& registry) {
   add_unary_fn<kFloat>(registry, "Sqrt", 1, [](auto x) { return std::sqrt(x); });
   add_unary_fn<kFloat>(registry, "Exp", 1, [](auto x) { return std::exp(x); });
   add_unary_fn<kFloat>(registry, "Log", 1, [](auto x) { return std::log(x); });
-  add_unary_fn<kFloat>(registry, "Sin", 7, [](auto x) { return std::sin(x); });
   add_unary_fn<kFloat>(registry, "Cos", 7, [](auto x) { return std::cos(x); });
   add_unary_fn<kFloat>(registry, "Atan", 7, [](auto x) { return std::atan(x); });
-  register_erf(registry);
+  register_fast_float(registry, "Erf", 9, erf_fast, [](auto v) { return std::erf(v); });
+  register_fast_float(registry, "Sin", 7, sin_fast, [](auto v) { return std::sin(v); });
   add_unary_fn<kFloat>(registry, "Floor", 1, [](auto x) { return std::floor(x); });
   add_unary_fn<kFloat>(registry, "Reciprocal", 1, [](auto x) { return decltype(x){1} / x; });
   add_unary_fn<kFloat>(registry, "Ceil", 1, [](auto x) { return std::ceil(x); });

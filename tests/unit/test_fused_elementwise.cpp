@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include "ops/elementwise_fast.hpp"
@@ -51,6 +52,55 @@ TEST(FastErf, ErfKernelFastAndReferencePathsAgree) {
   for (int64_t i = 0; i < 4; ++i) d.data<double>()[i] = 0.5 * static_cast<double>(i);
   Tensor e = OpRegistry::instance().create(node, 13, fast)->run({&d})[0];
   EXPECT_DOUBLE_EQ(e.data<double>()[3], std::erf(1.5));
+}
+
+TEST(FastSin, WithinAFewTenMillionthsOfStdSinAndLibmBeyondItsRange) {
+  std::vector<float> x;
+  for (float v = -20.0f; v <= 20.0f; v += 1e-3f) x.push_back(v);
+  for (float v = -1e4f; v <= 1e4f; v += 0.37f) x.push_back(v);
+  const float specials[] = {0.0f, -0.0f, 1e-30f, 1.5707964f, 3.1415927f, -4.712389f, 9999.9f,
+                            1e4f, 1.0001e4f, 1e5f, -3e7f, 1e30f};
+  x.insert(x.end(), std::begin(specials), std::end(specials));
+  std::vector<float> y(x.size());
+  sin_fast(x.data(), y.data(), static_cast<int64_t>(x.size()));
+  double worst = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    worst = std::max(worst, std::fabs(double{y[i]} - std::sin(double{x[i]})));
+    // Beyond the fast range the libm value itself is used.
+    if (std::fabs(x[i]) > kFastSinLimit) {
+      ASSERT_EQ(y[i], std::sin(x[i])) << x[i];
+    }
+  }
+  EXPECT_LT(worst, 3e-7);
+  EXPECT_EQ(fast_sin(0.0f), 0.0f);
+  const float odd[] = {std::nanf(""), std::numeric_limits<float>::infinity()};
+  float out[2];
+  sin_fast(odd, out, 2);
+  EXPECT_TRUE(std::isnan(out[0]) && std::isnan(out[1]));
+}
+
+TEST(FastSin, SinKernelFastAndReferencePathsAgree) {
+  Node node;
+  node.name = "snake_sin";
+  node.op_type = "Sin";
+  node.inputs = {"x"};
+  node.outputs = {"y"};
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 30.0f);
+  Tensor x(DType::kFloat32, {2, 90001});  // large enough to go parallel
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = normal(rng);
+  x.data<float>()[5] = 2e5f;  // one input for the libm pass
+  KernelOptions fast, reference;
+  reference.reference = true;
+  Tensor a = OpRegistry::instance().create(node, 7, fast)->run({&x})[0];
+  Tensor b = OpRegistry::instance().create(node, 7, reference)->run({&x})[0];
+  float worst = 0;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    worst = std::max(worst, std::fabs(a.data<float>()[i] - b.data<float>()[i]));
+    ASSERT_EQ(b.data<float>()[i], std::sin(x.data<float>()[i]));
+  }
+  EXPECT_LT(worst, 3e-7f);
+  EXPECT_EQ(a.data<float>()[5], std::sin(2e5f));
 }
 
 }  // namespace
