@@ -9,6 +9,7 @@
 
 #include "ops/conv_attrs.hpp"
 #include "ops/conv_reference.hpp"
+#include "ops/snake.hpp"
 
 namespace amphora {
 namespace {
@@ -152,6 +153,7 @@ ConvPostOps parse_conv_post_ops(const Node& node) {
 }
 
 void register_fused_conv_ops(OpRegistry& registry) {
+  register_snake_op(registry);  // the other com.amphora op the passes write
   for (bool transpose : {false, true}) {
     registry.add(kAmphoraDomain, transpose ? "FusedConvTranspose" : "FusedConv", 1,
                  [transpose](const Node& node, int64_t, const KernelOptions& options) {

@@ -41,10 +41,12 @@ inline float fast_sin(float a) {
   const float k = (a * 0.636619772f + kRound) - kRound;
   const float r = ((a - k * 1.5703125f) - k * 4.837512969970703e-4f) - k * 7.549790126404332e-8f;
   const float r2 = r * r;
-  const float s = r + r * r2 * (-1.6666654611e-1f + r2 * (8.3321608736e-3f - r2 * 1.9515295891e-4f));
-  const float c = 1.0f - 0.5f * r2 +
-                  r2 * r2 * (4.166664568298827e-2f +
-                             r2 * (-1.388731625493765e-3f + r2 * 2.443315711809948e-5f));
+  const float s =
+      r + r * r2 * (-1.6666654611e-1f + r2 * (8.3321608736e-3f - r2 * 1.9515295891e-4f));
+  const float c =
+      1.0f - 0.5f * r2 +
+      r2 * r2 *
+          (4.166664568298827e-2f + r2 * (-1.388731625493765e-3f + r2 * 2.443315711809948e-5f));
   const int quadrant = static_cast<int>(k) & 3;
   const float v = (quadrant & 1) ? c : s;
   return (quadrant & 2) ? -v : v;

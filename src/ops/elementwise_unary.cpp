@@ -25,27 +25,28 @@ T negate(T x) {
 template <typename Libm>
 void register_fast_float(OpRegistry& registry, const char* op, int64_t since,
                          void (*fast)(const float*, float*, int64_t), Libm libm) {
-  registry.add("", op, since, [fast, libm](const Node& node, int64_t, const KernelOptions& options) {
-    const bool reference = options.reference;
-    return std::make_unique<FunctionKernel>(
-        [node, reference, fast, libm](const std::vector<const Tensor*>& inputs) {
-          check_input_count(node, inputs, 1, 1);
-          const Tensor& x = *inputs[0];
-          Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
-          if (x.dtype() == DType::kFloat32 && !reference) {
-            fast(x.data<float>(), y.data<float>(), x.numel());
-          } else if (x.dtype() == DType::kFloat32) {
-            map_elements(x.data<float>(), y.data<float>(), x.numel(),
-                         [libm](float v) { return libm(v); });
-          } else if (x.dtype() == DType::kFloat64) {
-            map_elements(x.data<double>(), y.data<double>(), x.numel(),
-                         [libm](double v) { return libm(v); });
-          } else {
-            fail_dtype(node, 0, x.dtype(), accepts_list(Accepts::kFloat));
-          }
-          return std::vector<Tensor>{y};
-        });
-  });
+  registry.add("", op, since,
+               [fast, libm](const Node& node, int64_t, const KernelOptions& options) {
+                 const bool reference = options.reference;
+                 return std::make_unique<FunctionKernel>(
+                     [node, reference, fast, libm](const std::vector<const Tensor*>& inputs) {
+                       check_input_count(node, inputs, 1, 1);
+                       const Tensor& x = *inputs[0];
+                       Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
+                       if (x.dtype() == DType::kFloat32 && !reference) {
+                         fast(x.data<float>(), y.data<float>(), x.numel());
+                       } else if (x.dtype() == DType::kFloat32) {
+                         map_elements(x.data<float>(), y.data<float>(), x.numel(),
+                                      [libm](float v) { return libm(v); });
+                       } else if (x.dtype() == DType::kFloat64) {
+                         map_elements(x.data<double>(), y.data<double>(), x.numel(),
+                                      [libm](double v) { return libm(v); });
+                       } else {
+                         fail_dtype(node, 0, x.dtype(), accepts_list(Accepts::kFloat));
+                       }
+                       return std::vector<Tensor>{y};
+                     });
+               });
 }
 
 }  // namespace

@@ -13,6 +13,7 @@ int optimize_graph(Graph& graph) {
   while (rounds < kMaxRounds) {
     bool changed = remove_dead_nodes(graph);
     changed = fuse_conv(graph) || changed;
+    changed = fuse_snake(graph) || changed;
     if (!changed) break;
     ++rounds;
   }

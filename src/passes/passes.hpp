@@ -17,6 +17,10 @@ bool fuse_conv(Graph& graph);
 // occurrence per call.
 bool move_activation_past_pad(Graph& graph);
 
+// BigVGAN's Snake/SnakeBeta chain Add(x, Mul(inv, Pow(Sin(Mul(x, freq)), 2))) with per-channel
+// constants -> com.amphora Snake (fuse_snake.cpp, ops/snake.hpp).
+bool fuse_snake(Graph& graph);
+
 // Nodes whose outputs nobody reads (and that are not graph outputs) are removed
 // (dead_nodes.cpp).
 bool remove_dead_nodes(Graph& graph);

@@ -12,7 +12,8 @@ namespace amphora::stream {
 namespace {
 
 // Ops whose output step t depends only on input step t whatever their attributes.
-const std::set<std::string> kPointwise = {"Abs",         "Acos",
+const std::set<std::string> kPointwise = {"Snake",  // com.amphora, per-channel constants
+                                          "Abs",         "Acos",
                                           "Add",         "And",
                                           "Asin",        "Atan",
                                           "Cast",        "Ceil",

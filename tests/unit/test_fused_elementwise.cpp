@@ -58,8 +58,8 @@ TEST(FastSin, WithinAFewTenMillionthsOfStdSinAndLibmBeyondItsRange) {
   std::vector<float> x;
   for (float v = -20.0f; v <= 20.0f; v += 1e-3f) x.push_back(v);
   for (float v = -1e4f; v <= 1e4f; v += 0.37f) x.push_back(v);
-  const float specials[] = {0.0f, -0.0f, 1e-30f, 1.5707964f, 3.1415927f, -4.712389f, 9999.9f,
-                            1e4f, 1.0001e4f, 1e5f, -3e7f, 1e30f};
+  const float specials[] = {0.0f,    -0.0f, 1e-30f,    1.5707964f, 3.1415927f, -4.712389f,
+                            9999.9f, 1e4f,  1.0001e4f, 1e5f,       -3e7f,      1e30f};
   x.insert(x.end(), std::begin(specials), std::end(specials));
   std::vector<float> y(x.size());
   sin_fast(x.data(), y.data(), static_cast<int64_t>(x.size()));

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <random>
 
+#include "ops/conv_fused.hpp"
 #include "passes/passes.hpp"
 #include "runtime/session.hpp"
 
@@ -246,6 +247,83 @@ TEST(FusedConv, UnknownActivationIsRefusedNamingTheNode) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("Gelu"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("Conv_0"), std::string::npos) << e.what();
+  }
+}
+
+// BigVGAN's Snake as the exporter writes it, freq as an initializer and inv and the exponent as
+// Constant nodes, applied twice in a row (the second reads the first's output).
+TEST(FuseSnake, SnakeChainsBecomeOneNodeWithTheSameResults) {
+  GraphMaker m;
+  m.input("x");
+  const int64_t channels = 5;
+  auto constant_node = [&](const std::string& name, Tensor value) {
+    m.node("Constant", {}, name).attributes["value"] = std::move(value);
+  };
+  std::string value = "x";
+  for (int k = 0; k < 2; ++k) {
+    const std::string p = "s" + std::to_string(k) + "_";
+    m.graph.initializers[p + "freq"] = random_tensor({1, channels, 1}, m.rng, 1.0f);
+    constant_node(p + "inv", random_tensor({1, channels, 1}, m.rng, 1.0f));
+    constant_node(p + "two", Tensor::scalar<float>(2.0f));
+    m.node("Mul", {value, p + "freq"}, p + "scaled");
+    m.node("Sin", {p + "scaled"}, p + "sin");
+    m.node("Pow", {p + "sin", p + "two"}, p + "square");
+    m.node("Mul", {p + "inv", p + "square"}, p + "weighed");
+    m.node("Add", {value, p + "weighed"}, p + "y");
+    value = p + "y";
+  }
+  m.output(value);
+  std::mt19937 rng(3);
+  for (int64_t t : {1, 7, 5000}) {  // 5000 x 5 channels: the parallel path
+    const Graph fused =
+        expect_same_results(m.graph, {{"x", random_tensor({1, channels, t}, rng, 3.0f)}}, 1e-5f);
+    EXPECT_EQ(count_ops(fused, "Snake"), 2u);
+    EXPECT_EQ(count_ops(fused, "Sin"), 0u);
+    EXPECT_EQ(count_ops(fused, "Pow"), 0u);
+  }
+  // Inputs beyond the fast sine's range take libm's, in the fused kernel as in the graph.
+  Tensor huge = random_tensor({1, channels, 9}, rng, 1.0f);
+  huge.data<float>()[4] = 3e6f;
+  expect_same_results(m.graph, {{"x", huge}}, 1e-5f);
+}
+
+TEST(FuseSnake, LeavesChainsWhoseValuesOthersReadOrWhoseExponentIsNotTwo) {
+  for (int variant = 0; variant < 2; ++variant) {
+    GraphMaker m;
+    m.input("x");
+    m.graph.initializers["freq"] = Tensor::from_vector<float>({1, 2, 1}, {0.5f, 2.0f});
+    m.graph.initializers["inv"] = Tensor::from_vector<float>({1, 2, 1}, {1.0f, 3.0f});
+    m.graph.initializers["exp"] = Tensor::scalar<float>(variant == 0 ? 3.0f : 2.0f);
+    m.node("Mul", {"x", "freq"}, "scaled");
+    m.node("Sin", {"scaled"}, "sin");
+    m.node("Pow", {"sin", "exp"}, "square");
+    m.node("Mul", {"inv", "square"}, "weighed");
+    m.node("Add", {"x", "weighed"}, "y");
+    m.output("y");
+    if (variant == 1) m.output("sin");  // the sine is also a graph output
+    std::mt19937 rng(4);
+    const Graph fused = expect_same_results(m.graph, {{"x", random_tensor({1, 2, 33}, rng)}});
+    EXPECT_EQ(count_ops(fused, "Snake"), 0u) << "variant " << variant;
+  }
+}
+
+TEST(FusedSnake, WrongCoefficientCountIsRefusedNamingTheNode) {
+  Node node;
+  node.name = "snake_7";
+  node.domain = "com.amphora";
+  node.op_type = "Snake";
+  node.inputs = {"x", "f", "i"};
+  node.outputs = {"y"};
+  register_fused_conv_ops_once();
+  auto kernel = OpRegistry::instance().create(node, 1, KernelOptions{});
+  Tensor x(DType::kFloat32, {1, 3, 4});
+  Tensor two(DType::kFloat32, {1, 2, 1});
+  try {
+    kernel->run({&x, &two, &two});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("snake_7"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("[1, 3, 4]"), std::string::npos) << e.what();
   }
 }
 
