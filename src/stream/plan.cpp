@@ -234,6 +234,30 @@ void Planner::plan_stream_node(const Node& node, NodePlan& np, const std::vector
   check_local(node, streams);
 }
 
+// A Resize that scales time streams only when output step j is input step floor(j / s) for
+// its integer scale s, independent of the length: nearest neighbour with half-pixel
+// coordinates (either rounding; a tie cannot occur) or asymmetric ones with floor, and scales
+// rather than absolute sizes. Returns why not, or "".
+std::string resize_time_problem(const Node& node) {
+  const std::string mode = node.get_string("mode", "nearest");
+  const std::string coordinates = node.get_string("coordinate_transformation_mode", "half_pixel");
+  const std::string rounding = node.get_string("nearest_mode", "round_prefer_floor");
+  const bool half_pixel = coordinates == "half_pixel" || coordinates == "pytorch_half_pixel";
+  const bool floor_of_ratio =
+      mode == "nearest" && ((half_pixel && rounding.rfind("round_prefer_", 0) == 0) ||
+                            (coordinates == "asymmetric" && rounding == "floor"));
+  if (!floor_of_ratio) {
+    return fmt::format(
+        "resizes the time axis with mode '{}', coordinates '{}', rounding '{}' "
+        "(streams only nearest with half_pixel or asymmetric+floor)",
+        mode, coordinates, rounding);
+  }
+  if (node.inputs.size() > 3 && !node.inputs[3].empty()) {
+    return "resizes the time axis to absolute sizes (only scales stream)";
+  }
+  return "";
+}
+
 // Local ops: the axis an op works along must not be time, stream inputs must share their
 // time steps, and each output step count must be a fixed multiple of the input's.
 void Planner::check_local(const Node& node, const std::vector<size_t>& streams) {
@@ -263,6 +287,13 @@ void Planner::check_local(const Node& node, const std::vector<size_t>& streams) 
     if (streams.size() > 1) return problem(node, "multiplies two time series");
     if (streams[0] == 0 && in.axis == rank - 1) return problem(node, "contracts the time axis");
     if (streams[0] == 1 && in.axis == rank - 2) return problem(node, "contracts the time axis");
+  } else if (op == "Resize") {
+    const ValueTime* out = time_of(node.outputs[0]);
+    const bool scales_time = out && out->kind == ValueKind::kStream &&
+                             out->probe_shape[0][out->axis] != in.probe_shape[0][in.axis];
+    if (const std::string why = scales_time ? resize_time_problem(node) : ""; !why.empty()) {
+      return problem(node, why);
+    }
   } else if (op == "Slice" || op == "Pad") {
     // time axis untouched: checked by the caller
   } else if (!kPointwise.count(op)) {

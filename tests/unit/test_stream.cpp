@@ -9,6 +9,7 @@
 #include "amphora/vocoder.hpp"
 #include "audio/istft_stream.hpp"
 #include "graph/onnx_import.hpp"
+#include "runtime/session.hpp"
 #include "stream/graph_streamer.hpp"
 #include "stream/time_slices.hpp"
 #include "test_graph_builder.hpp"
@@ -297,6 +298,43 @@ TEST(Stream, KernelsGoBackToThePoolAndServeTheNextStream) {
   EXPECT_EQ(pool->take().at(0).get(), conv_kernel);  // reused, not made anew
   EXPECT_EQ(run_stream(), first);
   EXPECT_EQ(first.size(), 4u * 30u);
+}
+
+TEST(Stream, NearestResizeOfTimeStreamsAndLinearIsRefusedWithTheNode) {
+  for (const char* mode : {"nearest", "linear"}) {
+    OnnxModelBuilder b(17);
+    b.input("x", kFloat, {"1", "3", "frames"});
+    b.initializer("scales", Tensor::from_vector<float>({3}, {1.0f, 1.0f, 3.0f}));
+    b.initializer("w", random_tensor({3, 3, 3}, 11));
+    auto& resize = b.node("Resize", {"x", "", "scales"}, {"up"});
+    text(resize, "mode", mode);
+    auto& conv = b.node("Conv", {"up", "w"}, {"y"});
+    ints(conv, "pads", {1, 1});
+    b.output("y", kFloat, {"1", "3", "?"});
+    auto graph = std::make_shared<Graph>(load_onnx_from_bytes(b.bytes()));
+    auto plan = std::make_shared<stream::StreamPlan>(
+        stream::plan_stream(*graph, {{"frames", 1}}, KernelOptions{}));
+    if (std::string(mode) == "linear") {
+      EXPECT_NE(plan->problem.find("Resize"), std::string::npos) << plan->problem;
+      EXPECT_NE(plan->problem.find("'linear'"), std::string::npos) << plan->problem;
+      continue;
+    }
+    ASSERT_TRUE(plan->problem.empty()) << plan->problem;
+    const Tensor x = random_tensor({1, 3, 23}, 12);
+    Session whole(*graph);
+    const std::vector<float> want = whole.run({{"x", x}}).at("y").to_float_vector();
+    stream::GraphStreamer pieces(graph, plan, KernelOptions{});
+    std::vector<Tensor> got;
+    for (int64_t at = 0, n = 1; at < 23; at += n, n = n % 5 + 1) {
+      const int64_t len = std::min<int64_t>(n, 23 - at);
+      Tensor part = pieces.push({{"x", stream::slice_axis(x, 2, at, len)}}).at("y");
+      if (!part.empty() && part.dim(2) > 0) got.push_back(part);
+    }
+    got.push_back(pieces.finish().at("y"));
+    const std::vector<float> have = stream::concat_axis(got, 2).to_float_vector();
+    ASSERT_EQ(have.size(), want.size());
+    EXPECT_LE(max_abs_diff(have, want), 1e-5f);
+  }
 }
 
 TEST(Stream, IstftStreamEqualsTheWholeInverse) {
