@@ -92,18 +92,8 @@ bool fuse_snake(Graph& graph) {
     placed[add->index] = std::move(snake);
   }
   if (removed.empty()) return false;
-  std::vector<Node> nodes;
-  nodes.reserve(graph.nodes.size());
-  for (size_t i = 0; i < graph.nodes.size(); ++i) {
-    if (auto it = placed.find(i); it != placed.end()) {
-      nodes.push_back(std::move(it->second));
-    } else if (!removed.count(i)) {
-      nodes.push_back(std::move(graph.nodes[i]));
-    }
-  }
-  graph.nodes = std::move(nodes);
+  replace_fused_nodes(graph, removed, placed);
   graph.opset_imports[kAmphoraDomain] = 1;
-  renumber_nodes(graph);
   return true;
 }
 

@@ -35,4 +35,19 @@ void renumber_nodes(Graph& graph) {
   for (size_t i = 0; i < graph.nodes.size(); ++i) graph.nodes[i].index = i;
 }
 
+void replace_fused_nodes(Graph& graph, const std::set<size_t>& removed,
+                         std::map<size_t, Node>& placed) {
+  std::vector<Node> nodes;
+  nodes.reserve(graph.nodes.size());
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    if (auto it = placed.find(i); it != placed.end()) {
+      nodes.push_back(std::move(it->second));
+    } else if (!removed.count(i)) {
+      nodes.push_back(std::move(graph.nodes[i]));
+    }
+  }
+  graph.nodes = std::move(nodes);
+  renumber_nodes(graph);
+}
+
 }  // namespace amphora

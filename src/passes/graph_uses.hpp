@@ -32,4 +32,9 @@ struct GraphUses {
 // Renumbers Node::index after nodes were removed or reordered.
 void renumber_nodes(Graph& graph);
 
+// Drops the nodes at the `removed` positions and puts each fused node at its position in
+// `placed` (the last node it absorbed, so that all its inputs exist by then); renumbers.
+void replace_fused_nodes(Graph& graph, const std::set<size_t>& removed,
+                         std::map<size_t, Node>& placed);
+
 }  // namespace amphora
