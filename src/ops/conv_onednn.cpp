@@ -235,53 +235,21 @@ OnednnConv::Plan* OnednnConv::plan_for(const ConvGeometry& g, const Tensor& x, c
   return &plan;
 }
 
-// Plans the dilated conv as an undilated one over its time phases, when oneDNN then has a direct
-// (jit) kernel for it; otherwise (e.g. long kernels, where it uses GEMM either way) returns false
-// and the caller plans the ordinary way.
-bool OnednnConv::plan_phases(Plan& plan, const PhaseSplit& split, bool has_bias) {
-  const ConvGeometry& b = split.batched;
+// Plans `conv` with nCw8c source and destination of the given shapes (the layouts our own
+// packing writes and reads), when oneDNN has a direct (jit) kernel for exactly those; otherwise
+// returns false and leaves the choice to the caller.
+bool OnednnConv::plan_direct_ncw8c(Plan& plan, const ConvGeometry& conv, const Shape& src_shape,
+                                   const Shape& dst_shape, bool has_bias, const ConvPostOps& post) {
   const auto blocked = [](const Shape& shape) {
     return memory::desc(onednn_dims(shape), memory::data_type::f32, memory::format_tag::nCw8c);
   };
-  const memory::desc src = blocked({b.batch, b.in_channels, split.in_len});
-  const memory::desc dst = blocked({b.batch, b.out_channels, split.out_len});
-  plan.weights_plain = weights_desc_over_onnx(b);
-  plan.bias_plain = onednn_plain_desc({b.out_channels});
+  const memory::desc src = blocked(src_shape);
+  const memory::desc dst = blocked(dst_shape);
+  plan.weights_plain = weights_desc_over_onnx(conv);
+  plan.bias_plain = onednn_plain_desc({conv.out_channels});
   Chosen chosen;
   try {
-    chosen = create_primitive(b, src, any_desc(plan.weights_plain),
-                              has_bias ? &plan.bias_plain : nullptr, dst, plan.post);
-  } catch (const dnnl::error&) {
-    return false;
-  }
-  if (chosen.implementation.rfind("jit", 0) != 0 || chosen.src != src || chosen.dst != dst) {
-    return false;
-  }
-  plan.primitive = chosen.primitive;
-  plan.src_blocked = src;
-  plan.dst_blocked = dst;
-  plan.weights_desc = chosen.weights;
-  plan.split = split;
-  plan.supported = true;
-  return true;
-}
-
-// Plans a ConvTranspose as its stacked sub-pixel conv when oneDNN has a direct (jit) kernel for
-// that; otherwise returns false and the caller plans the deconvolution. The residual is not a
-// sum post-op here: it is added while interleaving, which saves arranging it into phases first.
-bool OnednnConv::plan_subpixel(Plan& plan, const ConvGeometry& g, const SubpixelSplit& split,
-                               bool has_bias) {
-  const ConvGeometry& c = split.stacked;
-  const memory::desc src(onednn_dims({1, c.in_channels, c.in[0]}), memory::data_type::f32,
-                         memory::format_tag::nCw8c);
-  const memory::desc dst(onednn_dims({1, c.out_channels, c.out[0]}), memory::data_type::f32,
-                         memory::format_tag::nCw8c);
-  plan.bias_plain = onednn_plain_desc({c.out_channels});
-  ConvPostOps post = plan.post;
-  post.sum = false;
-  Chosen chosen;
-  try {
-    chosen = create_primitive(c, src, any_desc(weights_desc_over_onnx(c)),
+    chosen = create_primitive(conv, src, any_desc(plan.weights_plain),
                               has_bias ? &plan.bias_plain : nullptr, dst, post);
   } catch (const dnnl::error&) {
     return false;
@@ -292,11 +260,38 @@ bool OnednnConv::plan_subpixel(Plan& plan, const ConvGeometry& g, const Subpixel
   plan.primitive = chosen.primitive;
   plan.src_blocked = src;
   plan.dst_blocked = dst;
-  plan.weights_plain = weights_desc_over_onnx(c);
   plan.weights_desc = chosen.weights;
+  plan.supported = true;
+  return true;
+}
+
+// Plans the dilated conv as an undilated one over its time phases, when oneDNN then has a direct
+// (jit) kernel for it; otherwise (e.g. long kernels, where it uses GEMM either way) returns false
+// and the caller plans the ordinary way.
+bool OnednnConv::plan_phases(Plan& plan, const PhaseSplit& split, bool has_bias) {
+  const ConvGeometry& b = split.batched;
+  if (!plan_direct_ncw8c(plan, b, {b.batch, b.in_channels, split.in_len},
+                         {b.batch, b.out_channels, split.out_len}, has_bias, plan.post)) {
+    return false;
+  }
+  plan.split = split;
+  return true;
+}
+
+// Plans a ConvTranspose as its stacked sub-pixel conv when oneDNN has a direct (jit) kernel for
+// that; otherwise returns false and the caller plans the deconvolution. The residual is not a
+// sum post-op here: it is added while interleaving, which saves arranging it into phases first.
+bool OnednnConv::plan_subpixel(Plan& plan, const ConvGeometry& g, const SubpixelSplit& split,
+                               bool has_bias) {
+  const ConvGeometry& c = split.stacked;
+  ConvPostOps post = plan.post;
+  post.sum = false;
+  if (!plan_direct_ncw8c(plan, c, {1, c.in_channels, c.in[0]}, {1, c.out_channels, c.out[0]},
+                         has_bias, post)) {
+    return false;
+  }
   plan.subpixel = split;
   plan.geometry = g;
-  plan.supported = true;
   return true;
 }
 
