@@ -16,14 +16,8 @@ import numpy as np
 import pytest
 
 from e2e_util import amphora_bin, run_amphora
+from exported_family import FAMILIES, package_cache
 
-FAMILIES = ("hifigan", "bigvgan", "melgan", "nsf_hifigan", "vocos", "apnet")
-# As in test_vocode_cli: a one-kernel BigVGAN keeps every op and exports in seconds; NSF with
-# the intended source wiring so that f0 and noise reach the output.
-OVERRIDES = {"bigvgan": ["model.bigvgan.resblock_kernel_sizes=[3]",
-                         "model.bigvgan.resblock_dilation_sizes=[[1,3]]"],
-             "nsf_hifigan": ["model.nsfhifigan.fix_x_source=true"]}
-SEED = 0
 TOLERANCE = 1e-4
 WITHOUT_LIBTORCH = "built without LibTorch"
 
@@ -41,52 +35,9 @@ def libtorch():
         pytest.skip(f"amphora was {WITHOUT_LIBTORCH} (AMPHORA_WITH_TORCHSCRIPT=OFF)")
 
 
-class Exported:
-    """A package with model.onnx and model.ts, and the PyTorch generator it came from."""
-
-    def __init__(self, family: str, directory: Path):
-        from amphora_export.progress import Progress
-        from amphora_export.sources import load_source
-        from amphora_export.vocoder import VocoderExportOptions, export_vocoder
-
-        overrides = OVERRIDES.get(family, [])
-        self.dir = directory
-        self.manifest = export_vocoder(VocoderExportOptions(
-            output=str(directory), family=family, random_init=True, seed=SEED,
-            formats=("onnx", "torchscript"), quiet=True, lengths=(8,), overrides=overrides))
-        source, self.generator = load_source(family, None, None, None, overrides, True, SEED,
-                                             Progress(1, quiet=True))
-        self.spec, self.config = source.spec, source.config
-        self.hop = self.manifest["hop_length"]
-        self.n_mels = self.manifest["n_mels"]
-
-    def example(self, frames: int, seed: int) -> dict:
-        import torch
-
-        inputs = self.spec.example_inputs(self.config, frames, torch.Generator().manual_seed(seed))
-        return dict(zip(self.spec.input_names(self.config), inputs))
-
-    def pytorch(self, inputs: dict) -> dict:
-        """The exported module's outputs in PyTorch eager mode."""
-        import torch
-
-        module = self.spec.export_module(self.generator, self.config).eval()
-        with torch.no_grad():
-            outputs = module(*inputs.values())
-        return {name: t.numpy() for name, t in zip(self.spec.output_names(self.config), outputs)}
-
-
 @pytest.fixture(scope="module")
 def packages(libtorch, tmp_path_factory):
-    root = tmp_path_factory.mktemp("torchscript_packages")
-    cache: dict[str, Exported] = {}
-
-    def get(family: str) -> Exported:
-        if family not in cache:
-            cache[family] = Exported(family, root / family)
-        return cache[family]
-
-    return get
+    return package_cache(tmp_path_factory.mktemp("torchscript_packages"), ("onnx", "torchscript"))
 
 
 def amphora(*args) -> subprocess.CompletedProcess:

@@ -13,58 +13,15 @@ import numpy as np
 import pytest
 
 from e2e_util import amphora_bin, run_onnxruntime, write_pcm16
+from exported_family import FAMILIES, package_cache
 
-FAMILIES = ("hifigan", "bigvgan", "melgan", "nsf_hifigan", "vocos", "apnet")
-# BigVGAN's default config takes most of the export time in anti-aliased activations; one
-# resblock kernel keeps every operator in the graph and the whole file well under a minute.
-# NSF-HiFiGAN reproduces Amphion's x_source defect by default (f0 and noise never reach the
-# output); the intended wiring is exported so that the f0 and --seed tests can see them.
-OVERRIDES = {"bigvgan": ["model.bigvgan.resblock_kernel_sizes=[3]",
-                         "model.bigvgan.resblock_dilation_sizes=[[1,3]]"],
-             "nsf_hifigan": ["model.nsfhifigan.fix_x_source=true"]}
-SEED = 0
 TOLERANCE = 1e-4
-
-
-class Exported:
-    """One exported package plus the PyTorch generator it came from (same seed, same weights)."""
-
-    def __init__(self, family: str, directory: Path):
-        from amphora_export.progress import Progress
-        from amphora_export.sources import load_source
-        from amphora_export.vocoder import VocoderExportOptions, export_vocoder
-
-        overrides = OVERRIDES.get(family, [])
-        self.dir = directory
-        self.manifest = export_vocoder(VocoderExportOptions(
-            output=str(directory), family=family, random_init=True, seed=SEED,
-            formats=("onnx",), quiet=True, lengths=(8,), overrides=overrides))
-        source, self.generator = load_source(family, None, None, None, overrides, True, SEED,
-                                             Progress(1, quiet=True))
-        self.spec, self.config = source.spec, source.config
-        self.sample_rate = self.manifest["sample_rate"]
-        self.hop = self.manifest["hop_length"]
-        self.n_mels = self.manifest["n_mels"]
-
-    def reference_audio(self, inputs: tuple) -> np.ndarray:
-        import torch
-
-        with torch.no_grad():
-            return self.spec.reference_audio(self.generator, self.config, inputs).numpy()
 
 
 @pytest.fixture(scope="module")
 def packages(tmp_path_factory):
-    """Exports each family on first use; later tests of the module reuse it."""
-    root = tmp_path_factory.mktemp("vocode_packages")
-    cache: dict[str, Exported] = {}
-
-    def get(family: str) -> Exported:
-        if family not in cache:
-            cache[family] = Exported(family, root / family)
-        return cache[family]
-
-    return get
+    """Exports each family (ONNX only) on first use; later tests of the module reuse it."""
+    return package_cache(tmp_path_factory.mktemp("vocode_packages"), ("onnx",))
 
 
 def vocode(*args: str) -> subprocess.CompletedProcess:
