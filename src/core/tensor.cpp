@@ -4,6 +4,8 @@
 #include <cstring>
 #include <new>
 
+#include "core/buffer_pool.hpp"
+
 namespace amphora {
 
 const char* to_string(ErrorCode code) {
@@ -111,10 +113,15 @@ Tensor::Tensor(DType dtype, Shape shape, bool zero_fill)
   size_t bytes = static_cast<size_t>(n) * dtype_size(dtype_);
   size_t padded = ((bytes + 63) / 64) * 64;
   if (padded == 0) padded = 64;  // keep a valid buffer for empty tensors
-  auto* p = static_cast<std::byte*>(std::aligned_alloc(64, padded));
-  if (!p) fail(ErrorCode::kOutOfRange, "cannot allocate {} bytes for shape {}", bytes, shape_str(shape_));
-  if (zero_fill) std::memset(p, 0, padded);
-  storage_ = std::shared_ptr<std::byte[]>(p, AlignedFree{});
+  if (BufferPool* pool = BufferPool::active(); pool && padded >= BufferPool::kMinBytes) {
+    storage_ = pool->take(padded);
+  } else if (auto* p = static_cast<std::byte*>(std::aligned_alloc(64, padded))) {
+    storage_ = std::shared_ptr<std::byte[]>(p, AlignedFree{});
+  }
+  if (!storage_) {
+    fail(ErrorCode::kOutOfRange, "cannot allocate {} bytes for shape {}", bytes, shape_str(shape_));
+  }
+  if (zero_fill) std::memset(storage_.get(), 0, padded);
 }
 
 int64_t Tensor::dim(int64_t axis) const {

@@ -293,6 +293,7 @@ size_t Session::cached_plan_count() const {
 std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& inputs,
                                            const ProgressFn& progress) {
   std::lock_guard<std::mutex> lock(mutex_);
+  BufferPool::Scope buffers(buffers_);  // activations reuse the buffers of earlier nodes and runs
   check_input_dtypes(inputs);
   std::vector<Shape> shapes;
   shapes.reserve(graph_.inputs.size());

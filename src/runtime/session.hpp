@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/buffer_pool.hpp"
 #include "graph/ir.hpp"
 #include "ops/kernel.hpp"
 
@@ -99,6 +100,7 @@ class Session {
   std::map<std::vector<Shape>, ShapePlan> plans_;
   RunStats last_stats_;
   std::vector<NodeProfile> last_profile_;
+  std::shared_ptr<BufferPool> buffers_ = std::make_shared<BufferPool>();
   mutable std::mutex mutex_;
 };
 
