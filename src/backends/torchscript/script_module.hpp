@@ -1,6 +1,7 @@
-// A TorchScript archive loaded through LibTorch and called positionally. This header does not
-// include LibTorch, so the rest of libamphora compiles without it; when the library is built
-// without LibTorch (AMPHORA_WITH_TORCHSCRIPT off) every constructor fails with kUnsupported.
+// A TorchScript archive loaded through LibTorch and called positionally. LibTorch lives in a
+// plugin loaded on first use (plugin_api.hpp says why), so neither this header nor libamphora
+// depends on it; when the plugin was not built (AMPHORA_WITH_TORCHSCRIPT off) or cannot be
+// loaded, every constructor fails with kUnsupported and the reason.
 #pragma once
 
 #include <cstdint>
@@ -12,8 +13,8 @@
 
 namespace amphora::torchscript {
 
-bool libtorch_available();
-std::string libtorch_version();  // "1.13.1"; empty without LibTorch
+bool libtorch_available();       // the plugin was built and is in place (it is not loaded)
+std::string libtorch_version();  // "1.13.1"; empty without LibTorch (loads the plugin)
 
 class ScriptModule {
  public:

@@ -1,5 +1,5 @@
-// ScriptModule on LibTorch: load, tensor conversion, forward. The only file that includes
-// LibTorch's headers (they are heavy; keeping them here keeps the rest of the build fast).
+// The LibTorch plugin (libamphora_torchscript.so, plugin_api.hpp): load, tensor conversion,
+// forward. The only file that includes LibTorch's headers or links LibTorch.
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
 #include <torch/csrc/jit/passes/inliner.h>
@@ -11,17 +11,9 @@
 #include <filesystem>
 #include <mutex>
 
-#include "backends/torchscript/script_module.hpp"
+#include "backends/torchscript/plugin_api.hpp"
 
 namespace amphora::torchscript {
-
-struct ScriptModule::State {
-  torch::jit::Module module;
-  std::string path;
-  std::vector<std::string> argument_names;
-  int threads = 0;
-  mutable std::mutex mutex;
-};
 
 namespace {
 
@@ -121,8 +113,12 @@ void flatten(const c10::IValue& value, const std::string& path, std::vector<Tens
 // still use every core inside OpenBLAS. Looked up at run time: the BLAS may be another one.
 void set_blas_threads(int threads) {
   using SetThreads = void (*)(int);
-  static const auto set =
-      reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  // This plugin and LibTorch's libraries are loaded RTLD_LOCAL, so look in libblas itself.
+  static const auto set = [] {
+    void* blas = dlopen("libblas.so.3", RTLD_NOW | RTLD_NOLOAD);
+    return reinterpret_cast<SetThreads>(
+        dlsym(blas ? blas : RTLD_DEFAULT, "openblas_set_num_threads"));
+  }();
   static std::atomic<int> current{0};  // OpenBLAS's setting is process-wide
   if (set && current.exchange(threads) != threads) set(threads);
 }
@@ -145,44 +141,47 @@ void set_blas_threads(int threads) {
   fail(ErrorCode::kInvalidModel, "{}: {} (LibTorch {}: {})", path, what, TORCH_VERSION, why);
 }
 
-}  // namespace
+class LibtorchModule final : public ScriptModuleImpl {
+ public:
+  LibtorchModule(const std::string& path, int threads);
+  const std::string& path() const override { return path_; }
+  const std::vector<std::string>& argument_names() const override { return argument_names_; }
+  int64_t first_conv_in_channels() const override;
+  std::vector<Tensor> forward(const std::vector<Tensor>& args) const override;
 
-bool libtorch_available() { return true; }
-std::string libtorch_version() { return TORCH_VERSION; }
+ private:
+  // forward() is const for callers, but a jit::Module call is not.
+  mutable torch::jit::Module module_;
+  std::string path_;
+  std::vector<std::string> argument_names_;
+  int threads_ = 0;
+  mutable std::mutex mutex_;
+};
 
-ScriptModule::ScriptModule(const std::string& path, int threads)
-    : state_(std::make_unique<State>()) {
+LibtorchModule::LibtorchModule(const std::string& path, int threads)
+    : path_(path), threads_(threads) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
     fail(ErrorCode::kIo, "{}: no such TorchScript file", path);
   }
-  state_->path = path;
-  state_->threads = threads;
   try {
-    state_->module = torch::jit::load(path, torch::kCPU);
-    state_->module.eval();
+    module_ = torch::jit::load(path, torch::kCPU);
+    module_.eval();
   } catch (const c10::Error& e) {
     fail_to_load(path, reason(e));
   } catch (const std::exception& e) {
     fail_to_load(path, first_lines(e.what()));
   }
-  auto forward = state_->module.find_method("forward");
+  auto forward = module_.find_method("forward");
   if (!forward) fail(ErrorCode::kInvalidModel, "{}: the TorchScript module has no forward()", path);
   const auto& arguments = forward->function().getSchema().arguments();
   for (size_t i = 1; i < arguments.size(); ++i) {  // 0 is self
-    state_->argument_names.push_back(arguments[i].name());
+    argument_names_.push_back(arguments[i].name());
   }
 }
 
-ScriptModule::~ScriptModule() = default;
-
-const std::string& ScriptModule::path() const { return state_->path; }
-const std::vector<std::string>& ScriptModule::argument_names() const {
-  return state_->argument_names;
-}
-
-int64_t ScriptModule::first_conv_in_channels() const {
-  auto graph = state_->module.get_method("forward").graph()->copy();
+int64_t LibtorchModule::first_conv_in_channels() const {
+  auto graph = module_.get_method("forward").graph()->copy();
   torch::jit::Inline(*graph);  // an unfrozen module calls its submodules' forward()
   for (const torch::jit::Node* node : graph->nodes()) {
     const auto kind = node->kind();
@@ -194,12 +193,12 @@ int64_t ScriptModule::first_conv_in_channels() const {
   return -1;
 }
 
-std::vector<Tensor> ScriptModule::forward(const std::vector<Tensor>& args) const {
-  std::lock_guard<std::mutex> lock(state_->mutex);
+std::vector<Tensor> LibtorchModule::forward(const std::vector<Tensor>& args) const {
+  std::lock_guard<std::mutex> lock(mutex_);
   // OpenMP thread counts are per calling thread, so set them where forward runs.
-  if (state_->threads > 0) {
-    if (at::get_num_threads() != state_->threads) at::set_num_threads(state_->threads);
-    set_blas_threads(state_->threads);
+  if (threads_ > 0) {
+    if (at::get_num_threads() != threads_) at::set_num_threads(threads_);
+    set_blas_threads(threads_);
   }
   c10::InferenceMode inference;
   std::vector<c10::IValue> inputs;
@@ -207,16 +206,31 @@ std::vector<Tensor> ScriptModule::forward(const std::vector<Tensor>& args) const
   for (const Tensor& arg : args) inputs.emplace_back(to_torch(arg));
   c10::IValue result;
   try {
-    result = state_->module.forward(std::move(inputs));
+    result = module_.forward(std::move(inputs));
   } catch (const c10::Error& e) {
-    fail(ErrorCode::kInvalidArgument, "{}: forward() failed: {}", state_->path, reason(e));
+    fail(ErrorCode::kInvalidArgument, "{}: forward() failed: {}", path_, reason(e));
   } catch (const std::exception& e) {
-    fail(ErrorCode::kInvalidArgument, "{}: forward() failed: {}", state_->path,
-         first_lines(e.what()));
+    fail(ErrorCode::kInvalidArgument, "{}: forward() failed: {}", path_, first_lines(e.what()));
   }
   std::vector<Tensor> outputs;
-  flatten(result, state_->path, outputs);
+  flatten(result, path_, outputs);
   return outputs;
 }
 
+}  // namespace
+
 }  // namespace amphora::torchscript
+
+// The plugin's entry points (plugin_api.hpp); everything else in it is hidden.
+extern "C" {
+__attribute__((visibility("default"))) int amphora_torchscript_api_version() {
+  return amphora::torchscript::kPluginApiVersion;
+}
+__attribute__((visibility("default"))) const char* amphora_torchscript_libtorch_version() {
+  return TORCH_VERSION;
+}
+__attribute__((visibility("default"))) amphora::torchscript::ScriptModuleImpl*
+amphora_torchscript_open(const std::string& path, int threads) {
+  return new amphora::torchscript::LibtorchModule(path, threads);
+}
+}
