@@ -119,21 +119,28 @@ def slaney_filterbank(mel_cfg: dict) -> torch.Tensor:
 
 
 def _amphion_stft(samples: torch.Tensor, mel_cfg: dict) -> torch.Tensor:
-    """Complex [bins, floor(L/hop)] with Amphion's framing: reflect pad (n_fft-hop)/2,
-    center=False."""
+    """Complex [..., bins, floor(L/hop)] of samples [..., L] with Amphion's framing: reflect pad
+    (n_fft-hop)/2, center=False."""
     n_fft, hop, win = mel_cfg["n_fft"], mel_cfg["hop_length"], mel_cfg["win_length"]
     pad = (n_fft - hop) // 2
-    padded = F.pad(samples[None, None], (pad, pad), mode="reflect")[0]
-    return torch.stft(padded, n_fft, hop_length=hop, win_length=win,
-                      window=torch.hann_window(win, dtype=samples.dtype), center=False,
-                      normalized=False, onesided=True, return_complex=True)[0]
+    padded = F.pad(samples.reshape(-1, 1, samples.shape[-1]), (pad, pad), mode="reflect")[:, 0]
+    spectrum = torch.stft(padded, n_fft, hop_length=hop, win_length=win,
+                          window=torch.hann_window(win, dtype=samples.dtype,
+                                                   device=samples.device),
+                          center=False, normalized=False, onesided=True, return_complex=True)
+    return spectrum.reshape(*samples.shape[:-1], *spectrum.shape[1:])
 
 
-def amphion_mel(samples: np.ndarray, mel_cfg: dict) -> torch.Tensor:
-    """Amphion's extract_mel_features in float32, as Amphion computes it: [n_mels, frames]."""
-    spectrum = _amphion_stft(torch.from_numpy(np.array(samples, dtype=np.float32)), mel_cfg)
+def amphion_mel(samples, mel_cfg: dict, filterbank: torch.Tensor | None = None) -> torch.Tensor:
+    """Amphion's extract_mel_features in float32, as Amphion computes it: samples [..., L]
+    (numpy or torch; torch keeps the graph, for training losses) -> [..., n_mels, frames]."""
+    if not isinstance(samples, torch.Tensor):
+        samples = torch.from_numpy(np.array(samples, dtype=np.float32))
+    if filterbank is None:
+        filterbank = slaney_filterbank(mel_cfg)
+    spectrum = _amphion_stft(samples, mel_cfg)
     magnitude = torch.sqrt(spectrum.real ** 2 + spectrum.imag ** 2 + 1e-9)
-    mel = torch.log(torch.clamp(slaney_filterbank(mel_cfg) @ magnitude, min=1e-5))
+    mel = torch.log(torch.clamp(filterbank @ magnitude, min=1e-5))
     if mel_cfg.get("norm"):
         mel = (mel - mel_cfg["norm"]["mean"]) / mel_cfg["norm"]["std"]
     return mel
@@ -192,6 +199,15 @@ def log_mel_l1(reference: np.ndarray, test: np.ndarray, mel_cfg: dict) -> float:
                  .abs().mean())
 
 
+def stft_magnitude(x: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
+    """|STFT| of x [..., L] as the MR-STFT distance takes it: periodic Hann, center=True,
+    sqrt(max(re^2 + im^2, 1e-7))."""
+    window = torch.hann_window(n_fft, dtype=x.dtype, device=x.device)
+    spec = torch.stft(x.reshape(-1, x.shape[-1]), n_fft, hop, n_fft, window, center=True,
+                      pad_mode="reflect", return_complex=True)
+    return torch.sqrt(torch.clamp(spec.real ** 2 + spec.imag ** 2, min=1e-7))
+
+
 def mr_stft_distance(reference: np.ndarray, test: np.ndarray) -> dict:
     """Spectral convergence + log-magnitude L1, averaged over MR_STFT_RESOLUTIONS."""
     n = min(len(reference), len(test))
@@ -201,14 +217,7 @@ def mr_stft_distance(reference: np.ndarray, test: np.ndarray) -> dict:
     for n_fft, hop in MR_STFT_RESOLUTIONS:
         if n_fft // 2 >= n:
             continue  # reflect padding impossible, as in the C++ metric
-        window = torch.hann_window(n_fft, dtype=torch.float64)
-
-        def magnitude(x):
-            spec = torch.stft(x, n_fft, hop, n_fft, window, center=True, pad_mode="reflect",
-                              return_complex=True)
-            return torch.sqrt(torch.clamp(spec.real ** 2 + spec.imag ** 2, min=1e-7))
-
-        mag_a, mag_b = magnitude(a), magnitude(b)
+        mag_a, mag_b = stft_magnitude(a, n_fft, hop), stft_magnitude(b, n_fft, hop)
         convergence += float(torch.linalg.norm(mag_a - mag_b) / torch.linalg.norm(mag_a))
         log_l1 += float((torch.log(mag_a) - torch.log(mag_b)).abs().mean())
         used += 1

@@ -1,0 +1,396 @@
+"""Trains amphora's small reference vocoder (issue 8) on speech synthesised locally by flite.
+
+Nothing is downloaded: the corpus is generated sentences spoken by Debian's flite voices, the
+generator is the exporter's own `hifigan` family (a V3-like config at half V3's width), and the
+result is an Amphion release folder (args.json + <step>.pt with generator_state_dict, legacy
+weight norm) that `amphora-export vocoder --checkpoint` reads like any other.
+
+    python -m amphora_export.train_reference corpus  [--sentences 3000]   # synthesise the data
+    python -m amphora_export.train_reference train   [--steps N]          # resumes if stopped
+    python -m amphora_export.train_reference ship    models/hifigan-flite-v3s
+
+Losses: log-mel L1 + multi-resolution STFT (spectral convergence + log-magnitude L1), the two
+quantities issue 8 measures. No discriminators: on a 2-core CPU their cost would halve the steps.
+Seeded and resumable: the work folder keeps the latest state (weights, optimiser, RNGs, step)
+and the checkpoint that scored best on the validation sentences.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import random
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import quality
+from .errors import ExportError
+from .families.common import finalize, mel_settings
+from .families.hifigan import HiFiGAN
+
+PROG = "python -m amphora_export.train_reference"
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_WORK = ROOT / "out" / "reference-train"
+VOICES = ("slt", "rms", "awb", "kal16")  # flite's 16 kHz voices: 2 female/male US, Scottish, diphone
+TEST_SENTENCES = 60    # never trained on, never used to pick a checkpoint
+VALID_SENTENCES = 20   # pick the best checkpoint
+SEGMENT_FRAMES = 32
+LOSS_RESOLUTIONS = ((512, 128), (1024, 256), (2048, 512), (256, 64))
+
+# V3's layout (resblock "2", upsample 8x8x4) at 128 initial channels: 0.40 M parameters, 1.6 MB.
+CONFIG = {
+    "model_type": "GANVocoder",
+    "task_type": "vocoder",
+    "dataset": ["flite"],
+    "preprocess": {"extract_mel": True, "extract_audio": True, "use_mel": True,
+                   "use_audio": True, "sample_rate": 22050, "n_mel": 80, "n_fft": 1024,
+                   "win_size": 1024, "hop_size": 256, "fmin": 0, "fmax": 8000},
+    "model": {"generator": "hifigan",
+              "hifigan": {"resblock": "2", "upsample_rates": [8, 8, 4],
+                          "upsample_kernel_sizes": [16, 16, 8],
+                          "upsample_initial_channel": 128,
+                          "resblock_kernel_sizes": [3, 5, 7],
+                          "resblock_dilation_sizes": [[1, 2], [2, 6], [3, 12]]}},
+    "train": {"criterions": ["mel", "mrstft"]},
+    "inference": {"batch_size": 1},
+}
+MEL = mel_settings(CONFIG)
+
+# ----------------------------------------------------------------------------- corpus
+
+_SUBJECTS = ["the old fisherman", "a tired student", "my neighbour", "the young doctor",
+             "our teacher", "the little girl", "a tall stranger", "the baker", "her brother",
+             "the mayor", "a quiet engineer", "the pilot", "his grandmother", "the gardener",
+             "a nervous actor", "the shopkeeper", "everyone in the village", "the two sisters",
+             "a clever fox", "the orchestra", "my cousin Robert", "the night nurse",
+             "a group of hikers", "the librarian", "Professor Wallace", "the twins"]
+_VERBS = ["painted", "carried", "forgot", "discovered", "repaired", "ordered", "described",
+          "borrowed", "delivered", "questioned", "measured", "photographed", "hid", "opened",
+          "cleaned", "sold", "counted", "noticed", "wrapped", "followed", "tested", "dropped"]
+_OBJECTS = ["a yellow bicycle", "the broken clock", "three heavy boxes", "an empty bottle",
+            "the secret letter", "a map of the islands", "the wooden chair", "forty apples",
+            "a silver spoon", "the kitchen window", "an old radio", "the station timetable",
+            "a basket of plums", "the missing key", "two paper lanterns", "the violin case",
+            "a jar of honey", "the blue umbrella", "a stack of newspapers", "the garden gate"]
+_PLACES = ["near the river", "in the market", "behind the church", "at the airport",
+           "on the third floor", "under the bridge", "beside the harbour", "in the library",
+           "at the edge of town", "inside the museum", "on a crowded train", "by the fountain"]
+_TIMES = ["yesterday morning", "last winter", "on Sunday", "at midnight", "after lunch",
+          "before the storm", "every Thursday", "in nineteen eighty four", "at half past seven",
+          "during the holidays", "three weeks ago", "at dawn"]
+_ADVERBS = ["carefully", "quickly", "without a word", "for no reason", "with great pride",
+            "twice", "by accident", "in complete silence", "almost immediately", "reluctantly"]
+_QUESTIONS = ["Why did {s} leave {o} {p}?", "Have you seen {o} {p}?",
+              "Who {v} {o} {t}?", "Where did {s} put {o}?", "Is it true that {s} {v} {o}?"]
+_STATEMENTS = ["{S} {v} {o} {p} {t}.", "{T}, {s} {v} {o} {a}.", "{S} {v} {o} {a}, {p}.",
+               "{P}, {s} {v} {o}.", "I think {s} {v} {o} {t}.", "{S} {v} {o}, and then {s2} "
+               "{v2} {o2}.", "It was {n} degrees when {s} {v} {o}.", "{S} never {v2} {o} {p}!",
+               "Call me at {n} {n2}, said {s}.", "{S} paid {n} dollars for {o} {t}."]
+_NUMBERS = ["seven", "twelve", "forty two", "ninety", "a hundred and six", "three thousand",
+            "eighteen", "sixty five", "two", "eleven"]
+
+
+def _sentence(rng: random.Random) -> str:
+    template = rng.choice(_STATEMENTS if rng.random() < 0.8 else _QUESTIONS)
+    s, s2 = rng.sample(_SUBJECTS, 2)
+    words = {"s": s, "s2": s2, "v": rng.choice(_VERBS), "v2": rng.choice(_VERBS),
+             "o": rng.choice(_OBJECTS), "o2": rng.choice(_OBJECTS), "p": rng.choice(_PLACES),
+             "t": rng.choice(_TIMES), "a": rng.choice(_ADVERBS), "n": rng.choice(_NUMBERS),
+             "n2": rng.choice(_NUMBERS)}
+    words.update({k.upper(): v[0].upper() + v[1:] for k, v in list(words.items())})
+    return template.format(**words)
+
+
+def plan_corpus(count: int, seed: int) -> list[dict]:
+    """count distinct sentences, each with a voice, speaking rate and split. The quick start's
+    example sentences (quality.EXAMPLES) are excluded, so they stay held out too."""
+    rng = random.Random(seed)
+    excluded = {text for _, text in quality.EXAMPLES.values()}
+    texts: list[str] = []
+    seen = set(excluded)
+    while len(texts) < count:
+        text = _sentence(rng)
+        if text not in seen:
+            seen.add(text)
+            texts.append(text)
+    items = []
+    for i, text in enumerate(texts):
+        split = ("test" if i < TEST_SENTENCES else
+                 "valid" if i < TEST_SENTENCES + VALID_SENTENCES else "train")
+        items.append({"name": f"{split}_{i:05d}", "text": text, "voice": VOICES[i % len(VOICES)],
+                      "stretch": round(rng.uniform(0.85, 1.2), 3), "split": split})
+    return items
+
+
+def _synthesise(item: dict, folder: Path) -> None:
+    target = folder / f"{item['name']}.wav"
+    if target.exists():
+        return
+    raw = folder / f".{item['name']}.raw.wav"
+    try:
+        subprocess.run(["flite", "-voice", item["voice"], "--setf",
+                        f"duration_stretch={item['stretch']}", "-t", item["text"], "-o",
+                        str(raw)], check=True, capture_output=True, timeout=120)
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
+        raise ExportError(f"flite failed for voice {item['voice']} ({e}); "
+                          "apt-get install flite") from None
+    samples, rate = quality.read_wav(raw)
+    quality.write_wav(raw, quality.fft_resample(samples, rate, MEL["sample_rate"]),
+                      MEL["sample_rate"])
+    os.replace(raw, target)  # complete files only: an interrupted run resumes cleanly
+
+
+def make_corpus(work: Path, count: int, seed: int) -> list[dict]:
+    folder = work / "corpus"
+    folder.mkdir(parents=True, exist_ok=True)
+    items = plan_corpus(count, seed)
+    started, done = time.time(), 0
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        for _ in pool.map(lambda item: _synthesise(item, folder), items):
+            done += 1
+            if done % 250 == 0 or done == len(items):
+                print(f"corpus: {done}/{len(items)} sentences ({time.time() - started:.0f} s)",
+                      flush=True)
+    (folder / "manifest.json").write_text(json.dumps(
+        {"seed": seed, "voices": VOICES, "sample_rate": MEL["sample_rate"], "items": items},
+        indent=1) + "\n")
+    return items
+
+
+def load_split(work: Path, split: str) -> list[dict]:
+    manifest = work / "corpus" / "manifest.json"
+    if not manifest.exists():
+        raise ExportError(f"{manifest} is missing: run `{PROG} corpus` first")
+    items = [dict(item) for item in json.loads(manifest.read_text())["items"]
+             if item["split"] == split]
+    for item in items:
+        item["path"] = work / "corpus" / f"{item['name']}.wav"
+    return items
+
+
+# ----------------------------------------------------------------------------- training
+
+class Losses:
+    """log-mel L1 + mean over LOSS_RESOLUTIONS of (spectral convergence + log-magnitude L1)."""
+
+    def __init__(self):
+        self.filterbank = quality.slaney_filterbank(MEL)
+
+    def __call__(self, output: torch.Tensor, target: torch.Tensor) -> dict:
+        mel_l1 = (quality.amphion_mel(output, MEL, self.filterbank) -
+                  quality.amphion_mel(target, MEL, self.filterbank)).abs().mean()
+        stft = 0.0
+        for n_fft, hop in LOSS_RESOLUTIONS:
+            out = quality.stft_magnitude(output, n_fft, hop)
+            ref = quality.stft_magnitude(target, n_fft, hop)
+            convergence = (torch.linalg.norm(ref - out, dim=(1, 2)) /
+                           torch.linalg.norm(ref, dim=(1, 2))).mean()
+            stft = stft + convergence + (ref.log() - out.log()).abs().mean()
+        stft = stft / len(LOSS_RESOLUTIONS)
+        return {"total": mel_l1 + stft, "mel_l1": mel_l1, "mr_stft": stft}
+
+
+def _load_audio_and_mels(items: list[dict]) -> list[tuple[np.ndarray, np.ndarray]]:
+    loaded = []
+    for item in items:
+        samples, _ = quality.read_wav(item["path"])
+        loaded.append((samples, quality.amphion_mel(samples, MEL).numpy()))
+    return loaded
+
+
+def _batch(data, rng: np.random.Generator, size: int):
+    """Random SEGMENT_FRAMES windows: mel frames [f, f+F) and the samples they produce."""
+    hop = MEL["hop_length"]
+    lengths = np.array([mel.shape[1] - SEGMENT_FRAMES for _, mel in data], dtype=np.float64)
+    chosen = rng.choice(len(data), size=size, p=lengths / lengths.sum())
+    mels, audio = [], []
+    for index in chosen:
+        samples, mel = data[index]
+        start = int(rng.integers(0, mel.shape[1] - SEGMENT_FRAMES + 1))
+        mels.append(mel[:, start:start + SEGMENT_FRAMES])
+        audio.append(samples[start * hop:(start + SEGMENT_FRAMES) * hop])
+    return torch.from_numpy(np.stack(mels)), torch.from_numpy(np.stack(audio))
+
+
+def _learning_rate(step: int, steps: int, peak: float) -> float:
+    """Linear warm-up over 200 steps, then cosine decay to 5 % of the peak."""
+    if step < 200:
+        return peak * (step + 1) / 200
+    progress = min(1.0, (step - 200) / max(1, steps - 200))
+    return peak * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def evaluate_items(generator, data) -> dict:
+    """Mean log-mel L1 and MR-STFT distance (quality.measure) of whole-utterance copy synthesis."""
+    generator.eval()
+    scores = []
+    with torch.no_grad():
+        for samples, mel in data:
+            audio = generator(torch.from_numpy(mel)[None]).reshape(-1).numpy()
+            result = quality.measure(samples, audio, MEL)
+            scores.append((result["log_mel_l1"], result["mr_stft"]["distance"]))
+    generator.train()
+    l1, mr = np.mean(scores, axis=0)
+    return {"log_mel_l1": float(l1), "mr_stft": float(mr)}
+
+
+def _save(path: Path, state: dict) -> None:
+    partial = path.with_suffix(".partial")
+    torch.save(state, partial)
+    os.replace(partial, path)
+
+
+def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, threads: int,
+          checkpoint_every: int, eval_every: int, restart: bool) -> dict:
+    torch.set_num_threads(threads)
+    train_data = _load_audio_and_mels(load_split(work, "train"))
+    valid_data = _load_audio_and_mels(load_split(work, "valid"))
+    if not train_data:
+        raise ExportError(f"{work}/corpus has no training sentences")
+    print(f"train: {len(train_data)} sentences "
+          f"({sum(len(a) for a, _ in train_data) / MEL['sample_rate'] / 3600:.2f} h), "
+          f"valid: {len(valid_data)}", flush=True)
+
+    torch.manual_seed(seed)
+    generator = HiFiGAN(CONFIG).train()
+    optimiser = torch.optim.AdamW(generator.parameters(), peak_lr, betas=(0.8, 0.99))
+    rng = np.random.default_rng(seed)
+    losses = Losses()
+    state_path, best_path = work / "state.pt", work / "best.pt"
+    step, elapsed, best = 0, 0.0, {"score": math.inf}
+    if state_path.exists() and not restart:
+        state = torch.load(state_path, weights_only=False)
+        generator.load_state_dict(state["generator"])
+        optimiser.load_state_dict(state["optimiser"])
+        rng.bit_generator.state = state["numpy_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        step, elapsed, best = state["step"], state["elapsed_s"], state["best"]
+        print(f"train: resuming at step {step} ({elapsed / 60:.1f} min trained so far)",
+              flush=True)
+
+    def checkpoint():
+        _save(state_path, {"generator": generator.state_dict(),
+                           "optimiser": optimiser.state_dict(), "numpy_rng":
+                           rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                           "step": step, "elapsed_s": elapsed, "best": best, "config": CONFIG,
+                           "seed": seed, "batch_size": batch_size, "steps": steps})
+
+    window = []
+    while step < steps:
+        started = time.time()
+        for group in optimiser.param_groups:
+            group["lr"] = _learning_rate(step, steps, peak_lr)
+        mels, audio = _batch(train_data, rng, batch_size)
+        loss = losses(generator(mels).squeeze(1), audio)
+        optimiser.zero_grad(set_to_none=True)
+        loss["total"].backward()
+        torch.nn.utils.clip_grad_norm_(generator.parameters(), 10.0)
+        optimiser.step()
+        step += 1
+        elapsed += time.time() - started
+        window.append([float(loss[k]) for k in ("mel_l1", "mr_stft")])
+        if step % 50 == 0 or step == steps:
+            rate = elapsed / step
+            mel_l1, mr = np.mean(window, axis=0)
+            window.clear()
+            print(f"step {step}/{steps}  mel L1 {mel_l1:.4f}  MR-STFT {mr:.4f}  "
+                  f"lr {optimiser.param_groups[0]['lr']:.2e}  {rate:.2f} s/step  "
+                  f"eta {(steps - step) * rate / 60:.0f} min", flush=True)
+        if step % eval_every == 0 or step == steps:
+            scores = evaluate_items(generator, valid_data)
+            score = scores["log_mel_l1"] + scores["mr_stft"]
+            marker = ""
+            if score < best["score"]:
+                best = {"score": score, "step": step, **scores}
+                _save(best_path, {"generator_state_dict": generator.state_dict(), "step": step,
+                                  "valid": scores})
+                marker = "  (best so far)"
+            print(f"valid at step {step}: log-mel L1 {scores['log_mel_l1']:.4f}  "
+                  f"MR-STFT {scores['mr_stft']:.4f}{marker}", flush=True)
+        if step % checkpoint_every == 0 or step == steps:
+            checkpoint()
+    return {"steps": step, "elapsed_s": elapsed, "best": best}
+
+
+# ----------------------------------------------------------------------------- shipping
+
+def ship(work: Path, output: Path) -> Path:
+    """The best checkpoint as an Amphion release folder: args.json + <step>.pt + training.json."""
+    best_path, state_path = work / "best.pt", work / "state.pt"
+    if not best_path.exists():
+        raise ExportError(f"{best_path} is missing: train first (`{PROG} train`)")
+    best = torch.load(best_path, weights_only=False)
+    state = torch.load(state_path, weights_only=False) if state_path.exists() else {}
+    generator = HiFiGAN(CONFIG)
+    generator.load_state_dict(best["generator_state_dict"])  # strict: proves the layout
+    finalize(generator)
+    output.mkdir(parents=True, exist_ok=True)
+    for old in output.glob("*.pt"):
+        old.unlink()
+    weights = output / f"{best['step']}.pt"
+    _save(weights, {"generator_state_dict": generator.state_dict(), "step": best["step"]})
+    (output / "args.json").write_text(json.dumps(CONFIG, indent=4) + "\n")
+    (output / "training.json").write_text(json.dumps({
+        "command": f"{PROG} corpus && {PROG} train --steps {state.get('steps')}",
+        "seed": state.get("seed"), "batch_size": state.get("batch_size"),
+        "segment_frames": SEGMENT_FRAMES, "loss_resolutions": LOSS_RESOLUTIONS,
+        "steps_trained": state.get("step"), "best_step": best["step"],
+        "training_hours": round(state.get("elapsed_s", 0) / 3600, 2),
+        "valid_at_best": best["valid"],
+        "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+                    f"CPU only, torch {torch.__version__}",
+        "voices": VOICES, "test_sentences": TEST_SENTENCES, "valid_sentences": VALID_SENTENCES,
+    }, indent=1) + "\n")
+    return weights
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="\n\n".join(__doc__.split("\n\n")[1:]))
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK,
+                        help=f"corpus and training state (default {DEFAULT_WORK})")
+    parser.add_argument("--seed", type=int, default=1234)
+    commands = parser.add_subparsers(dest="command", required=True)
+    corpus = commands.add_parser("corpus", help="synthesise the flite corpus (idempotent)")
+    corpus.add_argument("--sentences", type=int, default=3000)
+    run = commands.add_parser("train", help="train, resuming from the work folder's state")
+    run.add_argument("--steps", type=int, default=14000)
+    run.add_argument("--batch-size", type=int, default=16)
+    run.add_argument("--lr", type=float, default=5e-4, help="peak learning rate")
+    run.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    run.add_argument("--checkpoint-every", type=int, default=250)
+    run.add_argument("--eval-every", type=int, default=1000)
+    run.add_argument("--restart", action="store_true", help="ignore a saved state, start over")
+    out = commands.add_parser("ship", help="write the best checkpoint as a release folder")
+    out.add_argument("output", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "corpus":
+            if args.sentences < TEST_SENTENCES + VALID_SENTENCES + 1:
+                parser.error(f"--sentences must exceed {TEST_SENTENCES + VALID_SENTENCES} "
+                             "(the held-out test and validation sentences)")
+            make_corpus(args.work, args.sentences, args.seed)
+        elif args.command == "train":
+            result = train(args.work, args.steps, args.batch_size, args.lr, args.seed,
+                           args.threads, args.checkpoint_every, args.eval_every, args.restart)
+            print(json.dumps(result))
+        else:
+            print(ship(args.work, args.output))
+    except ExportError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""The reference vocoder's trainer (amphora_export.train_reference): the corpus keeps its test
+sentences out of training, a stopped run resumes to exactly the weights of an unbroken one, and
+what it ships is an Amphion release the exporter loads strictly."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from amphora_export import quality
+from amphora_export import train_reference as tr
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("train")
+    tr.make_corpus(folder, tr.TEST_SENTENCES + tr.VALID_SENTENCES + 4, seed=5)
+    return folder
+
+
+def test_corpus_splits_are_disjoint_and_hold_out_the_examples(work):
+    splits = {name: tr.load_split(work, name) for name in ("train", "valid", "test")}
+    assert [len(splits[s]) for s in ("train", "valid", "test")] == [4, tr.VALID_SENTENCES,
+                                                                    tr.TEST_SENTENCES]
+    texts = {s: {item["text"] for item in items} for s, items in splits.items()}
+    assert not texts["train"] & (texts["valid"] | texts["test"])
+    assert not texts["valid"] & texts["test"]
+    examples = {text for _, text in quality.EXAMPLES.values()}
+    assert not examples & (texts["train"] | texts["valid"] | texts["test"])
+    samples, rate = quality.read_wav(splits["train"][0]["path"])
+    assert rate == tr.MEL["sample_rate"] and len(samples) > rate // 2
+    assert {item["voice"] for item in splits["test"]} == set(tr.VOICES)
+
+
+def run(work, steps, restart=False):
+    return tr.train(work, steps=steps, batch_size=2, peak_lr=5e-4, seed=3, threads=1,
+                    checkpoint_every=2, eval_every=1000, restart=restart)
+
+
+def test_a_resumed_run_matches_an_unbroken_one(work, tmp_path):
+    run(work, 4, restart=True)
+    unbroken = torch.load(work / "state.pt", weights_only=False)
+    run(work, 2, restart=True)
+    resumed_result = run(work, 4)
+    resumed = torch.load(work / "state.pt", weights_only=False)
+    assert resumed["step"] == unbroken["step"] == resumed_result["steps"] == 4
+    for key, value in unbroken["generator"].items():
+        assert torch.equal(value, resumed["generator"][key]), key
+
+
+def test_ship_writes_a_release_the_exporter_loads(work, tmp_path):
+    run(work, 2, restart=True)
+    weights = tr.ship(work, tmp_path / "release")
+    assert weights.name == "2.pt"
+    saved = torch.load(weights, map_location="cpu")
+    assert set(saved) == {"generator_state_dict", "step"}
+    assert "conv_pre.weight_g" in saved["generator_state_dict"]  # weight norm as Amphion saves
+    details = json.loads((tmp_path / "release" / "training.json").read_text())
+    assert details["best_step"] == 2 and details["seed"] == 3
+    spec, config, generator = quality.load_generator(str(tmp_path / "release"))
+    assert spec.name == "hifigan" and config["model"]["hifigan"]["upsample_initial_channel"] == 128
+    assert sum(p.numel() for p in generator.parameters()) < 2_500_000  # well under 10 MB
+
+
+def test_train_without_a_corpus_names_the_missing_manifest(tmp_path):
+    with pytest.raises(tr.ExportError, match="manifest.json is missing"):
+        run(tmp_path, 1)
