@@ -165,8 +165,18 @@ TEST(OnnxImport, FilesAndTensorProtos) {
   auto dir = testing::temp_dir("amphora_onnx_");
   std::string model_path = (dir / "m.onnx").string();
   small_model().save(model_path);
-  EXPECT_EQ(load_onnx(model_path).nodes.size(), 4u);
+  Graph from_file = load_onnx(model_path);  // parsed from the descriptor, not from bytes
+  EXPECT_EQ(from_file.nodes.size(), 4u);
+  EXPECT_EQ(from_file.initializers.at("bias").to_float_vector(), (std::vector<float>{1, 2, 3}));
   expect_error([&] { load_onnx((dir / "missing.onnx").string()); }, ErrorCode::kIo, "missing.onnx");
+  expect_error([&] { load_onnx(dir.string()); }, ErrorCode::kIo, "is a directory");
+  std::string bytes = small_model().bytes();
+  std::ofstream(dir / "cut.onnx", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  expect_error([&] { load_onnx((dir / "cut.onnx").string()); }, ErrorCode::kInvalidModel,
+               "cut.onnx");
+  std::ofstream(dir / "empty.onnx", std::ios::binary).flush();
+  expect_error([&] { load_onnx((dir / "empty.onnx").string()); }, ErrorCode::kInvalidModel,
+               "empty file");
 
   onnx::TensorProto proto;
   OnnxModelBuilder::to_proto(Tensor::from_vector<float>({2, 2}, {1, 2, 3, 4}), &proto, false);
