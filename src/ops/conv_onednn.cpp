@@ -85,8 +85,19 @@ struct Chosen {
   std::string implementation;  // e.g. "jit:avx2", "x64:gemm:jit"
 };
 
+// Skips oneDNN 2.6's brgemm convolutions, which it prefers on AVX-512 machines: their primitive
+// creation grows with the time axis (HiFi-GAN V1 at 512 frames spent 12 s creating primitives on
+// its first run) for no gain per run. The next implementation in oneDNN's order of preference
+// (jit:avx512_core, then jit:avx2, ...) is taken instead; brgemm only when nothing else applies.
 template <typename PrimitiveDesc, typename Primitive>
-Chosen choose(const PrimitiveDesc& pd) {
+Chosen choose(const PrimitiveDesc& first) {
+  PrimitiveDesc pd = first;
+  while (std::string(pd.impl_info_str()).find("brg") != std::string::npos) {
+    if (!pd.next_impl()) {
+      pd = first;
+      break;
+    }
+  }
   return {Primitive(pd), pd.src_desc(), pd.weights_desc(), pd.dst_desc(), pd.impl_info_str()};
 }
 

@@ -7,21 +7,7 @@ namespace amphora {
 
 namespace {
 
-// Caps oneDNN at AVX2 unless the user chose (ONEDNN_MAX_CPU_ISA). On AVX-512 machines oneDNN 2.6
-// picks its brgemm convolutions, whose primitive creation grows with the time axis: HiFi-GAN V1
-// at 512 frames spent 12 s creating primitives on its first run (15 s vs 3 s) for no gain after
-// (2.54 s vs 2.57 s per run, 2 threads, bench in the same session). Must run before oneDNN's
-// first primitive.
-dnnl::engine make_engine() {
-  if (std::getenv("ONEDNN_MAX_CPU_ISA") == nullptr) {
-    try {
-      dnnl::set_max_cpu_isa(dnnl::cpu_isa::avx2);
-    } catch (const dnnl::error&) {
-      // oneDNN was already used in this process (the cap is settable once); keep its choice.
-    }
-  }
-  return dnnl::engine(dnnl::engine::kind::cpu, 0);
-}
+dnnl::engine make_engine() { return dnnl::engine(dnnl::engine::kind::cpu, 0); }
 
 }  // namespace
 
