@@ -9,6 +9,7 @@
 
 #include "ops/conv_attrs.hpp"
 #include "ops/conv_reference.hpp"
+#include "ops/matmul_fused.hpp"
 #include "ops/snake.hpp"
 
 namespace amphora {
@@ -153,7 +154,8 @@ ConvPostOps parse_conv_post_ops(const Node& node) {
 }
 
 void register_fused_conv_ops(OpRegistry& registry) {
-  register_snake_op(registry);  // the other com.amphora op the passes write
+  register_snake_op(registry);  // the other com.amphora ops the passes write
+  register_fused_matmul_op(registry);
   for (bool transpose : {false, true}) {
     registry.add(kAmphoraDomain, transpose ? "FusedConvTranspose" : "FusedConv", 1,
                  [transpose](const Node& node, int64_t, const KernelOptions& options) {

@@ -1,5 +1,7 @@
 #include "ops/matmul_onednn.hpp"
 
+#include <unordered_map>
+
 #include "ops/onednn.hpp"
 
 namespace amphora {
@@ -9,7 +11,7 @@ using dnnl::memory;
 struct OnednnMatmul::Plan {
   bool supported = false;
   dnnl::primitive primitive;
-  memory::desc a, b, out;
+  memory::desc a, b, out, bias;
 };
 
 OnednnMatmul::OnednnMatmul() = default;
@@ -34,10 +36,12 @@ memory::desc operand_desc(const Shape& batch, int64_t rows, int64_t cols, bool t
 
 }  // namespace
 
-bool OnednnMatmul::run(const MatmulProblem& p, const Tensor& a, const Tensor& b, Tensor& out) {
+bool OnednnMatmul::run(const MatmulProblem& p, const Tensor& a, const Tensor& b, Tensor& out,
+                       const Tensor* bias, bool gelu) {
   std::vector<int64_t> key = p.a;
   key.insert(key.end(), p.b.begin(), p.b.end());
   key.push_back(p.accumulate ? 1 : 0);
+  key.push_back((bias ? 2 : 0) + (gelu ? 1 : 0));
   if (!plans_.count(key) && plans_.size() >= kMaxPlans) plans_.clear();  // bound the cache
   auto& slot = plans_[key];
   if (!slot) {
@@ -59,15 +63,20 @@ bool OnednnMatmul::run(const MatmulProblem& p, const Tensor& a, const Tensor& b,
     slot->a = operand_desc(a_batch, m, p.k, p.trans_a);
     slot->b = operand_desc(b_batch, p.k, p.n, p.trans_b);
     slot->out = operand_desc(out_batch, m, p.n, false);
+    if (bias) {  // [1, ..., 1, N]: broadcast over every row
+      memory::dims dims(slot->out.dims().size(), 1);
+      dims.back() = p.n;
+      slot->bias = onednn_plain_desc(Shape(dims.begin(), dims.end()));
+    }
     dnnl::primitive_attr attr;
     if (p.alpha != 1.0f) attr.set_output_scales(0, {p.alpha});
-    if (p.accumulate) {
-      dnnl::post_ops ops;
-      ops.append_sum(1.0f);
-      attr.set_post_ops(ops);
-    }
+    dnnl::post_ops ops;
+    if (p.accumulate) ops.append_sum(1.0f);
+    if (gelu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
+    attr.set_post_ops(ops);
     try {
-      dnnl::matmul::desc desc(slot->a, slot->b, slot->out);
+      dnnl::matmul::desc desc = bias ? dnnl::matmul::desc(slot->a, slot->b, slot->bias, slot->out)
+                                     : dnnl::matmul::desc(slot->a, slot->b, slot->out);
       slot->primitive = dnnl::matmul(dnnl::matmul::primitive_desc(desc, attr, onednn_engine()));
       slot->supported = true;
     } catch (const dnnl::error&) {
@@ -77,9 +86,11 @@ bool OnednnMatmul::run(const MatmulProblem& p, const Tensor& a, const Tensor& b,
   const Plan& plan = *slot;
   if (!plan.supported) return false;
   dnnl::stream& stream = onednn_stream();
-  plan.primitive.execute(stream, {{DNNL_ARG_SRC, onednn_wrap(plan.a, a)},
-                                  {DNNL_ARG_WEIGHTS, onednn_wrap(plan.b, b)},
-                                  {DNNL_ARG_DST, onednn_wrap(plan.out, out)}});
+  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, onednn_wrap(plan.a, a)},
+                                          {DNNL_ARG_WEIGHTS, onednn_wrap(plan.b, b)},
+                                          {DNNL_ARG_DST, onednn_wrap(plan.out, out)}};
+  if (bias) args[DNNL_ARG_BIAS] = onednn_wrap(plan.bias, *bias);
+  plan.primitive.execute(stream, args);
   stream.wait();
   return true;
 }

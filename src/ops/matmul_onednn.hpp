@@ -1,6 +1,7 @@
-// oneDNN fast path for MatMul and Gemm: the matmul primitive with alpha as output scale and
-// Gemm's C as a sum post-op, one primitive per operand shape, operands in plain layout
-// (transposes expressed as strides, so nothing is copied).
+// oneDNN fast path for MatMul, Gemm and FusedMatMul: the matmul primitive with alpha as output
+// scale, Gemm's C as a sum post-op, FusedMatMul's bias and GELU (erf) as bias and eltwise post-op;
+// one primitive per operand shape, operands in plain layout (transposes expressed as strides, so
+// nothing is copied).
 #pragma once
 
 #include <map>
@@ -20,12 +21,14 @@ class OnednnMatmul {
 
   // Computes the problem into out; returns false, having written nothing, when oneDNN cannot
   // (the caller runs matmul_reference). Not safe to call concurrently on one object.
-  bool run(const MatmulProblem& p, const Tensor& a, const Tensor& b, Tensor& out);
+  // `bias` (N values, added to every row) and `gelu` (applied last) are FusedMatMul's.
+  bool run(const MatmulProblem& p, const Tensor& a, const Tensor& b, Tensor& out,
+           const Tensor* bias = nullptr, bool gelu = false);
 
  private:
   struct Plan;
   static constexpr size_t kMaxPlans = 32;
-  std::map<std::vector<int64_t>, std::unique_ptr<Plan>> plans_;  // key: A shape, B shape
+  std::map<std::vector<int64_t>, std::unique_ptr<Plan>> plans_;  // key: shapes and post-ops
 };
 
 }  // namespace amphora

@@ -1,16 +1,75 @@
 // Ops that select or reorder elements: Transpose, Gather, Slice.
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <numeric>
+#include <optional>
 
+#include "ops/elementwise_common.hpp"
 #include "ops/shape_common.hpp"
 
 namespace amphora {
 namespace {
 
-std::unique_ptr<Kernel> make_transpose(const Node& node, int64_t, const KernelOptions&) {
+// A transpose that, once size-1 axes are dropped and axes that stay neighbours are merged, swaps
+// the last two of [batch, rows, cols] (or of [rows, cols]): Vocos' [B, C, T] <-> [B, T, C]
+// around every ConvNeXt block. Returns {batch, rows, cols}, or nothing for other permutations.
+std::optional<std::array<int64_t, 3>> as_batched_swap(const Shape& shape,
+                                                      const std::vector<int64_t>& perm) {
+  // Input axes of size > 1 are renumbered 0..n-1; `sizes` holds their sizes in that order.
+  std::vector<int64_t> rank(shape.size(), -1), sizes;
+  for (size_t a = 0; a < shape.size(); ++a) {
+    if (shape[a] == 1) continue;
+    rank[a] = static_cast<int64_t>(sizes.size());
+    sizes.push_back(shape[a]);
+  }
+  // Walking the output, runs of consecutive input axes merge: (first input rank, product).
+  std::vector<std::pair<int64_t, int64_t>> groups;
+  int64_t previous = -2;
+  for (int64_t axis : perm) {
+    const int64_t r = rank[static_cast<size_t>(axis)];
+    if (r < 0) continue;
+    if (r == previous + 1) {
+      groups.back().second *= sizes[static_cast<size_t>(r)];
+    } else {
+      groups.push_back({r, sizes[static_cast<size_t>(r)]});
+    }
+    previous = r;
+  }
+  auto before = [&](size_t a, size_t b) { return groups[a].first < groups[b].first; };
+  if (groups.size() == 2 && before(1, 0)) {
+    return std::array<int64_t, 3>{1, groups[1].second, groups[0].second};
+  }
+  if (groups.size() == 3 && before(0, 2) && before(2, 1)) {
+    return std::array<int64_t, 3>{groups[0].second, groups[2].second, groups[1].second};
+  }
+  return std::nullopt;
+}
+
+// out[b][c][r] = in[b][r][c] for 4-byte elements, in 32x32 tiles (strided reads and writes both
+// stay in cache) spread over the threads.
+void transpose_batched(const uint32_t* in, uint32_t* out, int64_t batch, int64_t rows,
+                       int64_t cols) {
+  constexpr int64_t kTile = 32;
+  const int64_t row_tiles = (rows + kTile - 1) / kTile, col_tiles = (cols + kTile - 1) / kTile;
+#pragma omp parallel for collapse(2) schedule(static) if (batch * rows * cols > kParallelElements)
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t tile = 0; tile < row_tiles * col_tiles; ++tile) {
+      const int64_t r0 = tile / col_tiles * kTile, c0 = tile % col_tiles * kTile;
+      const uint32_t* src = in + b * rows * cols;
+      uint32_t* dst = out + b * rows * cols;
+      for (int64_t c = c0; c < std::min(cols, c0 + kTile); ++c) {
+        for (int64_t r = r0; r < std::min(rows, r0 + kTile); ++r) dst[c * rows + r] = src[r * cols + c];
+      }
+    }
+  }
+}
+
+std::unique_ptr<Kernel> make_transpose(const Node& node, int64_t, const KernelOptions& options) {
   std::vector<int64_t> perm_attr = node.get_ints("perm");
-  return make_function_kernel([node, perm_attr](const std::vector<const Tensor*>& inputs) {
+  const bool reference = options.reference;
+  return make_function_kernel([node, perm_attr,
+                               reference](const std::vector<const Tensor*>& inputs) {
     check_input_count(node, inputs, 1, 1);
     const Tensor& data = *inputs[0];
     std::vector<int64_t> perm = perm_attr;
@@ -25,10 +84,18 @@ std::unique_ptr<Kernel> make_transpose(const Node& node, int64_t, const KernelOp
     perm = normalize_axes(node, perm, data.rank());  // also rejects repeats
     std::vector<int64_t> in_strides = contiguous_strides(data.shape());
     Shape out_shape(perm.size());
+    for (size_t a = 0; a < perm.size(); ++a) out_shape[a] = data.shape()[static_cast<size_t>(perm[a])];
+    if (!reference && dtype_size(data.dtype()) == 4) {
+      if (auto swap = as_batched_swap(data.shape(), perm)) {
+        Tensor out = Tensor::uninitialized(data.dtype(), out_shape);
+        transpose_batched(static_cast<const uint32_t*>(data.raw()),
+                          static_cast<uint32_t*>(out.raw()), (*swap)[0], (*swap)[1], (*swap)[2]);
+        return std::vector<Tensor>{out};
+      }
+    }
     AxisOffsets offsets(perm.size());
     for (size_t a = 0; a < perm.size(); ++a) {
-      size_t from = static_cast<size_t>(perm[a]);
-      out_shape[a] = data.shape()[from];
+      const size_t from = static_cast<size_t>(perm[a]);
       for (int64_t i = 0; i < out_shape[a]; ++i) offsets[a].push_back(i * in_strides[from]);
     }
     return std::vector<Tensor>{gather_by_axis(data, out_shape, offsets)};

@@ -12,31 +12,9 @@
 namespace amphora {
 namespace {
 
-bool is_op(const Node& node, const char* op, size_t inputs) {
-  return (node.domain.empty() || node.domain == "ai.onnx") && node.op_type == op &&
-         node.inputs.size() == inputs && node.outputs.size() == 1;
-}
-
-// The constant behind `value` (an initializer or a Constant node's output), or null.
-const Tensor* constant(const Graph& graph, const GraphUses& uses, const std::string& value) {
-  if (auto it = graph.initializers.find(value); it != graph.initializers.end()) return &it->second;
-  const int64_t p = uses.producer(value);
-  if (p < 0) return nullptr;
-  const Node& node = graph.nodes[p];
-  if (!is_op(node, "Constant", 0) || !node.has("value")) return nullptr;
-  return &node.get_tensor("value");
-}
-
 // C per-channel float coefficients shaped [1, C, 1] (broadcast over N and T of x [N, C, T]).
 bool per_channel(const Tensor* t) {
   return t && t->dtype() == DType::kFloat32 && t->rank() == 3 && t->dim(0) == 1 && t->dim(2) == 1;
-}
-
-// The operand of a two-input node other than `value`, or "" when `value` is not exactly one.
-std::string other_operand(const Node& node, const std::string& value) {
-  if (node.inputs[0] == value && node.inputs[1] != value) return node.inputs[1];
-  if (node.inputs[1] == value && node.inputs[0] != value) return node.inputs[0];
-  return "";
 }
 
 }  // namespace
@@ -57,8 +35,8 @@ bool fuse_snake(Graph& graph) {
     if (m < 0 || removed.count(m) || !uses.has_single_reader(sin.inputs[0])) continue;
     const Node& scale = graph.nodes[m];  // Mul(x, freq)
     if (!is_op(scale, "Mul", 2)) continue;
-    const Tensor* f0 = constant(graph, uses, scale.inputs[0]);
-    const Tensor* f1 = constant(graph, uses, scale.inputs[1]);
+    const Tensor* f0 = constant_value(graph, uses, scale.inputs[0]);
+    const Tensor* f1 = constant_value(graph, uses, scale.inputs[1]);
     const bool freq_second = per_channel(f1) && !f0;
     if (!freq_second && !(per_channel(f0) && !f1)) continue;
     const std::string x = scale.inputs[freq_second ? 0 : 1];
@@ -66,13 +44,13 @@ bool fuse_snake(Graph& graph) {
 
     const Node* square = only_reader(sin.outputs[0]);  // Pow(s, 2)
     if (!square || !is_op(*square, "Pow", 2) || square->inputs[0] != sin.outputs[0]) continue;
-    const Tensor* two = constant(graph, uses, square->inputs[1]);
+    const Tensor* two = constant_value(graph, uses, square->inputs[1]);
     if (!two || two->numel() != 1 || two->to_float_vector()[0] != 2.0f) continue;
     const Node* weigh = only_reader(square->outputs[0]);  // Mul(inv, p)
     if (!weigh || !is_op(*weigh, "Mul", 2)) continue;
     const std::string inv = other_operand(*weigh, square->outputs[0]);
-    const Tensor* inv_value = inv.empty() ? nullptr : constant(graph, uses, inv);
-    if (!per_channel(inv_value) || inv_value->dim(1) != constant(graph, uses, freq)->dim(1)) {
+    const Tensor* inv_value = inv.empty() ? nullptr : constant_value(graph, uses, inv);
+    if (!per_channel(inv_value) || inv_value->dim(1) != constant_value(graph, uses, freq)->dim(1)) {
       continue;
     }
     const Node* add = only_reader(weigh->outputs[0]);  // Add(x, m)

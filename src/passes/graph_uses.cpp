@@ -50,4 +50,24 @@ void replace_fused_nodes(Graph& graph, const std::set<size_t>& removed,
   renumber_nodes(graph);
 }
 
+bool is_op(const Node& node, const char* op, size_t inputs) {
+  return (node.domain.empty() || node.domain == "ai.onnx") && node.op_type == op &&
+         node.inputs.size() == inputs && node.outputs.size() == 1;
+}
+
+const Tensor* constant_value(const Graph& graph, const GraphUses& uses, const std::string& value) {
+  if (auto it = graph.initializers.find(value); it != graph.initializers.end()) return &it->second;
+  const int64_t p = uses.producer(value);
+  if (p < 0) return nullptr;
+  const Node& node = graph.nodes[p];
+  if (!is_op(node, "Constant", 0) || !node.has("value")) return nullptr;
+  return &node.get_tensor("value");
+}
+
+std::string other_operand(const Node& node, const std::string& value) {
+  if (node.inputs[0] == value && node.inputs[1] != value) return node.inputs[1];
+  if (node.inputs[1] == value && node.inputs[0] != value) return node.inputs[0];
+  return "";
+}
+
 }  // namespace amphora

@@ -29,6 +29,15 @@ struct GraphUses {
   std::map<std::string, int64_t> producers_;
 };
 
+// A default-domain node of this op type with this many inputs and one output.
+bool is_op(const Node& node, const char* op, size_t inputs);
+
+// The constant behind `value` (an initializer or a Constant node's output), or null.
+const Tensor* constant_value(const Graph& graph, const GraphUses& uses, const std::string& value);
+
+// The operand of a two-input node other than `value`, or "" when `value` is not exactly one.
+std::string other_operand(const Node& node, const std::string& value);
+
 // Renumbers Node::index after nodes were removed or reordered.
 void renumber_nodes(Graph& graph);
 

@@ -14,6 +14,7 @@ int optimize_graph(Graph& graph) {
     bool changed = remove_dead_nodes(graph);
     changed = fuse_conv(graph) || changed;
     changed = fuse_snake(graph) || changed;
+    changed = fuse_matmul(graph) || changed;
     if (!changed) break;
     ++rounds;
   }

@@ -21,6 +21,10 @@ bool move_activation_past_pad(Graph& graph);
 // constants -> com.amphora Snake (fuse_snake.cpp, ops/snake.hpp).
 bool fuse_snake(Graph& graph);
 
+// MatMul(x, W) + bias, then the exact GELU chain or a per-column scale Mul, with constant W,
+// bias and scale -> com.amphora FusedMatMul (fuse_matmul.cpp, ops/matmul_fused.hpp).
+bool fuse_matmul(Graph& graph);
+
 // Nodes whose outputs nobody reads (and that are not graph outputs) are removed
 // (dead_nodes.cpp).
 bool remove_dead_nodes(Graph& graph);

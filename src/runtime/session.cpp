@@ -65,7 +65,7 @@ double node_flops(const Node& node, const std::vector<Shape>& inputs,
   if (op == "ConvTranspose" || op == "FusedConvTranspose") {
     return 2.0 * product(inputs[0], 0) * product(inputs[1], 1);
   }
-  if ((op == "MatMul" || op == "Gemm") && !inputs[0].empty()) {
+  if ((op == "MatMul" || op == "FusedMatMul" || op == "Gemm") && !inputs[0].empty()) {
     const int64_t k =
         op == "Gemm" && node.get_int("transA", 0) ? inputs[0].front() : inputs[0].back();
     return 2.0 * product(outputs[0], 0) * static_cast<double>(k);

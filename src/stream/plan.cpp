@@ -283,7 +283,7 @@ void Planner::check_local(const Node& node, const std::vector<size_t>& streams) 
     for (int64_t axis : axes) {
       if (along_time(axis)) return problem(node, "reduces over the time axis");
     }
-  } else if (op == "MatMul") {
+  } else if (op == "MatMul" || op == "FusedMatMul") {  // com.amphora's: B is a constant
     if (streams.size() > 1) return problem(node, "multiplies two time series");
     if (streams[0] == 0 && in.axis == rank - 1) return problem(node, "contracts the time axis");
     if (streams[0] == 1 && in.axis == rank - 2) return problem(node, "contracts the time axis");

@@ -186,6 +186,33 @@ TEST(Transpose, TimeChannelSwapLargerThanOneTile) {
         ASSERT_EQ(out[(b * 45 + t) * 70 + c], values[static_cast<size_t>((b * 70 + c) * 45 + t)]);
 }
 
+// The tiled parallel path for transposes that swap the last two (merged) axes, against the
+// generic gather on the reference path: size-1 axes, merged axis runs, odd tile remainders, and
+// permutations that are not such a swap (which must take the generic path and still agree).
+TEST(Transpose, BatchedSwapPathMatchesReference) {
+  const std::vector<std::pair<Shape, std::vector<int64_t>>> cases = {
+      {{1, 512, 300}, {0, 2, 1}},      // Vocos' [B, C, T] -> [B, T, C]
+      {{3, 70, 45}, {0, 2, 1}},        // batched, not a multiple of the tile
+      {{33, 65}, {1, 0}},              // plain matrix
+      {{4, 5, 6}, {2, 0, 1}},          // [A, B, C] -> [C, A, B]: a swap of [A*B] and [C]
+      {{4, 1, 5, 6}, {3, 1, 0, 2}},    // the same with a size-1 axis moved around
+      {{2, 3, 4, 5}, {0, 1, 3, 2}},    // batch of 6 merged from two axes
+      {{2, 3, 4}, {1, 0, 2}},          // not a swap of the last two: generic path
+      {{2, 3, 4, 5}, {0, 3, 2, 1}},    // neither
+  };
+  for (const auto& [shape, perm] : cases) {
+    Tensor x = iota_float(shape);
+    Node node = make_node("Transpose", 1, {{"perm", perm}});
+    Tensor fast = run_path(node, {&x}, false);
+    Tensor reference = run_path(node, {&x}, true);
+    ASSERT_EQ(fast.shape(), reference.shape()) << shape_str(shape);
+    EXPECT_EQ(fast.to_float_vector(), reference.to_float_vector()) << shape_str(shape);
+  }
+  Tensor ints32 = Tensor::from_vector<int32_t>({2, 3}, {1, 2, 3, 4, 5, 6});
+  EXPECT_EQ(run_path(make_node("Transpose", 1), {&ints32}, false).to_float_vector(),
+            (std::vector<float>{1, 4, 2, 5, 3, 6}));
+}
+
 TEST(Gather, NegativeIndicesOnAnyAxis) {
   Tensor x = iota_float({2, 3, 4});
   Tensor indices = Tensor::from_vector<int32_t>({2, 2}, {-1, 0, 2, -4});

@@ -103,7 +103,7 @@ TEST(FuseConv, HifiganResblocksOnRandomShapesMatchTheUnfusedGraph) {
     std::string x = "x";
     // Two resblock layers: x = x + c2(lrelu(c1(lrelu(x)))), HiFi-GAN's ResBlock1.
     for (int layer = 0; layer < 2; ++layer) {
-      const std::string p = "l" + std::to_string(layer) + "_";
+      const std::string p = fmt::format("l{}_", layer);  // (not "l" + ...: GCC 12 -Wrestrict false positive)
       m.leaky(x, p + "a", 0.1f);
       m.conv(p + "a", p + "c1", channels, channels, k, layer == 0 ? 1 : 3);
       m.leaky(p + "c1", p + "b", 0.1f);
@@ -325,6 +325,81 @@ TEST(FusedSnake, WrongCoefficientCountIsRefusedNamingTheNode) {
     EXPECT_NE(std::string(e.what()).find("snake_7"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("[1, 3, 4]"), std::string::npos) << e.what();
   }
+}
+
+// Vocos' ConvNeXt pointwise layers: x [1, T, C] -> Linear + GELU -> Linear -> layer scale.
+GraphMaker convnext_mlp(int64_t channels, int64_t hidden, bool gelu_value_is_output) {
+  GraphMaker m;
+  m.graph.inputs.push_back({"x", DType::kFloat32, {{1, ""}, {-1, "T"}, {channels, ""}}});
+  auto constant_node = [&](const std::string& name, float value) {
+    m.node("Constant", {}, name).attributes["value"] = Tensor::scalar<float>(value);
+  };
+  m.graph.initializers["w1"] = random_tensor({channels, hidden}, m.rng, 0.3f);
+  m.graph.initializers["b1"] = random_tensor({hidden}, m.rng, 0.3f);
+  m.graph.initializers["w2"] = random_tensor({hidden, channels}, m.rng, 0.2f);
+  m.graph.initializers["b2"] = random_tensor({channels}, m.rng, 0.3f);
+  m.graph.initializers["gamma"] = random_tensor({channels}, m.rng, 1.0f);
+  constant_node("sqrt2", std::sqrt(2.0f));
+  constant_node("one", 1.0f);
+  constant_node("half", 0.5f);
+  m.node("MatMul", {"x", "w1"}, "mm1");
+  m.node("Add", {"b1", "mm1"}, "h");
+  m.node("Div", {"h", "sqrt2"}, "scaled");
+  m.node("Erf", {"scaled"}, "erf");
+  m.node("Add", {"erf", "one"}, "erf1");
+  m.node("Mul", {"h", "erf1"}, "gated");
+  m.node("Mul", {"gated", "half"}, "act");
+  m.node("MatMul", {"act", "w2"}, "mm2");
+  m.node("Add", {"mm2", "b2"}, "h2");
+  m.node("Mul", {"gamma", "h2"}, "y");
+  m.output("y");
+  if (gelu_value_is_output) m.output("erf");
+  return m;
+}
+
+TEST(FuseMatmul, LinearGeluAndLayerScaleBecomeTwoNodesWithTheSameResults) {
+  const GraphMaker m = convnext_mlp(24, 72, false);
+  std::mt19937 rng(5);
+  for (int64_t t : {1, 9, 300}) {
+    const Graph fused =
+        expect_same_results(m.graph, {{"x", random_tensor({1, t, 24}, rng, 2.0f)}}, 2e-4f);
+    EXPECT_EQ(count_ops(fused, "FusedMatMul"), 2u);
+    EXPECT_EQ(fused.nodes.size(), 2u);  // the GELU's Constants went with it
+    EXPECT_EQ(fused.nodes[0].get_string("activation", ""), "Gelu");
+    EXPECT_FALSE(fused.nodes[1].has("activation"));
+    EXPECT_TRUE(fused.initializers.count("w2_scaled"));  // gamma folded into new weights...
+    EXPECT_TRUE(fused.initializers.count("w2"));         // ...leaving the originals alone
+  }
+}
+
+TEST(FuseMatmul, AGeluWhoseInsideIsReadElsewhereStaysUnfused) {
+  const GraphMaker m = convnext_mlp(8, 16, true);
+  std::mt19937 rng(6);
+  const Graph fused = expect_same_results(m.graph, {{"x", random_tensor({1, 5, 8}, rng)}}, 2e-4f);
+  EXPECT_EQ(count_ops(fused, "FusedMatMul"), 2u);  // the linear parts still fuse
+  EXPECT_EQ(count_ops(fused, "Erf"), 1u);
+  for (const Node& node : fused.nodes) EXPECT_FALSE(node.has("activation")) << node.name;
+}
+
+TEST(FusedMatMul, WrongBiasSizeIsRefusedNamingTheNode) {
+  Node node;
+  node.name = "linear_3";
+  node.domain = "com.amphora";
+  node.op_type = "FusedMatMul";
+  node.inputs = {"x", "w", "b"};
+  node.outputs = {"y"};
+  register_fused_conv_ops_once();
+  auto kernel = OpRegistry::instance().create(node, 1, KernelOptions{});
+  Tensor x(DType::kFloat32, {1, 4, 3}), w(DType::kFloat32, {3, 5}), b(DType::kFloat32, {4});
+  try {
+    kernel->run({&x, &w, &b});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("linear_3"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("bias [4]"), std::string::npos) << e.what();
+  }
+  node.attributes["activation"] = std::string("Swish");
+  EXPECT_THROW(OpRegistry::instance().create(node, 1, KernelOptions{}), Error);
 }
 
 TEST(RemoveDeadNodes, DropsNodesNobodyReads) {
