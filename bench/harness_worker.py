@@ -16,6 +16,16 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
+def peak_rss_mb():
+    """This process's own high-water mark (VmHWM). Not ru_maxrss: Linux carries that across exec,
+    so every worker would report at least the harness's size at fork."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def mel_input(manifest, frames, rng):
     import numpy as np
     spec = manifest["inputs"][0]
@@ -98,7 +108,7 @@ def main():
         "load_ms": load_ms, "first_run_ms": first_ms, "min_ms": times[0], "median_ms": median,
         "p90_ms": times[min(len(times) - 1, int(0.9 * (len(times) - 1) + 0.5))],
         "max_ms": times[-1],
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
         "rtf": median / 1000 / (args.frames * hop / rate) if hop and rate else None,
     }))
 

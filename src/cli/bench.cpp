@@ -1,6 +1,5 @@
 // `amphora bench MODEL`: what onnxruntime_perf_test reports, for amphora's engine — session
 // creation, first run, latency percentiles, real-time factor, peak RSS.
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -15,6 +14,7 @@
 #include "cli/bench_profile.hpp"
 #include "cli/bench_stream.hpp"
 #include "cli/commands.hpp"
+#include "cli/peak_rss.hpp"
 
 namespace amphora::cli {
 namespace {
@@ -34,12 +34,6 @@ struct BenchArgs {
 double ms_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
       .count();
-}
-
-double peak_rss_mb() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
 }
 
 // "mel=1x80x512" -> {"mel", [1, 80, 512]}

@@ -1,6 +1,5 @@
 #include "cli/bench_stream.hpp"
 
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -10,6 +9,7 @@
 #include <random>
 
 #include "amphora/vocoder.hpp"
+#include "cli/peak_rss.hpp"
 #include "cli/stream_run.hpp"
 
 namespace amphora::cli {
@@ -26,12 +26,6 @@ double percentile(std::vector<double> values, double q) {
   if (values.empty()) return 0.0;
   const auto index = static_cast<size_t>(q * static_cast<double>(values.size() - 1) + 0.5);
   return values[std::min(index, values.size() - 1)];
-}
-
-double peak_rss_mb() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;
 }
 
 }  // namespace
