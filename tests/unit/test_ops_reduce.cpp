@@ -226,6 +226,32 @@ TEST(LayerNorm, MiddleAxisWithStatisticsOutputsAndNoBias) {
       ErrorCode::kInvalidArgument, {"LayerNormalization", "[4]"});
 }
 
+// The float fast path (full-width Scale and B) against the double reference, statistics
+// outputs included; a row offset far from zero checks the two-pass variance.
+TEST(LayerNorm, FastPathMatchesReference) {
+  std::mt19937 rng(11);
+  for (const auto& [shape, axis] : std::vector<std::pair<Shape, int64_t>>{
+           {{1, 300, 512}, -1}, {{2, 7, 3, 8}, -2}, {{4, 1}, -1}}) {
+    Tensor x = random_tensor(shape, rng);
+    for (int64_t i = 0; i < x.numel(); i += 3) x.data<float>()[i] += 100.0f;
+    const Shape normalized(shape.end() + axis, shape.end());
+    Tensor scale = random_tensor(normalized, rng), bias = random_tensor(normalized, rng);
+    for (bool with_bias : {true, false}) {
+      Node node = make_node("LayerNormalization", with_bias ? std::vector<std::string>{"x", "s", "b"}
+                                                            : std::vector<std::string>{"x", "s"},
+                            {{"axis", axis}, {"epsilon", 1e-6f}}, 3);
+      std::vector<const Tensor*> in = {&x, &scale};
+      if (with_bias) in.push_back(&bias);
+      const std::vector<Tensor> reference = run_op(node, in, 17, KernelOptions{true, 1});
+      const std::vector<Tensor> fast = run_op(node, in, 17, KernelOptions{false, 2});
+      for (size_t o = 0; o < 3; ++o) {
+        ASSERT_EQ(fast[o].shape(), reference[o].shape());
+        EXPECT_LT(relative_error(fast[o], reference[o]), 1e-5) << shape_str(shape) << " #" << o;
+      }
+    }
+  }
+}
+
 Tensor cumsum(const Tensor& x, int64_t axis, bool exclusive = false, bool reverse = false) {
   Tensor axis_tensor = Tensor::scalar<int64_t>(axis);
   Node node = make_node("CumSum", {"x", "axis"},
