@@ -46,11 +46,11 @@ std::optional<std::array<int64_t, 3>> as_batched_swap(const Shape& shape,
   return std::nullopt;
 }
 
-// out[b][c][r] = in[b][r][c] for 4-byte elements, in 32x32 tiles (strided reads and writes both
+// out[b][c][r] = in[b][r][c] for 4-byte elements, in 16x16 tiles (strided reads and writes both
 // stay in cache) spread over the threads.
 void transpose_batched(const uint32_t* in, uint32_t* out, int64_t batch, int64_t rows,
                        int64_t cols) {
-  constexpr int64_t kTile = 32;
+  constexpr int64_t kTile = 16;
   const int64_t row_tiles = (rows + kTile - 1) / kTile, col_tiles = (cols + kTile - 1) / kTile;
 #pragma omp parallel for collapse(2) schedule(static) if (batch * rows * cols > kParallelElements)
   for (int64_t b = 0; b < batch; ++b) {
