@@ -1,8 +1,10 @@
 // narrow_conv (declared in conv_phases.hpp): direct 1-D conv for one or two output channels.
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "ops/conv_onednn.hpp"
+#include "ops/elementwise_fast.hpp"
 #include "ops/conv_phases.hpp"
 
 namespace amphora {
@@ -16,7 +18,6 @@ bool narrow_conv_applies(const ConvGeometry& g) {
          g.out_channels <= kNarrowMaxOutputs && g.strides[0] == 1;
 }
 
-// Ignores post.input_activation: the caller passes X already activated.
 bool narrow_conv(const ConvGeometry& g, const float* x, const float* w, const float* bias,
                  const ConvPostOps& post, const float* residual, float* y) {
   if (!narrow_conv_applies(g)) return false;
@@ -29,36 +30,53 @@ bool narrow_conv(const ConvGeometry& g, const float* x, const float* w, const fl
       const int64_t t0 = tile * kTile, t1 = std::min(out_len, t0 + kTile);
       float acc[kTile];
       std::fill(acc, acc + (t1 - t0), bias ? bias[o] : 0.0f);
+      // The tile reads inputs [first, last) of each row; with an input activation they are
+      // activated into `window` first (window[i] holds input first + i).
+      const int64_t first = std::max<int64_t>(0, t0 - pad);
+      const int64_t last = std::clamp<int64_t>(t1 - pad + (k - 1) * d, first, in_len);
+      thread_local std::vector<float> window;
+      if (post.input_activation) window.resize(static_cast<size_t>(last - first));
       for (int64_t c = 0; c < channels; ++c) {
         const float* row = x + c * in_len;
+        if (post.input_activation) {
+          const float slope = post.input_slope;
+#pragma omp simd
+          for (int64_t i = first; i < last; ++i) {
+            window[i - first] = row[i] >= 0.0f ? row[i] : row[i] * slope;
+          }
+        }
         const float* taps = w + (o * channels + c) * k;
         for (int64_t j = 0; j < k; ++j) {
           const float tap = taps[j];
           const int64_t shift = j * d - pad;  // input index = t + shift
           // Only the output samples whose input lies inside the row; the rest read padding.
           const int64_t lo = std::clamp(-shift, t0, t1), hi = std::clamp(in_len - shift, t0, t1);
-          const float* src = row + shift;
+          const float* src = post.input_activation ? window.data() + (shift - first) : row + shift;
           for (int64_t t = lo; t < hi; ++t) acc[t - t0] += tap * src[t];
         }
       }
+      // The epilogue, one vectorisable loop per activation.
       float* out = y + o * out_len;
-      for (int64_t t = t0; t < t1; ++t) {
-        float v = acc[t - t0];
-        switch (post.activation) {
-          case ConvPostOps::Activation::kNone:
-            break;
-          case ConvPostOps::Activation::kRelu:
-            v = v > 0.0f ? v : 0.0f;
-            break;
-          case ConvPostOps::Activation::kLeakyRelu:
-            v = v >= 0.0f ? v : v * post.alpha;
-            break;
-          case ConvPostOps::Activation::kTanh:
-            v = std::tanh(v);
-            break;
-        }
-        out[t] = residual ? v + residual[o * out_len + t] : v;
+      const int64_t n = t1 - t0;
+      switch (post.activation) {
+        case ConvPostOps::Activation::kNone:
+          break;
+        case ConvPostOps::Activation::kRelu:
+#pragma omp simd
+          for (int64_t i = 0; i < n; ++i) acc[i] = acc[i] > 0.0f ? acc[i] : 0.0f;
+          break;
+        case ConvPostOps::Activation::kLeakyRelu:
+#pragma omp simd
+          for (int64_t i = 0; i < n; ++i) acc[i] = acc[i] >= 0.0f ? acc[i] : acc[i] * post.alpha;
+          break;
+        case ConvPostOps::Activation::kTanh:
+#pragma omp simd
+          for (int64_t i = 0; i < n; ++i) acc[i] = fast_tanh(acc[i]);
+          break;
       }
+      const float* add = residual ? residual + o * out_len + t0 : nullptr;
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) out[t0 + i] = add ? acc[i] + add[i] : acc[i];
     }
   }
   return true;

@@ -349,7 +349,7 @@ bool OnednnConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w, co
   }
   // Where the input activation cannot ride along a packing step, X is activated into a copy.
   const auto activated = [&post](const Tensor& input) {
-    Tensor copy(DType::kFloat32, input.shape());
+    Tensor copy = Tensor::uninitialized(DType::kFloat32, input.shape());
     const float* in = input.data<float>();
     float* out = copy.data<float>();
     const float slope = post.input_slope;
@@ -359,8 +359,7 @@ bool OnednnConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w, co
     return copy;
   };
   if (narrow_conv_applies(g)) {
-    const Tensor input = post.input_activation ? activated(x) : x;
-    return narrow_conv(g, input.data<float>(), w.data<float>(),
+    return narrow_conv(g, x.data<float>(), w.data<float>(),
                        bias ? bias->data<float>() : nullptr, post,
                        residual ? residual->data<float>() : nullptr, y.data<float>());
   }

@@ -51,9 +51,10 @@ namespace amphora {
 // A vocoder's last conv (32..128 channels -> 1, k7) over the whole waveform: oneDNN's direct
 // kernel pads the single output channel to 8 (8x the work, ~5 GFLOP/s) and its GEMM path is
 // slower still. For up to kNarrowMaxOutputs outputs, stride 1, group 1, batch 1 (1-D), this
-// computes y[o, t] = act(b[o] + sum_c sum_j w[o, c, j] x[c, t + j*d - pad]) + residual as
-// vectorised row updates over time tiles, parallel over the tiles, straight from the plain
-// layout. Returns false (nothing written) for other problems.
+// computes y[o, t] = act(b[o] + sum_c sum_j w[o, c, j] in_act(x[c, t + j*d - pad])) + residual
+// as vectorised row updates over time tiles, parallel over the tiles, straight from the plain
+// layout; the input activation (post.input_activation) is applied to each tile's window of X.
+// Returns false (nothing written) for other problems.
 inline constexpr int64_t kNarrowMaxOutputs = 2;
 struct ConvPostOps;
 bool narrow_conv_applies(const ConvGeometry& g);

@@ -11,6 +11,11 @@ void erf_fast(const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = fast_erf(x[i]);
 }
 
+void tanh_fast(const float* x, float* y, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelElements)
+  for (int64_t i = 0; i < n; ++i) y[i] = fast_tanh(x[i]);
+}
+
 void sin_fast(const float* x, float* y, int64_t n) {
   bool outside = false;  // NaN, infinities and huge inputs: libm, in a second (rare) pass
 #pragma omp parallel for simd schedule(static) reduction(|| : outside) if (n > kParallelElements)

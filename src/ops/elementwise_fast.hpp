@@ -54,4 +54,27 @@ inline float fast_sin(float a) {
 
 void sin_fast(const float* x, float* y, int64_t n);
 
+// tanh(x) as a rational function, an odd degree-13 polynomial over an even degree-6 one, on x
+// clamped to +-7.9053111 (beyond which float tanh is +-1): max abs error ~1e-7. The
+// coefficients are Eigen's generic_fast_tanh_float. (A vocoder's final tanh over the waveform
+// was most of its last conv's time with libm.)
+inline float fast_tanh(float a) {
+  constexpr float kClamp = 7.90531110763549805f;
+  const float x = a > kClamp ? kClamp : (a < -kClamp ? -kClamp : a);
+  const float x2 = x * x;
+  float p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+  p = x2 * p + -8.60467152213735e-11f;
+  p = x2 * p + 5.12229709037114e-08f;
+  p = x2 * p + 1.48572235717979e-05f;
+  p = x2 * p + 6.37261928875436e-04f;
+  p = x2 * p + 4.89352455891786e-03f;
+  p = x * p;
+  float q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+  q = x2 * q + 2.26843463243900e-03f;
+  q = x2 * q + 4.89352518554385e-03f;
+  return p / q;
+}
+
+void tanh_fast(const float* x, float* y, int64_t n);
+
 }  // namespace amphora

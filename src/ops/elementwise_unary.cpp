@@ -20,7 +20,7 @@ T negate(T x) {
   }
 }
 
-// Erf and Sin: the reference is libm; float32 takes the vectorised fast form
+// Erf, Sin and Tanh: the reference is libm; float32 takes the vectorised fast form
 // (elementwise_fast.hpp) unless reference kernels are asked for.
 template <typename Libm>
 void register_fast_float(OpRegistry& registry, const char* op, int64_t since,
@@ -62,7 +62,6 @@ void register_unary_ops(OpRegistry& registry) {
       return x < T{0} ? static_cast<T>(static_cast<T>(alpha) * x) : x;
     };
   });
-  add_unary_fn<kFloat>(registry, "Tanh", 1, [](auto x) { return std::tanh(x); });
   add_unary_fn<kFloat>(registry, "Sigmoid", 1, [](auto x) {
     using T = decltype(x);
     // Split by sign so exp never overflows to inf/inf for large |x|.
@@ -77,6 +76,7 @@ void register_unary_ops(OpRegistry& registry) {
   add_unary_fn<kFloat>(registry, "Atan", 7, [](auto x) { return std::atan(x); });
   register_fast_float(registry, "Erf", 9, erf_fast, [](auto v) { return std::erf(v); });
   register_fast_float(registry, "Sin", 7, sin_fast, [](auto v) { return std::sin(v); });
+  register_fast_float(registry, "Tanh", 1, tanh_fast, [](auto v) { return std::tanh(v); });
   add_unary_fn<kFloat>(registry, "Floor", 1, [](auto x) { return std::floor(x); });
   add_unary_fn<kFloat>(registry, "Reciprocal", 1, [](auto x) { return decltype(x){1} / x; });
   add_unary_fn<kFloat>(registry, "Ceil", 1, [](auto x) { return std::ceil(x); });

@@ -2,6 +2,7 @@
 // convs run over time phases -- against the plain reference kernels, on random shapes.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <random>
 
@@ -146,6 +147,23 @@ TEST(FusedConv, OnednnMatchesReferenceOnRandomShapesActivationsAndResiduals) {
     EXPECT_LE(max_abs_diff(got, want), 2e-4f * std::sqrt(static_cast<float>(in_ch * k)));
     // Second run: cached primitive and packed weights must give the same result.
     EXPECT_EQ(max_abs_diff(fast->run(inputs)[0], got), 0.0f);
+  }
+}
+
+// A vocoder's conv_post (one or two output channels) over several of narrow_conv's time tiles,
+// with its input LeakyReLU applied per tile window: edges, dilation and uneven padding.
+TEST(FusedConv, NarrowConvWithInputActivationAcrossTimeTiles) {
+  std::mt19937 rng(12);
+  for (const auto& [out_ch, k, dilation, pad_l, pad_r] :
+       std::vector<std::array<int64_t, 5>>{{1, 7, 1, 3, 3}, {2, 5, 3, 6, 6}, {1, 3, 1, 0, 2}}) {
+    const Node node = fused_node(k, dilation, pad_l, pad_r, "Tanh", false, "LeakyRelu");
+    Tensor x = random_tensor({1, 32, 5000}, rng);
+    Tensor w = random_tensor({out_ch, 32, k}, rng);
+    Tensor b = random_tensor({out_ch}, rng);
+    const std::vector<const Tensor*> inputs = {&x, &w, &b};
+    Tensor want = make_kernel(node, true)->run(inputs)[0];
+    Tensor got = make_kernel(node, false)->run(inputs)[0];
+    EXPECT_LE(max_abs_diff(got, want), 2e-4f * std::sqrt(32.0f * k)) << out_ch << " k" << k;
   }
 }
 

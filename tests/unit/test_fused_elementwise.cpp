@@ -54,6 +54,38 @@ TEST(FastErf, ErfKernelFastAndReferencePathsAgree) {
   EXPECT_DOUBLE_EQ(e.data<double>()[3], std::erf(1.5));
 }
 
+TEST(FastTanh, WithinOneMillionthOfStdTanhEverywhere) {
+  std::vector<float> x;
+  for (float v = -12.0f; v <= 12.0f; v += 1e-3f) x.push_back(v);
+  for (float v : {0.0f, -0.0f, 1e-30f, 7.9053f, 7.9054f, 1e30f, -1e30f}) x.push_back(v);
+  std::vector<float> y(x.size());
+  tanh_fast(x.data(), y.data(), static_cast<int64_t>(x.size()));
+  float worst = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    worst = std::max(worst, std::fabs(y[i] - std::tanh(x[i])));
+    ASSERT_LE(std::fabs(y[i]), 1.0f) << x[i];  // a waveform never leaves [-1, 1]
+  }
+  EXPECT_LT(worst, 1e-6f);
+  EXPECT_EQ(fast_tanh(0.0f), 0.0f);
+  EXPECT_TRUE(std::isnan(fast_tanh(std::nanf(""))));
+  Node node;
+  node.name = "final_tanh";
+  node.op_type = "Tanh";
+  node.inputs = {"x"};
+  node.outputs = {"y"};
+  Tensor t = Tensor::from_vector<float>({4}, {-3.0f, -0.5f, 0.25f, 20.0f});
+  KernelOptions reference;
+  reference.reference = true;
+  const std::vector<float> fast = OpRegistry::instance().create(node, 13, {})->run({&t})[0]
+                                      .to_float_vector();
+  const std::vector<float> libm = OpRegistry::instance().create(node, 13, reference)->run({&t})[0]
+                                      .to_float_vector();
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_NEAR(fast[i], libm[i], 1e-6f);
+    EXPECT_EQ(libm[i], std::tanh(t.to_float_vector()[i]));
+  }
+}
+
 TEST(FastSin, WithinAFewTenMillionthsOfStdSinAndLibmBeyondItsRange) {
   std::vector<float> x;
   for (float v = -20.0f; v <= 20.0f; v += 1e-3f) x.push_back(v);
