@@ -374,7 +374,7 @@ bool OnednnConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w, co
     run_subpixel(*plan, x, bias, post.input_activation ? post.input_slope : 1.0f, residual, y);
     return true;
   }
-  if (post.input_activation && !plan->src_ncw8c) {
+  if (post.input_activation && plan->src_blocked.is_zero()) {
     ConvPostOps rest = post;
     rest.input_activation = false;
     rest.input_slope = 1.0f;
@@ -387,11 +387,18 @@ bool OnednnConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w, co
   if (!plan->src_blocked.is_zero()) {
     const auto& desc = plan->src_blocked;
     src = memory(desc, onednn_engine(), onednn_scratch(0, desc.get_size()));
-    if (post.input_activation) {
-      pack_phases(x.data<float>(), g.in_channels, g.in[0], 1, g.in[0],
-                  static_cast<float*>(src.get_data_handle()), post.input_slope);
+    auto* blocked = static_cast<float*>(src.get_data_handle());
+    if (post.input_activation && plan->src_ncw8c) {
+      pack_phases(x.data<float>(), g.in_channels, g.in[0], 1, g.in[0], blocked, post.input_slope);
     } else {
       plan->src_reorder.execute(stream, {{DNNL_ARG_FROM, plain_src}, {DNNL_ARG_TO, src}});
+      if (post.input_activation) {  // in place, on the blocked copy (its padding stays 0)
+        stream.wait();
+        const int64_t n = static_cast<int64_t>(desc.get_size() / sizeof(float));
+        const float slope = post.input_slope;
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+        for (int64_t i = 0; i < n; ++i) blocked[i] = blocked[i] >= 0.0f ? blocked[i] : blocked[i] * slope;
+      }
     }
   }
   if (!plan->dst_blocked.is_zero()) {
