@@ -2,8 +2,8 @@
 # The main job: set up what is missing, build, export the default vocoder to ONNX + TorchScript,
 # vocode the bundled examples (copy synthesis: wav -> mel -> wav) offline and streaming, and
 # print speed (real-time factor, first-audio latency) and quality (log-mel L1 vs the input).
-# Idempotent: the package is re-exported only when it is missing.
-#   scripts/demo.sh [--threads N]
+# Idempotent: the package is re-exported only when it is missing or its checkpoint changed.
+#   scripts/demo.sh [--threads N]     (CHECKPOINT=DIR picks another Amphion release folder)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -23,12 +23,20 @@ OUT="out/demo"
 PKG="$OUT/package"
 mkdir -p "$OUT"
 
-# The default model: the pretrained HiFi-GAN V1 (universal) that scripts/setup.sh converts into
-# Amphion's layout in models/hifigan-universal-v1 (origin and license in its README).
-CHECKPOINT="models/hifigan-universal-v1"
-if [ ! -f "$PKG/amphora.json" ] || [ "$CHECKPOINT/2500000.pt" -nt "$PKG/amphora.json" ]; then
+# The default model: amphora's reference vocoder, a small HiFi-GAN trained on flite speech and
+# shipped in Amphion's checkpoint layout (models/hifigan-flite-small/README.md says how).
+# CHECKPOINT=models/hifigan-universal-v1 scripts/demo.sh runs the larger pretrained V1 instead.
+CHECKPOINT="${CHECKPOINT:-models/hifigan-flite-small}"
+WEIGHTS="$(ls "$CHECKPOINT"/*.pt 2>/dev/null | head -n 1)"
+if [ -z "$WEIGHTS" ]; then
+  echo "demo: no checkpoint (*.pt) in $CHECKPOINT" >&2
+  exit 1
+fi
+if [ ! -f "$PKG/amphora.json" ] || [ "$WEIGHTS" -nt "$PKG/amphora.json" ] ||
+   ! grep -q "$(basename "$CHECKPOINT")" "$PKG/.checkpoint" 2>/dev/null; then
   echo "== exporting $CHECKPOINT -> $PKG (ONNX + TorchScript, with parity check)"
   amphora-export vocoder --checkpoint "$CHECKPOINT" --formats onnx,torchscript --output "$PKG" --force
+  echo "$CHECKPOINT" > "$PKG/.checkpoint"
 fi
 
 echo "== vocoding the examples ($THREADS threads): offline, then streamed in 16-frame pushes"

@@ -117,7 +117,7 @@ TEST(FuseConv, HifiganResblocksOnRandomShapesMatchTheUnfusedGraph) {
     m.node("Tanh", {"post"}, "y");
     m.output("y");
     Graph fused = expect_same_results(m.graph, {{"x", random_tensor({1, channels, frames}, rng)}});
-    SCOPED_TRACE(testing::Message() << "C=" << channels << " T=" << frames << " k=" << k);
+    SCOPED_TRACE(::testing::Message() << "C=" << channels << " T=" << frames << " k=" << k);
     EXPECT_EQ(count_ops(fused, "FusedConv"), 5u);
     EXPECT_EQ(count_ops(fused, "Conv"), 0u);
     EXPECT_EQ(count_ops(fused, "Add"), 0u);
