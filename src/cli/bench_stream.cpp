@@ -1,6 +1,5 @@
 #include "cli/bench_stream.hpp"
 
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

@@ -1,10 +1,9 @@
 #include "graph/onnx_import.hpp"
 
+#include <fcntl.h>
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
-
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 

@@ -4,8 +4,8 @@
 #include <vector>
 
 #include "ops/conv_onednn.hpp"
-#include "ops/elementwise_fast.hpp"
 #include "ops/conv_phases.hpp"
+#include "ops/elementwise_fast.hpp"
 
 namespace amphora {
 

@@ -359,9 +359,8 @@ bool OnednnConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w, co
     return copy;
   };
   if (narrow_conv_applies(g)) {
-    return narrow_conv(g, x.data<float>(), w.data<float>(),
-                       bias ? bias->data<float>() : nullptr, post,
-                       residual ? residual->data<float>() : nullptr, y.data<float>());
+    return narrow_conv(g, x.data<float>(), w.data<float>(), bias ? bias->data<float>() : nullptr,
+                       post, residual ? residual->data<float>() : nullptr, y.data<float>());
   }
   Plan* plan = plan_for(g, x, w, bias != nullptr, post);
   if (!plan->supported) return false;
@@ -397,7 +396,8 @@ bool OnednnConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w, co
         const int64_t n = static_cast<int64_t>(desc.get_size() / sizeof(float));
         const float slope = post.input_slope;
 #pragma omp parallel for simd schedule(static) if (n > 65536)
-        for (int64_t i = 0; i < n; ++i) blocked[i] = blocked[i] >= 0.0f ? blocked[i] : blocked[i] * slope;
+        for (int64_t i = 0; i < n; ++i)
+          blocked[i] = blocked[i] >= 0.0f ? blocked[i] : blocked[i] * slope;
       }
     }
   }

@@ -115,8 +115,8 @@ std::unique_ptr<Kernel> make_layer_norm(const Node& node, int64_t, const KernelO
       float* inv_stds = outputs > 2 ? out[2].data<float>() : nullptr;
 #pragma omp parallel for schedule(static) if (rows * width > kParallelElements)
       for (int64_t r = 0; r < rows; ++r) {
-        layer_norm_row_fast(xs + r * width, width, static_cast<float>(epsilon),
-                            scale.data<float>(), b, ys + r * width, means ? means + r : nullptr,
+        layer_norm_row_fast(xs + r * width, width, static_cast<float>(epsilon), scale.data<float>(),
+                            b, ys + r * width, means ? means + r : nullptr,
                             inv_stds ? inv_stds + r : nullptr);
       }
       return out;

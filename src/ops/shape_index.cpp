@@ -59,7 +59,8 @@ void transpose_batched(const uint32_t* in, uint32_t* out, int64_t batch, int64_t
       const uint32_t* src = in + b * rows * cols;
       uint32_t* dst = out + b * rows * cols;
       for (int64_t c = c0; c < std::min(cols, c0 + kTile); ++c) {
-        for (int64_t r = r0; r < std::min(rows, r0 + kTile); ++r) dst[c * rows + r] = src[r * cols + c];
+        for (int64_t r = r0; r < std::min(rows, r0 + kTile); ++r)
+          dst[c * rows + r] = src[r * cols + c];
       }
     }
   }
@@ -84,7 +85,8 @@ std::unique_ptr<Kernel> make_transpose(const Node& node, int64_t, const KernelOp
     perm = normalize_axes(node, perm, data.rank());  // also rejects repeats
     std::vector<int64_t> in_strides = contiguous_strides(data.shape());
     Shape out_shape(perm.size());
-    for (size_t a = 0; a < perm.size(); ++a) out_shape[a] = data.shape()[static_cast<size_t>(perm[a])];
+    for (size_t a = 0; a < perm.size(); ++a)
+      out_shape[a] = data.shape()[static_cast<size_t>(perm[a])];
     if (!reference && dtype_size(data.dtype()) == 4) {
       if (auto swap = as_batched_swap(data.shape(), perm)) {
         Tensor out = Tensor::uninitialized(data.dtype(), out_shape);

@@ -76,10 +76,10 @@ TEST(FastTanh, WithinOneMillionthOfStdTanhEverywhere) {
   Tensor t = Tensor::from_vector<float>({4}, {-3.0f, -0.5f, 0.25f, 20.0f});
   KernelOptions reference;
   reference.reference = true;
-  const std::vector<float> fast = OpRegistry::instance().create(node, 13, {})->run({&t})[0]
-                                      .to_float_vector();
-  const std::vector<float> libm = OpRegistry::instance().create(node, 13, reference)->run({&t})[0]
-                                      .to_float_vector();
+  const std::vector<float> fast =
+      OpRegistry::instance().create(node, 13, {})->run({&t})[0].to_float_vector();
+  const std::vector<float> libm =
+      OpRegistry::instance().create(node, 13, reference)->run({&t})[0].to_float_vector();
   for (size_t i = 0; i < 4; ++i) {
     EXPECT_NEAR(fast[i], libm[i], 1e-6f);
     EXPECT_EQ(libm[i], std::tanh(t.to_float_vector()[i]));

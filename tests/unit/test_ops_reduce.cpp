@@ -237,9 +237,10 @@ TEST(LayerNorm, FastPathMatchesReference) {
     const Shape normalized(shape.end() + axis, shape.end());
     Tensor scale = random_tensor(normalized, rng), bias = random_tensor(normalized, rng);
     for (bool with_bias : {true, false}) {
-      Node node = make_node("LayerNormalization", with_bias ? std::vector<std::string>{"x", "s", "b"}
-                                                            : std::vector<std::string>{"x", "s"},
-                            {{"axis", axis}, {"epsilon", 1e-6f}}, 3);
+      Node node = make_node(
+          "LayerNormalization",
+          with_bias ? std::vector<std::string>{"x", "s", "b"} : std::vector<std::string>{"x", "s"},
+          {{"axis", axis}, {"epsilon", 1e-6f}}, 3);
       std::vector<const Tensor*> in = {&x, &scale};
       if (with_bias) in.push_back(&bias);
       const std::vector<Tensor> reference = run_op(node, in, 17, KernelOptions{true, 1});

@@ -191,14 +191,14 @@ TEST(Transpose, TimeChannelSwapLargerThanOneTile) {
 // permutations that are not such a swap (which must take the generic path and still agree).
 TEST(Transpose, BatchedSwapPathMatchesReference) {
   const std::vector<std::pair<Shape, std::vector<int64_t>>> cases = {
-      {{1, 512, 300}, {0, 2, 1}},      // Vocos' [B, C, T] -> [B, T, C]
-      {{3, 70, 45}, {0, 2, 1}},        // batched, not a multiple of the tile
-      {{33, 65}, {1, 0}},              // plain matrix
-      {{4, 5, 6}, {2, 0, 1}},          // [A, B, C] -> [C, A, B]: a swap of [A*B] and [C]
-      {{4, 1, 5, 6}, {3, 1, 0, 2}},    // the same with a size-1 axis moved around
-      {{2, 3, 4, 5}, {0, 1, 3, 2}},    // batch of 6 merged from two axes
-      {{2, 3, 4}, {1, 0, 2}},          // not a swap of the last two: generic path
-      {{2, 3, 4, 5}, {0, 3, 2, 1}},    // neither
+      {{1, 512, 300}, {0, 2, 1}},    // Vocos' [B, C, T] -> [B, T, C]
+      {{3, 70, 45}, {0, 2, 1}},      // batched, not a multiple of the tile
+      {{33, 65}, {1, 0}},            // plain matrix
+      {{4, 5, 6}, {2, 0, 1}},        // [A, B, C] -> [C, A, B]: a swap of [A*B] and [C]
+      {{4, 1, 5, 6}, {3, 1, 0, 2}},  // the same with a size-1 axis moved around
+      {{2, 3, 4, 5}, {0, 1, 3, 2}},  // batch of 6 merged from two axes
+      {{2, 3, 4}, {1, 0, 2}},        // not a swap of the last two: generic path
+      {{2, 3, 4, 5}, {0, 3, 2, 1}},  // neither
   };
   for (const auto& [shape, perm] : cases) {
     Tensor x = iota_float(shape);

@@ -104,7 +104,8 @@ TEST(FuseConv, HifiganResblocksOnRandomShapesMatchTheUnfusedGraph) {
     std::string x = "x";
     // Two resblock layers: x = x + c2(lrelu(c1(lrelu(x)))), HiFi-GAN's ResBlock1.
     for (int layer = 0; layer < 2; ++layer) {
-      const std::string p = fmt::format("l{}_", layer);  // (not "l" + ...: GCC 12 -Wrestrict false positive)
+      const std::string p =
+          fmt::format("l{}_", layer);  // (not "l" + ...: GCC 12 -Wrestrict false positive)
       m.leaky(x, p + "a", 0.1f);
       m.conv(p + "a", p + "c1", channels, channels, k, layer == 0 ? 1 : 3);
       m.leaky(p + "c1", p + "b", 0.1f);
@@ -392,8 +393,11 @@ TEST(FusedMatMul, WrongBiasSizeIsRefusedNamingTheNode) {
   register_fused_conv_ops_once();
   auto kernel = OpRegistry::instance().create(node, 1, KernelOptions{});
   Tensor x(DType::kFloat32, {1, 4, 3}), w(DType::kFloat32, {3, 5}), b(DType::kFloat32, {4});
-  testing::expect_error([&] { kernel->run({&x, &w, &b}); }, ErrorCode::kInvalidArgument,
-                        {"linear_3", "bias [4]"});
+  testing::expect_error(
+      [&] {
+        kernel->run({&x, &w, &b});
+      },
+      ErrorCode::kInvalidArgument, {"linear_3", "bias [4]"});
   node.attributes["activation"] = std::string("Swish");
   testing::expect_error([&] { OpRegistry::instance().create(node, 1, KernelOptions{}); },
                         ErrorCode::kInvalidModel, {"linear_3", "Swish"});

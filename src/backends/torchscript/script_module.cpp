@@ -50,7 +50,8 @@ const Plugin& plugin() {
       p.error = fmt::format("cannot load the LibTorch plugin {}: {}", path.string(), dlerror());
       return p;
     }
-    auto api = reinterpret_cast<PluginApiVersionFn>(dlsym(handle, "amphora_torchscript_api_version"));
+    auto api =
+        reinterpret_cast<PluginApiVersionFn>(dlsym(handle, "amphora_torchscript_api_version"));
     auto version = reinterpret_cast<PluginLibtorchVersionFn>(
         dlsym(handle, "amphora_torchscript_libtorch_version"));
     p.open = reinterpret_cast<PluginOpenFn>(dlsym(handle, "amphora_torchscript_open"));
@@ -89,7 +90,9 @@ ScriptModule::ScriptModule(const std::string& path, int threads)
     : state_(std::make_unique<State>()) {
 #ifdef AMPHORA_TORCHSCRIPT_PLUGIN
   const Plugin& p = plugin();
-  if (!p.open) fail(ErrorCode::kUnsupported, "{}: the TorchScript backend is not available: {}", path, p.error);
+  if (!p.open)
+    fail(ErrorCode::kUnsupported, "{}: the TorchScript backend is not available: {}", path,
+         p.error);
   state_->impl.reset(p.open(path, threads));
 #else
   (void)threads;
