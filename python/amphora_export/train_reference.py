@@ -323,6 +323,16 @@ def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, th
 
 # ----------------------------------------------------------------------------- shipping
 
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
 def ship(work: Path, output: Path) -> Path:
     """The best checkpoint as an Amphion release folder: args.json + <step>.pt + training.json."""
     best_path, state_path = work / "best.pt", work / "state.pt"
@@ -346,8 +356,7 @@ def ship(work: Path, output: Path) -> Path:
         "steps_trained": state.get("step"), "best_step": best["step"],
         "training_hours": round(state.get("elapsed_s", 0) / 3600, 2),
         "valid_at_best": best["valid"],
-        "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-                    f"CPU only, torch {torch.__version__}",
+        "hardware": f"{_cpu_name()}, {os.cpu_count()} cores, CPU only, torch {torch.__version__}",
         "voices": VOICES, "test_sentences": TEST_SENTENCES, "valid_sentences": VALID_SENTENCES,
     }, indent=1) + "\n")
     return weights
