@@ -8,7 +8,7 @@ metrics `amphora compare` prints (src/audio/metrics.hpp), re-implemented here:
   MR-STFT      mean over (512,128), (1024,256), (2048,512) of spectral convergence +
                log-magnitude L1, periodic Hann, center=True, |S| = sqrt(max(re^2+im^2, 1e-7)).
 
-    python -m amphora_export.quality --checkpoint models/hifigan-universal-v1 \\
+    python -m amphora_export.quality --checkpoint models/hifigan-flite-small \\
         examples/speech_slt.wav examples/speech_rms.wav [--out-dir out/quality] [--json]
     python -m amphora_export.quality --make-examples examples   # the two flite examples
 
