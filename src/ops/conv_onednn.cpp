@@ -78,6 +78,14 @@ memory::desc any_desc(const memory::desc& plain) {
   return memory::desc(plain.dims(), memory::data_type::f32, memory::format_tag::any);
 }
 
+// Channel-blocked by 16 (nCw16c / nChw16c / nCdhw16c), AVX-512's activation layout.
+memory::desc blocked16_desc(const memory::desc& plain) {
+  using tag = memory::format_tag;
+  const size_t rank = plain.dims().size();
+  const tag blocked = rank == 3 ? tag::nCw16c : rank == 4 ? tag::nChw16c : tag::nCdhw16c;
+  return memory::desc(plain.dims(), memory::data_type::f32, blocked);
+}
+
 // The primitive oneDNN picks for the problem, with the layouts it wants.
 struct Chosen {
   dnnl::primitive primitive;
@@ -219,10 +227,24 @@ OnednnConv::Plan* OnednnConv::plan_for(const ConvGeometry& g, const Tensor& x, c
   plan.weights_plain = weights_desc_over_onnx(lifted);
   plan.bias_plain = onednn_plain_desc({g.out_channels});
   Chosen chosen;
+  // On AVX-512, ask for nCw16c activations first: that is what jit:avx512_core wants, and the
+  // brgemm convolutions turn it down at once, where with `any` they are created (seconds and
+  // hundreds of MB of peak memory on long inputs) only for `choose` to skip them.
+  if (onednn_has_avx512()) {
+    try {
+      chosen = create_primitive(lifted, blocked16_desc(plan.src_plain),
+                                any_desc(plan.weights_plain), has_bias ? &plan.bias_plain : nullptr,
+                                blocked16_desc(plan.dst_plain), post);
+      if (chosen.implementation.rfind("jit", 0) != 0) chosen = Chosen{};
+    } catch (const dnnl::error&) {
+    }
+  }
   try {
-    chosen =
-        create_primitive(lifted, any_desc(plan.src_plain), any_desc(plan.weights_plain),
-                         has_bias ? &plan.bias_plain : nullptr, any_desc(plan.dst_plain), post);
+    if (!chosen.primitive) {
+      chosen =
+          create_primitive(lifted, any_desc(plan.src_plain), any_desc(plan.weights_plain),
+                           has_bias ? &plan.bias_plain : nullptr, any_desc(plan.dst_plain), post);
+    }
   } catch (const dnnl::error&) {
     return &plan;  // unimplemented for this problem: stays unsupported
   }

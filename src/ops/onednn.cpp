@@ -53,4 +53,11 @@ void* onednn_scratch(size_t slot, size_t bytes) {
   return buffer.data.get();
 }
 
+bool onednn_has_avx512() {
+  onednn_engine();  // the ISA is fixed once oneDNN is initialised
+  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  const auto avx512 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core);
+  return (isa & avx512) == avx512;
+}
+
 }  // namespace amphora

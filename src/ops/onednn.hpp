@@ -28,4 +28,7 @@ dnnl::memory onednn_wrap(const dnnl::memory::desc& desc, const Tensor& tensor);
 // next call with the same slot on this thread.
 void* onednn_scratch(size_t slot, size_t bytes);
 
+// Whether oneDNN may use AVX-512 (avx512_core) on this machine and under ONEDNN_MAX_CPU_ISA.
+bool onednn_has_avx512();
+
 }  // namespace amphora
