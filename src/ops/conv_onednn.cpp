@@ -182,6 +182,13 @@ ConvGeometry lift_depthwise_1d(const ConvGeometry& g) {
   return lifted;
 }
 
+// out = Relu/LeakyRelu(in) with `slope` on the negative side: a conv's input activation where it
+// cannot ride along a packing step. `out` may be `in`.
+void apply_input_slope(const float* in, float* out, int64_t n, float slope) {
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) out[i] = in[i] >= 0.0f ? in[i] : in[i] * slope;
+}
+
 dnnl::primitive reorder_between(const memory::desc& from, const memory::desc& to) {
   return dnnl::reorder(dnnl::reorder::primitive_desc(onednn_engine(), from, onednn_engine(), to));
 }
@@ -372,12 +379,7 @@ bool OnednnConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w, co
   // Where the input activation cannot ride along a packing step, X is activated into a copy.
   const auto activated = [&post](const Tensor& input) {
     Tensor copy = Tensor::uninitialized(DType::kFloat32, input.shape());
-    const float* in = input.data<float>();
-    float* out = copy.data<float>();
-    const float slope = post.input_slope;
-    const int64_t n = input.numel();
-#pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; ++i) out[i] = in[i] >= 0.0f ? in[i] : in[i] * slope;
+    apply_input_slope(input.data<float>(), copy.data<float>(), input.numel(), post.input_slope);
     return copy;
   };
   if (narrow_conv_applies(g)) {
@@ -415,11 +417,8 @@ bool OnednnConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w, co
       plan->src_reorder.execute(stream, {{DNNL_ARG_FROM, plain_src}, {DNNL_ARG_TO, src}});
       if (post.input_activation) {  // in place, on the blocked copy (its padding stays 0)
         stream.wait();
-        const int64_t n = static_cast<int64_t>(desc.get_size() / sizeof(float));
-        const float slope = post.input_slope;
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-        for (int64_t i = 0; i < n; ++i)
-          blocked[i] = blocked[i] >= 0.0f ? blocked[i] : blocked[i] * slope;
+        apply_input_slope(blocked, blocked, static_cast<int64_t>(desc.get_size() / sizeof(float)),
+                          post.input_slope);
       }
     }
   }

@@ -5,14 +5,8 @@
 
 namespace amphora {
 
-namespace {
-
-dnnl::engine make_engine() { return dnnl::engine(dnnl::engine::kind::cpu, 0); }
-
-}  // namespace
-
 dnnl::engine& onednn_engine() {
-  static dnnl::engine engine = make_engine();
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   return engine;
 }
 
