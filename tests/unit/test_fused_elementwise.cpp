@@ -5,11 +5,34 @@
 #include <limits>
 #include <random>
 
+#include "op_test_util.hpp"
 #include "ops/elementwise_fast.hpp"
 #include "ops/kernel.hpp"
 
 namespace amphora {
 namespace {
+
+// Runs `op` at `opset` on float32 `x` through its fast and its reference kernel: the reference
+// must give libm's value exactly, the fast path stay within `tolerance` of it. Returns the fast
+// path's output.
+template <typename Libm>
+Tensor expect_fast_kernel_near_libm(const std::string& op, int64_t opset, const Tensor& x,
+                                    Libm libm, float tolerance) {
+  const Node node = testing::make_node(op, {"x"});
+  KernelOptions reference;
+  reference.reference = true;
+  Tensor fast = OpRegistry::instance().create(node, opset, {})->run({&x})[0];
+  Tensor exact = OpRegistry::instance().create(node, opset, reference)->run({&x})[0];
+  float worst = 0;
+  int64_t first_not_libm = -1;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    worst = std::max(worst, std::fabs(fast.data<float>()[i] - exact.data<float>()[i]));
+    if (first_not_libm < 0 && exact.data<float>()[i] != libm(x.data<float>()[i])) first_not_libm = i;
+  }
+  EXPECT_EQ(first_not_libm, -1) << op << ": the reference kernel differs from libm there";
+  EXPECT_LT(worst, tolerance) << op;
+  return fast;
+}
 
 TEST(FastErf, WithinOneMillionthOfStdErfEverywhere) {
   std::vector<float> x;
@@ -29,28 +52,14 @@ TEST(FastErf, WithinOneMillionthOfStdErfEverywhere) {
 }
 
 TEST(FastErf, ErfKernelFastAndReferencePathsAgree) {
-  Node node;
-  node.name = "gelu_erf";
-  node.op_type = "Erf";
-  node.inputs = {"x"};
-  node.outputs = {"y"};
   std::mt19937 rng(5);
   std::normal_distribution<float> normal(0.0f, 2.0f);
   Tensor x(DType::kFloat32, {3, 70001});  // large enough to go parallel
   for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = normal(rng);
-  KernelOptions fast, reference;
-  reference.reference = true;
-  Tensor a = OpRegistry::instance().create(node, 13, fast)->run({&x})[0];
-  Tensor b = OpRegistry::instance().create(node, 13, reference)->run({&x})[0];
-  float worst = 0;
-  for (int64_t i = 0; i < x.numel(); ++i) {
-    worst = std::max(worst, std::fabs(a.data<float>()[i] - b.data<float>()[i]));
-    ASSERT_FLOAT_EQ(b.data<float>()[i], std::erf(x.data<float>()[i]));
-  }
-  EXPECT_LT(worst, 1e-6f);
+  expect_fast_kernel_near_libm("Erf", 13, x, [](float v) { return std::erf(v); }, 1e-6f);
   Tensor d(DType::kFloat64, {4});
   for (int64_t i = 0; i < 4; ++i) d.data<double>()[i] = 0.5 * static_cast<double>(i);
-  Tensor e = OpRegistry::instance().create(node, 13, fast)->run({&d})[0];
+  Tensor e = OpRegistry::instance().create(testing::make_node("Erf", {"x"}), 13, {})->run({&d})[0];
   EXPECT_DOUBLE_EQ(e.data<double>()[3], std::erf(1.5));
 }
 
@@ -68,22 +77,8 @@ TEST(FastTanh, WithinOneMillionthOfStdTanhEverywhere) {
   EXPECT_LT(worst, 1e-6f);
   EXPECT_EQ(fast_tanh(0.0f), 0.0f);
   EXPECT_TRUE(std::isnan(fast_tanh(std::nanf(""))));
-  Node node;
-  node.name = "final_tanh";
-  node.op_type = "Tanh";
-  node.inputs = {"x"};
-  node.outputs = {"y"};
   Tensor t = Tensor::from_vector<float>({4}, {-3.0f, -0.5f, 0.25f, 20.0f});
-  KernelOptions reference;
-  reference.reference = true;
-  const std::vector<float> fast =
-      OpRegistry::instance().create(node, 13, {})->run({&t})[0].to_float_vector();
-  const std::vector<float> libm =
-      OpRegistry::instance().create(node, 13, reference)->run({&t})[0].to_float_vector();
-  for (size_t i = 0; i < 4; ++i) {
-    EXPECT_NEAR(fast[i], libm[i], 1e-6f);
-    EXPECT_EQ(libm[i], std::tanh(t.to_float_vector()[i]));
-  }
+  expect_fast_kernel_near_libm("Tanh", 13, t, [](float v) { return std::tanh(v); }, 1e-6f);
 }
 
 TEST(FastSin, WithinAFewTenMillionthsOfStdSinAndLibmBeyondItsRange) {
@@ -112,27 +107,14 @@ TEST(FastSin, WithinAFewTenMillionthsOfStdSinAndLibmBeyondItsRange) {
 }
 
 TEST(FastSin, SinKernelFastAndReferencePathsAgree) {
-  Node node;
-  node.name = "snake_sin";
-  node.op_type = "Sin";
-  node.inputs = {"x"};
-  node.outputs = {"y"};
   std::mt19937 rng(7);
   std::normal_distribution<float> normal(0.0f, 30.0f);
   Tensor x(DType::kFloat32, {2, 90001});  // large enough to go parallel
   for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = normal(rng);
   x.data<float>()[5] = 2e5f;  // one input for the libm pass
-  KernelOptions fast, reference;
-  reference.reference = true;
-  Tensor a = OpRegistry::instance().create(node, 7, fast)->run({&x})[0];
-  Tensor b = OpRegistry::instance().create(node, 7, reference)->run({&x})[0];
-  float worst = 0;
-  for (int64_t i = 0; i < x.numel(); ++i) {
-    worst = std::max(worst, std::fabs(a.data<float>()[i] - b.data<float>()[i]));
-    ASSERT_EQ(b.data<float>()[i], std::sin(x.data<float>()[i]));
-  }
-  EXPECT_LT(worst, 3e-7f);
-  EXPECT_EQ(a.data<float>()[5], std::sin(2e5f));
+  const Tensor fast =
+      expect_fast_kernel_near_libm("Sin", 7, x, [](float v) { return std::sin(v); }, 3e-7f);
+  EXPECT_EQ(fast.data<float>()[5], std::sin(2e5f));
 }
 
 }  // namespace

@@ -309,24 +309,26 @@ TEST(FuseSnake, LeavesChainsWhoseValuesOthersReadOrWhoseExponentIsNotTwo) {
   }
 }
 
-TEST(FusedSnake, WrongCoefficientCountIsRefusedNamingTheNode) {
-  Node node;
-  node.name = "snake_7";
-  node.domain = "com.amphora";
-  node.op_type = "Snake";
-  node.inputs = {"x", "f", "i"};
-  node.outputs = {"y"};
+// A com.amphora node as the passes write it, writing "y".
+Node amphora_node(const std::string& name, const std::string& op,
+                  std::vector<std::string> inputs) {
   register_fused_conv_ops_once();
+  Node node;
+  node.name = name;
+  node.domain = kAmphoraDomain;
+  node.op_type = op;
+  node.inputs = std::move(inputs);
+  node.outputs = {"y"};
+  return node;
+}
+
+TEST(FusedSnake, WrongCoefficientCountIsRefusedNamingTheNode) {
+  const Node node = amphora_node("snake_7", "Snake", {"x", "f", "i"});
   auto kernel = OpRegistry::instance().create(node, 1, KernelOptions{});
   Tensor x(DType::kFloat32, {1, 3, 4});
   Tensor two(DType::kFloat32, {1, 2, 1});
-  try {
-    kernel->run({&x, &two, &two});
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("snake_7"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("[1, 3, 4]"), std::string::npos) << e.what();
-  }
+  testing::expect_error([&] { kernel->run({&x, &two, &two}); }, ErrorCode::kInvalidArgument,
+                        {"snake_7", "[1, 3, 4]"});
 }
 
 // Vocos' ConvNeXt pointwise layers: x [1, T, C] -> Linear + GELU -> Linear -> layer scale.
@@ -384,13 +386,7 @@ TEST(FuseMatmul, AGeluWhoseInsideIsReadElsewhereStaysUnfused) {
 }
 
 TEST(FusedMatMul, WrongBiasSizeIsRefusedNamingTheNode) {
-  Node node;
-  node.name = "linear_3";
-  node.domain = "com.amphora";
-  node.op_type = "FusedMatMul";
-  node.inputs = {"x", "w", "b"};
-  node.outputs = {"y"};
-  register_fused_conv_ops_once();
+  Node node = amphora_node("linear_3", "FusedMatMul", {"x", "w", "b"});
   auto kernel = OpRegistry::instance().create(node, 1, KernelOptions{});
   Tensor x(DType::kFloat32, {1, 4, 3}), w(DType::kFloat32, {3, 5}), b(DType::kFloat32, {4});
   testing::expect_error(
