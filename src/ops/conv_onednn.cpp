@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "ops/conv_phases.hpp"
+#include "ops/conv_tiled.hpp"
 #include "ops/deconv_subpixel.hpp"
 #include "ops/onednn.hpp"
 
@@ -25,6 +26,9 @@ struct OnednnConv::Plan {
   // Valid when the conv runs as an undilated conv over time phases (conv_phases.hpp); the
   // activations are then packed by our own loops into src_blocked/dst_blocked.
   PhaseSplit split;
+  // Valid when the conv runs tile by tile over time (conv_tiled.hpp), the primitive computing
+  // one tile from one packed window of src_blocked into dst_blocked.
+  TileSplit tiles;
   // Valid when a ConvTranspose runs as a stacked conv over its output phases; `geometry` is
   // the ConvTranspose's, needed to stack its weights and to interleave.
   SubpixelSplit subpixel;
@@ -219,6 +223,10 @@ OnednnConv::Plan* OnednnConv::plan_for(const ConvGeometry& g, const Tensor& x, c
   for (int64_t p : g.pad_begin) {
     if (p < 0) return &plan;  // oneDNN has no negative left padding; reference handles it
   }
+  if (TileSplit split = split_into_tiles(g, onednn_has_avx512() ? 16 : 8);
+      split.valid && plan_tiled(plan, split, has_bias)) {
+    return &plan;
+  }
   if (PhaseSplit split = split_into_phases(g); split.valid && plan_phases(plan, split, has_bias)) {
     return &plan;
   }
@@ -275,13 +283,15 @@ OnednnConv::Plan* OnednnConv::plan_for(const ConvGeometry& g, const Tensor& x, c
   return &plan;
 }
 
-// Plans `conv` with nCw8c source and destination of the given shapes (the layouts our own
-// packing writes and reads), when oneDNN has a direct (jit) kernel for exactly those; otherwise
-// returns false and leaves the choice to the caller.
-bool OnednnConv::plan_direct_ncw8c(Plan& plan, const ConvGeometry& conv, const Shape& src_shape,
-                                   const Shape& dst_shape, bool has_bias, const ConvPostOps& post) {
-  const auto blocked = [](const Shape& shape) {
-    return memory::desc(onednn_dims(shape), memory::data_type::f32, memory::format_tag::nCw8c);
+// Plans `conv` with nCw8c (block 8) or nCw16c (block 16) source and destination of the given
+// shapes (the layouts our own packing writes and reads), when oneDNN has a direct (jit) kernel for
+// exactly those; otherwise returns false and leaves the choice to the caller.
+bool OnednnConv::plan_direct_blocked(Plan& plan, const ConvGeometry& conv, const Shape& src_shape,
+                                     const Shape& dst_shape, int64_t block, bool has_bias,
+                                     const ConvPostOps& post) {
+  const auto tag = block == 16 ? memory::format_tag::nCw16c : memory::format_tag::nCw8c;
+  const auto blocked = [tag](const Shape& shape) {
+    return memory::desc(onednn_dims(shape), memory::data_type::f32, tag);
   };
   const memory::desc src = blocked(src_shape);
   const memory::desc dst = blocked(dst_shape);
@@ -310,11 +320,23 @@ bool OnednnConv::plan_direct_ncw8c(Plan& plan, const ConvGeometry& conv, const S
 // and the caller plans the ordinary way.
 bool OnednnConv::plan_phases(Plan& plan, const PhaseSplit& split, bool has_bias) {
   const ConvGeometry& b = split.batched;
-  if (!plan_direct_ncw8c(plan, b, {b.batch, b.in_channels, split.in_len},
-                         {b.batch, b.out_channels, split.out_len}, has_bias, plan.post)) {
+  if (!plan_direct_blocked(plan, b, {b.batch, b.in_channels, split.in_len},
+                           {b.batch, b.out_channels, split.out_len}, 8, has_bias, plan.post)) {
     return false;
   }
   plan.split = split;
+  return true;
+}
+
+// Plans the conv tile by tile when oneDNN has a direct (jit) kernel for one tile in the ISA's
+// blocked layout; otherwise returns false and the caller plans it whole.
+bool OnednnConv::plan_tiled(Plan& plan, const TileSplit& split, bool has_bias) {
+  const ConvGeometry& c = split.per_tile;
+  if (!plan_direct_blocked(plan, c, {1, c.in_channels, split.window},
+                           {1, c.out_channels, split.tile}, split.block, has_bias, plan.post)) {
+    return false;
+  }
+  plan.tiles = split;
   return true;
 }
 
@@ -326,8 +348,8 @@ bool OnednnConv::plan_subpixel(Plan& plan, const ConvGeometry& g, const Subpixel
   const ConvGeometry& c = split.stacked;
   ConvPostOps post = plan.post;
   post.sum = false;
-  if (!plan_direct_ncw8c(plan, c, {1, c.in_channels, c.in[0]}, {1, c.out_channels, c.out[0]},
-                         has_bias, post)) {
+  if (!plan_direct_blocked(plan, c, {1, c.in_channels, c.in[0]}, {1, c.out_channels, c.out[0]}, 8,
+                           has_bias, post)) {
     return false;
   }
   plan.subpixel = split;
@@ -389,6 +411,10 @@ bool OnednnConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w, co
   Plan* plan = plan_for(g, x, w, bias != nullptr, post);
   if (!plan->supported) return false;
   if (plan->weights_source.raw() != w.raw()) bind_weights(*plan, w);
+  if (plan->tiles.valid) {
+    run_tiled(*plan, g, x, bias, post.input_activation ? post.input_slope : 1.0f, residual, y);
+    return true;
+  }
   if (plan->split.valid) {
     run_phases(*plan, g, x, bias, post.input_activation ? post.input_slope : 1.0f, residual, y);
     return true;
@@ -466,6 +492,46 @@ void OnednnConv::run_phases(const Plan& plan, const ConvGeometry& g, const Tenso
   onednn_stream().wait();
   unpack_phases(static_cast<const float*>(dst.get_data_handle()), g.out_channels, g.out[0],
                 split.phases, split.out_len, y.data<float>());
+}
+
+void OnednnConv::run_tiled(const Plan& plan, const ConvGeometry& g, const Tensor& x,
+                           const Tensor* bias, float input_slope, const Tensor* residual,
+                           Tensor& y) {
+  const TileSplit& split = plan.tiles;
+  const memory bias_memory = bias ? onednn_wrap(plan.bias_plain, *bias) : memory();
+  const int64_t in_channels = g.in_channels, in_len = g.in[0];
+  const int64_t out_channels = g.out_channels, out_len = g.out[0];
+  bool failed = false;
+  // Each thread runs whole tiles with its own buffers and stream; oneDNN sees it is inside a
+  // parallel region and runs the primitive on the calling thread only.
+#pragma omp parallel for schedule(static)
+  for (int64_t tile = 0; tile < split.tiles; ++tile) {
+    const int64_t t0 = tile * split.tile;
+    const memory src(plan.src_blocked, onednn_engine(),
+                     onednn_scratch(0, plan.src_blocked.get_size()));
+    const memory dst(plan.dst_blocked, onednn_engine(),
+                     onednn_scratch(1, plan.dst_blocked.get_size()));
+    auto* dst_data = static_cast<float*>(dst.get_data_handle());
+    pack_window(x.data<float>(), in_channels, in_len, t0 - g.pad_begin[0], split.window,
+                split.block, static_cast<float*>(src.get_data_handle()), input_slope);
+    if (residual) {  // the sum post-op accumulates into dst, so dst starts as the residual
+      pack_window(residual->data<float>(), out_channels, out_len, t0, split.tile, split.block,
+                  dst_data);
+    }
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, plan.weights}, {DNNL_ARG_DST, dst}};
+    if (bias) args[DNNL_ARG_BIAS] = bias_memory;
+    try {
+      plan.primitive.execute(onednn_stream(), args);
+      onednn_stream().wait();
+    } catch (const dnnl::error&) {
+#pragma omp atomic write
+      failed = true;
+      continue;
+    }
+    unpack_window(dst_data, out_channels, out_len, t0, split.tile, split.block, y.data<float>());
+  }
+  if (failed) fail(ErrorCode::kInternal, "oneDNN conv: a tile's primitive failed to run");
 }
 
 void OnednnConv::run_subpixel(const Plan& plan, const Tensor& x, const Tensor* bias,

@@ -36,6 +36,7 @@ struct ConvPostOps {
 
 struct PhaseSplit;
 struct SubpixelSplit;
+struct TileSplit;
 
 class OnednnConv {
  public:
@@ -65,8 +66,13 @@ class OnednnConv {
   // buffer has not been seen in that layout yet.
   void bind_weights(Plan& plan, const Tensor& w);
   bool plan_phases(Plan& plan, const PhaseSplit& split, bool has_bias);
-  static bool plan_direct_ncw8c(Plan& plan, const ConvGeometry& conv, const Shape& src_shape,
-                                const Shape& dst_shape, bool has_bias, const ConvPostOps& post);
+  static bool plan_direct_blocked(Plan& plan, const ConvGeometry& conv, const Shape& src_shape,
+                                  const Shape& dst_shape, int64_t block, bool has_bias,
+                                  const ConvPostOps& post);
+  // A long conv with few channels, one time tile per thread at a time (conv_tiled.hpp).
+  static bool plan_tiled(Plan& plan, const TileSplit& split, bool has_bias);
+  static void run_tiled(const Plan& plan, const ConvGeometry& g, const Tensor& x,
+                        const Tensor* bias, float input_slope, const Tensor* residual, Tensor& y);
   static void run_phases(const Plan& plan, const ConvGeometry& g, const Tensor& x,
                          const Tensor* bias, float input_slope, const Tensor* residual, Tensor& y);
   // ConvTranspose as one stacked conv over its output phases (deconv_subpixel.hpp).

@@ -10,8 +10,9 @@
 namespace amphora {
 
 dnnl::engine& onednn_engine();
-// Executions are synchronous on CPU; the stream is shared because creating one per kernel
-// buys nothing and costs an allocation.
+// Executions are synchronous on CPU; the calling thread's stream is shared by every kernel,
+// because creating one per kernel buys nothing and costs an allocation. Per thread, so that the
+// threads of a tiled conv (conv_tiled.hpp) can each run a primitive.
 dnnl::stream& onednn_stream();
 
 dnnl::memory::dims onednn_dims(const Shape& shape);

@@ -1,12 +1,16 @@
 // Conv/ConvTranspose followed by its activation and by the residual Add that consumes it, and
-// preceded by a Relu/LeakyRelu whose result only it reads -> one com.amphora
+// preceded by a Relu/LeakyRelu whose result only convs read -> one com.amphora
 // FusedConv/FusedConvTranspose node (attributes and inputs: ops/conv_fused.hpp).
 // The oneDNN kernel then applies the activation and the sum as post-ops while the conv's
 // output is still in cache, instead of two more passes over an activation-sized tensor each.
 //
 // Safe because each absorbed value has exactly one reader (the next node of the chain) and is
-// not a graph output, so nobody else can observe it. The fused node takes the place of the
+// not a graph output, so nobody else can observe it. The one exception is the input activation:
+// HiFi-GAN's multi-receptive-field block feeds the same act(x) to the first conv of each of its
+// resblocks (torch.onnx shares the three identical LeakyRelus), and each of them takes it over,
+// as applying it while packing X costs the conv nothing. The fused node takes the place of the
 // last node it absorbs: every input of the chain (the residual included) exists by then.
+#include <algorithm>
 #include <set>
 
 #include "ops/conv_fused.hpp"
@@ -58,10 +62,43 @@ Node as_fused(const Node& conv) {
   return fused;
 }
 
+// Every Relu/LeakyRelu whose result only convs read, each as its X and nothing else, moves into
+// those convs as their input activation.
+bool fuse_input_activations(Graph& graph) {
+  const GraphUses uses(graph);
+  std::set<size_t> removed;
+  for (Node& act : graph.nodes) {
+    if (!is_fusable_input_activation(act) || uses.is_graph_output(act.outputs[0])) continue;
+    const std::string& value = act.outputs[0];
+    const std::vector<size_t>& readers = uses.readers(value);
+    const auto takes_it = [&](size_t r) {
+      const Node& conv = graph.nodes[r];
+      if (!is_conv(conv) || conv.has("input_activation") || conv.inputs[0] != value) return false;
+      return std::count(conv.inputs.begin(), conv.inputs.end(), value) == 1;
+    };
+    if (readers.empty() || !std::all_of(readers.begin(), readers.end(), takes_it)) continue;
+    for (size_t r : readers) {
+      Node& conv = graph.nodes[r];
+      conv = as_fused(conv);
+      conv.attributes["input_activation"] = act.op_type;
+      if (act.op_type == "LeakyRelu")
+        conv.attributes["input_alpha"] = act.get_float("alpha", 0.01f);
+      conv.inputs[0] = act.inputs[0];
+    }
+    removed.insert(act.index);
+  }
+  if (removed.empty()) return false;
+  std::map<size_t, Node> placed;
+  replace_fused_nodes(graph, removed, placed);
+  graph.opset_imports[kAmphoraDomain] = 1;
+  return true;
+}
+
 }  // namespace
 
 bool fuse_conv(Graph& graph) {
   if (graph.opset() < 7) return false;  // Add broadcasts differently before opset 7
+  const bool inputs_fused = fuse_input_activations(graph);
   const GraphUses uses(graph);
   std::set<size_t> removed;
   std::map<size_t, Node> placed;  // position of the last absorbed node -> fused node
@@ -95,29 +132,13 @@ bool fuse_conv(Graph& graph) {
         }
       }
     }
-    // The pre-activation of a resblock: X = act(x) read only by this conv.
-    bool input_fused = false;
-    if (!fused.has("input_activation") && !fused.inputs.empty()) {
-      const int64_t p = uses.producer(fused.inputs[0]);
-      if (p >= 0 && !removed.count(static_cast<size_t>(p)) &&
-          is_fusable_input_activation(graph.nodes[p]) && uses.has_single_reader(fused.inputs[0])) {
-        const Node& act = graph.nodes[p];
-        fused.attributes["input_activation"] = act.op_type;
-        if (act.op_type == "LeakyRelu") {
-          fused.attributes["input_alpha"] = act.get_float("alpha", 0.01f);
-        }
-        fused.inputs[0] = act.inputs[0];
-        removed.insert(static_cast<size_t>(p));
-        input_fused = true;
-      }
-    }
-    if (absorbed.empty() && !input_fused) continue;
+    if (absorbed.empty()) continue;
     fused.outputs = {value};
     removed.insert(i);
     removed.insert(absorbed.begin(), absorbed.end());
     placed[absorbed.empty() ? i : absorbed.back()] = std::move(fused);
   }
-  if (removed.empty()) return false;
+  if (removed.empty()) return inputs_fused;
   replace_fused_nodes(graph, removed, placed);
   graph.opset_imports[kAmphoraDomain] = 1;
   return true;

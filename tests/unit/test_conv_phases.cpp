@@ -1,8 +1,11 @@
-// The AVX2 pack_phases / unpack_phases (plain [C, T] <-> nCw8c over d time phases) against their
-// scalar references: bit-identical on random shapes with ragged channel blocks and time ends,
-// every output element written, and pack followed by unpack giving the (activated) input back.
+// The AVX2 pack_phases / unpack_phases (plain [C, T] <-> nCw8c over d time phases) and
+// pack_window / unpack_window (a time window of [C, T] <-> nCw8c or nCw16c) against their scalar
+// references: bit-identical on random shapes with ragged channel blocks and time ends, every
+// output element written, and pack followed by unpack giving the (activated) input back.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -11,6 +14,7 @@
 #include <vector>
 
 #include "ops/conv_phases.hpp"
+#include "ops/conv_tiled.hpp"
 
 namespace amphora {
 namespace {
@@ -174,6 +178,111 @@ TEST(ConvPhases, PackWritesTheDocumentedLayout) {
               << "r=" << r << " cb=" << cb << " n=" << n << " c8=" << c8;
         }
       }
+    }
+  }
+}
+
+// A window of [begin, begin + width) over a row of `length` samples: windows that start before
+// the row, end after it, lie wholly outside it, or are longer than it.
+struct WindowCase {
+  int64_t channels, length, begin, width, block;
+  float slope;
+  std::string describe() const {
+    return fmt::format("C={} T={} window [{}, {}) block {} slope {}", channels, length, begin,
+                       begin + width, block, slope);
+  }
+  int64_t packed_size() const { return (channels + block - 1) / block * block * width; }
+};
+
+WindowCase random_window(std::mt19937& rng) {
+  WindowCase c;
+  c.channels = 1 + rng() % 70;
+  c.length = 1 + rng() % 3000;
+  c.width = 1 + rng() % 2500;
+  c.begin = static_cast<int64_t>(rng() % (c.length + 40)) - 20 - (rng() % 8 == 0 ? c.width : 0);
+  c.block = rng() % 2 ? 16 : 8;
+  c.slope = std::vector<float>{1.0f, 0.1f, 0.0f}[rng() % 3];
+  return c;
+}
+
+std::vector<WindowCase> window_edge_cases() {
+  std::vector<WindowCase> cases;
+  for (int64_t block : {8, 16}) {
+    for (int64_t channels : {1, 7, 8, 9, 16, 17, 32}) {
+      for (int64_t begin : {-9, -8, -1, 0, 1, 7, 60}) {
+        for (int64_t width : {1, 8, 9, 64, 71})
+          cases.push_back({channels, 64, begin, width, block, 0.2f});
+      }
+    }
+  }
+  return cases;
+}
+
+TEST(TimeWindow, PackMatchesScalarReferenceBitForBit) {
+  std::mt19937 rng(21);
+  std::vector<WindowCase> cases = window_edge_cases();
+  for (int trial = 0; trial < 300; ++trial) cases.push_back(random_window(rng));
+  for (const WindowCase& c : cases) {
+    const std::vector<float> x = random_values(c.channels * c.length, rng);
+    std::vector<float> fast(c.packed_size(), sentinel()), reference(c.packed_size(), sentinel());
+    pack_window(x.data(), c.channels, c.length, c.begin, c.width, c.block, fast.data(), c.slope);
+    pack_window_reference(x.data(), c.channels, c.length, c.begin, c.width, c.block,
+                          reference.data(), c.slope);
+    EXPECT_EQ(count_sentinels(fast), 0) << c.describe();
+    EXPECT_EQ(first_bit_difference(fast, reference), -1) << c.describe();
+  }
+}
+
+TEST(TimeWindow, UnpackMatchesScalarReferenceAndWritesOnlyTheWindow) {
+  std::mt19937 rng(22);
+  std::vector<WindowCase> cases = window_edge_cases();
+  for (int trial = 0; trial < 300; ++trial) cases.push_back(random_window(rng));
+  for (const WindowCase& c : cases) {
+    const std::vector<float> packed = random_values(c.packed_size(), rng);
+    const int64_t size = c.channels * c.length;
+    std::vector<float> fast(size, sentinel()), reference(size, sentinel());
+    unpack_window(packed.data(), c.channels, c.length, c.begin, c.width, c.block, fast.data());
+    unpack_window_reference(packed.data(), c.channels, c.length, c.begin, c.width, c.block,
+                            reference.data());
+    EXPECT_EQ(first_bit_difference(fast, reference), -1) << c.describe();
+    // Exactly the samples of the window inside the row are written.
+    const int64_t inside =
+        std::max<int64_t>(0, std::min(c.length, c.begin + c.width) - std::max<int64_t>(0, c.begin));
+    EXPECT_EQ(count_sentinels(fast), size - c.channels * inside) << c.describe();
+  }
+}
+
+// The layout itself: packed[cb][n][c] is act(x[cb*block + c][begin + n]), zero outside the row
+// and for channels that do not exist; unpacking it gives the activated window back.
+TEST(TimeWindow, PackWritesTheDocumentedLayoutAndUnpackInvertsIt) {
+  const int64_t channels = 19, length = 45, begin = -5, width = 60;
+  for (int64_t block : {8, 16}) {
+    std::vector<float> x(channels * length);
+    for (int64_t c = 0; c < channels; ++c) {
+      for (int64_t t = 0; t < length; ++t)
+        x[c * length + t] = (t % 2 ? -1.0f : 1.0f) * (c * 100 + t);
+    }
+    const int64_t blocks = (channels + block - 1) / block;
+    std::vector<float> packed(blocks * width * block, sentinel());
+    pack_window(x.data(), channels, length, begin, width, block, packed.data(), 0.5f);
+    for (int64_t cb = 0; cb < blocks; ++cb) {
+      for (int64_t n = 0; n < width; ++n) {
+        for (int64_t c = 0; c < block; ++c) {
+          const int64_t channel = cb * block + c, t = begin + n;
+          float expected = 0.0f;
+          if (channel < channels && t >= 0 && t < length) {
+            const float v = x[channel * length + t];
+            expected = v >= 0.0f ? v : v * 0.5f;
+          }
+          ASSERT_EQ(packed[(cb * width + n) * block + c], expected)
+              << "block " << block << " cb=" << cb << " n=" << n << " c=" << c;
+        }
+      }
+    }
+    std::vector<float> back(x.size(), sentinel());
+    unpack_window(packed.data(), channels, length, begin, width, block, back.data());
+    for (size_t i = 0; i < x.size(); ++i) {
+      ASSERT_EQ(back[i], x[i] >= 0.0f ? x[i] : x[i] * 0.5f) << "block " << block << " at " << i;
     }
   }
 }

@@ -1,5 +1,6 @@
-// The oneDNN conv fast paths added for issue 7 -- post-ops (activation, residual sum) and dilated
-// convs run over time phases -- against the plain reference kernels, on random shapes.
+// The oneDNN conv fast paths added for issue 7 -- post-ops (activation, residual sum), dilated
+// convs run over time phases, long convs run tile by tile -- against the plain reference kernels,
+// on random shapes.
 #include <gtest/gtest.h>
 
 #include <array>
@@ -9,6 +10,7 @@
 #include "ops/conv_fused.hpp"
 #include "ops/conv_phases.hpp"
 #include "ops/conv_reference.hpp"
+#include "ops/conv_tiled.hpp"
 
 namespace amphora {
 namespace {
@@ -165,6 +167,94 @@ TEST(FusedConv, NarrowConvWithInputActivationAcrossTimeTiles) {
     Tensor got = make_kernel(node, false)->run(inputs)[0];
     EXPECT_LE(max_abs_diff(got, want), 2e-4f * std::sqrt(32.0f * k)) << out_ch << " k" << k;
   }
+}
+
+// Long convs with 3..128 channels run as time tiles (conv_tiled.hpp): every tile's window reads
+// across the tile edges, the first and last read padding, the last tile is ragged, and the
+// channel counts leave partial blocks. Each case is checked to be one the tiled path takes.
+TEST(FusedConv, TiledConvMatchesReferenceAcrossTileEdges) {
+  std::mt19937 rng(13);
+  struct Case {
+    int64_t in_ch, out_ch, k, dilation, pad_l, pad_r, frames;
+    const char *activation, *input_activation;
+    bool sum;
+  };
+  const std::vector<Case> cases = {
+      {32, 32, 7, 1, 3, 3, 5000, "", "LeakyRelu", true},   // HiFi-GAN V3's late resblocks
+      {32, 32, 3, 9, 9, 9, 4100, "LeakyRelu", "", false},  // dilated, MelGAN-like
+      {64, 64, 5, 3, 6, 6, 3001, "", "Relu", true},
+      {24, 40, 3, 1, 0, 2, 9000, "Tanh", "", false},      // uneven pads, partial blocks
+      {16, 5, 7, 2, 0, 0, 20000, "", "LeakyRelu", true},  // few outputs, no padding
+      {128, 100, 3, 1, 1, 1, 1000, "", "", true},
+      {40, 48, 1, 1, 0, 0, 2100, "LeakyRelu", "LeakyRelu", false},
+  };
+  for (const Case& c : cases) {
+    const Node node =
+        fused_node(c.k, c.dilation, c.pad_l, c.pad_r, c.activation, c.sum, c.input_activation);
+    SCOPED_TRACE(testing::Message() << c.in_ch << "->" << c.out_ch << " k" << c.k << " d"
+                                    << c.dilation << " T" << c.frames << " act '" << c.activation
+                                    << "' input act '" << c.input_activation << "' sum " << c.sum);
+    const int64_t out_frames = c.frames + c.pad_l + c.pad_r - (c.k - 1) * c.dilation;
+    ConvGeometry g;
+    g.batch = 1;
+    g.in_channels = c.in_ch;
+    g.out_channels = c.out_ch;
+    g.spatial_rank = 1;
+    g.in = {c.frames};
+    g.kernel = {c.k};
+    g.out = {out_frames};
+    g.strides = {1};
+    g.dilations = {c.dilation};
+    g.pad_begin = {c.pad_l};
+    g.pad_end = {c.pad_r};
+    for (int64_t block : {8, 16}) {
+      const TileSplit split = split_into_tiles(g, block);
+      ASSERT_TRUE(split.valid) << "block " << block;
+      EXPECT_GE(split.tiles, 2);
+      EXPECT_NE(out_frames % split.tile, 0) << "the last tile should be ragged";
+    }
+    Tensor x = random_tensor({1, c.in_ch, c.frames}, rng);
+    Tensor w = random_tensor({c.out_ch, c.in_ch, c.k}, rng);
+    Tensor b = random_tensor({c.out_ch}, rng);
+    Tensor r = random_tensor({1, c.out_ch, out_frames}, rng);
+    std::vector<const Tensor*> inputs = {&x, &w, &b};
+    if (c.sum) inputs.push_back(&r);
+    Tensor want = make_kernel(node, true)->run(inputs)[0];
+    auto fast = make_kernel(node, false);
+    Tensor got = fast->run(inputs)[0];
+    EXPECT_LE(max_abs_diff(got, want), 2e-4f * std::sqrt(static_cast<float>(c.in_ch * c.k)));
+    EXPECT_EQ(max_abs_diff(fast->run(inputs)[0], got), 0.0f);
+  }
+}
+
+TEST(TileSplit, LeavesShortWideStridedGroupedAndTransposedConvsWhole) {
+  ConvGeometry g;
+  g.batch = 1;
+  g.in_channels = g.out_channels = 32;
+  g.spatial_rank = 1;
+  g.in = g.out = {10000};
+  g.kernel = {3};
+  g.strides = g.dilations = {1};
+  g.pad_begin = g.pad_end = {1};
+  ASSERT_TRUE(split_into_tiles(g, 16).valid);
+  ConvGeometry short_one = g;
+  short_one.in = short_one.out = {500};
+  EXPECT_FALSE(split_into_tiles(short_one, 16).valid);
+  ConvGeometry wide = g;
+  wide.in_channels = 256;
+  EXPECT_FALSE(split_into_tiles(wide, 16).valid);
+  ConvGeometry narrow = g;
+  narrow.out_channels = 2;  // narrow_conv's
+  EXPECT_FALSE(split_into_tiles(narrow, 16).valid);
+  ConvGeometry strided = g;
+  strided.strides = {2};
+  EXPECT_FALSE(split_into_tiles(strided, 16).valid);
+  ConvGeometry grouped = g;
+  grouped.group = 2;
+  EXPECT_FALSE(split_into_tiles(grouped, 16).valid);
+  ConvGeometry transposed = g;
+  transposed.transpose = true;
+  EXPECT_FALSE(split_into_tiles(transposed, 16).valid);
 }
 
 TEST(FusedConv, ReferencePathEqualsConvThenActivationThenSum) {

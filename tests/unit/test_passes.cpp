@@ -164,6 +164,41 @@ TEST(FuseConv, ResidualComputedAfterTheConvIsStillAvailable) {
   EXPECT_EQ(count_ops(fused, "LeakyRelu"), 0u);
 }
 
+// HiFi-GAN's multi-receptive-field block as torch.onnx exports it: one LeakyRelu(x) read by the
+// first conv of each of three resblocks. Long enough for the convs to run tile by tile.
+TEST(FuseConv, AnActivationReadOnlyByConvsMovesIntoEachOfThem) {
+  std::mt19937 rng(11);
+  GraphMaker m;
+  m.input("x");
+  m.leaky("x", "a", 0.1f);
+  m.conv("a", "c3", 32, 32, 3, 1);
+  m.conv("a", "c5", 32, 32, 5, 1);
+  m.conv("a", "c7", 32, 32, 7, 1);
+  m.node("Add", {"c3", "x"}, "r3");
+  m.node("Add", {"c5", "x"}, "r5");
+  m.node("Add", {"c7", "x"}, "r7");
+  m.node("Add", {"r3", "r5"}, "s");
+  m.node("Add", {"s", "r7"}, "y");
+  m.output("y");
+  Graph fused = expect_same_results(m.graph, {{"x", random_tensor({1, 32, 5000}, rng)}});
+  EXPECT_EQ(count_ops(fused, "LeakyRelu"), 0u);
+  EXPECT_EQ(count_ops(fused, "FusedConv"), 3u);
+  for (const Node& node : fused.nodes) {
+    if (node.op_type != "FusedConv") continue;
+    EXPECT_EQ(node.get_string("input_activation", ""), "LeakyRelu") << node.name;
+    EXPECT_EQ(node.inputs[0], "x") << node.name;
+  }
+  // When anything but a conv's X reads it too, the activation stays for everyone.
+  GraphMaker shared;
+  shared.input("x");
+  shared.leaky("x", "a", 0.1f);
+  shared.conv("a", "c", 8, 8, 3, 1);
+  shared.node("Add", {"c", "a"}, "y");
+  shared.output("y");
+  Graph kept = expect_same_results(shared.graph, {{"x", random_tensor({1, 8, 40}, rng)}});
+  EXPECT_EQ(count_ops(kept, "LeakyRelu"), 1u);
+}
+
 TEST(ActivationPastPad, MelganReflectPadThenConvLosesItsLeakyRelu) {
   std::mt19937 rng(10);
   for (const char* mode : {"reflect", "edge", "constant"}) {

@@ -1,0 +1,152 @@
+#include "ops/conv_tiled.hpp"
+
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "ops/transpose8x8.hpp"
+
+namespace amphora {
+
+namespace {
+
+constexpr int64_t kLanes = 8;  // AVX2 floats: one 8x8 transpose covers 8 channels x 8 samples
+// The packed window and tile of one thread (input + output floats) aim at this size, so that
+// both stay in the core's L2 next to the weights.
+constexpr int64_t kTileFloats = 96 * 1024;
+constexpr int64_t kMinTile = 256, kMaxTile = 4096;
+
+float activate(float v, float slope) { return v >= 0.0f ? v : v * slope; }
+
+}  // namespace
+
+TileSplit split_into_tiles(const ConvGeometry& g, int64_t block) {
+  TileSplit s;
+  if (g.transpose || g.spatial_rank != 1 || g.batch != 1 || g.group != 1 || g.strides[0] != 1) {
+    return s;
+  }
+  const int64_t channels = g.in_channels + g.out_channels;
+  if (g.in_channels < 3 || g.out_channels < 3 || g.in_channels > kMaxTiledChannels ||
+      g.out_channels > kMaxTiledChannels) {
+    return s;
+  }
+  s.block = block;
+  s.tile = std::clamp<int64_t>(kTileFloats / channels / 64 * 64, kMinTile, kMaxTile);
+  s.tiles = (g.out[0] + s.tile - 1) / s.tile;
+  if (s.tiles < 2) return s;
+  const int64_t span = (g.kernel[0] - 1) * g.dilations[0] + 1;
+  s.window = s.tile + span - 1;
+  s.per_tile = g;
+  s.per_tile.in = {s.window};
+  s.per_tile.out = {s.tile};
+  s.per_tile.pad_begin = {0};
+  s.per_tile.pad_end = {0};
+  s.valid = true;
+  return s;
+}
+
+void pack_window_reference(const float* x, int64_t channels, int64_t length, int64_t begin,
+                           int64_t width, int64_t block, float* packed, float negative_slope) {
+  const int64_t blocks = (channels + block - 1) / block;
+  for (int64_t cb = 0; cb < blocks; ++cb) {
+    for (int64_t n = 0; n < width; ++n) {
+      const int64_t t = begin + n;
+      for (int64_t c = 0; c < block; ++c) {
+        const int64_t channel = cb * block + c;
+        const bool inside = channel < channels && t >= 0 && t < length;
+        packed[(cb * width + n) * block + c] =
+            inside ? activate(x[channel * length + t], negative_slope) : 0.0f;
+      }
+    }
+  }
+}
+
+void unpack_window_reference(const float* packed, int64_t channels, int64_t length, int64_t begin,
+                             int64_t width, int64_t block, float* y) {
+  const int64_t blocks = (channels + block - 1) / block;
+  for (int64_t cb = 0; cb < blocks; ++cb) {
+    for (int64_t n = 0; n < width; ++n) {
+      const int64_t t = begin + n;
+      for (int64_t c = 0; c < block && cb * block + c < channels; ++c) {
+        if (t >= 0 && t < length)
+          y[(cb * block + c) * length + t] = packed[(cb * width + n) * block + c];
+      }
+    }
+  }
+}
+
+// Both directions walk one group of 8 channel rows (rows_valid of which exist) at a time and
+// take the samples inside the row eight at a time through an 8x8 transpose; the window's samples
+// outside the row, and the row's last < 8, go through the checked scalar loop.
+void pack_window(const float* x, int64_t channels, int64_t length, int64_t begin, int64_t width,
+                 int64_t block, float* packed, float negative_slope) {
+  const float slope = negative_slope;
+  const __m256 zero = _mm256_setzero_ps(), vslope = _mm256_set1_ps(slope);
+  const int64_t groups = (channels + block - 1) / block * (block / kLanes);
+  // Samples n in [inside_begin, inside_end) of the window lie inside the row.
+  const int64_t inside_begin = std::clamp<int64_t>(-begin, 0, width);
+  const int64_t inside_end = std::clamp<int64_t>(length - begin, inside_begin, width);
+  for (int64_t group = 0; group < groups; ++group) {
+    const int64_t first_channel = group * kLanes;
+    const int64_t rows_valid = std::clamp<int64_t>(channels - first_channel, 0, kLanes);
+    // Channel c of sample n sits at out[n * block + c].
+    float* out = packed + (first_channel / block) * width * block + first_channel % block;
+    if (rows_valid == 0) {  // padding channels of the last block
+      for (int64_t n = 0; n < width; ++n) std::fill_n(out + n * block, kLanes, 0.0f);
+      continue;
+    }
+    const float* rows =
+        x + first_channel * length;  // sample n of row c: rows[c * length + begin + n]
+    const auto checked = [&](int64_t n) {
+      for (int64_t c = 0; c < kLanes; ++c) {
+        const bool inside = c < rows_valid && n >= inside_begin && n < inside_end;
+        out[n * block + c] = inside ? activate(rows[c * length + begin + n], slope) : 0.0f;
+      }
+    };
+    int64_t n = 0;
+    for (; n < inside_begin; ++n) checked(n);
+    for (; n + kLanes <= inside_end; n += kLanes) {
+      __m256 v[kLanes];
+      for (int64_t c = 0; c < kLanes; ++c) {
+        v[c] = c < rows_valid ? _mm256_loadu_ps(rows + c * length + begin + n) : zero;
+      }
+      if (slope != 1.0f) {
+        // v >= 0 ? v : v * slope, with the same ordered compare as the scalar reference.
+        for (auto& lane : v) {
+          const __m256 keep = _mm256_cmp_ps(lane, zero, _CMP_GE_OQ);
+          lane = _mm256_blendv_ps(_mm256_mul_ps(lane, vslope), lane, keep);
+        }
+      }
+      transpose8x8(v);
+      for (int64_t j = 0; j < kLanes; ++j) _mm256_storeu_ps(out + (n + j) * block, v[j]);
+    }
+    for (; n < width; ++n) checked(n);
+  }
+}
+
+void unpack_window(const float* packed, int64_t channels, int64_t length, int64_t begin,
+                   int64_t width, int64_t block, float* y) {
+  const int64_t groups = (channels + block - 1) / block * (block / kLanes);
+  const int64_t inside_begin = std::clamp<int64_t>(-begin, 0, width);
+  const int64_t inside_end = std::clamp<int64_t>(length - begin, inside_begin, width);
+  for (int64_t group = 0; group < groups; ++group) {
+    const int64_t first_channel = group * kLanes;
+    const int64_t rows_valid = std::clamp<int64_t>(channels - first_channel, 0, kLanes);
+    if (rows_valid == 0) break;
+    float* rows = y + first_channel * length;  // sample n of row c: rows[c * length + begin + n]
+    const float* in = packed + (first_channel / block) * width * block + first_channel % block;
+    int64_t n = inside_begin;
+    for (; n + kLanes <= inside_end; n += kLanes) {
+      __m256 v[kLanes];
+      for (int64_t j = 0; j < kLanes; ++j) v[j] = _mm256_loadu_ps(in + (n + j) * block);
+      transpose8x8(v);
+      for (int64_t c = 0; c < rows_valid; ++c)
+        _mm256_storeu_ps(rows + c * length + begin + n, v[c]);
+    }
+    for (; n < inside_end; ++n) {
+      for (int64_t c = 0; c < rows_valid; ++c) rows[c * length + begin + n] = in[n * block + c];
+    }
+  }
+}
+
+}  // namespace amphora
