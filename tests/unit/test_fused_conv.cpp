@@ -169,7 +169,7 @@ TEST(FusedConv, NarrowConvWithInputActivationAcrossTimeTiles) {
   }
 }
 
-// Long convs with 3..128 channels run as time tiles (conv_tiled.hpp): every tile's window reads
+// Long convs with 3..256 channels run as time tiles (conv_tiled.hpp): every tile's window reads
 // across the tile edges, the first and last read padding, the last tile is ragged, and the
 // channel counts leave partial blocks. Each case is checked to be one the tiled path takes.
 TEST(FusedConv, TiledConvMatchesReferenceAcrossTileEdges) {
@@ -186,6 +186,7 @@ TEST(FusedConv, TiledConvMatchesReferenceAcrossTileEdges) {
       {24, 40, 3, 1, 0, 2, 9000, "Tanh", "", false},      // uneven pads, partial blocks
       {16, 5, 7, 2, 0, 0, 20000, "", "LeakyRelu", true},  // few outputs, no padding
       {128, 100, 3, 1, 1, 1, 1000, "", "", true},
+      {256, 200, 5, 2, 4, 4, 800, "", "LeakyRelu", true},  // the widest tiled
       {40, 48, 1, 1, 0, 0, 2100, "LeakyRelu", "LeakyRelu", false},
   };
   for (const Case& c : cases) {
@@ -241,7 +242,7 @@ TEST(TileSplit, LeavesShortWideStridedGroupedAndTransposedConvsWhole) {
   short_one.in = short_one.out = {500};
   EXPECT_FALSE(split_into_tiles(short_one, 16).valid);
   ConvGeometry wide = g;
-  wide.in_channels = 256;
+  wide.in_channels = kMaxTiledChannels + 1;
   EXPECT_FALSE(split_into_tiles(wide, 16).valid);
   ConvGeometry narrow = g;
   narrow.out_channels = 2;  // narrow_conv's
