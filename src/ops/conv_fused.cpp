@@ -9,6 +9,7 @@
 
 #include "ops/conv_attrs.hpp"
 #include "ops/conv_reference.hpp"
+#include "ops/conv_tiled.hpp"
 #include "ops/matmul_fused.hpp"
 #include "ops/snake.hpp"
 
@@ -71,6 +72,12 @@ class FusedConvKernel : public Kernel {
     }
     const ConvGeometry g =
         resolve_conv_geometry(node_, attrs_, x.shape(), w.shape(), bias ? &bias->shape() : nullptr);
+    if (post_.reflect_pad && (g.spatial_rank != 1 || g.pad_begin[0] < 0 || g.pad_end[0] < 0 ||
+                              g.pad_begin[0] >= g.in[0] || g.pad_end[0] >= g.in[0])) {
+      fail(ErrorCode::kInvalidArgument,
+           "{}: reflect pads ({}, {}) must be smaller than the input's length {} (1-D only)",
+           node_.display_name(), g.pad_begin[0], g.pad_end[0], g.in.back());
+    }
     Tensor y = Tensor::uninitialized(DType::kFloat32, g.output_shape());
     const bool exact_sum = residual && residual->shape() == y.shape();
     ConvPostOps post = post_;
@@ -90,13 +97,19 @@ class FusedConvKernel : public Kernel {
   }
 
  private:
-  void run_reference(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* bias,
-                     const Tensor* residual, Tensor& y) const {
+  void run_reference(const ConvGeometry& padded, const Tensor& x, const Tensor& w,
+                     const Tensor* bias, const Tensor* residual, Tensor& y) const {
     const float* b = bias ? bias->data<float>() : nullptr;
     float* out = y.data<float>();
+    ConvGeometry g = padded;
     Tensor input = x;
+    if (post_.reflect_pad) {
+      input = reflect_pad_time(x, g.pad_begin[0], g.pad_end[0]);
+      g.in[0] = input.shape().back();
+      g.pad_begin = g.pad_end = {0};
+    }
     if (post_.input_activation) {
-      input = x.clone();
+      input = input.clone();
       float* p = input.data<float>();
       for (int64_t i = 0; i < input.numel(); ++i)
         p[i] = p[i] >= 0.0f ? p[i] : p[i] * post_.input_slope;
@@ -137,6 +150,14 @@ ConvPostOps parse_conv_post_ops(const Node& node) {
     fail(ErrorCode::kInvalidModel,
          "{}: activation '{}' is not one FusedConv supports (Relu, LeakyRelu, Tanh)",
          node.display_name(), activation);
+  }
+  const std::string pad_mode = node.get_string("pad_mode", "constant");
+  if (pad_mode == "reflect") {
+    post.reflect_pad = true;
+  } else if (pad_mode != "constant") {
+    fail(ErrorCode::kInvalidModel,
+         "{}: pad_mode '{}' is not one FusedConv supports (constant, reflect)", node.display_name(),
+         pad_mode);
   }
   const std::string input_activation = node.get_string("input_activation", "");
   if (input_activation == "Relu") {

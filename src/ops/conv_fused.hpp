@@ -4,6 +4,8 @@
 //   alpha       float   LeakyRelu's slope (default 0.01, as ONNX)
 //   input_activation  string  "Relu" | "LeakyRelu" applied to X before the conv (absent: none)
 //   input_alpha       float   its LeakyRelu slope
+//   pad_mode          string  "constant" (default: the conv's zero padding) | "reflect": the
+//                             1-D time padding mirrors X (a Pad node fused in, fuse_pad.cpp)
 // and inputs X, W, [B], [Sum]: y = activation(conv(input_activation(X), W) + B) + Sum. Sum normally
 // has the output's shape (a residual); any shape that broadcasts onto it is accepted.
 #pragma once

@@ -203,6 +203,10 @@ OnednnConv::Plan* OnednnConv::plan_for(const ConvGeometry& g, const Tensor& x, c
                                        bool has_bias, const ConvPostOps& post) {
   std::vector<int64_t> key = x.shape();
   key.insert(key.end(), w.shape().begin(), w.shape().end());
+  // The padding too: a reflect-padded conv runs its unpadded self on a padded copy of X, whose
+  // shape another input of the same node may have.
+  key.insert(key.end(), g.pad_begin.begin(), g.pad_begin.end());
+  key.insert(key.end(), g.pad_end.begin(), g.pad_end.end());
   key.push_back(has_bias ? 1 : 0);
   key.push_back(static_cast<int64_t>(post.activation));
   key.push_back(post.sum ? 1 : 0);
@@ -404,6 +408,18 @@ bool OnednnConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w, co
     apply_input_slope(input.data<float>(), copy.data<float>(), input.numel(), post.input_slope);
     return copy;
   };
+  if (post.reflect_pad) {
+    const Plan* plan = narrow_conv_applies(g) ? nullptr : plan_for(g, x, w, bias != nullptr, post);
+    if (!plan || !plan->tiles.valid) {
+      ConvGeometry unpadded = g;
+      unpadded.in[0] += g.pad_begin[0] + g.pad_end[0];
+      unpadded.pad_begin = unpadded.pad_end = {0};
+      ConvPostOps rest = post;
+      rest.reflect_pad = false;
+      return run(unpadded, reflect_pad_time(x, g.pad_begin[0], g.pad_end[0]), w, bias, rest,
+                 residual, y);
+    }
+  }
   if (narrow_conv_applies(g)) {
     return narrow_conv(g, x.data<float>(), w.data<float>(), bias ? bias->data<float>() : nullptr,
                        post, residual ? residual->data<float>() : nullptr, y.data<float>());
@@ -412,7 +428,7 @@ bool OnednnConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w, co
   if (!plan->supported) return false;
   if (plan->weights_source.raw() != w.raw()) bind_weights(*plan, w);
   if (plan->tiles.valid) {
-    run_tiled(*plan, g, x, bias, post.input_activation ? post.input_slope : 1.0f, residual, y);
+    run_tiled(*plan, g, x, bias, post, residual, y);
     return true;
   }
   if (plan->split.valid) {
@@ -495,9 +511,11 @@ void OnednnConv::run_phases(const Plan& plan, const ConvGeometry& g, const Tenso
 }
 
 void OnednnConv::run_tiled(const Plan& plan, const ConvGeometry& g, const Tensor& x,
-                           const Tensor* bias, float input_slope, const Tensor* residual,
+                           const Tensor* bias, const ConvPostOps& post, const Tensor* residual,
                            Tensor& y) {
   const TileSplit& split = plan.tiles;
+  const float input_slope = post.input_activation ? post.input_slope : 1.0f;
+  const TimePadding outside = post.reflect_pad ? TimePadding::kReflect : TimePadding::kZeros;
   const memory bias_memory = bias ? onednn_wrap(plan.bias_plain, *bias) : memory();
   const int64_t in_channels = g.in_channels, in_len = g.in[0];
   const int64_t out_channels = g.out_channels, out_len = g.out[0];
@@ -513,7 +531,7 @@ void OnednnConv::run_tiled(const Plan& plan, const ConvGeometry& g, const Tensor
                      onednn_scratch(1, plan.dst_blocked.get_size()));
     auto* dst_data = static_cast<float*>(dst.get_data_handle());
     pack_window(x.data<float>(), in_channels, in_len, t0 - g.pad_begin[0], split.window,
-                split.block, static_cast<float*>(src.get_data_handle()), input_slope);
+                split.block, static_cast<float*>(src.get_data_handle()), input_slope, outside);
     if (residual) {  // the sum post-op accumulates into dst, so dst starts as the residual
       pack_window(residual->data<float>(), out_channels, out_len, t0, split.tile, split.block,
                   dst_data);

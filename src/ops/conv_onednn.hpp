@@ -30,6 +30,9 @@ struct ConvPostOps {
   // folded into the packing of X into the primitive's layout where there is one.
   bool input_activation = false;
   float input_slope = 1.0f;  // negative-side slope: 0 for Relu, alpha for LeakyRelu
+  // X's time padding (1-D) mirrors X (ONNX Pad mode "reflect") instead of being zeros: a tiled
+  // conv packs it that way, every other path reads a reflect-padded copy of X.
+  bool reflect_pad = false;
 
   bool operator==(const ConvPostOps&) const = default;
 };
@@ -72,7 +75,8 @@ class OnednnConv {
   // A long conv with few channels, one time tile per thread at a time (conv_tiled.hpp).
   static bool plan_tiled(Plan& plan, const TileSplit& split, bool has_bias);
   static void run_tiled(const Plan& plan, const ConvGeometry& g, const Tensor& x,
-                        const Tensor* bias, float input_slope, const Tensor* residual, Tensor& y);
+                        const Tensor* bias, const ConvPostOps& post, const Tensor* residual,
+                        Tensor& y);
   static void run_phases(const Plan& plan, const ConvGeometry& g, const Tensor& x,
                          const Tensor* bias, float input_slope, const Tensor* residual, Tensor& y);
   // ConvTranspose as one stacked conv over its output phases (deconv_subpixel.hpp).

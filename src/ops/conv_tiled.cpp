@@ -18,6 +18,14 @@ constexpr int64_t kMinTile = 256, kMaxTile = 4096;
 
 float activate(float v, float slope) { return v >= 0.0f ? v : v * slope; }
 
+// The row sample that sample t (possibly outside [0, length)) reads, or -1 for a zero.
+int64_t source_sample(int64_t t, int64_t length, TimePadding outside) {
+  if (t >= 0 && t < length) return t;
+  if (outside == TimePadding::kZeros) return -1;
+  const int64_t mirrored = t < 0 ? -t : 2 * (length - 1) - t;
+  return mirrored >= 0 && mirrored < length ? mirrored : -1;
+}
+
 }  // namespace
 
 TileSplit split_into_tiles(const ConvGeometry& g, int64_t block) {
@@ -46,16 +54,17 @@ TileSplit split_into_tiles(const ConvGeometry& g, int64_t block) {
 }
 
 void pack_window_reference(const float* x, int64_t channels, int64_t length, int64_t begin,
-                           int64_t width, int64_t block, float* packed, float negative_slope) {
+                           int64_t width, int64_t block, float* packed, float negative_slope,
+                           TimePadding outside) {
   const int64_t blocks = (channels + block - 1) / block;
   for (int64_t cb = 0; cb < blocks; ++cb) {
     for (int64_t n = 0; n < width; ++n) {
-      const int64_t t = begin + n;
+      const int64_t t = source_sample(begin + n, length, outside);
       for (int64_t c = 0; c < block; ++c) {
         const int64_t channel = cb * block + c;
-        const bool inside = channel < channels && t >= 0 && t < length;
+        const bool exists = channel < channels && t >= 0;
         packed[(cb * width + n) * block + c] =
-            inside ? activate(x[channel * length + t], negative_slope) : 0.0f;
+            exists ? activate(x[channel * length + t], negative_slope) : 0.0f;
       }
     }
   }
@@ -77,9 +86,9 @@ void unpack_window_reference(const float* packed, int64_t channels, int64_t leng
 
 // Both directions walk one group of 8 channel rows (rows_valid of which exist) at a time and
 // take the samples inside the row eight at a time through an 8x8 transpose; the window's samples
-// outside the row, and the row's last < 8, go through the checked scalar loop.
+// outside the row (zeros or mirrored), and the row's last < 8, go through the checked scalar loop.
 void pack_window(const float* x, int64_t channels, int64_t length, int64_t begin, int64_t width,
-                 int64_t block, float* packed, float negative_slope) {
+                 int64_t block, float* packed, float negative_slope, TimePadding outside) {
   const float slope = negative_slope;
   const __m256 zero = _mm256_setzero_ps(), vslope = _mm256_set1_ps(slope);
   const int64_t groups = (channels + block - 1) / block * (block / kLanes);
@@ -98,9 +107,10 @@ void pack_window(const float* x, int64_t channels, int64_t length, int64_t begin
     const float* rows =
         x + first_channel * length;  // sample n of row c: rows[c * length + begin + n]
     const auto checked = [&](int64_t n) {
+      const int64_t t = source_sample(begin + n, length, outside);
       for (int64_t c = 0; c < kLanes; ++c) {
-        const bool inside = c < rows_valid && n >= inside_begin && n < inside_end;
-        out[n * block + c] = inside ? activate(rows[c * length + begin + n], slope) : 0.0f;
+        out[n * block + c] =
+            c < rows_valid && t >= 0 ? activate(rows[c * length + t], slope) : 0.0f;
       }
     };
     int64_t n = 0;
@@ -147,6 +157,24 @@ void unpack_window(const float* packed, int64_t channels, int64_t length, int64_
       for (int64_t c = 0; c < rows_valid; ++c) rows[c * length + begin + n] = in[n * block + c];
     }
   }
+}
+
+Tensor reflect_pad_time(const Tensor& x, int64_t begin, int64_t end) {
+  const Shape& shape = x.shape();
+  const int64_t length = shape.back(), rows = x.numel() / std::max<int64_t>(length, 1);
+  Shape padded_shape = shape;
+  padded_shape.back() = length + begin + end;
+  Tensor padded = Tensor::uninitialized(DType::kFloat32, padded_shape);
+  const int64_t padded_length = padded_shape.back();
+#pragma omp parallel for schedule(static) if (rows * length > 65536)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* in = x.data<float>() + r * length;
+    float* out = padded.data<float>() + r * padded_length;
+    for (int64_t i = 0; i < begin; ++i) out[i] = in[begin - i];
+    std::copy(in, in + length, out + begin);
+    for (int64_t i = 0; i < end; ++i) out[begin + length + i] = in[length - 2 - i];
+  }
+  return padded;
 }
 
 }  // namespace amphora

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 
+#include "core/tensor.hpp"
 #include "ops/conv_attrs.hpp"
 
 namespace amphora {
@@ -36,21 +37,32 @@ struct TileSplit {
 inline constexpr int64_t kMaxTiledChannels = 256;
 TileSplit split_into_tiles(const ConvGeometry& g, int64_t block);
 
+// What a window reads where it reaches past either end of the row: zeros (a conv's own padding),
+// or the row mirrored about its end samples (ONNX Pad mode "reflect", x[-i] = x[i] and
+// x[T-1+i] = x[T-1-i]; samples beyond the mirror image read zeros).
+enum class TimePadding { kZeros, kReflect };
+
 // x [C, length] (plain) -> packed [ceil(C/block)][width][block] for the window of samples
-// [begin, begin + width), begin possibly negative: zeros where the sample or channel does not
-// exist. `negative_slope` scales negative inputs on the way (a fused Relu/LeakyRelu); 1 copies.
-// block is 8 or 16. Single-threaded: the caller runs one window per thread.
+// [begin, begin + width), begin possibly negative: `outside` decides the samples past the row,
+// channels that do not exist are zeros. `negative_slope` scales negative inputs on the way (a
+// fused Relu/LeakyRelu); 1 copies. block is 8 or 16. Single-threaded: the caller runs one window
+// per thread.
 void pack_window(const float* x, int64_t channels, int64_t length, int64_t begin, int64_t width,
-                 int64_t block, float* packed, float negative_slope = 1.0f);
+                 int64_t block, float* packed, float negative_slope = 1.0f,
+                 TimePadding outside = TimePadding::kZeros);
 // The inverse for the output: writes y[c][begin + n] for the n < width inside the row.
 void unpack_window(const float* packed, int64_t channels, int64_t length, int64_t begin,
                    int64_t width, int64_t block, float* y);
 // The two above are AVX2 (8x8 in-register transposes); these are their scalar references, with
 // the same contract and bit-identical results, kept for the tests.
 void pack_window_reference(const float* x, int64_t channels, int64_t length, int64_t begin,
-                           int64_t width, int64_t block, float* packed,
-                           float negative_slope = 1.0f);
+                           int64_t width, int64_t block, float* packed, float negative_slope = 1.0f,
+                           TimePadding outside = TimePadding::kZeros);
 void unpack_window_reference(const float* packed, int64_t channels, int64_t length, int64_t begin,
                              int64_t width, int64_t block, float* y);
+
+// x [N, C, T] with its time axis reflect-padded by (begin, end), both smaller than T: the input
+// of a conv with reflect padding where it does not run tiled (fused_pad.cpp, FusedConv).
+Tensor reflect_pad_time(const Tensor& x, int64_t begin, int64_t end);
 
 }  // namespace amphora

@@ -25,11 +25,24 @@ bool fuse_snake(Graph& graph);
 // bias and scale -> com.amphora FusedMatMul (fuse_matmul.cpp, ops/matmul_fused.hpp).
 bool fuse_matmul(Graph& graph);
 
+// Nodes whose inputs are all small constants are run once and become initializers
+// (fold_constants.cpp).
+bool fold_constants(Graph& graph);
+
+// Pad(reflect, time axis) -> unpadded 1-D Conv becomes a FusedConv with pad_mode "reflect"
+// (fuse_pad.cpp). Offline only: the streamer needs the Pad node.
+bool fuse_reflect_pad(Graph& graph);
+
 // Nodes whose outputs nobody reads (and that are not graph outputs) are removed
 // (dead_nodes.cpp).
 bool remove_dead_nodes(Graph& graph);
 
-// Runs every pass until none changes the graph; returns the number of rounds that changed it.
-int optimize_graph(Graph& graph);
+// Who will run the optimized graph: a Session over whole inputs, or the streamer, which some
+// rewrites would defeat.
+enum class GraphUse { kOffline, kStreaming };
+
+// Runs every pass for `use` until none changes the graph; returns the number of rounds that
+// changed it.
+int optimize_graph(Graph& graph, GraphUse use = GraphUse::kOffline);
 
 }  // namespace amphora

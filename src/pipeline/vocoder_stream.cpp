@@ -15,7 +15,7 @@ namespace amphora {
 
 const Vocoder::Impl::Streaming& Vocoder::Impl::streaming() const {
   std::call_once(streaming_once, [&] {
-    // The same rewrites the offline session runs (fused convs), so streaming is as fast.
+    // The offline session's rewrites (fused convs) but those the streamer cannot follow.
     if (std::filesystem::is_directory(package.onnx_path)) {
       fail(ErrorCode::kUnsupported,
            "{}: streaming and chunked mode analyse the ONNX graph, and this package has no "
@@ -23,7 +23,7 @@ const Vocoder::Impl::Streaming& Vocoder::Impl::streaming() const {
            package.onnx_path);
     }
     auto graph = std::make_shared<Graph>(load_onnx(package.onnx_path));
-    if (!options.reference_kernels) optimize_graph(*graph);
+    if (!options.reference_kernels) optimize_graph(*graph, GraphUse::kStreaming);
     const std::map<std::string, int64_t> rates = {{"frames", 1}, {"samples", info.hop_length}};
     auto plan = std::make_shared<stream::StreamPlan>(stream::plan_stream(
         *graph, rates, KernelOptions{options.reference_kernels, options.threads}));

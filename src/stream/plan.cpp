@@ -132,6 +132,11 @@ void Planner::plan_stream_node(const Node& node, NodePlan& np, const std::vector
   np.kernel_node = node;
   if (op == "Conv" || op == "ConvTranspose") return plan_conv(node, np, op == "ConvTranspose");
   if (node.domain == kAmphoraDomain && (op == "FusedConv" || op == "FusedConvTranspose")) {
+    if (node.get_string("pad_mode", "constant") != "constant") {
+      return problem(node,
+                     "its reflect padding is fused in (an offline rewrite); the streamer "
+                     "needs the Pad node");
+    }
     const bool transpose = op == "FusedConvTranspose";
     const bool has_sum = node.inputs.size() > 3 && !node.inputs[3].empty();
     if (has_sum &&

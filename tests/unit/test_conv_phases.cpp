@@ -187,9 +187,11 @@ TEST(ConvPhases, PackWritesTheDocumentedLayout) {
 struct WindowCase {
   int64_t channels, length, begin, width, block;
   float slope;
+  TimePadding outside = TimePadding::kZeros;
   std::string describe() const {
-    return fmt::format("C={} T={} window [{}, {}) block {} slope {}", channels, length, begin,
-                       begin + width, block, slope);
+    return fmt::format("C={} T={} window [{}, {}) block {} slope {} {}", channels, length, begin,
+                       begin + width, block, slope,
+                       outside == TimePadding::kReflect ? "reflect" : "zeros");
   }
   int64_t packed_size() const { return (channels + block - 1) / block * block * width; }
 };
@@ -202,6 +204,7 @@ WindowCase random_window(std::mt19937& rng) {
   c.begin = static_cast<int64_t>(rng() % (c.length + 40)) - 20 - (rng() % 8 == 0 ? c.width : 0);
   c.block = rng() % 2 ? 16 : 8;
   c.slope = std::vector<float>{1.0f, 0.1f, 0.0f}[rng() % 3];
+  c.outside = rng() % 2 ? TimePadding::kReflect : TimePadding::kZeros;
   return c;
 }
 
@@ -225,9 +228,10 @@ TEST(TimeWindow, PackMatchesScalarReferenceBitForBit) {
   for (const WindowCase& c : cases) {
     const std::vector<float> x = random_values(c.channels * c.length, rng);
     std::vector<float> fast(c.packed_size(), sentinel()), reference(c.packed_size(), sentinel());
-    pack_window(x.data(), c.channels, c.length, c.begin, c.width, c.block, fast.data(), c.slope);
+    pack_window(x.data(), c.channels, c.length, c.begin, c.width, c.block, fast.data(), c.slope,
+                c.outside);
     pack_window_reference(x.data(), c.channels, c.length, c.begin, c.width, c.block,
-                          reference.data(), c.slope);
+                          reference.data(), c.slope, c.outside);
     EXPECT_EQ(count_sentinels(fast), 0) << c.describe();
     EXPECT_EQ(first_bit_difference(fast, reference), -1) << c.describe();
   }
@@ -284,6 +288,33 @@ TEST(TimeWindow, PackWritesTheDocumentedLayoutAndUnpackInvertsIt) {
     for (size_t i = 0; i < x.size(); ++i) {
       ASSERT_EQ(back[i], x[i] >= 0.0f ? x[i] : x[i] * 0.5f) << "block " << block << " at " << i;
     }
+  }
+}
+
+// Reflect padding as ONNX Pad defines it: x[-i] = x[i], x[T-1+i] = x[T-1-i]; what lies beyond
+// the mirror image (only ever read for outputs past the end) is zero. reflect_pad_time is the
+// same padding as a tensor.
+TEST(TimeWindow, ReflectMirrorsTheRowAboutItsEndSamples) {
+  const int64_t length = 10;
+  std::vector<float> x(length);
+  for (int64_t t = 0; t < length; ++t) x[t] = static_cast<float>(t + 1);
+  const int64_t begin = -12, width = 36;  // samples -12 .. 23
+  std::vector<float> packed(width * 8, sentinel());
+  pack_window(x.data(), 1, length, begin, width, 8, packed.data(), 1.0f, TimePadding::kReflect);
+  for (int64_t n = 0; n < width; ++n) {
+    const int64_t t = begin + n;
+    const int64_t source = t < 0 ? -t : t >= length ? 2 * (length - 1) - t : t;
+    const float expected = source >= 0 && source < length ? x[source] : 0.0f;
+    EXPECT_EQ(packed[n * 8], expected) << "t=" << t;
+    EXPECT_EQ(packed[n * 8 + 1], 0.0f) << "t=" << t;  // channel 1 of 1
+  }
+  Tensor row = Tensor::from_vector<float>({1, 1, length}, x);
+  Tensor padded = reflect_pad_time(row, 3, 9);
+  ASSERT_EQ(padded.shape(), (Shape{1, 1, length + 12}));
+  for (int64_t i = 0; i < length + 12; ++i) {
+    const int64_t t = i - 3;
+    const int64_t source = t < 0 ? -t : t >= length ? 2 * (length - 1) - t : t;
+    EXPECT_EQ(padded.data<float>()[i], x[source]) << "i=" << i;
   }
 }
 

@@ -228,6 +228,57 @@ TEST(FusedConv, TiledConvMatchesReferenceAcrossTileEdges) {
   }
 }
 
+// pad_mode "reflect": the tiled path mirrors X while packing, the others (wide, narrow, short)
+// read a reflect-padded copy; one kernel object sees several lengths, including one equal to
+// another's padded length (its plans must not mix up the two geometries).
+TEST(FusedConv, ReflectPaddedConvMatchesReferenceOnEveryPath) {
+  std::mt19937 rng(14);
+  struct Case {
+    int64_t in_ch, out_ch, k, dilation;
+  };
+  for (const Case& c : std::vector<Case>{
+           {32, 32, 3, 1}, {32, 32, 3, 9}, {300, 16, 3, 1}, {32, 1, 7, 1}, {64, 48, 7, 1}}) {
+    const int64_t pad = (c.k - 1) * c.dilation / 2;
+    Node node = fused_node(c.k, c.dilation, pad, pad, "", true, "LeakyRelu");
+    node.attributes["pad_mode"] = std::string("reflect");
+    auto fast = make_kernel(node, false);
+    auto reference = make_kernel(node, true);
+    Tensor w = random_tensor({c.out_ch, c.in_ch, c.k}, rng);
+    Tensor b = random_tensor({c.out_ch}, rng);
+    for (int64_t frames : {int64_t{30}, 30 + 2 * pad, int64_t{5000}, int64_t{5001}}) {
+      SCOPED_TRACE(testing::Message() << c.in_ch << "->" << c.out_ch << " k" << c.k << " d"
+                                      << c.dilation << " T" << frames);
+      Tensor x = random_tensor({1, c.in_ch, frames}, rng);
+      Tensor r = random_tensor({1, c.out_ch, frames}, rng);
+      const std::vector<const Tensor*> inputs = {&x, &w, &b, &r};
+      Tensor want = reference->run(inputs)[0];
+      ASSERT_EQ(want.shape(), (Shape{1, c.out_ch, frames}));
+      EXPECT_LE(max_abs_diff(fast->run(inputs)[0], want),
+                2e-4f * std::sqrt(static_cast<float>(c.in_ch * c.k)));
+    }
+  }
+}
+
+TEST(FusedConv, ReflectPadsAsLongAsTheInputAreRefusedNamingTheNode) {
+  std::mt19937 rng(15);
+  Node node = fused_node(3, 1, 4, 4, "", false);
+  node.attributes["pad_mode"] = std::string("reflect");
+  Tensor x = random_tensor({1, 2, 4}, rng), w = random_tensor({2, 2, 3}, rng);
+  Tensor b = random_tensor({2}, rng);
+  for (bool reference : {false, true}) {
+    try {
+      make_kernel(node, reference)->run({&x, &w, &b});
+      ADD_FAILURE() << "expected an error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("fused"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("smaller than the input's length 4"), std::string::npos)
+          << e.what();
+    }
+  }
+  node.attributes["pad_mode"] = std::string("wrap");
+  EXPECT_THROW(make_kernel(node, false), Error);
+}
+
 TEST(TileSplit, LeavesShortWideStridedGroupedAndTransposedConvsWhole) {
   ConvGeometry g;
   g.batch = 1;
