@@ -52,6 +52,8 @@ class Tensor {
   void* raw() { return storage_.get(); }
   const void* raw() const { return storage_.get(); }
 
+  // Whether no other Tensor shares this buffer (a graph rewrite may then change it in place).
+  bool sole_owner() const { return storage_.use_count() == 1; }
   // Same buffer, new shape with the same element count.
   Tensor reshaped(const Shape& shape) const;
   Tensor clone() const;

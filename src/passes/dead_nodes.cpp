@@ -1,5 +1,7 @@
 // Removes nodes none of whose outputs is read or returned. ONNX ops have no side effects, so
 // such a node only costs time (e.g. the unused second output chains torch exports leave).
+// Initializers nobody reads any more go too: the weights a rewrite replaced (fuse_matmul's
+// scaled copies, fold_constants' inputs) would otherwise stay in memory for nothing.
 #include <set>
 
 #include "passes/graph_uses.hpp"
@@ -26,9 +28,13 @@ bool remove_dead_nodes(Graph& graph) {
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     if (keep[i]) nodes.push_back(std::move(graph.nodes[i]));
   }
-  const bool changed = nodes.size() != graph.nodes.size();
+  bool changed = nodes.size() != graph.nodes.size();
   graph.nodes = std::move(nodes);
   if (changed) renumber_nodes(graph);
+  for (const ValueInfo& in : graph.inputs) live.insert(in.name);  // overridable defaults stay
+  changed = std::erase_if(graph.initializers,
+                          [&live](const auto& entry) { return !live.count(entry.first); }) ||
+            changed;
   return changed;
 }
 

@@ -114,14 +114,24 @@ bool fuse_matmul(Graph& graph) {
       const std::string gamma_name = other_operand(*scale, output);
       const Tensor* gamma = match.constant(gamma_name);
       if (per_column(gamma, n)) {
-        Tensor w = weights->clone(), b = Tensor(DType::kFloat32, {n});
+        // Scaled in place when this MatMul alone reads the initializer: Vocos' scaled matrices
+        // are half its weights, and a copy would double their memory and load time.
+        const auto it = graph.initializers.find(matmul.inputs[1]);
+        const bool in_place = it != graph.initializers.end() && it->second.sole_owner() &&
+                              uses.readers(matmul.inputs[1]).size() == 1;
+        Tensor w = in_place ? it->second : weights->clone();
+        Tensor b = Tensor(DType::kFloat32, {n});
         const float* g = gamma->data<float>();
         const float* b0 = match.constant(bias)->data<float>();
         float* wp = w.data<float>();
-        for (int64_t i = 0; i < w.numel(); ++i) wp[i] *= g[i % n];
+        for (int64_t row = 0; row < w.dim(0); ++row) {
+          for (int64_t j = 0; j < n; ++j) wp[row * n + j] *= g[j];
+        }
         for (int64_t j = 0; j < n; ++j) b.data<float>()[j] = b0[j] * g[j];
-        fused.inputs[1] = fresh_name(graph, scaled, matmul.inputs[1] + "_scaled");
-        scaled[fused.inputs[1]] = std::move(w);
+        if (!in_place) {
+          fused.inputs[1] = fresh_name(graph, scaled, matmul.inputs[1] + "_scaled");
+          scaled[fused.inputs[1]] = std::move(w);
+        }
         fused.inputs[2] = fresh_name(graph, scaled, bias + "_scaled");
         scaled[fused.inputs[2]] = std::move(b);
         absorbed.push_back(scale->index);

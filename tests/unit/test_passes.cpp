@@ -506,9 +506,41 @@ TEST(FuseMatmul, LinearGeluAndLayerScaleBecomeTwoNodesWithTheSameResults) {
     EXPECT_EQ(fused.nodes.size(), 2u);  // the GELU's Constants went with it
     EXPECT_EQ(fused.nodes[0].get_string("activation", ""), "Gelu");
     EXPECT_FALSE(fused.nodes[1].has("activation"));
-    EXPECT_TRUE(fused.initializers.count("w2_scaled"));  // gamma folded into new weights...
-    EXPECT_TRUE(fused.initializers.count("w2"));         // ...leaving the originals alone
+    // gamma folded into new weights (the caller's graph shares the originals), the originals
+    // dropped from the optimized graph, which no longer reads them.
+    EXPECT_TRUE(fused.initializers.count("w2_scaled"));
+    EXPECT_FALSE(fused.initializers.count("w2"));
   }
+}
+
+// When the optimized graph alone holds the weights (a model loaded from a file), they are scaled
+// in place: no second copy of what can be half a model.
+TEST(FuseMatmul, LayerScaleOfWeightsNobodyElseHoldsIsFoldedInPlace) {
+  const GraphMaker m = convnext_mlp(16, 48, false);
+  std::mt19937 rng(7);
+  const Tensor x = random_tensor({1, 40, 16}, rng, 2.0f);
+  Session reference(m.graph, SessionOptions{1, true, false, false});
+  const Tensor want = reference.run({{"x", x}}).at("y");
+  Graph own = m.graph;
+  for (auto& [name, tensor] : own.initializers) tensor = tensor.clone();
+  const Tensor original_w2 = own.initializers.at("w2").clone();
+  const float* w2_buffer = own.initializers.at("w2").data<float>();
+  optimize_graph(own);
+  ASSERT_TRUE(own.initializers.count("w2"));
+  EXPECT_FALSE(own.initializers.count("w2_scaled"));
+  const Tensor& scaled = own.initializers.at("w2");
+  EXPECT_EQ(scaled.data<float>(), w2_buffer);
+  const float* gamma = m.graph.initializers.at("gamma").data<float>();
+  for (int64_t i = 0; i < scaled.numel(); ++i) {
+    ASSERT_EQ(scaled.data<float>()[i], original_w2.data<float>()[i] * gamma[i % 16]) << i;
+  }
+  Session session(std::move(own), SessionOptions{1, false, false, false});
+  const Tensor got = session.run({{"x", x}}).at("y");
+  float worst = 0;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    worst = std::max(worst, std::fabs(got.data<float>()[i] - want.data<float>()[i]));
+  }
+  EXPECT_LE(worst, 2e-4f);
 }
 
 TEST(FuseMatmul, AGeluWhoseInsideIsReadElsewhereStaysUnfused) {
@@ -534,11 +566,14 @@ TEST(FusedMatMul, WrongBiasSizeIsRefusedNamingTheNode) {
                         ErrorCode::kInvalidModel, {"linear_3", "Swish"});
 }
 
-TEST(RemoveDeadNodes, DropsNodesNobodyReads) {
+TEST(RemoveDeadNodes, DropsNodesAndInitializersNobodyReads) {
   std::mt19937 rng(8);
   GraphMaker m;
   m.input("x");
-  m.node("Relu", {"x"}, "unused");
+  m.input("default_gain");
+  m.graph.initializers["default_gain"] = Tensor::scalar<float>(1.0f);  // an input's default
+  m.graph.initializers["bias"] = Tensor::scalar<float>(0.5f);
+  m.node("Add", {"x", "bias"}, "unused");
   m.node("Neg", {"unused"}, "unused2");
   m.node("Tanh", {"x"}, "y");
   m.output("y");
@@ -547,6 +582,8 @@ TEST(RemoveDeadNodes, DropsNodesNobodyReads) {
   ASSERT_EQ(graph.nodes.size(), 1u);
   EXPECT_EQ(graph.nodes[0].op_type, "Tanh");
   EXPECT_EQ(graph.nodes[0].index, 0u);
+  EXPECT_FALSE(graph.initializers.count("bias"));
+  EXPECT_TRUE(graph.initializers.count("default_gain"));
   EXPECT_FALSE(remove_dead_nodes(graph));
   expect_same_results(m.graph, {{"x", random_tensor({1, 2, 5}, rng)}});
 }
