@@ -1,11 +1,13 @@
 #include "ops/conv_onednn.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <unordered_map>
 
 #include "ops/conv_phases.hpp"
 #include "ops/conv_tiled.hpp"
 #include "ops/deconv_subpixel.hpp"
+#include "ops/elementwise_fast.hpp"
 #include "ops/onednn.hpp"
 
 namespace amphora {
@@ -189,8 +191,11 @@ ConvGeometry lift_depthwise_1d(const ConvGeometry& g) {
 // out = Relu/LeakyRelu(in) with `slope` on the negative side: a conv's input activation where it
 // cannot ride along a packing step. `out` may be `in`.
 void apply_input_slope(const float* in, float* out, int64_t n, float slope) {
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) out[i] = in[i] >= 0.0f ? in[i] : in[i] * slope;
+  constexpr int64_t kChunk = 16384;
+#pragma omp parallel for schedule(static) if (n > 4 * kChunk)
+  for (int64_t at = 0; at < n; at += kChunk) {
+    leaky_relu_row(in + at, out + at, std::min(kChunk, n - at), slope);
+  }
 }
 
 dnnl::primitive reorder_between(const memory::desc& from, const memory::desc& to) {

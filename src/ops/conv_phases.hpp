@@ -52,8 +52,8 @@ namespace amphora {
 // kernel pads the single output channel to 8 (8x the work, ~5 GFLOP/s) and its GEMM path is
 // slower still. For up to kNarrowMaxOutputs outputs, stride 1, group 1, batch 1 (1-D), this
 // computes y[o, t] = act(b[o] + sum_c sum_j w[o, c, j] in_act(x[c, t + j*d - pad])) + residual
-// as vectorised row updates over time tiles, parallel over the tiles, straight from the plain
-// layout; the input activation (post.input_activation) is applied to each tile's window of X.
+// over time tiles, parallel over the tiles: each tile's window of X is gathered (activated by
+// post.input_activation, zero-padded) and 64 outputs at a time accumulate in AVX2 registers.
 // Returns false (nothing written) for other problems.
 inline constexpr int64_t kNarrowMaxOutputs = 2;
 struct ConvPostOps;

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 
@@ -115,6 +116,32 @@ TEST(FastSin, SinKernelFastAndReferencePathsAgree) {
   const Tensor fast =
       expect_fast_kernel_near_libm("Sin", 7, x, [](float v) { return std::sin(v); }, 3e-7f);
   EXPECT_EQ(fast.data<float>()[5], std::sin(2e5f));
+}
+
+// The vectorised Relu/LeakyRelu row against `v >= 0 ? v : v * slope`, bit for bit: signed
+// zeros, NaN, infinities and ragged lengths, out of place and in place.
+TEST(LeakyReluRow, BitIdenticalToTheScalarDefinition) {
+  std::mt19937 rng(21);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  const float inf = std::numeric_limits<float>::infinity();
+  for (float slope : {0.0f, 0.01f, 0.2f, 1.0f}) {
+    for (int64_t n : {0, 1, 7, 8, 9, 63, 1000}) {
+      std::vector<float> x(static_cast<size_t>(n));
+      for (auto& v : x) v = normal(rng);
+      const std::vector<float> specials = {0.0f, -0.0f, std::nanf(""), inf, -inf, -1e-38f};
+      for (size_t i = 0; i < x.size() && i < specials.size(); ++i)
+        x[i * 5 % x.size()] = specials[i];
+      std::vector<float> want(x.size()), got(x.size(), 7.0f), in_place = x;
+      for (size_t i = 0; i < x.size(); ++i) want[i] = x[i] >= 0.0f ? x[i] : x[i] * slope;
+      leaky_relu_row(x.data(), got.data(), n, slope);
+      leaky_relu_row(in_place.data(), in_place.data(), n, slope);
+      for (size_t i = 0; i < x.size(); ++i) {
+        ASSERT_EQ(std::memcmp(&got[i], &want[i], sizeof(float)), 0)
+            << "slope " << slope << " n " << n << " at " << i << ": " << x[i];
+        ASSERT_EQ(std::memcmp(&in_place[i], &want[i], sizeof(float)), 0) << "in place, at " << i;
+      }
+    }
+  }
 }
 
 }  // namespace
