@@ -104,9 +104,9 @@ class FusedConvKernel : public Kernel {
     ConvGeometry g = padded;
     Tensor input = x;
     if (post_.reflect_pad) {
-      input = reflect_pad_time(x, g.pad_begin[0], g.pad_end[0]);
-      g.in[0] = input.shape().back();
-      g.pad_begin = g.pad_end = {0};
+      ReflectPadded unpadded = reflect_padded(padded, x);
+      g = unpadded.geometry;
+      input = unpadded.x;
     }
     if (post_.input_activation) {
       input = input.clone();

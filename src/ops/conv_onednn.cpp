@@ -416,13 +416,10 @@ bool OnednnConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w, co
   if (post.reflect_pad) {
     const Plan* plan = narrow_conv_applies(g) ? nullptr : plan_for(g, x, w, bias != nullptr, post);
     if (!plan || !plan->tiles.valid) {
-      ConvGeometry unpadded = g;
-      unpadded.in[0] += g.pad_begin[0] + g.pad_end[0];
-      unpadded.pad_begin = unpadded.pad_end = {0};
+      const ReflectPadded padded = reflect_padded(g, x);
       ConvPostOps rest = post;
       rest.reflect_pad = false;
-      return run(unpadded, reflect_pad_time(x, g.pad_begin[0], g.pad_end[0]), w, bias, rest,
-                 residual, y);
+      return run(padded.geometry, padded.x, w, bias, rest, residual, y);
     }
   }
   if (narrow_conv_applies(g)) {

@@ -61,8 +61,13 @@ void pack_window_reference(const float* x, int64_t channels, int64_t length, int
 void unpack_window_reference(const float* packed, int64_t channels, int64_t length, int64_t begin,
                              int64_t width, int64_t block, float* y);
 
-// x [N, C, T] with its time axis reflect-padded by (begin, end), both smaller than T: the input
-// of a conv with reflect padding where it does not run tiled (fused_pad.cpp, FusedConv).
-Tensor reflect_pad_time(const Tensor& x, int64_t begin, int64_t end);
+// A 1-D conv with reflect padding (pads smaller than T) as the same conv unpadded over a
+// reflect-padded copy of X [N, C, T]: what the paths that do not mirror while packing run
+// (FusedConv's reference and untiled paths; fuse_pad.cpp).
+struct ReflectPadded {
+  ConvGeometry geometry;
+  Tensor x;
+};
+ReflectPadded reflect_padded(const ConvGeometry& g, const Tensor& x);
 
 }  // namespace amphora

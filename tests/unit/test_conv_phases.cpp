@@ -292,8 +292,8 @@ TEST(TimeWindow, PackWritesTheDocumentedLayoutAndUnpackInvertsIt) {
 }
 
 // Reflect padding as ONNX Pad defines it: x[-i] = x[i], x[T-1+i] = x[T-1-i]; what lies beyond
-// the mirror image (only ever read for outputs past the end) is zero. reflect_pad_time is the
-// same padding as a tensor.
+// the mirror image (only ever read for outputs past the end) is zero. reflect_padded is the same
+// padding as a tensor, with the conv's geometry unpadded to match.
 TEST(TimeWindow, ReflectMirrorsTheRowAboutItsEndSamples) {
   const int64_t length = 10;
   std::vector<float> x(length);
@@ -308,13 +308,25 @@ TEST(TimeWindow, ReflectMirrorsTheRowAboutItsEndSamples) {
     EXPECT_EQ(packed[n * 8], expected) << "t=" << t;
     EXPECT_EQ(packed[n * 8 + 1], 0.0f) << "t=" << t;  // channel 1 of 1
   }
-  Tensor row = Tensor::from_vector<float>({1, 1, length}, x);
-  Tensor padded = reflect_pad_time(row, 3, 9);
-  ASSERT_EQ(padded.shape(), (Shape{1, 1, length + 12}));
+  ConvGeometry g;
+  g.batch = g.in_channels = g.out_channels = 1;
+  g.spatial_rank = 1;
+  g.in = {length};
+  g.kernel = {13};
+  g.out = {length};
+  g.strides = g.dilations = {1};
+  g.pad_begin = {3};
+  g.pad_end = {9};
+  const ReflectPadded padded = reflect_padded(g, Tensor::from_vector<float>({1, 1, length}, x));
+  ASSERT_EQ(padded.x.shape(), (Shape{1, 1, length + 12}));
+  EXPECT_EQ(padded.geometry.in, (std::vector<int64_t>{length + 12}));
+  EXPECT_EQ(padded.geometry.pad_begin, (std::vector<int64_t>{0}));
+  EXPECT_EQ(padded.geometry.pad_end, (std::vector<int64_t>{0}));
+  EXPECT_EQ(padded.geometry.out, g.out);
   for (int64_t i = 0; i < length + 12; ++i) {
     const int64_t t = i - 3;
     const int64_t source = t < 0 ? -t : t >= length ? 2 * (length - 1) - t : t;
-    EXPECT_EQ(padded.data<float>()[i], x[source]) << "i=" << i;
+    EXPECT_EQ(padded.x.data<float>()[i], x[source]) << "i=" << i;
   }
 }
 
