@@ -18,6 +18,19 @@ constexpr int64_t kMinTile = 256, kMaxTile = 4096;
 
 float activate(float v, float slope) { return v >= 0.0f ? v : v * slope; }
 
+// How pack_window and unpack_window walk a window: in groups of 8 channel rows (one 8x8
+// transpose high), and with the samples n in [inside_begin, inside_end) inside the row.
+struct WindowWalk {
+  int64_t groups, inside_begin, inside_end;
+  WindowWalk(int64_t channels, int64_t length, int64_t begin, int64_t width, int64_t block)
+      : groups((channels + block - 1) / block * (block / kLanes)),
+        inside_begin(std::clamp<int64_t>(-begin, 0, width)),
+        inside_end(std::clamp<int64_t>(length - begin, inside_begin, width)) {}
+  int64_t rows_valid(int64_t group, int64_t channels) const {
+    return std::clamp<int64_t>(channels - group * kLanes, 0, kLanes);
+  }
+};
+
 // The row sample that sample t (possibly outside [0, length)) reads, or -1 for a zero.
 int64_t source_sample(int64_t t, int64_t length, TimePadding outside) {
   if (t >= 0 && t < length) return t;
@@ -91,13 +104,11 @@ void pack_window(const float* x, int64_t channels, int64_t length, int64_t begin
                  int64_t block, float* packed, float negative_slope, TimePadding outside) {
   const float slope = negative_slope;
   const __m256 zero = _mm256_setzero_ps(), vslope = _mm256_set1_ps(slope);
-  const int64_t groups = (channels + block - 1) / block * (block / kLanes);
-  // Samples n in [inside_begin, inside_end) of the window lie inside the row.
-  const int64_t inside_begin = std::clamp<int64_t>(-begin, 0, width);
-  const int64_t inside_end = std::clamp<int64_t>(length - begin, inside_begin, width);
-  for (int64_t group = 0; group < groups; ++group) {
+  const WindowWalk walk(channels, length, begin, width, block);
+  const int64_t inside_begin = walk.inside_begin, inside_end = walk.inside_end;
+  for (int64_t group = 0; group < walk.groups; ++group) {
     const int64_t first_channel = group * kLanes;
-    const int64_t rows_valid = std::clamp<int64_t>(channels - first_channel, 0, kLanes);
+    const int64_t rows_valid = walk.rows_valid(group, channels);
     // Channel c of sample n sits at out[n * block + c].
     float* out = packed + (first_channel / block) * width * block + first_channel % block;
     if (rows_valid == 0) {  // padding channels of the last block
@@ -136,24 +147,22 @@ void pack_window(const float* x, int64_t channels, int64_t length, int64_t begin
 
 void unpack_window(const float* packed, int64_t channels, int64_t length, int64_t begin,
                    int64_t width, int64_t block, float* y) {
-  const int64_t groups = (channels + block - 1) / block * (block / kLanes);
-  const int64_t inside_begin = std::clamp<int64_t>(-begin, 0, width);
-  const int64_t inside_end = std::clamp<int64_t>(length - begin, inside_begin, width);
-  for (int64_t group = 0; group < groups; ++group) {
+  const WindowWalk walk(channels, length, begin, width, block);
+  for (int64_t group = 0; group < walk.groups; ++group) {
     const int64_t first_channel = group * kLanes;
-    const int64_t rows_valid = std::clamp<int64_t>(channels - first_channel, 0, kLanes);
+    const int64_t rows_valid = walk.rows_valid(group, channels);
     if (rows_valid == 0) break;
     float* rows = y + first_channel * length;  // sample n of row c: rows[c * length + begin + n]
     const float* in = packed + (first_channel / block) * width * block + first_channel % block;
-    int64_t n = inside_begin;
-    for (; n + kLanes <= inside_end; n += kLanes) {
+    int64_t n = walk.inside_begin;
+    for (; n + kLanes <= walk.inside_end; n += kLanes) {
       __m256 v[kLanes];
       for (int64_t j = 0; j < kLanes; ++j) v[j] = _mm256_loadu_ps(in + (n + j) * block);
       transpose8x8(v);
       for (int64_t c = 0; c < rows_valid; ++c)
         _mm256_storeu_ps(rows + c * length + begin + n, v[c]);
     }
-    for (; n < inside_end; ++n) {
+    for (; n < walk.inside_end; ++n) {
       for (int64_t c = 0; c < rows_valid; ++c) rows[c * length + begin + n] = in[n * block + c];
     }
   }
