@@ -1,6 +1,7 @@
 #include "ops/conv_tiled.hpp"
 
 #include <immintrin.h>
+#include <omp.h>
 
 #include <algorithm>
 
@@ -17,6 +18,8 @@ constexpr int64_t kTileFloats = 96 * 1024;
 constexpr int64_t kMinTile = 256, kMaxTile = 4096;
 
 float activate(float v, float slope) { return v >= 0.0f ? v : v * slope; }
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // How pack_window and unpack_window walk a window: in groups of 8 channel rows (one 8x8
 // transpose high), and with the samples n in [inside_begin, inside_end) inside the row.
@@ -52,9 +55,16 @@ TileSplit split_into_tiles(const ConvGeometry& g, int64_t block) {
     return s;
   }
   s.block = block;
-  s.tile = std::clamp<int64_t>(kTileFloats / channels / 64 * 64, kMinTile, kMaxTile);
-  s.tiles = (g.out[0] + s.tile - 1) / s.tile;
+  // As many tiles for every thread (a streamed chunk may be only a few tiles long: 3 tiles on 2
+  // threads would leave one idle a third of the time), each as long as fits next to the weights
+  // and no shorter than kMinTile; the last one computes past the end by less than 16 samples.
+  const int64_t out_len = g.out[0], threads = std::max(1, omp_get_max_threads());
+  const int64_t longest = std::clamp<int64_t>(kTileFloats / channels / 64 * 64, kMinTile, kMaxTile);
+  s.tiles = ceil_div(ceil_div(out_len, longest), threads) * threads;
+  if (ceil_div(out_len, s.tiles) < kMinTile) s.tiles = out_len / kMinTile;
   if (s.tiles < 2) return s;
+  s.tile = ceil_div(ceil_div(out_len, s.tiles), 16) * 16;
+  s.tiles = ceil_div(out_len, s.tile);
   const int64_t span = (g.kernel[0] - 1) * g.dilations[0] + 1;
   s.window = s.tile + span - 1;
   s.per_tile = g;

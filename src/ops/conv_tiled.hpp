@@ -24,7 +24,7 @@ namespace amphora {
 struct TileSplit {
   bool valid = false;
   int64_t block = 8;   // channels per block of the packed layout (nCw8c or nCw16c)
-  int64_t tile = 0;    // output samples per tile
+  int64_t tile = 0;    // output samples per tile, a multiple of 16
   int64_t tiles = 0;   // ceil(T_out / tile): the last tile computes past the end, unpacked short
   int64_t window = 0;  // input samples per tile: tile + (k - 1) * d
   ConvGeometry per_tile;
