@@ -41,10 +41,9 @@ bool narrow_conv(const ConvGeometry& g, const float* x, const float* w, const fl
       const int64_t lo = std::clamp<int64_t>(-first, 0, width);
       const int64_t hi = std::clamp<int64_t>(in_len - first, lo, width);
       for (int64_t c = 0; c < channels; ++c) {
-        const float* row = x + c * in_len + first;  // row[i] is window sample i, for lo <= i < hi
-        float* out = window.data() + c * width;
+        float* out = window.data() + c * width;  // out[i] is input sample first + i
         std::fill(out, out + lo, 0.0f);
-        leaky_relu_row(row + lo, out + lo, hi - lo, slope);
+        leaky_relu_row(x + c * in_len + first + lo, out + lo, hi - lo, slope);
         std::fill(out + hi, out + width, 0.0f);
       }
       // 64 outputs at a time in eight AVX2 accumulators: per tap one broadcast weight and eight
