@@ -13,8 +13,6 @@
 namespace amphora {
 namespace {
 
-bool is_default_domain(const Node& node) { return node.domain.empty() || node.domain == "ai.onnx"; }
-
 bool is_slope_activation(const Node& node) {
   return is_default_domain(node) && node.inputs.size() == 1 && node.outputs.size() == 1 &&
          (node.op_type == "Relu" || node.op_type == "LeakyRelu");

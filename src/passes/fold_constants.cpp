@@ -29,7 +29,7 @@ bool may_fold(const Node& node) {
                                                "If",
                                                "Loop",
                                                "Scan"};
-  return (node.domain.empty() || node.domain == "ai.onnx") && !kNever.count(node.op_type);
+  return is_default_domain(node) && !kNever.count(node.op_type);
 }
 
 }  // namespace

@@ -20,8 +20,6 @@
 namespace amphora {
 namespace {
 
-bool is_default_domain(const Node& node) { return node.domain.empty() || node.domain == "ai.onnx"; }
-
 bool is_conv(const Node& node) {
   if (is_default_domain(node)) return node.op_type == "Conv" || node.op_type == "ConvTranspose";
   return node.domain == kAmphoraDomain &&
@@ -108,11 +106,7 @@ bool fuse_conv(Graph& graph) {
     Node fused = as_fused(conv);
     std::string value = conv.outputs[0];
     std::vector<size_t> absorbed;
-    auto single_reader = [&]() -> const Node* {
-      if (!uses.has_single_reader(value)) return nullptr;
-      const size_t reader = uses.readers(value).front();
-      return removed.count(reader) ? nullptr : &graph.nodes[reader];
-    };
+    auto single_reader = [&] { return sole_reader(graph, uses, removed, value); };
     const bool has_sum = fused.inputs.size() > 3 && !fused.inputs[3].empty();
     if (!fused.has("activation") && !has_sum) {
       if (const Node* act = single_reader(); act && is_fusable_activation(*act)) {
@@ -136,7 +130,7 @@ bool fuse_conv(Graph& graph) {
     fused.outputs = {value};
     removed.insert(i);
     removed.insert(absorbed.begin(), absorbed.end());
-    placed[absorbed.empty() ? i : absorbed.back()] = std::move(fused);
+    placed[absorbed.back()] = std::move(fused);
   }
   if (removed.empty()) return inputs_fused;
   replace_fused_nodes(graph, removed, placed);

@@ -37,9 +37,8 @@ class Matcher {
   }
   // The node that alone reads `value`, if it is `op` with `inputs` inputs and not yet absorbed.
   const Node* only_reader(const std::string& value, const char* op, size_t inputs) const {
-    if (!uses_.has_single_reader(value)) return nullptr;
-    const Node& reader = graph_.nodes[uses_.readers(value).front()];
-    return !removed_.count(reader.index) && is_op(reader, op, inputs) ? &reader : nullptr;
+    const Node* reader = sole_reader(graph_, uses_, removed_, value);
+    return reader && is_op(*reader, op, inputs) ? reader : nullptr;
   }
 
   // The GELU chain reading h; fills `nodes` and returns its output, or "" when it is not one.

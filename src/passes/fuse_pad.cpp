@@ -36,8 +36,7 @@ std::pair<int64_t, int64_t> time_pads(const Graph& graph, const GraphUses& uses,
 
 // A Conv or FusedConv (not transposed) over 1-D time with no padding or padding mode of its own.
 bool is_unpadded_1d_conv(const Graph& graph, const Node& node) {
-  const bool default_domain = node.domain.empty() || node.domain == "ai.onnx";
-  if (!(default_domain && node.op_type == "Conv") &&
+  if (!(is_default_domain(node) && node.op_type == "Conv") &&
       !(node.domain == kAmphoraDomain && node.op_type == "FusedConv")) {
     return false;
   }
@@ -58,8 +57,7 @@ bool fuse_reflect_pad(Graph& graph) {
   const GraphUses uses(graph);
   std::set<size_t> removed;
   for (const Node& pad : graph.nodes) {
-    const bool default_domain = pad.domain.empty() || pad.domain == "ai.onnx";
-    if (!default_domain || pad.op_type != "Pad" || pad.outputs.size() != 1 ||
+    if (!is_default_domain(pad) || pad.op_type != "Pad" || pad.outputs.size() != 1 ||
         pad.get_string("mode", "constant") != "reflect" ||
         !uses.has_single_reader(pad.outputs[0])) {
       continue;

@@ -24,10 +24,8 @@ bool fuse_snake(Graph& graph) {
   const GraphUses uses(graph);
   std::set<size_t> removed;
   std::map<size_t, Node> placed;
-  auto only_reader = [&](const std::string& value) -> const Node* {
-    if (!uses.has_single_reader(value)) return nullptr;
-    const size_t reader = uses.readers(value).front();
-    return removed.count(reader) ? nullptr : &graph.nodes[reader];
+  auto only_reader = [&](const std::string& value) {
+    return sole_reader(graph, uses, removed, value);
   };
   for (const Node& sin : graph.nodes) {
     if (!is_op(sin, "Sin", 1) || removed.count(sin.index)) continue;

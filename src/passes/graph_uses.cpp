@@ -50,9 +50,18 @@ void replace_fused_nodes(Graph& graph, const std::set<size_t>& removed,
   renumber_nodes(graph);
 }
 
+bool is_default_domain(const Node& node) { return node.domain.empty() || node.domain == "ai.onnx"; }
+
 bool is_op(const Node& node, const char* op, size_t inputs) {
-  return (node.domain.empty() || node.domain == "ai.onnx") && node.op_type == op &&
-         node.inputs.size() == inputs && node.outputs.size() == 1;
+  return is_default_domain(node) && node.op_type == op && node.inputs.size() == inputs &&
+         node.outputs.size() == 1;
+}
+
+const Node* sole_reader(const Graph& graph, const GraphUses& uses, const std::set<size_t>& removed,
+                        const std::string& value) {
+  if (!uses.has_single_reader(value)) return nullptr;
+  const size_t reader = uses.readers(value).front();
+  return removed.count(reader) ? nullptr : &graph.nodes[reader];
 }
 
 const Tensor* constant_value(const Graph& graph, const GraphUses& uses, const std::string& value) {

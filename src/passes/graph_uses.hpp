@@ -29,8 +29,16 @@ struct GraphUses {
   std::map<std::string, int64_t> producers_;
 };
 
+// A node of the default ONNX domain ("" or "ai.onnx").
+bool is_default_domain(const Node& node);
+
 // A default-domain node of this op type with this many inputs and one output.
 bool is_op(const Node& node, const char* op, size_t inputs);
+
+// The node that alone reads `value` (see has_single_reader), unless the rewrite in progress has
+// already absorbed it into `removed`; null otherwise.
+const Node* sole_reader(const Graph& graph, const GraphUses& uses, const std::set<size_t>& removed,
+                        const std::string& value);
 
 // The constant behind `value` (an initializer or a Constant node's output), or null.
 const Tensor* constant_value(const Graph& graph, const GraphUses& uses, const std::string& value);
