@@ -1,10 +1,17 @@
-// The 8x8 float transpose in AVX2 registers that the packing loops between plain [C, T] and
-// channel-blocked layouts are built on (conv_phases.cpp, conv_tiled.cpp).
+// AVX2 building blocks shared by the packing loops between plain [C, T] and channel-blocked
+// layouts (conv_phases.cpp, conv_tiled.cpp) and the element-wise rows (elementwise_fast.cpp).
 #pragma once
 
 #include <immintrin.h>
 
 namespace amphora {
+
+// v >= 0 ? v : v * slope per lane (Relu for slope 0, LeakyRelu otherwise), with the same ordered
+// compare as that scalar expression (NaN takes the product), so results are bit-identical to it.
+inline __m256 leaky_relu8(__m256 v, __m256 slope) {
+  const __m256 keep = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GE_OQ);
+  return _mm256_blendv_ps(_mm256_mul_ps(v, slope), v, keep);
+}
 
 // In-register 8x8 transpose: v[i][j] becomes v[j][i].
 inline void transpose8x8(__m256 v[8]) {

@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "ops/transpose8x8.hpp"
+#include "ops/avx2_lanes.hpp"
 
 namespace amphora {
 
@@ -142,11 +142,7 @@ void pack_window(const float* x, int64_t channels, int64_t length, int64_t begin
         v[c] = c < rows_valid ? _mm256_loadu_ps(rows + c * length + begin + n) : zero;
       }
       if (slope != 1.0f) {
-        // v >= 0 ? v : v * slope, with the same ordered compare as the scalar reference.
-        for (auto& lane : v) {
-          const __m256 keep = _mm256_cmp_ps(lane, zero, _CMP_GE_OQ);
-          lane = _mm256_blendv_ps(_mm256_mul_ps(lane, vslope), lane, keep);
-        }
+        for (auto& lane : v) lane = leaky_relu8(lane, vslope);
       }
       transpose8x8(v);
       for (int64_t j = 0; j < kLanes; ++j) _mm256_storeu_ps(out + (n + j) * block, v[j]);

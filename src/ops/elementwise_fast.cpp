@@ -1,9 +1,8 @@
 #include "ops/elementwise_fast.hpp"
 
-#include <immintrin.h>
-
 #include <cmath>
 
+#include "ops/avx2_lanes.hpp"
 #include "ops/elementwise_common.hpp"
 
 namespace amphora {
@@ -14,13 +13,9 @@ void erf_fast(const float* x, float* y, int64_t n) {
 }
 
 void leaky_relu_row(const float* x, float* y, int64_t n, float slope) {
-  const __m256 zero = _mm256_setzero_ps(), vslope = _mm256_set1_ps(slope);
+  const __m256 vslope = _mm256_set1_ps(slope);
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 v = _mm256_loadu_ps(x + i);
-    const __m256 keep = _mm256_cmp_ps(v, zero, _CMP_GE_OQ);  // false for NaN, as `v >= 0`
-    _mm256_storeu_ps(y + i, _mm256_blendv_ps(_mm256_mul_ps(v, vslope), v, keep));
-  }
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, leaky_relu8(_mm256_loadu_ps(x + i), vslope));
   for (; i < n; ++i) y[i] = x[i] >= 0.0f ? x[i] : x[i] * slope;
 }
 
