@@ -7,11 +7,13 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
+# Every package is named here: setup installs with --no-install-recommends, so a package that
+# only some other package recommends (oneDNN's CMake config needs OpenCL's) must be listed.
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   python3-torch python3-venv
   libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
-  libdnnl-dev libsndfile1-dev libsoxr-dev libkissfft-dev
+  libdnnl-dev ocl-icd-opencl-dev libsndfile1-dev libsoxr-dev libkissfft-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libbenchmark-dev
   libtorch-dev libopenblas0-pthread flite
