@@ -44,6 +44,9 @@ class VocoderStream;
 struct VocoderOptions : Options {
   // Bare ONNX files carry no sample rate; 0 = take it from the package manifest.
   int sample_rate = 0;
+  // Mel bins of a bare model that does not declare them (a TorchScript file: [batch, ?, frames]);
+  // the CLI takes them from the mel it is given. 0: the model must declare them.
+  int n_mels = 0;
   // Seed of the NSF source noise (an explicit model input); fixed so output is reproducible.
   uint64_t noise_seed = 0;
 };
@@ -51,8 +54,8 @@ struct VocoderOptions : Options {
 class Vocoder {
  public:
   // A package directory, an .onnx written by amphora-export (manifest in its metadata), or a
-  // bare ONNX whose one input is a mel [1, n_mels, T] and one output is audio (the hop is
-  // measured from the graph by running it on two lengths).
+  // bare model (ONNX, or TorchScript with Options::backend) whose one input is a mel
+  // [1, n_mels, T] and one output is audio (the hop is measured by running it on two lengths).
   static Vocoder load(const std::string& path, const VocoderOptions& options = {});
 
   const VocoderInfo& info() const;

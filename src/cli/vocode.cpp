@@ -30,9 +30,9 @@ struct VocodeArgs {
   uint64_t seed = 0;
   std::string subtype = "pcm16";
   bool force = false;
-  bool stream = false;       // stateful streaming
+  bool stream = false;              // stateful streaming
   std::string chunk_frames = "16";  // frames per push when streaming (cycled list)
-  int64_t chunked = 0;        // chunked mode with this many frames per chunk
+  int64_t chunked = 0;              // chunked mode with this many frames per chunk
 };
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -93,6 +93,12 @@ int run_vocode(const VocodeArgs& args) {
   options.backend = parse_backend(args.backend);
   options.sample_rate = args.sample_rate;
   options.noise_seed = args.seed;
+  std::optional<Tensor> given_mel;
+  if (!args.mel.empty()) {
+    given_mel = read_npy(args.mel);
+    // A bare model may not declare its mel bins (TorchScript): the mel given says them.
+    if (given_mel->rank() >= 2) options.n_mels = static_cast<int>(given_mel->dim(-2));
+  }
   const auto load_start = std::chrono::steady_clock::now();
   Vocoder vocoder = Vocoder::load(args.model, options);
   if (args.stream || args.chunked > 0) vocoder.stream_info();  // graph analysis: part of loading
@@ -100,7 +106,7 @@ int run_vocode(const VocodeArgs& args) {
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start)
           .count();
 
-  const Tensor mel = args.wav.empty() ? read_npy(args.mel) : mel_from_wav(vocoder, args.wav);
+  const Tensor mel = given_mel ? *given_mel : mel_from_wav(vocoder, args.wav);
   const int64_t frames = mel.dim(-1);
   const int rate_for_bar = vocoder.info().sample_rate > 0 ? vocoder.info().sample_rate : 22050;
   ProgressBar bar(isatty(fileno(stderr)) &&

@@ -17,24 +17,36 @@ int64_t probe_output_samples(const Model& model, const std::string& input, int64
   return outputs.begin()->second.numel();
 }
 
-// A bare ONNX file: one input [1 or batch, n_mels, T], one output; measure the hop.
-void describe_bare_onnx(Vocoder::Impl& impl, const std::string& path, int sample_rate) {
+// A bare model: one input [1 or batch, n_mels, T], one output; measure the hop.
+void describe_bare_model(Vocoder::Impl& impl, const std::string& path,
+                         const VocoderOptions& options) {
   const auto& inputs = impl.model.inputs();
   const auto& outputs = impl.model.outputs();
   if (inputs.size() != 1 || outputs.size() != 1) {
     fail(ErrorCode::kInvalidModel,
-         "{}: has no amphora manifest, and a bare ONNX vocoder needs exactly one input (mel) "
-         "and one output (audio); it has {} inputs and {} outputs",
+         "{}: has no amphora manifest, and a bare vocoder needs exactly one input (mel) and one "
+         "output (audio); it has {} inputs and {} outputs",
          path, inputs.size(), outputs.size());
   }
   const TensorInfo& mel = inputs[0];
-  if (mel.dims.size() != 3 || mel.dims[1].size <= 0) {
+  if (mel.dims.size() != 3) {
     fail(ErrorCode::kInvalidModel, "{}: input {} is not a mel [batch, n_mels, frames]", path,
          mel.to_string());
   }
+  const int64_t declared = mel.dims[1].size;
+  if (declared > 0 && options.n_mels > 0 && declared != options.n_mels) {
+    fail(ErrorCode::kInvalidArgument, "{}: input {} takes {} mel bins, not {}", path,
+         mel.to_string(), declared, options.n_mels);
+  }
+  const int64_t n_mels = declared > 0 ? declared : options.n_mels;
+  if (n_mels <= 0) {
+    fail(ErrorCode::kInvalidArgument,
+         "{}: input {} does not say how many mel bins it takes; give them "
+         "(VocoderOptions::n_mels; the CLI takes them from --mel)",
+         path, mel.to_string());
+  }
   impl.mel_input = mel.name;
   impl.audio_output = outputs[0].name;
-  const int64_t n_mels = mel.dims[1].size;
   const int64_t short_len = probe_output_samples(impl.model, mel.name, n_mels, 8);
   const int64_t long_len = probe_output_samples(impl.model, mel.name, n_mels, 16);
   const int64_t hop = (long_len - short_len) / 8;
@@ -44,8 +56,12 @@ void describe_bare_onnx(Vocoder::Impl& impl, const std::string& path, int sample
          "frames, {} for 16); cannot tell the hop length",
          path, short_len, long_len);
   }
-  impl.info = VocoderInfo{"onnx", sample_rate, static_cast<int>(hop), static_cast<int>(n_mels),
-                          false,  "waveform"};
+  impl.info = VocoderInfo{impl.model.backend() == Backend::kNative ? "onnx" : "torchscript",
+                          options.sample_rate,
+                          static_cast<int>(hop),
+                          static_cast<int>(n_mels),
+                          false,
+                          "waveform"};
 }
 
 void describe_package(Vocoder::Impl& impl) {
@@ -144,8 +160,6 @@ Tensor NoiseSource::next(int64_t samples) {
   return noise;
 }
 
-namespace {
-
 std::vector<float> run_vocoder(const Vocoder::Impl& impl, std::map<std::string, Tensor> inputs,
                                int64_t frames, const Vocoder::Progress& progress) {
   const int64_t samples = frames * impl.info.hop_length;
@@ -177,8 +191,6 @@ std::vector<float> run_vocoder(const Vocoder::Impl& impl, std::map<std::string, 
   return std::vector<float>(begin, begin + samples);  // Amphion trims to frames * hop
 }
 
-}  // namespace
-
 Vocoder Vocoder::load(const std::string& path, const VocoderOptions& options) {
   auto impl = std::make_shared<Impl>(Model::load(path, options));
   impl->noise_seed = options.noise_seed;
@@ -188,7 +200,7 @@ Vocoder Vocoder::load(const std::string& path, const VocoderOptions& options) {
     describe_package(*impl);
     if (options.sample_rate > 0) impl->info.sample_rate = options.sample_rate;
   } else {
-    describe_bare_onnx(*impl, impl->package.onnx_path, options.sample_rate);
+    describe_bare_model(*impl, impl->package.onnx_path, options);
   }
   return Vocoder(std::move(impl));
 }

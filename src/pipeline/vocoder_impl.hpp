@@ -38,15 +38,24 @@ struct Vocoder::Impl {
 
   // Streaming analysis, made on first use.
   struct Streaming {
-    std::shared_ptr<const Graph> graph;
+    std::shared_ptr<const Graph> graph;  // absent when the field was measured
     std::shared_ptr<const stream::StreamPlan> plan;
     std::shared_ptr<stream::KernelPool> kernels = std::make_shared<stream::KernelPool>();
+    stream::ReceptiveField model_field;  // the model's own, before a spectral head's ISTFT
+    bool field_measured = false;         // by running the model: no graph to analyse
     StreamInfo info;
   };
   const Streaming& streaming() const;
+  bool has_onnx_graph() const;
+  void analyse_graph(Streaming& out) const;
+  void measure_field(Streaming& out) const;
   mutable std::once_flag streaming_once;
   mutable Streaming streaming_cache;
 };
+
+// Runs the model on whole inputs; returns frames * hop samples (spectral heads through the ISTFT).
+std::vector<float> run_vocoder(const Vocoder::Impl& impl, std::map<std::string, Tensor> inputs,
+                               int64_t frames, const Vocoder::Progress& progress);
 
 // Checked, batched model inputs for a whole utterance or one pushed piece of it.
 Tensor mel_batch(const Tensor& mel, const VocoderInfo& info, bool allow_empty = false);

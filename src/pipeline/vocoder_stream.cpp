@@ -9,39 +9,73 @@
 #include "passes/passes.hpp"
 #include "pipeline/vocoder_impl.hpp"
 #include "stream/graph_streamer.hpp"
+#include "stream/measured_field.hpp"
 #include "stream/time_slices.hpp"
 
 namespace amphora {
 
+// A graph the streamer can read: the native engine's ONNX file, or a package's model.onnx
+// beside the TorchScript model that runs it.
+bool Vocoder::Impl::has_onnx_graph() const {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(package.onnx_path, ec) &&
+         (model.backend() == Backend::kNative ||
+          std::filesystem::path(package.onnx_path).extension() == ".onnx");
+}
+
+void Vocoder::Impl::analyse_graph(Streaming& out) const {
+  // The offline session's rewrites (fused convs) but those the streamer cannot follow.
+  auto graph = std::make_shared<Graph>(load_onnx(package.onnx_path));
+  if (!options.reference_kernels) optimize_graph(*graph, GraphUse::kStreaming);
+  // The time axes by the vocoder's contract, not by what the exporter named them: the mel
+  // [batch, n_mels, frames], f0 [batch, frames], NSF's noise [batch, harmonics, samples].
+  stream::InputTimes times = {{mel_input, {-1, 1}}};
+  if (info.needs_f0) times["f0"] = {-1, 1};
+  if (noise_channels > 0) times["noise"] = {-1, info.hop_length};
+  auto plan = std::make_shared<stream::StreamPlan>(stream::plan_stream(
+      *graph, times, KernelOptions{options.reference_kernels, options.threads}));
+  out.info.streamable = plan->problem.empty();
+  out.info.not_streamable_because = plan->problem;
+  out.model_field = plan->field;
+  out.graph = std::move(graph);
+  out.plan = std::move(plan);
+}
+
+// No graph to read (a bare TorchScript file, or a package exported without ONNX): chunked mode
+// still works with a receptive field measured by running the model; the stateful stream cannot.
+void Vocoder::Impl::measure_field(Streaming& out) const {
+  if (info.needs_f0) {
+    fail(ErrorCode::kUnsupported,
+         "{}: streaming and chunked mode of an NSF model analyse its ONNX graph, and there is "
+         "none (export it with --formats onnx,...)",
+         package.onnx_path);
+  }
+  out.field_measured = true;
+  out.info.not_streamable_because = fmt::format(
+      "the stateful stream runs an ONNX graph on the native engine, and {} has none (chunked "
+      "mode works: its receptive field is measured by running the model)",
+      package.onnx_path);
+  out.model_field = stream::measure_receptive_field(
+      [this](const Tensor& mel) {
+        return run_vocoder(*this, {{mel_input, mel}}, mel.dim(2), {});
+      },
+      info.n_mels, info.hop_length);
+}
+
 const Vocoder::Impl::Streaming& Vocoder::Impl::streaming() const {
   std::call_once(streaming_once, [&] {
-    // The offline session's rewrites (fused convs) but those the streamer cannot follow.
-    if (std::filesystem::is_directory(package.onnx_path)) {
-      fail(ErrorCode::kUnsupported,
-           "{}: streaming and chunked mode analyse the ONNX graph, and this package has no "
-           "model.onnx (export it with --formats onnx,...)",
-           package.onnx_path);
-    }
-    auto graph = std::make_shared<Graph>(load_onnx(package.onnx_path));
-    if (!options.reference_kernels) optimize_graph(*graph, GraphUse::kStreaming);
-    const std::map<std::string, int64_t> rates = {{"frames", 1}, {"samples", info.hop_length}};
-    auto plan = std::make_shared<stream::StreamPlan>(stream::plan_stream(
-        *graph, rates, KernelOptions{options.reference_kernels, options.threads}));
-    StreamInfo& out = streaming_cache.info;
-    out.streamable = plan->problem.empty();
-    out.not_streamable_because = plan->problem;
-    out.history_frames = plan->field.history_frames;
-    out.lookahead_frames = plan->field.lookahead_frames;
-    out.bounded_history = plan->field.bounded;
-    out.unbounded_because = plan->field.unbounded_because;
-    if (package.spectral_head) {  // the ISTFT's own overlap, in frames
+    Streaming& out = streaming_cache;
+    has_onnx_graph() ? analyse_graph(out) : measure_field(out);
+    out.info.history_frames = out.model_field.history_frames;
+    out.info.lookahead_frames = out.model_field.lookahead_frames;
+    out.info.bounded_history = out.model_field.bounded;
+    out.info.unbounded_because = out.model_field.unbounded_because;
+    if (package.spectral_head && !out.field_measured) {  // the ISTFT's own overlap, in frames
       const audio::Stft stft(*package.spectral_head);
       const int64_t hop = package.spectral_head->hop_length;
-      out.lookahead_frames += (stft.trim_start() + hop - 1) / hop;
-      out.history_frames += (package.spectral_head->n_fft - stft.trim_start() + hop - 1) / hop;
+      out.info.lookahead_frames += (stft.trim_start() + hop - 1) / hop;
+      out.info.history_frames += (package.spectral_head->n_fft - stft.trim_start() + hop - 1) / hop;
     }
-    streaming_cache.graph = std::move(graph);
-    streaming_cache.plan = std::move(plan);
   });
   return streaming_cache;
 }
@@ -147,7 +181,8 @@ std::vector<float> Vocoder::vocode_chunked(const Tensor& mel, const Tensor* f0,
   if (chunk_frames < 1) {
     fail(ErrorCode::kInvalidArgument, "chunk size must be at least 1 frame, got {}", chunk_frames);
   }
-  if (!info.streamable) {
+  const Impl::Streaming& streaming = impl_->streaming();
+  if (!info.streamable && !streaming.field_measured) {
     fail(ErrorCode::kUnsupported, "{}: chunked mode impossible: {}", impl_->package.onnx_path,
          info.not_streamable_because);
   }
@@ -172,8 +207,8 @@ std::vector<float> Vocoder::vocode_chunked(const Tensor& mel, const Tensor* f0,
   }
   const bool spectral = impl_->package.spectral_head.has_value();
   // The model's part of the context; the ISTFT runs once over the joined spectra.
-  const stream::StreamPlan& plan = *impl_->streaming().plan;
-  const int64_t history = plan.field.history_frames, lookahead = plan.field.lookahead_frames;
+  const stream::ReceptiveField& field = streaming.model_field;
+  const int64_t history = field.history_frames, lookahead = field.lookahead_frames;
   std::vector<float> samples;
   std::vector<Tensor> real_parts, imag_parts;
   for (int64_t start = 0; start < frames; start += chunk_frames) {

@@ -11,26 +11,37 @@ namespace amphora::stream {
 namespace {
 
 // The probe input for one graph input at `frames` frames; empty tensor + `problem` when an
-// axis is neither batch, fixed nor a known time symbol.
-Tensor probe_input(const ValueInfo& input, const std::map<std::string, int64_t>& symbol_rates,
-                   int64_t frames, uint64_t seed, std::string& problem) {
+// axis is neither batch, fixed nor the input's time axis.
+Tensor probe_input(const ValueInfo& input, const InputTimes& times, int64_t frames, uint64_t seed,
+                   std::string& problem) {
   if (!input.rank_known) {
     problem = fmt::format("input '{}' declares no shape, so its time axis is unknown", input.name);
     return {};
   }
+  const auto rank = static_cast<int64_t>(input.dims.size());
+  int64_t time_axis = -1, per_frame = 0;
+  if (auto it = times.find(input.name); it != times.end()) {
+    time_axis = it->second.axis < 0 ? it->second.axis + rank : it->second.axis;
+    per_frame = it->second.per_frame;
+    if (time_axis < 0 || time_axis >= rank) {
+      problem = fmt::format("input '{}' has rank {}, so it has no time axis {}", input.name, rank,
+                            it->second.axis);
+      return {};
+    }
+  }
   Shape shape;
-  for (size_t axis = 0; axis < input.dims.size(); ++axis) {
+  for (int64_t axis = 0; axis < rank; ++axis) {
     const Dim& dim = input.dims[axis];
-    if (dim.is_fixed()) {
+    if (axis == time_axis) {
+      shape.push_back(frames * per_frame);
+    } else if (dim.is_fixed()) {
       shape.push_back(dim.value);
-    } else if (auto it = symbol_rates.find(dim.symbol); it != symbol_rates.end()) {
-      shape.push_back(frames * it->second);
     } else if (axis == 0) {
       shape.push_back(1);
     } else {
       problem = fmt::format(
-          "input '{}' dim {} ('{}') is neither the batch nor a time axis the streamer knows "
-          "(frames or samples)",
+          "input '{}' dim {} ('{}') is symbolic, but it is neither the batch nor the input's "
+          "time axis",
           input.name, axis, dim.symbol.empty() ? "?" : dim.symbol);
       return {};
     }
@@ -102,7 +113,7 @@ Probe run_probe(const Graph& graph, std::vector<std::unique_ptr<Kernel>>& kernel
 
 }  // namespace
 
-TimeAnalysis analyze_time(const Graph& graph, const std::map<std::string, int64_t>& symbol_rates,
+TimeAnalysis analyze_time(const Graph& graph, const InputTimes& input_times,
                           const KernelOptions& kernel_options) {
   TimeAnalysis analysis;
   register_fused_conv_ops_once();  // graphs rewritten by src/passes use them
@@ -127,7 +138,7 @@ TimeAnalysis analyze_time(const Graph& graph, const std::map<std::string, int64_
     std::map<std::string, Tensor> inputs;
     for (const ValueInfo& input : graph.inputs) {
       Tensor tensor =
-          probe_input(input, symbol_rates, TimeAnalysis::kProbeFrames[p], 17 + p, analysis.problem);
+          probe_input(input, input_times, TimeAnalysis::kProbeFrames[p], 17 + p, analysis.problem);
       if (!analysis.problem.empty()) return analysis;
       inputs[input.name] = tensor;
     }

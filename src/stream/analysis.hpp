@@ -37,10 +37,20 @@ struct TimeAnalysis {
   static constexpr int64_t kProbeFrames[2] = {48, 61};
 };
 
-// `symbol_rates`: elements per frame of each symbolic input dim on a time axis, e.g.
-// {"frames": 1, "samples": 256}; a symbolic axis 0 is the batch (probed as 1). An input dim
-// with another symbol makes the graph not streamable (reported in `problem`, not thrown).
-TimeAnalysis analyze_time(const Graph& graph, const std::map<std::string, int64_t>& symbol_rates,
+// Where an input's time runs: the axis (negative counts from the end, as in numpy) and how
+// many elements it has per mel frame (1 for a mel or f0, the hop for a noise waveform). The
+// caller knows this from the model's contract (a vocoder's mel is [batch, n_mels, frames]),
+// so it holds whatever the exporter named the axis, or if it named it at all.
+struct InputTime {
+  int64_t axis = -1;
+  int64_t per_frame = 1;
+};
+using InputTimes = std::map<std::string, InputTime>;
+
+// `inputs`: the time axis of every graph input that has one. Their other dims are the declared
+// fixed sizes, and 1 for a symbolic axis 0 (the batch). An input that is not listed and has a
+// symbolic dim past the batch makes the graph not streamable (reported in `problem`, not thrown).
+TimeAnalysis analyze_time(const Graph& graph, const InputTimes& inputs,
                           const KernelOptions& kernels);
 
 }  // namespace amphora::stream

@@ -458,10 +458,10 @@ ReceptiveField receptive_field(const Graph& graph, const StreamPlan& plan) {
 
 }  // namespace
 
-StreamPlan plan_stream(const Graph& graph, const std::map<std::string, int64_t>& symbol_rates,
+StreamPlan plan_stream(const Graph& graph, const InputTimes& input_times,
                        const KernelOptions& kernels) {
   StreamPlan plan;
-  plan.time = analyze_time(graph, symbol_rates, kernels);
+  plan.time = analyze_time(graph, input_times, kernels);
   plan.nodes.resize(graph.nodes.size());
   if (!plan.time.problem.empty()) {
     plan.problem = plan.time.problem;

@@ -65,7 +65,7 @@ struct StreamPlan {
   ReceptiveField field;         // at the graph outputs, in input frames
 };
 
-StreamPlan plan_stream(const Graph& graph, const std::map<std::string, int64_t>& symbol_rates,
+StreamPlan plan_stream(const Graph& graph, const InputTimes& input_times,
                        const KernelOptions& kernels);
 
 }  // namespace amphora::stream

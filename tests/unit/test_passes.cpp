@@ -239,7 +239,7 @@ TEST(FuseReflectPad, PadsComputedFromConstantsGoIntoTheConvOffline) {
   for (int64_t dilation : {1, 3}) {
     GraphMaker m;
     m.input("x");
-    m.graph.inputs[0].dims = {{1, ""}, {32, ""}, {-1, "frames"}};  // as the streamer needs
+    m.graph.inputs[0].dims = {{1, ""}, {32, ""}, {-1, "frames"}};
     Node& head = m.node("Constant", {}, "head");
     head.attributes["value"] = Tensor::from_vector<int64_t>({4}, {0, 0, 0, 0});
     m.graph.initializers["tail"] = Tensor::from_vector<int64_t>({2}, {dilation, dilation});
@@ -259,14 +259,14 @@ TEST(FuseReflectPad, PadsComputedFromConstantsGoIntoTheConvOffline) {
       EXPECT_EQ(fused.nodes[0].get_string("pad_mode", ""), "reflect");
       EXPECT_EQ(fused.nodes[0].get_ints("pads"), (std::vector<int64_t>{dilation, dilation}));
       const stream::StreamPlan refused =
-          stream::plan_stream(fused, {{"frames", 1}}, KernelOptions{});
+          stream::plan_stream(fused, {{"x", {-1, 1}}}, KernelOptions{});
       EXPECT_NE(refused.problem.find("reflect padding"), std::string::npos) << refused.problem;
     }
     Graph streaming = m.graph;
     optimize_graph(streaming, GraphUse::kStreaming);
     EXPECT_EQ(count_ops(streaming, "Pad"), 1u);
     const stream::StreamPlan plan =
-        stream::plan_stream(streaming, {{"frames", 1}}, KernelOptions{});
+        stream::plan_stream(streaming, {{"x", {-1, 1}}}, KernelOptions{});
     EXPECT_TRUE(plan.problem.empty()) << plan.problem;
   }
 }
@@ -445,8 +445,7 @@ TEST(FuseSnake, LeavesChainsWhoseValuesOthersReadOrWhoseExponentIsNotTwo) {
 }
 
 // A com.amphora node as the passes write it, writing "y".
-Node amphora_node(const std::string& name, const std::string& op,
-                  std::vector<std::string> inputs) {
+Node amphora_node(const std::string& name, const std::string& op, std::vector<std::string> inputs) {
   register_fused_conv_ops_once();
   Node node;
   node.name = name;
@@ -462,8 +461,11 @@ TEST(FusedSnake, WrongCoefficientCountIsRefusedNamingTheNode) {
   auto kernel = OpRegistry::instance().create(node, 1, KernelOptions{});
   Tensor x(DType::kFloat32, {1, 3, 4});
   Tensor two(DType::kFloat32, {1, 2, 1});
-  testing::expect_error([&] { kernel->run({&x, &two, &two}); }, ErrorCode::kInvalidArgument,
-                        {"snake_7", "[1, 3, 4]"});
+  testing::expect_error(
+      [&] {
+        kernel->run({&x, &two, &two});
+      },
+      ErrorCode::kInvalidArgument, {"snake_7", "[1, 3, 4]"});
 }
 
 // Vocos' ConvNeXt pointwise layers: x [1, T, C] -> Linear + GELU -> Linear -> layer scale.

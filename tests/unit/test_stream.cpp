@@ -225,7 +225,7 @@ TEST(Stream, RunningSumAndHeadValuesMatchTheWholeInputRun) {
   b.output("y", kFloat, {"1", "3", "?"});
   auto graph = std::make_shared<Graph>(load_onnx_from_bytes(b.bytes()));
   auto plan = std::make_shared<stream::StreamPlan>(
-      stream::plan_stream(*graph, {{"frames", 1}}, KernelOptions{}));
+      stream::plan_stream(*graph, {{"x", {-1, 1}}}, KernelOptions{}));
   ASSERT_TRUE(plan->problem.empty()) << plan->problem;
   EXPECT_FALSE(plan->field.bounded);
 
@@ -269,7 +269,7 @@ TEST(Stream, KernelsGoBackToThePoolAndServeTheNextStream) {
   b.output("y", kFloat, {"1", "4", "frames"});
   auto graph = std::make_shared<Graph>(load_onnx_from_bytes(b.bytes()));
   auto plan = std::make_shared<stream::StreamPlan>(
-      stream::plan_stream(*graph, {{"frames", 1}}, KernelOptions{}));
+      stream::plan_stream(*graph, {{"x", {-1, 1}}}, KernelOptions{}));
   ASSERT_TRUE(plan->problem.empty()) << plan->problem;
   auto pool = std::make_shared<stream::KernelPool>();
   const Tensor x = random_tensor({1, 4, 30}, 5);
@@ -313,7 +313,7 @@ TEST(Stream, NearestResizeOfTimeStreamsAndLinearIsRefusedWithTheNode) {
     b.output("y", kFloat, {"1", "3", "?"});
     auto graph = std::make_shared<Graph>(load_onnx_from_bytes(b.bytes()));
     auto plan = std::make_shared<stream::StreamPlan>(
-        stream::plan_stream(*graph, {{"frames", 1}}, KernelOptions{}));
+        stream::plan_stream(*graph, {{"x", {-1, 1}}}, KernelOptions{}));
     if (std::string(mode) == "linear") {
       EXPECT_NE(plan->problem.find("Resize"), std::string::npos) << plan->problem;
       EXPECT_NE(plan->problem.find("'linear'"), std::string::npos) << plan->problem;
