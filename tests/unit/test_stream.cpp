@@ -11,6 +11,7 @@
 #include "graph/onnx_import.hpp"
 #include "runtime/session.hpp"
 #include "stream/graph_streamer.hpp"
+#include "stream/measured_field.hpp"
 #include "stream/time_slices.hpp"
 #include "test_graph_builder.hpp"
 
@@ -358,6 +359,46 @@ TEST(Stream, IstftStreamEqualsTheWholeInverse) {
     ASSERT_EQ(got.size(), expected.size());
     for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], expected[i]) << "sample " << i;
   }
+}
+
+// A model seen only from outside: output frame t (hop samples) is the sum of the first mel
+// bin over frames [t - history, t + lookahead], or of every frame so far (unbounded).
+stream::VocodeFn window_sum_model(int64_t history, int64_t lookahead, int64_t hop,
+                                  bool cumulative = false) {
+  return [=](const Tensor& mel) {
+    const int64_t frames = mel.dim(2);
+    const float* bin0 = mel.data<float>();
+    std::vector<float> samples;
+    for (int64_t t = 0; t < frames; ++t) {
+      float sum = 0;
+      const int64_t from = cumulative ? 0 : std::max<int64_t>(0, t - history);
+      for (int64_t f = from; f <= std::min(frames - 1, t + lookahead); ++f) sum += bin0[f];
+      samples.insert(samples.end(), static_cast<size_t>(hop), sum);
+    }
+    return samples;
+  };
+}
+
+TEST(MeasuredField, FindsHistoryAndLookaheadOfAModelRunFromOutside) {
+  for (auto [history, lookahead] : {std::pair<int64_t, int64_t>{0, 0}, {3, 1}, {40, 7}, {90, 0}}) {
+    const stream::ReceptiveField field =
+        stream::measure_receptive_field(window_sum_model(history, lookahead, 4), 3, 4);
+    EXPECT_TRUE(field.bounded) << history;
+    EXPECT_EQ(field.history_frames, history);
+    EXPECT_EQ(field.lookahead_frames, lookahead);
+  }
+}
+
+TEST(MeasuredField, StateOverTheWholeInputIsUnbounded) {
+  const stream::ReceptiveField field =
+      stream::measure_receptive_field(window_sum_model(0, 0, 2, /*cumulative=*/true), 2, 2);
+  EXPECT_FALSE(field.bounded);
+  EXPECT_NE(field.unbounded_because.find("whole"), std::string::npos);
+}
+
+TEST(MeasuredField, AModelThatIgnoresItsInputIsReported) {
+  auto silent = [](const Tensor& mel) { return std::vector<float>(mel.dim(2) * 2, 0.0f); };
+  EXPECT_THROW(stream::measure_receptive_field(silent, 2, 2), Error);
 }
 
 }  // namespace
