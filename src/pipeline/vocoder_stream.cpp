@@ -5,9 +5,8 @@
 
 #include "audio/istft_stream.hpp"
 #include "graph/onnx_import.hpp"
-#include "ops/conv_fused.hpp"
-#include "passes/passes.hpp"
 #include "pipeline/vocoder_impl.hpp"
+#include "runtime/execution.hpp"
 #include "stream/graph_streamer.hpp"
 #include "stream/measured_field.hpp"
 #include "stream/time_slices.hpp"
@@ -25,8 +24,8 @@ bool Vocoder::Impl::has_onnx_graph() const {
 
 void Vocoder::Impl::analyse_graph(Streaming& out) const {
   // The offline session's rewrites (fused convs) but those the streamer cannot follow.
-  auto graph = std::make_shared<Graph>(load_onnx(package.onnx_path));
-  if (!options.reference_kernels) optimize_graph(*graph, GraphUse::kStreaming);
+  auto graph = std::make_shared<Graph>(prepare_graph(
+      load_onnx(package.onnx_path), GraphUse::kStreaming, !options.reference_kernels));
   // The time axes by the vocoder's contract, not by what the exporter named them: the mel
   // [batch, n_mels, frames], f0 [batch, frames], NSF's noise [batch, harmonics, samples].
   stream::InputTimes times = {{mel_input, {-1, 1}}};

@@ -1,7 +1,5 @@
 #include "runtime/session.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <chrono>
 #include <new>
@@ -9,8 +7,7 @@
 #include <unordered_map>
 
 #include "graph/summary.hpp"
-#include "ops/conv_fused.hpp"
-#include "passes/passes.hpp"
+#include "runtime/execution.hpp"
 
 namespace amphora {
 
@@ -23,23 +20,6 @@ std::string input_names(const Graph& graph) {
   std::string s;
   for (const auto& in : graph.inputs) s += (s.empty() ? "'" : ", '") + in.name + "'";
   return s.empty() ? "none" : s;
-}
-
-// Runs a kernel, making sure any error names the node (kernels are asked to, but a message
-// from deeper down, e.g. Tensor's size guard, does not know the node).
-std::vector<Tensor> run_kernel(Kernel& kernel, const Node& node,
-                               const std::vector<const Tensor*>& inputs) {
-  std::string who = node.display_name();
-  try {
-    return kernel.run(inputs);
-  } catch (const Error& e) {
-    if (std::string(e.what()).find(who) != std::string::npos) throw;
-    fail(e.code(), "{}: {}", who, e.what());
-  } catch (const std::bad_alloc&) {
-    fail(ErrorCode::kOutOfRange, "{}: out of memory", who);
-  } catch (const std::exception& e) {
-    fail(ErrorCode::kInternal, "{}: {}", who, e.what());
-  }
 }
 
 double product(const Shape& shape, size_t from) {
@@ -74,21 +54,12 @@ double node_flops(const Node& node, const std::vector<Shape>& inputs,
 }
 
 Session::Session(Graph graph, SessionOptions options)
-    : graph_(std::move(graph)), options_(options) {
-  register_fused_conv_ops_once();  // the passes' fused nodes, also in graphs saved after them
-  if (options_.optimize) optimize_graph(graph_);
-  KernelOptions kernel_options;
-  kernel_options.reference = options_.reference_kernels;
-  kernel_options.threads = options_.threads;
-  const OpRegistry& registry = OpRegistry::instance();
+    : graph_(prepare_graph(std::move(graph), GraphUse::kOffline, options.optimize)),
+      options_(options) {
+  const KernelOptions kernel_options{options_.reference_kernels, options_.threads};
   kernels_.reserve(graph_.nodes.size());
   for (const Node& node : graph_.nodes) {
-    try {
-      kernels_.push_back(registry.create(node, graph_.opset(node.domain), kernel_options));
-    } catch (const Error& e) {
-      if (std::string(e.what()).find(node.display_name()) != std::string::npos) throw;
-      fail(e.code(), "{}: {}", node.display_name(), e.what());
-    }
+    kernels_.push_back(create_kernel(graph_, node, kernel_options));
   }
   plan_lifetimes();
 }
@@ -299,7 +270,7 @@ std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& 
   shapes.reserve(graph_.inputs.size());
   for (const ValueInfo& in : graph_.inputs) shapes.push_back(inputs.at(in.name).shape());
   plan_for(shapes);
-  if (options_.threads > 0) omp_set_num_threads(options_.threads);
+  use_threads(options_.threads);
 
   std::unordered_map<std::string, Tensor> values(inputs.begin(), inputs.end());
   RunStats stats;
@@ -328,7 +299,7 @@ std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& 
       args.push_back(value);
     }
     const auto node_start = std::chrono::steady_clock::now();
-    std::vector<Tensor> results = run_kernel(*kernels_[position], node, args);
+    std::vector<Tensor> results = run_node(*kernels_[position], node, args);
     if (options_.profile) record_profile(node, args, results, node_start, profile);
     const auto& needed = output_needed_[position];
     for (size_t i = 0; i < node.outputs.size(); ++i) {

@@ -4,7 +4,7 @@
 #include <random>
 #include <set>
 
-#include "ops/conv_fused.hpp"
+#include "runtime/execution.hpp"
 
 namespace amphora::stream {
 
@@ -90,12 +90,7 @@ Probe run_probe(const Graph& graph, std::vector<std::unique_ptr<Kernel>>& kernel
         args.push_back(&graph.initializers.at(name));
       }
     }
-    std::vector<Tensor> results;
-    try {
-      results = kernels[i]->run(args);
-    } catch (const Error& e) {
-      fail(e.code(), "probing {} for streaming: {}", node.display_name(), e.what());
-    }
+    std::vector<Tensor> results = run_node(*kernels[i], node, args, "probing for streaming");
     for (size_t k = 0; k < node.outputs.size() && k < results.size(); ++k) {
       const std::string& name = node.outputs[k];
       if (name.empty()) continue;
@@ -116,12 +111,9 @@ Probe run_probe(const Graph& graph, std::vector<std::unique_ptr<Kernel>>& kernel
 TimeAnalysis analyze_time(const Graph& graph, const InputTimes& input_times,
                           const KernelOptions& kernel_options) {
   TimeAnalysis analysis;
-  register_fused_conv_ops_once();  // graphs rewritten by src/passes use them
   std::vector<std::unique_ptr<Kernel>> kernels;
-  for (const Node& node : graph.nodes) {
-    kernels.push_back(
-        OpRegistry::instance().create(node, graph.opset(node.domain), kernel_options));
-  }
+  for (const Node& node : graph.nodes)
+    kernels.push_back(create_kernel(graph, node, kernel_options));
   // Data taint: everything computed from input values, except what only reads shapes.
   std::set<std::string> tainted;
   for (const ValueInfo& input : graph.inputs) tainted.insert(input.name);

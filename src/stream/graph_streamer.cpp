@@ -1,13 +1,11 @@
 #include "stream/graph_streamer.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <deque>
 #include <limits>
 
-#include "ops/conv_fused.hpp"
+#include "runtime/execution.hpp"
 #include "stream/time_slices.hpp"
 
 namespace amphora::stream {
@@ -113,12 +111,7 @@ struct GraphStreamer::State {
   }
 
   std::vector<Tensor> run_kernel(size_t index, const std::vector<const Tensor*>& args) {
-    const Node& node = graph->nodes[index];
-    try {
-      return nodes[index].kernel->run(args);
-    } catch (const Error& e) {
-      fail(e.code(), "streaming {}: {}", node.display_name(), e.what());
-    }
+    return run_node(*nodes[index].kernel, graph->nodes[index], args, "streaming");
   }
 
   // Arguments with streamed inputs cut to [from, to) (left null when `from` < 0: the caller
@@ -549,7 +542,6 @@ GraphStreamer::GraphStreamer(std::shared_ptr<const Graph> graph,
   s.graph = std::move(graph);
   s.pool = std::move(pool);
   KernelPool::Kernels pooled = s.pool ? s.pool->take() : KernelPool::Kernels{};
-  register_fused_conv_ops_once();  // graphs rewritten by src/passes use them
   s.plan = std::move(plan);
   s.threads = options.threads;
   for (const auto& [name, time] : s.plan->time.values) {
@@ -560,9 +552,8 @@ GraphStreamer::GraphStreamer(std::shared_ptr<const Graph> graph,
     const NodePlan& np = s.plan->nodes[i];
     NodeState& st = s.nodes[i];
     if (np.role == Role::kSkip) continue;
-    st.kernel = !pooled.empty() ? std::move(pooled[i])
-                                : OpRegistry::instance().create(
-                                      np.kernel_node, s.graph->opset(np.kernel_node.domain), options);
+    st.kernel =
+        !pooled.empty() ? std::move(pooled[i]) : create_kernel(*s.graph, np.kernel_node, options);
     for (const std::string& name : s.graph->nodes[i].inputs) {
       auto it = s.streams.find(name);
       st.readers.push_back(it == s.streams.end() ? -1 : it->second.add_reader());
@@ -582,7 +573,7 @@ GraphStreamer::~GraphStreamer() {
 
 std::map<std::string, Tensor> GraphStreamer::push(const std::map<std::string, Tensor>& inputs) {
   State& s = *state_;
-  if (s.threads > 0) omp_set_num_threads(s.threads);
+  use_threads(s.threads);
   for (const ValueInfo& in : s.graph->inputs) {
     auto given = inputs.find(in.name);
     auto stream = s.streams.find(in.name);
@@ -618,7 +609,7 @@ std::map<std::string, Tensor> GraphStreamer::push(const std::map<std::string, Te
 
 std::map<std::string, Tensor> GraphStreamer::finish() {
   State& s = *state_;
-  if (s.threads > 0) omp_set_num_threads(s.threads);
+  use_threads(s.threads);
   for (const ValueInfo& in : s.graph->inputs) {
     if (auto it = s.streams.find(in.name); it != s.streams.end()) it->second.finished = true;
   }

@@ -149,7 +149,9 @@ TEST_F(TorchScriptBackend, VocoderWorksUnchanged) {
   EXPECT_EQ(vocoder.info().n_mels, 4);
   EXPECT_EQ(vocoder.info().hop_length, 2);  // measured by running the model
   std::vector<float> samples = vocoder.vocode(read_npy((kFixtures / "tiny_input.npy").string()));
-  EXPECT_EQ(samples, read_npy((kFixtures / "tiny_expected.npy").string()).to_float_vector());
+  // Within float rounding, not bit-exact: LibTorch's kernels round differently across CPUs.
+  const Tensor expected = read_npy((kFixtures / "tiny_expected.npy").string());
+  EXPECT_LT(max_abs_diff(Tensor::from_vector<float>(expected.shape(), samples), expected), 1e-6f);
 }
 
 TEST_F(TorchScriptBackend, RejectsAFileThatIsNotATorchScriptArchive) {
