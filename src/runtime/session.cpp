@@ -9,7 +9,7 @@
 #include <unordered_map>
 
 #include "graph/summary.hpp"
-#include "ops/conv_fused.hpp"
+#include "ops/conv/conv_fused.hpp"
 #include "passes/passes.hpp"
 
 namespace amphora {

@@ -4,7 +4,7 @@
 #include <random>
 #include <set>
 
-#include "ops/conv_fused.hpp"
+#include "ops/conv/conv_fused.hpp"
 
 namespace amphora::stream {
 

@@ -7,7 +7,7 @@
 #include <deque>
 #include <limits>
 
-#include "ops/conv_fused.hpp"
+#include "ops/conv/conv_fused.hpp"
 #include "stream/time_slices.hpp"
 
 namespace amphora::stream {
@@ -560,9 +560,10 @@ GraphStreamer::GraphStreamer(std::shared_ptr<const Graph> graph,
     const NodePlan& np = s.plan->nodes[i];
     NodeState& st = s.nodes[i];
     if (np.role == Role::kSkip) continue;
-    st.kernel = !pooled.empty() ? std::move(pooled[i])
-                                : OpRegistry::instance().create(
-                                      np.kernel_node, s.graph->opset(np.kernel_node.domain), options);
+    st.kernel = !pooled.empty()
+                    ? std::move(pooled[i])
+                    : OpRegistry::instance().create(np.kernel_node,
+                                                    s.graph->opset(np.kernel_node.domain), options);
     for (const std::string& name : s.graph->nodes[i].inputs) {
       auto it = s.streams.find(name);
       st.readers.push_back(it == s.streams.end() ? -1 : it->second.add_reader());

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "ops/conv_phases.hpp"
-#include "ops/conv_tiled.hpp"
+#include "ops/conv/conv_phases.hpp"
+#include "ops/conv/conv_tiled.hpp"
 
 namespace amphora {
 namespace {

@@ -1,5 +1,5 @@
 // ConvTranspose through the sub-pixel (stacked phases) conv on oneDNN's direct kernel
-// (ops/deconv_subpixel.hpp, issue 7) against the reference transposed conv, on the vocoder
+// (ops/conv/deconv_subpixel.hpp, issue 7) against the reference transposed conv, on the vocoder
 // upsampler shapes and random ones, with every post-op combination.
 #include <gtest/gtest.h>
 
@@ -7,10 +7,10 @@
 #include <cstring>
 #include <random>
 
-#include "ops/conv_fused.hpp"
-#include "ops/conv_onednn.hpp"
-#include "ops/conv_reference.hpp"
-#include "ops/deconv_subpixel.hpp"
+#include "ops/conv/conv_fused.hpp"
+#include "ops/conv/conv_onednn.hpp"
+#include "ops/conv/conv_reference.hpp"
+#include "ops/conv/deconv_subpixel.hpp"
 
 namespace amphora {
 namespace {

@@ -7,10 +7,10 @@
 #include <cmath>
 #include <random>
 
-#include "ops/conv_fused.hpp"
-#include "ops/conv_phases.hpp"
-#include "ops/conv_reference.hpp"
-#include "ops/conv_tiled.hpp"
+#include "ops/conv/conv_fused.hpp"
+#include "ops/conv/conv_phases.hpp"
+#include "ops/conv/conv_reference.hpp"
+#include "ops/conv/conv_tiled.hpp"
 
 namespace amphora {
 namespace {

@@ -7,7 +7,7 @@
 #include <random>
 
 #include "op_test_util.hpp"
-#include "ops/elementwise_fast.hpp"
+#include "ops/elementwise/elementwise_fast.hpp"
 #include "ops/kernel.hpp"
 
 namespace amphora {
@@ -28,7 +28,8 @@ Tensor expect_fast_kernel_near_libm(const std::string& op, int64_t opset, const 
   int64_t first_not_libm = -1;
   for (int64_t i = 0; i < x.numel(); ++i) {
     worst = std::max(worst, std::fabs(fast.data<float>()[i] - exact.data<float>()[i]));
-    if (first_not_libm < 0 && exact.data<float>()[i] != libm(x.data<float>()[i])) first_not_libm = i;
+    if (first_not_libm < 0 && exact.data<float>()[i] != libm(x.data<float>()[i]))
+      first_not_libm = i;
   }
   EXPECT_EQ(first_not_libm, -1) << op << ": the reference kernel differs from libm there";
   EXPECT_LT(worst, tolerance) << op;
@@ -57,7 +58,8 @@ TEST(FastErf, ErfKernelFastAndReferencePathsAgree) {
   std::normal_distribution<float> normal(0.0f, 2.0f);
   Tensor x(DType::kFloat32, {3, 70001});  // large enough to go parallel
   for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = normal(rng);
-  expect_fast_kernel_near_libm("Erf", 13, x, [](float v) { return std::erf(v); }, 1e-6f);
+  expect_fast_kernel_near_libm(
+      "Erf", 13, x, [](float v) { return std::erf(v); }, 1e-6f);
   Tensor d(DType::kFloat64, {4});
   for (int64_t i = 0; i < 4; ++i) d.data<double>()[i] = 0.5 * static_cast<double>(i);
   Tensor e = OpRegistry::instance().create(testing::make_node("Erf", {"x"}), 13, {})->run({&d})[0];
@@ -79,7 +81,8 @@ TEST(FastTanh, WithinOneMillionthOfStdTanhEverywhere) {
   EXPECT_EQ(fast_tanh(0.0f), 0.0f);
   EXPECT_TRUE(std::isnan(fast_tanh(std::nanf(""))));
   Tensor t = Tensor::from_vector<float>({4}, {-3.0f, -0.5f, 0.25f, 20.0f});
-  expect_fast_kernel_near_libm("Tanh", 13, t, [](float v) { return std::tanh(v); }, 1e-6f);
+  expect_fast_kernel_near_libm(
+      "Tanh", 13, t, [](float v) { return std::tanh(v); }, 1e-6f);
 }
 
 TEST(FastSin, WithinAFewTenMillionthsOfStdSinAndLibmBeyondItsRange) {
@@ -113,8 +116,8 @@ TEST(FastSin, SinKernelFastAndReferencePathsAgree) {
   Tensor x(DType::kFloat32, {2, 90001});  // large enough to go parallel
   for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = normal(rng);
   x.data<float>()[5] = 2e5f;  // one input for the libm pass
-  const Tensor fast =
-      expect_fast_kernel_near_libm("Sin", 7, x, [](float v) { return std::sin(v); }, 3e-7f);
+  const Tensor fast = expect_fast_kernel_near_libm(
+      "Sin", 7, x, [](float v) { return std::sin(v); }, 3e-7f);
   EXPECT_EQ(fast.data<float>()[5], std::sin(2e5f));
 }
 

@@ -6,7 +6,7 @@
 #include <random>
 
 #include "op_test_util.hpp"
-#include "ops/conv_fused.hpp"
+#include "ops/conv/conv_fused.hpp"
 #include "passes/passes.hpp"
 #include "runtime/session.hpp"
 #include "stream/plan.hpp"
@@ -445,8 +445,7 @@ TEST(FuseSnake, LeavesChainsWhoseValuesOthersReadOrWhoseExponentIsNotTwo) {
 }
 
 // A com.amphora node as the passes write it, writing "y".
-Node amphora_node(const std::string& name, const std::string& op,
-                  std::vector<std::string> inputs) {
+Node amphora_node(const std::string& name, const std::string& op, std::vector<std::string> inputs) {
   register_fused_conv_ops_once();
   Node node;
   node.name = name;
@@ -462,8 +461,11 @@ TEST(FusedSnake, WrongCoefficientCountIsRefusedNamingTheNode) {
   auto kernel = OpRegistry::instance().create(node, 1, KernelOptions{});
   Tensor x(DType::kFloat32, {1, 3, 4});
   Tensor two(DType::kFloat32, {1, 2, 1});
-  testing::expect_error([&] { kernel->run({&x, &two, &two}); }, ErrorCode::kInvalidArgument,
-                        {"snake_7", "[1, 3, 4]"});
+  testing::expect_error(
+      [&] {
+        kernel->run({&x, &two, &two});
+      },
+      ErrorCode::kInvalidArgument, {"snake_7", "[1, 3, 4]"});
 }
 
 // Vocos' ConvNeXt pointwise layers: x [1, T, C] -> Linear + GELU -> Linear -> layer scale.
