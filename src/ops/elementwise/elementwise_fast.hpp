@@ -1,6 +1,6 @@
 // Vectorisable float32 forms of transcendental functions whose libm versions dominate a
 // vocoder's element-wise time (Vocos: GELU's Erf was 14 % of a run). Each is a fast path beside
-// the reference (libm) kernel and is tested against it (tests/unit/test_fused_elementwise.cpp).
+// the reference (libm) kernel and is tested against it (tests/unit/test_ops_elementwise_fast.cpp).
 #pragma once
 
 #include <cstdint>
