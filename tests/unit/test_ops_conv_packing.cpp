@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ops/conv/conv_phases.hpp"
+#include "ops/conv/conv_reflect_pad.hpp"
 #include "ops/conv/conv_tiled.hpp"
 
 namespace amphora {

@@ -1,9 +1,9 @@
 // Conv and ConvTranspose kernels: attribute parsing once per node, geometry per input shape,
-// then either the oneDNN path or the plain reference loops.
+// then either the fast path (conv_fast_path.hpp) or the plain reference loops.
 #include <cstring>
 
 #include "ops/conv/conv_attrs.hpp"
-#include "ops/conv/conv_onednn.hpp"
+#include "ops/conv/conv_fast_path.hpp"
 #include "ops/conv/conv_reference.hpp"
 #include "ops/kernel.hpp"
 
@@ -52,7 +52,7 @@ class ConvKernel : public Kernel {
   Node node_;
   ConvAttrs attrs_;
   bool reference_;
-  OnednnConv fast_;
+  ConvFastPath fast_;
 };
 
 }  // namespace

@@ -8,8 +8,9 @@
 #include <mutex>
 
 #include "ops/conv/conv_attrs.hpp"
+#include "ops/conv/conv_fast_path.hpp"
 #include "ops/conv/conv_reference.hpp"
-#include "ops/conv/conv_tiled.hpp"
+#include "ops/conv/conv_reflect_pad.hpp"
 #include "ops/elementwise/snake.hpp"
 #include "ops/matmul/matmul_fused.hpp"
 
@@ -130,7 +131,7 @@ class FusedConvKernel : public Kernel {
   ConvAttrs attrs_;
   ConvPostOps post_;
   bool reference_;
-  OnednnConv fast_;
+  ConvFastPath fast_;
   std::unique_ptr<Kernel> broadcast_add_;
 };
 

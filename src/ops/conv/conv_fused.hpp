@@ -11,7 +11,7 @@
 #pragma once
 
 #include "graph/ir.hpp"
-#include "ops/conv/conv_onednn.hpp"
+#include "ops/conv/conv_post_ops.hpp"
 #include "ops/kernel.hpp"
 
 namespace amphora {

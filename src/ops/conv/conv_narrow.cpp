@@ -1,12 +1,12 @@
-// narrow_conv (declared in conv_phases.hpp): direct 1-D conv for one or two output channels.
+// narrow_conv: direct 1-D conv for one or two output channels (conv_narrow.hpp).
+#include "ops/conv/conv_narrow.hpp"
+
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
-#include "ops/conv/conv_onednn.hpp"
-#include "ops/conv/conv_phases.hpp"
 #include "ops/elementwise/elementwise_fast.hpp"
 
 namespace amphora {

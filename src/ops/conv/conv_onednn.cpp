@@ -396,6 +396,11 @@ void OnednnConv::bind_weights(Plan& plan, const Tensor& w) {
   packed_.push_back(std::move(entry));
 }
 
+bool OnednnConv::mirrors_reflect_padding(const ConvGeometry& g, const Tensor& x, const Tensor& w,
+                                         bool has_bias, const ConvPostOps& post) {
+  return plan_for(g, x, w, has_bias, post)->tiles.valid;
+}
+
 bool OnednnConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* bias,
                      Tensor& y) {
   return run(g, x, w, bias, ConvPostOps{}, nullptr, y);
@@ -413,20 +418,11 @@ bool OnednnConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w, co
     apply_input_slope(input.data<float>(), copy.data<float>(), input.numel(), post.input_slope);
     return copy;
   };
-  if (post.reflect_pad) {
-    const Plan* plan = narrow_conv_applies(g) ? nullptr : plan_for(g, x, w, bias != nullptr, post);
-    if (!plan || !plan->tiles.valid) {
-      const ReflectPadded padded = reflect_padded(g, x);
-      ConvPostOps rest = post;
-      rest.reflect_pad = false;
-      return run(padded.geometry, padded.x, w, bias, rest, residual, y);
-    }
-  }
-  if (narrow_conv_applies(g)) {
-    return narrow_conv(g, x.data<float>(), w.data<float>(), bias ? bias->data<float>() : nullptr,
-                       post, residual ? residual->data<float>() : nullptr, y.data<float>());
-  }
   Plan* plan = plan_for(g, x, w, bias != nullptr, post);
+  if (post.reflect_pad && !plan->tiles.valid) {
+    fail(ErrorCode::kInternal,
+         "oneDNN conv: only the tiled layout mirrors reflect padding; pad X first (ConvFastPath)");
+  }
   if (!plan->supported) return false;
   if (plan->weights_source.raw() != w.raw()) bind_weights(*plan, w);
   if (plan->tiles.valid) {

@@ -3,7 +3,10 @@
 // once into the layout that primitive prefers and kept. Activations cross the boundary in plain
 // ONNX layout (ncw/nchw/ncdhw) and are reordered to and from the primitive's layout when it
 // prefers a blocked one. A strided 1-D ConvTranspose runs as the equivalent stacked sub-pixel
-// convolution instead (deconv_subpixel.hpp), as oneDNN's deconvolution is GEMM-based and slow.
+// convolution instead (deconv_subpixel.hpp), as oneDNN's deconvolution is GEMM-based and slow;
+// long 1-D convs with few channels run tile by tile (conv_tiled.hpp) and dilated ones over time
+// phases (conv_phases.hpp), both with our own packing into the primitive's layout. What runs
+// before this (reflect padding, convs with one or two outputs): conv_fast_path.hpp.
 //
 // Fused convs (com.amphora FusedConv, src/passes/fuse_conv.cpp) add post-ops: an activation on
 // the conv's result and then, optionally, the sum of a residual of the output's shape --
@@ -17,25 +20,9 @@
 
 #include "core/tensor.hpp"
 #include "ops/conv/conv_attrs.hpp"
+#include "ops/conv/conv_post_ops.hpp"
 
 namespace amphora {
-
-// What a fused conv applies after the convolution and bias, in this order.
-struct ConvPostOps {
-  enum class Activation { kNone, kRelu, kLeakyRelu, kTanh };
-  Activation activation = Activation::kNone;
-  float alpha = 0.01f;  // LeakyRelu slope for negative inputs
-  bool sum = false;     // add a residual tensor of the output's shape last
-  // Relu/LeakyRelu applied to the conv's input X first (the pre-activation of a resblock):
-  // folded into the packing of X into the primitive's layout where there is one.
-  bool input_activation = false;
-  float input_slope = 1.0f;  // negative-side slope: 0 for Relu, alpha for LeakyRelu
-  // X's time padding (1-D) mirrors X (ONNX Pad mode "reflect") instead of being zeros: a tiled
-  // conv packs it that way, every other path reads a reflect-padded copy of X.
-  bool reflect_pad = false;
-
-  bool operator==(const ConvPostOps&) const = default;
-};
 
 struct PhaseSplit;
 struct SubpixelSplit;
@@ -56,9 +43,14 @@ class OnednnConv {
   // Weights are recognised by their buffer: while the same buffer is passed, it is assumed to
   // hold the same values (initializers are immutable), and the packed copy is reused.
   bool run(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y);
-  // The same with post-ops; `residual` (shape of y) is required exactly when post.sum.
+  // The same with post-ops; `residual` (shape of y) is required exactly when post.sum. Reflect
+  // padding (post.reflect_pad) only where mirrors_reflect_padding() says so.
   bool run(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* bias,
            const ConvPostOps& post, const Tensor* residual, Tensor& y);
+  // Whether run() mirrors X for reflect padding itself on this problem: only the tiled layout
+  // packs X that way. Plans the problem as run() would (the plan is cached for it).
+  bool mirrors_reflect_padding(const ConvGeometry& g, const Tensor& x, const Tensor& w,
+                               bool has_bias, const ConvPostOps& post);
 
  private:
   struct Plan;

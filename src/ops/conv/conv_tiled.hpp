@@ -13,7 +13,6 @@
 
 #include <cstdint>
 
-#include "core/tensor.hpp"
 #include "ops/conv/conv_attrs.hpp"
 
 namespace amphora {
@@ -60,14 +59,5 @@ void pack_window_reference(const float* x, int64_t channels, int64_t length, int
                            TimePadding outside = TimePadding::kZeros);
 void unpack_window_reference(const float* packed, int64_t channels, int64_t length, int64_t begin,
                              int64_t width, int64_t block, float* y);
-
-// A 1-D conv with reflect padding (pads smaller than T) as the same conv unpadded over a
-// reflect-padded copy of X [N, C, T]: what the paths that do not mirror while packing run
-// (FusedConv's reference and untiled paths; fuse_pad.cpp).
-struct ReflectPadded {
-  ConvGeometry geometry;
-  Tensor x;
-};
-ReflectPadded reflect_padded(const ConvGeometry& g, const Tensor& x);
 
 }  // namespace amphora
