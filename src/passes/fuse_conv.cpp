@@ -13,7 +13,7 @@
 #include <algorithm>
 #include <set>
 
-#include "ops/conv/conv_fused.hpp"
+#include "ops/amphora_domain.hpp"
 #include "passes/graph_uses.hpp"
 #include "passes/passes.hpp"
 

@@ -9,7 +9,7 @@
 #include <map>
 #include <set>
 
-#include "ops/conv/conv_fused.hpp"
+#include "ops/amphora_domain.hpp"
 #include "passes/graph_uses.hpp"
 #include "passes/passes.hpp"
 

@@ -5,7 +5,7 @@
 // output; the fused node takes the Add's place, where all its inputs exist.
 #include <set>
 
-#include "ops/conv/conv_fused.hpp"
+#include "ops/amphora_domain.hpp"
 #include "passes/graph_uses.hpp"
 #include "passes/passes.hpp"
 

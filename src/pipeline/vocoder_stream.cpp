@@ -5,7 +5,7 @@
 
 #include "audio/istft_stream.hpp"
 #include "graph/onnx_import.hpp"
-#include "ops/conv/conv_fused.hpp"
+#include "ops/kernel.hpp"
 #include "passes/passes.hpp"
 #include "pipeline/vocoder_impl.hpp"
 #include "stream/graph_streamer.hpp"

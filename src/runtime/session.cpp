@@ -9,7 +9,7 @@
 #include <unordered_map>
 
 #include "graph/summary.hpp"
-#include "ops/conv/conv_fused.hpp"
+#include "ops/amphora_domain.hpp"
 #include "passes/passes.hpp"
 
 namespace amphora {
@@ -75,7 +75,7 @@ double node_flops(const Node& node, const std::vector<Shape>& inputs,
 
 Session::Session(Graph graph, SessionOptions options)
     : graph_(std::move(graph)), options_(options) {
-  register_fused_conv_ops_once();  // the passes' fused nodes, also in graphs saved after them
+  register_amphora_domain_ops_once();  // the passes' fused nodes, also in graphs saved after them
   if (options_.optimize) optimize_graph(graph_);
   KernelOptions kernel_options;
   kernel_options.reference = options_.reference_kernels;

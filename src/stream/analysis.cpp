@@ -4,7 +4,7 @@
 #include <random>
 #include <set>
 
-#include "ops/conv/conv_fused.hpp"
+#include "ops/amphora_domain.hpp"
 
 namespace amphora::stream {
 
@@ -105,7 +105,7 @@ Probe run_probe(const Graph& graph, std::vector<std::unique_ptr<Kernel>>& kernel
 TimeAnalysis analyze_time(const Graph& graph, const std::map<std::string, int64_t>& symbol_rates,
                           const KernelOptions& kernel_options) {
   TimeAnalysis analysis;
-  register_fused_conv_ops_once();  // graphs rewritten by src/passes use them
+  register_amphora_domain_ops_once();  // graphs rewritten by src/passes use them
   std::vector<std::unique_ptr<Kernel>> kernels;
   for (const Node& node : graph.nodes) {
     kernels.push_back(

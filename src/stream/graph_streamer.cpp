@@ -7,7 +7,7 @@
 #include <deque>
 #include <limits>
 
-#include "ops/conv/conv_fused.hpp"
+#include "ops/amphora_domain.hpp"
 #include "stream/time_slices.hpp"
 
 namespace amphora::stream {
@@ -549,7 +549,7 @@ GraphStreamer::GraphStreamer(std::shared_ptr<const Graph> graph,
   s.graph = std::move(graph);
   s.pool = std::move(pool);
   KernelPool::Kernels pooled = s.pool ? s.pool->take() : KernelPool::Kernels{};
-  register_fused_conv_ops_once();  // graphs rewritten by src/passes use them
+  register_amphora_domain_ops_once();  // graphs rewritten by src/passes use them
   s.plan = std::move(plan);
   s.threads = options.threads;
   for (const auto& [name, time] : s.plan->time.values) {

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <set>
 
+#include "ops/amphora_domain.hpp"
 #include "ops/conv/conv_attrs.hpp"
-#include "ops/conv/conv_fused.hpp"
 
 namespace amphora::stream {
 

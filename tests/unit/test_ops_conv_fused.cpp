@@ -7,7 +7,7 @@
 #include <cmath>
 #include <random>
 
-#include "ops/conv/conv_fused.hpp"
+#include "ops/amphora_domain.hpp"
 #include "ops/conv/conv_phases.hpp"
 #include "ops/conv/conv_reference.hpp"
 #include "ops/conv/conv_tiled.hpp"
@@ -52,7 +52,7 @@ Node fused_node(int64_t k, int64_t dilation, int64_t pad_l, int64_t pad_r,
 }
 
 std::unique_ptr<Kernel> make_kernel(const Node& node, bool reference) {
-  register_fused_conv_ops_once();
+  register_amphora_domain_ops_once();
   KernelOptions options;
   options.reference = reference;
   return OpRegistry::instance().create(node, 1, options);

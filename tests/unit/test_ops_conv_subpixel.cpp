@@ -7,7 +7,7 @@
 #include <cstring>
 #include <random>
 
-#include "ops/conv/conv_fused.hpp"
+#include "ops/amphora_domain.hpp"
 #include "ops/conv/conv_onednn.hpp"
 #include "ops/conv/conv_reference.hpp"
 #include "ops/conv/deconv_subpixel.hpp"
@@ -48,7 +48,7 @@ Node deconv_node(const Deconv& d, const std::string& activation, bool bias, bool
 }
 
 std::unique_ptr<Kernel> make_kernel(const Node& node, bool reference) {
-  register_fused_conv_ops_once();
+  register_amphora_domain_ops_once();
   KernelOptions options;
   options.reference = reference;
   return OpRegistry::instance().create(node, 1, options);

@@ -5,14 +5,12 @@
 
 #include <cmath>
 #include <cstring>
-#include <mutex>
 
+#include "ops/amphora_domain.hpp"
 #include "ops/conv/conv_attrs.hpp"
 #include "ops/conv/conv_fast_path.hpp"
 #include "ops/conv/conv_reference.hpp"
 #include "ops/conv/conv_reflect_pad.hpp"
-#include "ops/elementwise/snake.hpp"
-#include "ops/matmul/matmul_fused.hpp"
 
 namespace amphora {
 namespace {
@@ -176,19 +174,12 @@ ConvPostOps parse_conv_post_ops(const Node& node) {
 }
 
 void register_fused_conv_ops(OpRegistry& registry) {
-  register_snake_op(registry);  // the other com.amphora ops the passes write
-  register_fused_matmul_op(registry);
   for (bool transpose : {false, true}) {
     registry.add(kAmphoraDomain, transpose ? "FusedConvTranspose" : "FusedConv", 1,
                  [transpose](const Node& node, int64_t, const KernelOptions& options) {
                    return std::make_unique<FusedConvKernel>(node, transpose, options);
                  });
   }
-}
-
-void register_fused_conv_ops_once() {
-  static std::once_flag once;
-  std::call_once(once, [] { register_fused_conv_ops(OpRegistry::instance()); });
 }
 
 }  // namespace amphora

@@ -16,13 +16,9 @@
 
 namespace amphora {
 
-inline constexpr const char* kAmphoraDomain = "com.amphora";
-
-// Registers FusedConv and FusedConvTranspose in `registry` (idempotent per registry instance is
-// not required: call once). Session calls register_fused_conv_ops_once() before creating
-// kernels, so graphs produced by the passes (or saved after them) always find these ops.
+// Registers FusedConv and FusedConvTranspose in `registry`; with the other com.amphora ops by
+// register_amphora_domain_ops (ops/amphora_domain.hpp).
 void register_fused_conv_ops(OpRegistry& registry);
-void register_fused_conv_ops_once();
 
 // The post-ops a FusedConv node asks for (fails naming the node on an unknown activation).
 ConvPostOps parse_conv_post_ops(const Node& node);

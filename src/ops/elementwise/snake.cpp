@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "ops/conv/conv_fused.hpp"
+#include "ops/amphora_domain.hpp"
 #include "ops/elementwise/elementwise_common.hpp"
 #include "ops/elementwise/elementwise_fast.hpp"
 

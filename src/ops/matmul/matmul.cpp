@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "ops/conv/conv_fused.hpp"
+#include "ops/amphora_domain.hpp"
 #include "ops/kernel.hpp"
 #include "ops/matmul/matmul_fused.hpp"
 #include "ops/matmul/matmul_onednn.hpp"
