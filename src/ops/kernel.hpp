@@ -46,7 +46,8 @@ class OpRegistry {
            KernelFactory factory);
   bool supports(const std::string& domain, const std::string& op_type, int64_t opset) const;
   // Fails with kUnsupported naming op type, domain, opset and node when not registered.
-  std::unique_ptr<Kernel> create(const Node& node, int64_t opset, const KernelOptions& options) const;
+  std::unique_ptr<Kernel> create(const Node& node, int64_t opset,
+                                 const KernelOptions& options) const;
   std::vector<std::string> op_types() const;  // all registered, sorted, for the conformance list
 
  private:
@@ -71,18 +72,22 @@ class FunctionKernel : public Kernel {
 
 // Fails with kInvalidModel "<node>: expected N..M inputs, got K" when the count is off, and
 // with kInvalidArgument when a required input (index < required) is absent.
-void check_input_count(const Node& node, const std::vector<const Tensor*>& inputs,
-                       size_t required, size_t max_inputs);
+void check_input_count(const Node& node, const std::vector<const Tensor*>& inputs, size_t required,
+                       size_t max_inputs);
 // Normalises a possibly negative axis against `rank`; fails naming the node when out of range.
 int64_t normalize_axis(const Node& node, int64_t axis, int64_t rank);
 
-// One registration function per op family file (src/ops/<family>.cpp). registry.cpp calls them
-// all; adding a family = adding a file and one line there.
-void register_elementwise_ops(OpRegistry& registry);  // unary/binary math, activations, compare, logic, Where, Clip, Cast
-void register_reduce_ops(OpRegistry& registry);       // Reduce*, Softmax, LayerNormalization, CumSum
-void register_shape_ops(OpRegistry& registry);        // Reshape, Transpose, (Un)Squeeze, Shape, Gather, Concat, Split, Slice, Expand, Tile, Range, ConstantOfShape, Constant, Identity, Dropout, Flatten
-void register_pad_resize_ops(OpRegistry& registry);   // Pad, Resize
-void register_conv_ops(OpRegistry& registry);         // Conv, ConvTranspose
-void register_matmul_ops(OpRegistry& registry);       // MatMul, Gemm
+// One registration function per op family (src/ops/<family>/<family>.cpp). registry.cpp calls
+// them all; adding a family = adding a directory and one line there.
+// Unary/binary math, activations, compare, logic, Where, Clip, Cast.
+void register_elementwise_ops(OpRegistry& registry);
+// Reduce*, Softmax, LayerNormalization, CumSum.
+void register_reduce_ops(OpRegistry& registry);
+// Reshape, Transpose, (Un)Squeeze, Shape, Gather, Concat, Split, Slice, Expand, Tile, Range,
+// ConstantOfShape, Constant, Identity, Dropout, Flatten.
+void register_shape_ops(OpRegistry& registry);
+void register_pad_resize_ops(OpRegistry& registry);  // Pad, Resize
+void register_conv_ops(OpRegistry& registry);        // Conv, ConvTranspose
+void register_matmul_ops(OpRegistry& registry);      // MatMul, Gemm
 
 }  // namespace amphora

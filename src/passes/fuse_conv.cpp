@@ -1,6 +1,6 @@
 // Conv/ConvTranspose followed by its activation and by the residual Add that consumes it, and
 // preceded by a Relu/LeakyRelu whose result only convs read -> one com.amphora
-// FusedConv/FusedConvTranspose node (attributes and inputs: ops/conv_fused.hpp).
+// FusedConv/FusedConvTranspose node (attributes and inputs: ops/conv/conv_fused.hpp).
 // The oneDNN kernel then applies the activation and the sum as post-ops while the conv's
 // output is still in cache, instead of two more passes over an activation-sized tensor each.
 //
@@ -13,7 +13,7 @@
 #include <algorithm>
 #include <set>
 
-#include "ops/conv_fused.hpp"
+#include "ops/amphora_domain.hpp"
 #include "passes/graph_uses.hpp"
 #include "passes/passes.hpp"
 

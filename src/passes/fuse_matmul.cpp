@@ -1,7 +1,7 @@
 // A linear layer as exported, MatMul(x, W) -> Add(bias), followed by either the exact GELU
 //   Mul(Mul(h, Add(Erf(Div(h, sqrt 2)), 1)), 0.5)
 // or a per-column scale Mul(gamma) (Vocos' layer scale), -> one com.amphora FusedMatMul
-// (ops/matmul_fused.hpp). The scale is folded into new weights and bias: (xW + b) * g =
+// (ops/matmul/matmul_fused.hpp). The scale is folded into new weights and bias: (xW + b) * g =
 // x (W g) + b g. W, bias and gamma must be constants; every absorbed value but h (read by the
 // GELU's Div and Mul) has exactly one reader and is not a graph output. The fused node takes the
 // place of the last node it absorbs.
@@ -9,7 +9,7 @@
 #include <cmath>
 #include <set>
 
-#include "ops/conv_fused.hpp"
+#include "ops/amphora_domain.hpp"
 #include "passes/graph_uses.hpp"
 #include "passes/passes.hpp"
 

@@ -1,5 +1,5 @@
 // Pad(mode reflect, time axis only) -> Conv/FusedConv with no padding of its own  becomes  one
-// FusedConv with pad_mode "reflect" (ops/conv_fused.hpp). MelGAN frames each of its convs with
+// FusedConv with pad_mode "reflect" (ops/conv/conv_fused.hpp). MelGAN frames each of its convs with
 // nn.ReflectionPad1d: 14 copies of an activation-sized tensor (9 % of a run) that a tiled conv
 // avoids by mirroring the edges while it packs its windows (conv_tiled.hpp).
 //
@@ -9,7 +9,7 @@
 #include <map>
 #include <set>
 
-#include "ops/conv_fused.hpp"
+#include "ops/amphora_domain.hpp"
 #include "passes/graph_uses.hpp"
 #include "passes/passes.hpp"
 

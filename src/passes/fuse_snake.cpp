@@ -1,11 +1,11 @@
 // BigVGAN's Snake/SnakeBeta as exported: Add(x, Mul(inv, Pow(Sin(Mul(x, freq)), 2))) with
-// per-channel constants freq and inv -> one com.amphora Snake node (ops/snake.hpp). Five passes
-// over an activation-sized tensor (a third of a BigVGAN run) become one.
-// Safe because every absorbed value has exactly one reader (the next node of the chain) and is
-// not a graph output; the fused node takes the Add's place, where all its inputs exist.
+// per-channel constants freq and inv -> one com.amphora Snake node (ops/elementwise/snake.hpp).
+// Five passes over an activation-sized tensor (a third of a BigVGAN run) become one. Safe because
+// every absorbed value has exactly one reader (the next node of the chain) and is not a graph
+// output; the fused node takes the Add's place, where all its inputs exist.
 #include <set>
 
-#include "ops/conv_fused.hpp"
+#include "ops/amphora_domain.hpp"
 #include "passes/graph_uses.hpp"
 #include "passes/passes.hpp"
 

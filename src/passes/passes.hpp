@@ -18,11 +18,11 @@ bool fuse_conv(Graph& graph);
 bool move_activation_past_pad(Graph& graph);
 
 // BigVGAN's Snake/SnakeBeta chain Add(x, Mul(inv, Pow(Sin(Mul(x, freq)), 2))) with per-channel
-// constants -> com.amphora Snake (fuse_snake.cpp, ops/snake.hpp).
+// constants -> com.amphora Snake (fuse_snake.cpp, ops/elementwise/snake.hpp).
 bool fuse_snake(Graph& graph);
 
 // MatMul(x, W) + bias, then the exact GELU chain or a per-column scale Mul, with constant W,
-// bias and scale -> com.amphora FusedMatMul (fuse_matmul.cpp, ops/matmul_fused.hpp).
+// bias and scale -> com.amphora FusedMatMul (fuse_matmul.cpp, ops/matmul/matmul_fused.hpp).
 bool fuse_matmul(Graph& graph);
 
 // Nodes whose inputs are all small constants are run once and become initializers

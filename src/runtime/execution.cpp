@@ -5,7 +5,7 @@
 #include <new>
 #include <string>
 
-#include "ops/conv_fused.hpp"
+#include "ops/amphora_domain.hpp"
 
 namespace amphora {
 
@@ -32,7 +32,7 @@ Graph prepare_graph(Graph imported, GraphUse use, bool optimize) {
 
 std::unique_ptr<Kernel> create_kernel(const Graph& graph, const Node& node,
                                       const KernelOptions& options) {
-  register_fused_conv_ops_once();  // the passes' fused nodes, also in graphs saved after them
+  register_amphora_domain_ops_once();  // the passes' fused nodes, also in graphs saved after them
   try {
     return OpRegistry::instance().create(node, graph.opset(node.domain), options);
   } catch (const Error& e) {

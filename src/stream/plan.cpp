@@ -4,8 +4,8 @@
 #include <cmath>
 #include <set>
 
-#include "ops/conv_attrs.hpp"
-#include "ops/conv_fused.hpp"
+#include "ops/amphora_domain.hpp"
+#include "ops/conv/conv_attrs.hpp"
 
 namespace amphora::stream {
 

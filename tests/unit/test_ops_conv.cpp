@@ -6,8 +6,8 @@
 #include <random>
 
 #include "op_test_util.hpp"
-#include "ops/conv_attrs.hpp"
-#include "ops/conv_onednn.hpp"
+#include "ops/conv/conv_attrs.hpp"
+#include "ops/conv/conv_onednn.hpp"
 #include "ops/kernel.hpp"
 
 namespace amphora {

@@ -7,7 +7,7 @@
 
 #include "op_test_util.hpp"
 #include "ops/kernel.hpp"
-#include "ops/matmul_onednn.hpp"
+#include "ops/matmul/matmul_onednn.hpp"
 
 namespace amphora {
 namespace {

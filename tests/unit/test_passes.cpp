@@ -6,7 +6,7 @@
 #include <random>
 
 #include "op_test_util.hpp"
-#include "ops/conv_fused.hpp"
+#include "ops/amphora_domain.hpp"
 #include "passes/passes.hpp"
 #include "runtime/session.hpp"
 #include "stream/plan.hpp"
@@ -446,7 +446,7 @@ TEST(FuseSnake, LeavesChainsWhoseValuesOthersReadOrWhoseExponentIsNotTwo) {
 
 // A com.amphora node as the passes write it, writing "y".
 Node amphora_node(const std::string& name, const std::string& op, std::vector<std::string> inputs) {
-  register_fused_conv_ops_once();
+  register_amphora_domain_ops_once();
   Node node;
   node.name = name;
   node.domain = kAmphoraDomain;

@@ -1,0 +1,20 @@
+// The com.amphora operator domain: the ops amphora's graph passes write (src/passes) and that
+// graphs saved after them carry -- FusedConv and FusedConvTranspose (conv/conv_fused.hpp),
+// FusedMatMul (matmul/matmul_fused.hpp) and Snake (elementwise/snake.hpp). Passes and the
+// streamer need the domain's name without depending on any one op's kernel, hence this header.
+#pragma once
+
+#include "ops/kernel.hpp"
+
+namespace amphora {
+
+inline constexpr const char* kAmphoraDomain = "com.amphora";
+
+// Registers every com.amphora op in `registry` (call once per registry).
+void register_amphora_domain_ops(OpRegistry& registry);
+// The same on OpRegistry::instance(), once per process. Session and the streamer call it before
+// creating kernels, so graphs produced by the passes (or saved after them) always find these
+// ops.
+void register_amphora_domain_ops_once();
+
+}  // namespace amphora

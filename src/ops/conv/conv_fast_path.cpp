@@ -1,0 +1,33 @@
+#include "ops/conv/conv_fast_path.hpp"
+
+#include "ops/conv/conv_narrow.hpp"
+#include "ops/conv/conv_reflect_pad.hpp"
+
+namespace amphora {
+
+bool ConvFastPath::run(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* bias,
+                       Tensor& y) {
+  return run(g, x, w, bias, ConvPostOps{}, nullptr, y);
+}
+
+bool ConvFastPath::run(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* bias,
+                       const ConvPostOps& post, const Tensor* residual, Tensor& y) {
+  if (post.sum != (residual != nullptr) || (residual && residual->shape() != y.shape())) {
+    fail(ErrorCode::kInternal, "conv fast path: the sum post-op needs a residual of shape {}",
+         shape_str(y.shape()));
+  }
+  if (post.reflect_pad && (narrow_conv_applies(g) ||
+                           !onednn_.mirrors_reflect_padding(g, x, w, bias != nullptr, post))) {
+    const ReflectPadded padded = reflect_padded(g, x);
+    ConvPostOps rest = post;
+    rest.reflect_pad = false;
+    return run(padded.geometry, padded.x, w, bias, rest, residual, y);
+  }
+  if (narrow_conv_applies(g)) {
+    return narrow_conv(g, x.data<float>(), w.data<float>(), bias ? bias->data<float>() : nullptr,
+                       post, residual ? residual->data<float>() : nullptr, y.data<float>());
+  }
+  return onednn_.run(g, x, w, bias, post, residual, y);
+}
+
+}  // namespace amphora

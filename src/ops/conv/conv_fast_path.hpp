@@ -1,0 +1,33 @@
+// The fast path of Conv, ConvTranspose and the fused convs: which implementation runs one conv
+// problem. In order:
+//   - reflect padding (ConvPostOps::reflect_pad): mirrored while packing X where the problem runs
+//     tiled, otherwise the conv runs unpadded over a reflect-padded copy (conv_reflect_pad.hpp);
+//   - one or two output channels (a vocoder's conv_post): narrow_conv (conv_narrow.hpp);
+//   - everything else: oneDNN (conv_onednn.hpp), which picks its own layout -- tiled, time
+//     phases, sub-pixel ConvTranspose or the primitive's preferred one.
+// The kernels (conv.cpp, conv_fused.cpp) fall back to the reference loops when run() declines.
+#pragma once
+
+#include "core/tensor.hpp"
+#include "ops/conv/conv_attrs.hpp"
+#include "ops/conv/conv_onednn.hpp"
+#include "ops/conv/conv_post_ops.hpp"
+
+namespace amphora {
+
+class ConvFastPath {
+ public:
+  // Computes y (already allocated with g.output_shape()) from x, w and the optional bias.
+  // Returns false, having written nothing, when no fast implementation covers the problem (e.g.
+  // negative padding from an oversized ConvTranspose output_shape). Not safe to call
+  // concurrently on one object; caches per input shape like OnednnConv.
+  bool run(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& y);
+  // The same with post-ops; `residual` (shape of y) is required exactly when post.sum.
+  bool run(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* bias,
+           const ConvPostOps& post, const Tensor* residual, Tensor& y);
+
+ private:
+  OnednnConv onednn_;
+};
+
+}  // namespace amphora

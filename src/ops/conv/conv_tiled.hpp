@@ -1,0 +1,63 @@
+// Long 1-D convs with few channels, run one time tile at a time.
+//
+// The layers at the end of a vocoder (32..256 channels over 10^4..10^5 samples) are where oneDNN's
+// direct kernel is fastest per core (~95 % of peak on this machine's 32-channel k7 conv) and
+// where its layout costs most: it wants channel-blocked activations, and a whole-tensor
+// plain -> blocked reorder of X, of the residual and blocked -> plain of Y each cross main
+// memory, together another 40 % on top of the conv. Tiled, each thread packs one window of X
+// (and the residual) into a blocked buffer that stays in its L2, runs a single-threaded primitive
+// on it and unpacks the tile's output: every tensor crosses memory once, the input activation
+// rides along the packing, and the threads work on different tiles, so both cores are busy with
+// no barrier between the steps.
+#pragma once
+
+#include <cstdint>
+
+#include "ops/conv/conv_attrs.hpp"
+
+namespace amphora {
+
+// A conv as tiles of `tile` output samples, or `valid == false`. Output samples [t0, t0 + tile)
+// read input samples [t0 - pad_begin, t0 - pad_begin + window): zeros outside the row stand in
+// for the padding, so every tile is the same unpadded conv (`per_tile`).
+struct TileSplit {
+  bool valid = false;
+  int64_t block = 8;   // channels per block of the packed layout (nCw8c or nCw16c)
+  int64_t tile = 0;    // output samples per tile, a multiple of 16
+  int64_t tiles = 0;   // ceil(T_out / tile): the last tile computes past the end, unpacked short
+  int64_t window = 0;  // input samples per tile: tile + (k - 1) * d
+  ConvGeometry per_tile;
+};
+
+// Valid for batch-1, group-1, stride-1 1-D Conv (not ConvTranspose) with 3..kMaxTiledChannels
+// input and output channels and at least two tiles of output.
+// Up to 256 channels (HiFi-GAN V1 at 512 frames: 1.57 s with 128, 1.54 s with 256, 1.59 s with
+// 512 on this machine, 1.78-1.9 s untiled); wider weights no longer fit in L2 next to the tile.
+inline constexpr int64_t kMaxTiledChannels = 256;
+TileSplit split_into_tiles(const ConvGeometry& g, int64_t block);
+
+// What a window reads where it reaches past either end of the row: zeros (a conv's own padding),
+// or the row mirrored about its end samples (ONNX Pad mode "reflect", x[-i] = x[i] and
+// x[T-1+i] = x[T-1-i]; samples beyond the mirror image read zeros).
+enum class TimePadding { kZeros, kReflect };
+
+// x [C, length] (plain) -> packed [ceil(C/block)][width][block] for the window of samples
+// [begin, begin + width), begin possibly negative: `outside` decides the samples past the row,
+// channels that do not exist are zeros. `negative_slope` scales negative inputs on the way (a
+// fused Relu/LeakyRelu); 1 copies. block is 8 or 16. Single-threaded: the caller runs one window
+// per thread.
+void pack_window(const float* x, int64_t channels, int64_t length, int64_t begin, int64_t width,
+                 int64_t block, float* packed, float negative_slope = 1.0f,
+                 TimePadding outside = TimePadding::kZeros);
+// The inverse for the output: writes y[c][begin + n] for the n < width inside the row.
+void unpack_window(const float* packed, int64_t channels, int64_t length, int64_t begin,
+                   int64_t width, int64_t block, float* y);
+// The two above are AVX2 (8x8 in-register transposes); these are their scalar references, with
+// the same contract and bit-identical results, kept for the tests.
+void pack_window_reference(const float* x, int64_t channels, int64_t length, int64_t begin,
+                           int64_t width, int64_t block, float* packed, float negative_slope = 1.0f,
+                           TimePadding outside = TimePadding::kZeros);
+void unpack_window_reference(const float* packed, int64_t channels, int64_t length, int64_t begin,
+                             int64_t width, int64_t block, float* y);
+
+}  // namespace amphora
