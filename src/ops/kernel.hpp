@@ -17,6 +17,7 @@
 
 #include "core/tensor.hpp"
 #include "graph/ir.hpp"
+#include "ops/stream_rule.hpp"
 
 namespace amphora {
 
@@ -50,12 +51,18 @@ class OpRegistry {
                                  const KernelOptions& options) const;
   std::vector<std::string> op_types() const;  // all registered, sorted, for the conformance list
 
+  // How op_type behaves along a streamed time axis (ops/stream_rule.hpp); nullptr: it refuses.
+  void set_stream_rule(const std::string& domain, const std::string& op_type, StreamRule rule);
+  void set_stream_rule(const std::vector<std::string>& op_types, const StreamRule& rule);
+  const StreamRule* stream_rule(const std::string& domain, const std::string& op_type) const;
+
  private:
   struct Entry {
     int64_t since_version;
     KernelFactory factory;
   };
   std::map<std::pair<std::string, std::string>, std::vector<Entry>> entries_;
+  std::map<std::pair<std::string, std::string>, StreamRule> stream_rules_;
 };
 
 // Helpers for writing kernels.

@@ -49,10 +49,24 @@ std::unique_ptr<Kernel> OpRegistry::create(const Node& node, int64_t opset,
   }
   if (!chosen) {
     fail(ErrorCode::kUnsupported, "unsupported op {} (domain '{}', opset {}) at node {}",
-         node.op_type, node.domain.empty() ? "ai.onnx" : node.domain, opset,
-         node.display_name());
+         node.op_type, node.domain.empty() ? "ai.onnx" : node.domain, opset, node.display_name());
   }
   return chosen->factory(node, opset, options);
+}
+
+void OpRegistry::set_stream_rule(const std::string& domain, const std::string& op_type,
+                                 StreamRule rule) {
+  stream_rules_[{canonical_domain(domain), op_type}] = std::move(rule);
+}
+
+void OpRegistry::set_stream_rule(const std::vector<std::string>& op_types, const StreamRule& rule) {
+  for (const std::string& op_type : op_types) set_stream_rule("", op_type, rule);
+}
+
+const StreamRule* OpRegistry::stream_rule(const std::string& domain,
+                                          const std::string& op_type) const {
+  auto it = stream_rules_.find({canonical_domain(domain), op_type});
+  return it == stream_rules_.end() ? nullptr : &it->second;
 }
 
 std::vector<std::string> OpRegistry::op_types() const {
@@ -62,15 +76,16 @@ std::vector<std::string> OpRegistry::op_types() const {
   return out;
 }
 
-void check_input_count(const Node& node, const std::vector<const Tensor*>& inputs,
-                       size_t required, size_t max_inputs) {
+void check_input_count(const Node& node, const std::vector<const Tensor*>& inputs, size_t required,
+                       size_t max_inputs) {
   if (inputs.size() < required || inputs.size() > max_inputs) {
     fail(ErrorCode::kInvalidModel, "{}: expected {}..{} inputs, got {}", node.display_name(),
          required, max_inputs, inputs.size());
   }
   for (size_t i = 0; i < required; ++i) {
     if (!inputs[i]) {
-      fail(ErrorCode::kInvalidArgument, "{}: required input #{} is missing", node.display_name(), i);
+      fail(ErrorCode::kInvalidArgument, "{}: required input #{} is missing", node.display_name(),
+           i);
     }
   }
 }

@@ -14,42 +14,15 @@
 #include <string>
 #include <vector>
 
+#include "ops/stream_rule.hpp"
 #include "stream/analysis.hpp"
 
 namespace amphora::stream {
 
-enum class Role {
-  kSkip,           // folded constant, length-only value, or not needed by any output
-  kLocal,          // ordinary kernel on the new steps
-  kConv,           // 1-D convolution over time
-  kConvTranspose,  // 1-D transposed convolution over time
-  kPad,            // padding of the time axis
-  kTimeSlice,      // Slice along time: drop `slice_start` steps, hold back `slice_hold`
-  kTimeConcat,     // Concat along time of fixed pieces around one stream
-  kCumSum,         // running sum along time
-  kHeadTake,       // Gather/Slice of a fixed early range of a stream -> head value
-  kHeadLocal,      // computed once from head (and static) values
-};
-
-struct NodePlan {
-  Role role = Role::kSkip;
-  int64_t axis = -1;  // time axis of the stream input
-  // Conv / ConvTranspose along time.
-  int64_t kernel = 1, stride = 1, dilation = 1, pad_begin = 0, pad_end = 0, output_padding = 0;
-  std::string bias;  // ConvTranspose: added once per output step, not per overlapping chunk
-  std::string activation, sum;  // FusedConvTranspose: applied after the bias, per final step
-  float activation_alpha = 0.01f;
-  // Pad.
-  std::string pad_mode;  // constant | reflect | edge
-  double pad_value = 0;
-  // TimeSlice.
-  int64_t slice_start = 0, slice_hold = 0;
-  // TimeConcat: which input is the stream.
-  size_t stream_input = 0;
-  // HeadTake: stream steps needed before the head value can be computed.
-  int64_t head_needs = 0;
-  Node kernel_node;  // the node the kernel is built from (padding removed for convolutions)
-};
+// The roles and per-node plans are the ops' vocabulary (ops/stream_rule.hpp): each op family
+// declares how its ops stream, and the streamer runs the role.
+using Role = StreamRole;
+using NodePlan = StreamNodePlan;
 
 struct ReceptiveField {
   int64_t history_frames = 0;    // past frames an output frame depends on

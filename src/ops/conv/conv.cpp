@@ -64,6 +64,7 @@ void register_conv_ops(OpRegistry& registry) {
                    return std::make_unique<ConvKernel>(node, transpose, options);
                  });
   }
+  register_conv_stream_rules(registry);
 }
 
 }  // namespace amphora

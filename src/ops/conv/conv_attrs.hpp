@@ -9,6 +9,7 @@
 
 #include "core/tensor.hpp"
 #include "graph/ir.hpp"
+#include "ops/kernel.hpp"
 
 namespace amphora {
 
@@ -44,5 +45,8 @@ struct ConvGeometry {
 // or bias that contradict the attributes fail with kInvalidModel. Messages name the node.
 ConvGeometry resolve_conv_geometry(const Node& node, const ConvAttrs& attrs, const Shape& x,
                                    const Shape& w, const Shape* bias);
+
+// How Conv, ConvTranspose and their com.amphora fused forms stream (conv_stream.cpp).
+void register_conv_stream_rules(OpRegistry& registry);
 
 }  // namespace amphora

@@ -34,6 +34,7 @@ void register_elementwise_ops(OpRegistry& registry) {
   register_selection_ops(registry);
   register_cast_ops(registry);
   register_activation_ops(registry);
+  register_elementwise_stream_rules(registry);
 }
 
 }  // namespace amphora

@@ -156,4 +156,6 @@ void broadcast_binary(const Tensor& a, const Tensor& b, Tensor& out, Fn fn) {
                             });
 }
 
+void register_elementwise_stream_rules(OpRegistry& registry);  // elementwise_stream.cpp
+
 }  // namespace amphora

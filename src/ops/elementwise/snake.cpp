@@ -33,6 +33,8 @@ void snake_row(const float* x, float* y, int64_t n, float freq, float inv) {
 }  // namespace
 
 void register_snake_op(OpRegistry& registry) {
+  // Per-channel constants only: output step t from input step t.
+  registry.set_stream_rule(kAmphoraDomain, "Snake", stream_pointwise);
   registry.add(
       kAmphoraDomain, "Snake", 1, [](const Node& node, int64_t, const KernelOptions& options) {
         const bool reference = options.reference;

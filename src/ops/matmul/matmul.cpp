@@ -213,6 +213,7 @@ void register_matmul_ops(OpRegistry& registry) {
   registry.add("", "Gemm", 1, [](const Node& node, int64_t, const KernelOptions& options) {
     return std::make_unique<GemmKernel>(node, options);
   });
+  register_matmul_stream_rules(registry);
 }
 
 void register_fused_matmul_op(OpRegistry& registry) {

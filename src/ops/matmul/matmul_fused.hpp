@@ -12,4 +12,7 @@ namespace amphora {
 
 void register_fused_matmul_op(OpRegistry& registry);
 
+// How MatMul and FusedMatMul stream (matmul_stream.cpp).
+void register_matmul_stream_rules(OpRegistry& registry);
+
 }  // namespace amphora

@@ -130,6 +130,7 @@ void register_pad_resize_ops(OpRegistry& registry) {
   registry.add("", "Pad", 1, make_pad);
   registry.add("", "Resize", 10, make_resize);
   registry.add("", "Upsample", 7, make_resize);
+  register_pad_resize_stream_rules(registry);
 }
 
 }  // namespace amphora

@@ -10,4 +10,6 @@ namespace amphora {
 
 std::unique_ptr<Kernel> make_resize(const Node& node, int64_t opset, const KernelOptions& options);
 
+void register_pad_resize_stream_rules(OpRegistry& registry);  // pad_resize_stream.cpp
+
 }  // namespace amphora

@@ -204,6 +204,7 @@ void register_reduce_ops(OpRegistry& registry) {
   register_softmax_ops(registry);
   register_normalization_ops(registry);
   register_cumsum_ops(registry);
+  register_reduce_stream_rules(registry);
 }
 
 }  // namespace amphora

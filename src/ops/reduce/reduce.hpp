@@ -24,4 +24,6 @@ struct AxisSplit {
 };
 AxisSplit split_at_axis(const Shape& shape, int64_t axis);
 
+void register_reduce_stream_rules(OpRegistry& registry);  // reduce_stream.cpp
+
 }  // namespace amphora

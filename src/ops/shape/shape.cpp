@@ -10,6 +10,7 @@ void register_shape_ops(OpRegistry& registry) {
   register_shape_index_ops(registry);
   register_shape_join_ops(registry);
   register_shape_constant_ops(registry);
+  register_shape_stream_rules(registry);
 }
 
 }  // namespace amphora

@@ -65,4 +65,6 @@ void register_shape_index_ops(OpRegistry& registry);     // Transpose, Gather, S
 void register_shape_join_ops(OpRegistry& registry);      // Concat, Split, Tile, Expand
 void register_shape_constant_ops(OpRegistry& registry);  // Constant, ConstantOfShape, Range
 
+void register_shape_stream_rules(OpRegistry& registry);  // shape_stream.cpp
+
 }  // namespace amphora
