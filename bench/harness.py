@@ -1,4 +1,4 @@
-"""The bench harness (issue 7): the same model packages and inputs through amphora, ONNX Runtime,
+"""The bench harness: the same model packages and inputs through amphora, ONNX Runtime,
 PyTorch eager and TorchScript, interleaved, with the machine's measured FMA peak.
 
     .venv/bin/python bench/harness.py              # everything (long: run it on a quiet machine)
@@ -38,6 +38,15 @@ def log(message):
     print(message, file=sys.stderr, flush=True)
 
 
+def repo_relative(path):
+    """`path` relative to the repository when inside it (records stay free of one machine's
+    directories); otherwise unchanged."""
+    try:
+        return str(pathlib.Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def amphora_binary(path):
     binary = pathlib.Path(path or os.environ.get("AMPHORA_BIN", ROOT / "build" / "amphora"))
     if not binary.exists():
@@ -74,7 +83,7 @@ def machine_info(binary, threads):
     return {"cpu": cpu, "cores": os.cpu_count(), "avx2": " avx2" in flags,
             "avx512f": " avx512f" in flags, "kernel": platform.release(),
             "load_average_at_start": os.getloadavg(), "fma_peak_gflops": fma_peak(threads),
-            "versions": versions, "amphora_binary": str(binary)}
+            "versions": versions, "amphora_binary": repo_relative(binary)}
 
 
 def export_package(name, workdir, seed=0):
@@ -111,7 +120,10 @@ def measure(runtime, binary, package, frames, threads, runs, profile, torchscrip
         cmd = [PYTHON, str(BENCH / "harness_worker.py"), worker, str(package), "--frames",
                str(frames), "--threads", str(threads), "--runs", str(runs)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    result = json.loads(out.strip().splitlines()[-1])
+    if "model" in result:
+        result["model"] = repo_relative(result["model"])
+    return result
 
 
 # The file each runtime loads; PyTorch eager builds the module in Python (no model file).
@@ -214,7 +226,7 @@ def format_rows(result):
 
 
 def format_table(result):
-    """The per-format table (issue 6), or "" when the run did not measure FORMAT_CASE."""
+    """The per-format table, or "" when the run did not measure FORMAT_CASE."""
     rows = format_rows(result)
     if not rows:
         return ""

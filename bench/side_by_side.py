@@ -1,5 +1,5 @@
 """Side-by-side latency of amphora and ONNX Runtime on the same ONNX file and input shape,
-interleaved so machine drift hits both alike. The seed of the full harness (issue 7).
+interleaved so machine drift hits both alike. The seed of the full harness (harness.py).
 
     .venv/bin/python bench/side_by_side.py MODEL.onnx --frames 512 --threads 2 --rounds 3
 Prints one markdown table row per runtime, with the machine and versions.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Streaming numbers for bench/RESULTS.md (issue 5), on a HiFi-GAN V3 random-init package:
+# Streaming numbers for bench/RESULTS.md, on a HiFi-GAN V3 random-init package:
 #   1. `amphora bench --stream` at 16-frame pushes, 1 and 2 threads: first-audio latency,
 #      per-push p50/p99, throughput relative to the offline run (interleaved in one process);
 #   2. peak RSS streaming 10 s and 10 min of mel (--skip-offline; the input is made per push),

@@ -2,10 +2,11 @@
 // inputs and outputs, run it on named tensors.
 //
 //   amphora::Model model = amphora::Model::load("pkg/", {.threads = 4});
-//   for (const auto& in : model.inputs()) std::cout << in.to_string() << "\n";  // mel: float32
-//   [batch, 80, frames] auto outputs = model.run({{"mel", mel}}); // {"audio": Tensor}
+//   for (const auto& in : model.inputs()) std::cout << in.to_string() << "\n";
+//   // mel: float32 [batch, 80, frames]
+//   auto outputs = model.run({{"mel", mel}});  // {"audio": Tensor}
 //
-// Errors are thrown as amphora::Error (core/error.hpp) with a code and a message that names
+// Errors are thrown as amphora::Error (amphora/error.hpp) with a code and a message that names
 // the file, node, op or input at fault.
 #pragma once
 
@@ -16,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "core/tensor.hpp"
+#include "amphora/tensor.hpp"
 
 namespace amphora {
 

@@ -1,8 +1,8 @@
 // Vocoder: mel (and f0 for NSF-HiFiGAN) in, waveform out, for any amphora package or bare ONNX.
 //
 //   amphora::Vocoder vocoder = amphora::Vocoder::load("pkg/hifigan", {.threads = 2});
-//   std::vector<float> samples = vocoder.vocode(mel);  // mel: float32 [n_mels, T] or [1, n_mels,
-//   T]
+//   // mel: float32 [n_mels, T] or [1, n_mels, T]
+//   std::vector<float> samples = vocoder.vocode(mel);
 //
 // Spectral heads (Vocos, APNet) end in a complex spectrum in the ONNX graph; the inverse STFT
 // described by the package's "head" runs inside vocode(), so every family returns samples.
@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "amphora/amphora.hpp"
-#include "audio/mel.hpp"
+#include "amphora/mel_config.hpp"
 
 namespace amphora {
 

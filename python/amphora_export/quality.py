@@ -1,4 +1,4 @@
-"""Copy-synthesis quality of a vocoder checkpoint against a Griffin-Lim baseline (issue 8).
+"""Copy-synthesis quality of a vocoder checkpoint against a Griffin-Lim baseline.
 
 For each input wav (resampled to the model's rate if needed): Amphion's mel
 (extract_mel_features, the model's mel settings) -> (a) the PyTorch generator, (b) Griffin-Lim,

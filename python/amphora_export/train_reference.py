@@ -1,4 +1,4 @@
-"""Trains amphora's small reference vocoder (issue 8) on speech synthesised locally by flite.
+"""Trains amphora's small reference vocoder on speech synthesised locally by flite.
 
 Nothing is downloaded: the corpus is generated sentences spoken by Debian's flite voices, the
 generator is the exporter's own `hifigan` family (a V3-like config at half V3's width), and the
@@ -10,7 +10,7 @@ weight norm) that `amphora-export vocoder --checkpoint` reads like any other.
     python -m amphora_export.train_reference ship    models/hifigan-flite-v3s
 
 Losses: log-mel L1 + multi-resolution STFT (spectral convergence + log-magnitude L1), the two
-quantities issue 8 measures. No discriminators: on a 2-core CPU their cost would halve the steps.
+quantities its quality bar measures. No discriminators: on a 2-core CPU their cost would halve the steps.
 Seeded and resumable: the work folder keeps the latest state (weights, optimiser, RNGs, step)
 and the checkpoint that scored best on the validation sentences.
 """

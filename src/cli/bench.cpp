@@ -15,6 +15,7 @@
 #include "cli/bench_stream.hpp"
 #include "cli/commands.hpp"
 #include "cli/peak_rss.hpp"
+#include "core/error.hpp"
 
 namespace amphora::cli {
 namespace {

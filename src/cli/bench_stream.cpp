@@ -10,6 +10,7 @@
 #include "amphora/vocoder.hpp"
 #include "cli/peak_rss.hpp"
 #include "cli/stream_run.hpp"
+#include "core/error.hpp"
 
 namespace amphora::cli {
 

@@ -1,51 +1,33 @@
-// Element types the engine stores. float32 is the compute type; the integer and bool types
-// exist for shape computations, indices, masks and embeddings.
+// DType (amphora/dtype.hpp, public) plus what only libamphora needs with it: the mapping to
+// ONNX's element types and the one switch every typed kernel dispatches through.
 #pragma once
 
-#include <cstddef>
-#include <cstdint>
-#include <string>
+#include "amphora/dtype.hpp"
 
 namespace amphora {
-
-enum class DType : uint8_t { kFloat32, kFloat64, kInt64, kInt32, kInt8, kUint8, kBool };
-
-size_t dtype_size(DType t);
-const char* dtype_name(DType t);  // "float32", "int64", ...
 
 // ONNX TensorProto.DataType <-> DType. from_onnx fails with kUnsupported for other types.
 DType dtype_from_onnx(int onnx_type);
 int dtype_to_onnx(DType t);
 
-// Maps a C++ type to its DType at compile time: dtype_of<float>() == DType::kFloat32.
-template <typename T>
-constexpr DType dtype_of();
-template <>
-constexpr DType dtype_of<float>() { return DType::kFloat32; }
-template <>
-constexpr DType dtype_of<double>() { return DType::kFloat64; }
-template <>
-constexpr DType dtype_of<int64_t>() { return DType::kInt64; }
-template <>
-constexpr DType dtype_of<int32_t>() { return DType::kInt32; }
-template <>
-constexpr DType dtype_of<int8_t>() { return DType::kInt8; }
-template <>
-constexpr DType dtype_of<uint8_t>() { return DType::kUint8; }
-template <>
-constexpr DType dtype_of<bool>() { return DType::kBool; }
-
 // Calls fn(T{}) with T the C++ type of `t`; the one switch every typed kernel dispatches through.
 template <typename Fn>
 decltype(auto) visit_dtype(DType t, Fn&& fn) {
   switch (t) {
-    case DType::kFloat32: return fn(float{});
-    case DType::kFloat64: return fn(double{});
-    case DType::kInt64: return fn(int64_t{});
-    case DType::kInt32: return fn(int32_t{});
-    case DType::kInt8: return fn(int8_t{});
-    case DType::kUint8: return fn(uint8_t{});
-    case DType::kBool: return fn(bool{});
+    case DType::kFloat32:
+      return fn(float{});
+    case DType::kFloat64:
+      return fn(double{});
+    case DType::kInt64:
+      return fn(int64_t{});
+    case DType::kInt32:
+      return fn(int32_t{});
+    case DType::kInt8:
+      return fn(int8_t{});
+    case DType::kUint8:
+      return fn(uint8_t{});
+    case DType::kBool:
+      return fn(bool{});
   }
   return fn(float{});
 }

@@ -1,33 +1,12 @@
-// Error type used across libamphora. Every message names what is at fault (file, node, op,
-// input, shape) so a user can act on it without a debugger.
+// How libamphora raises amphora::Error (amphora/error.hpp, public): fail() formats the message
+// with fmt, which stays out of the public headers.
 #pragma once
 
 #include <fmt/format.h>
 
-#include <stdexcept>
-#include <string>
+#include "amphora/error.hpp"
 
 namespace amphora {
-
-enum class ErrorCode {
-  kInvalidArgument,  // bad user input: wrong name, dtype, rank, shape, flag
-  kInvalidModel,     // the model file is corrupt, fails the checker, or is inconsistent
-  kUnsupported,      // valid but not implemented (op, attribute, dtype)
-  kIo,               // file missing, unreadable, unwritable
-  kOutOfRange,       // absurd sizes, out-of-bounds indices
-  kInternal,         // a bug in amphora
-};
-
-const char* to_string(ErrorCode code);
-
-class Error : public std::runtime_error {
- public:
-  Error(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
-  ErrorCode code() const { return code_; }
-
- private:
-  ErrorCode code_;
-};
 
 // fail(ErrorCode::kInvalidArgument, "input '{}' has rank {}, expected {}", name, r, e);
 template <typename... Args>

@@ -1,18 +1,18 @@
 // The public API (include/amphora/amphora.hpp) on top of graph/onnx_import and Session, or of
-// the TorchScript backend (backends/torchscript) when Options::backend asks for it.
+// the backend Options::backend asks for (runtime/backend.hpp; TorchScript: src/backends/).
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "amphora/amphora.hpp"
-#include "backends/torchscript/script_model.hpp"
 #include "graph/onnx_import.hpp"
+#include "runtime/backend.hpp"
 #include "runtime/model_path.hpp"
 #include "runtime/session.hpp"
 
 namespace amphora {
 
-// Exactly one of `session` (native) and `script` (TorchScript) is set.
+// Exactly one of `session` (native) and `backend_model` (a registered backend) is set.
 struct Model::Impl {
   Impl(Graph graph, const Options& options);
   Impl(const std::string& path, const Options& options);
@@ -20,7 +20,7 @@ struct Model::Impl {
   std::vector<TensorInfo> inputs;
   std::vector<TensorInfo> outputs;
   std::unique_ptr<Session> session;
-  std::unique_ptr<torchscript::ScriptModel> script;
+  std::unique_ptr<BackendModel> backend_model;
 };
 
 namespace {
@@ -38,8 +38,10 @@ TensorInfo describe(const ValueInfo& value) {
 
 const char* backend_name(Backend backend) {
   switch (backend) {
-    case Backend::kNative: return "native";
-    case Backend::kTorchScript: return "torchscript";
+    case Backend::kNative:
+      return "native";
+    case Backend::kTorchScript:
+      return "torchscript";
   }
   return "?";
 }
@@ -52,7 +54,9 @@ Backend parse_backend(const std::string& name) {
 }
 
 bool backend_available(Backend backend) {
-  return backend == Backend::kNative || torchscript::libtorch_available();
+  if (backend == Backend::kNative) return true;
+  const BackendFactory* factory = find_backend(backend);
+  return factory && factory->available();
 }
 
 std::string TensorInfo::to_string() const {
@@ -69,20 +73,24 @@ std::string TensorInfo::to_string() const {
 Model::Impl::Impl(Graph graph, const Options& options) {
   for (const auto& v : graph.inputs) inputs.push_back(describe(v));
   for (const auto& v : graph.outputs) outputs.push_back(describe(v));
-  session = std::make_unique<Session>(std::move(graph),
-                                      SessionOptions{options.threads, options.reference_kernels,
-                                                     options.profile});
+  session = std::make_unique<Session>(
+      std::move(graph),
+      SessionOptions{options.threads, options.reference_kernels, options.profile});
 }
 
-Model::Impl::Impl(const std::string& path, const Options& options)
-    : backend(Backend::kTorchScript),
-      script(std::make_unique<torchscript::ScriptModel>(path, options)) {
-  inputs = script->inputs();
-  outputs = script->outputs();
+Model::Impl::Impl(const std::string& path, const Options& options) : backend(options.backend) {
+  const BackendFactory* factory = find_backend(backend);
+  if (!factory) {
+    fail(ErrorCode::kUnsupported, "{}: the {} backend is not part of this build", path,
+         backend_name(backend));
+  }
+  backend_model = factory->open(path, options);
+  inputs = backend_model->inputs();
+  outputs = backend_model->outputs();
 }
 
 Model Model::load(const std::string& path, const Options& options) {
-  if (options.backend == Backend::kTorchScript) {
+  if (options.backend != Backend::kNative) {
     return Model(std::make_shared<Impl>(path, options));
   }
   Graph graph = load_onnx(resolve_onnx_path(path));
@@ -102,17 +110,17 @@ Model Model::load_from_bytes(const std::string& bytes, const Options& options,
 const std::vector<TensorInfo>& Model::inputs() const { return impl_->inputs; }
 const std::vector<TensorInfo>& Model::outputs() const { return impl_->outputs; }
 const std::map<std::string, std::string>& Model::metadata() const {
-  return impl_->script ? impl_->script->metadata() : impl_->session->graph().metadata;
+  return impl_->backend_model ? impl_->backend_model->metadata() : impl_->session->graph().metadata;
 }
-int64_t Model::opset() const { return impl_->script ? 0 : impl_->session->graph().opset(); }
+int64_t Model::opset() const { return impl_->backend_model ? 0 : impl_->session->graph().opset(); }
 Backend Model::backend() const { return impl_->backend; }
 
 std::map<std::string, Tensor> Model::run(
     const std::map<std::string, Tensor>& inputs,
     const std::function<void(size_t done, size_t total)>& progress) const {
-  if (impl_->script) {
-    // One opaque forward(): progress can only say "done".
-    auto outputs = impl_->script->run(inputs);
+  if (impl_->backend_model) {
+    // One opaque call (TorchScript's forward()): progress can only say "done".
+    auto outputs = impl_->backend_model->run(inputs);
     if (progress) progress(1, 1);
     return outputs;
   }
@@ -121,7 +129,7 @@ std::map<std::string, Tensor> Model::run(
 
 std::vector<NodeTiming> Model::last_profile() const {
   std::vector<NodeTiming> timings;
-  if (!impl_->session) return timings;  // TorchScript runs as one opaque call
+  if (!impl_->session) return timings;  // other backends run as one opaque call
   for (NodeProfile& node : impl_->session->last_profile()) {
     timings.push_back({std::move(node.name), std::move(node.op_type), std::move(node.domain),
                        std::move(node.input_shapes), std::move(node.output_shapes), node.ms,

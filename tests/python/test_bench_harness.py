@@ -72,7 +72,7 @@ def test_unknown_model_is_refused_with_the_known_names(tmp_path):
 
 def test_render_writes_the_per_format_table_for_the_seed_case(tmp_path):
     """--render of a record holding HiFi-GAN V1 at 512 frames adds the per-format table
-    (issue 6): every runtime with its format, p90 and file size, and the Core ML line."""
+    (format comparison): every runtime with its format, p90 and file size, and the Core ML line."""
     def row(runtime, median, size):
         return {"model": "hifigan_v1", "frames": 512, "threads": 2, "runtime": runtime,
                 "median_ms": median, "p90_ms": median * 1.1, "best_ms": median * 0.9,

@@ -1,5 +1,6 @@
 """The reference vocoder conversion (amphora_export.reference_model) and the quality script's
-metrics and Griffin-Lim baseline (amphora_export.quality), which issue 8's numbers rest on."""
+metrics and Griffin-Lim baseline (amphora_export.quality), which the reference model's quality
+numbers (models/*/README.md) rest on."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """`--backend torchscript` end to end: every family exported small and random-init with
 formats onnx,torchscript, run by amphora's LibTorch backend and by its native engine, and
-compared with the PyTorch module it was exported from (issue 6). Also the errors: a file that
+compared with the PyTorch module it was exported from. Also the errors: a file that
 is not a TorchScript archive, one from an incompatible PyTorch version, inputs that do not match.
 
 Skipped (with the reason) only when the binary was built without LibTorch; then the one test

@@ -71,7 +71,7 @@ def test_train_without_a_corpus_names_the_missing_manifest(tmp_path):
 
 def test_the_shipped_reference_model_meets_its_log_mel_bar_on_the_examples():
     """models/hifigan-flite-small as the demo uses it: it loads strictly through the exporter
-    and copy-synthesises the held-out examples within issue 8's log-mel L1 bar (0.45)."""
+    and copy-synthesises the held-out examples within the reference model's log-mel L1 bar (0.45)."""
     folder = tr.ROOT / "models" / "hifigan-flite-small"
     spec, config, generator = quality.load_generator(str(folder))
     assert sum(f.stat().st_size for f in folder.iterdir()) < 10 * 1024 * 1024

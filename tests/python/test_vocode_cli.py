@@ -1,6 +1,6 @@
 """`amphora vocode` end to end: packages written by the exporter (tiny random-init configs, ONNX
 only), vocoded by the C++ binary, checked against the PyTorch generators and against the
-contract of issue 4 (lengths, spectral heads, NSF f0, bare ONNX, bad input)."""
+contract of `vocode` (lengths, spectral heads, NSF f0, bare ONNX, bad input)."""
 
 from __future__ import annotations
 

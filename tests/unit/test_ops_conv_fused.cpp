@@ -1,6 +1,6 @@
-// The oneDNN conv fast paths added for issue 7 -- post-ops (activation, residual sum), dilated
-// convs run over time phases, long convs run tile by tile -- against the plain reference kernels,
-// on random shapes.
+// The conv fast paths -- post-ops (activation, residual sum), dilated convs run over time
+// phases, long convs run tile by tile, narrow convs, reflect padding -- against the plain
+// reference kernels, on random shapes.
 #include <gtest/gtest.h>
 
 #include <array>

@@ -1,5 +1,5 @@
 // ConvTranspose through the sub-pixel (stacked phases) conv on oneDNN's direct kernel
-// (ops/conv/deconv_subpixel.hpp, issue 7) against the reference transposed conv, on the vocoder
+// (ops/conv/deconv_subpixel.hpp) against the reference transposed conv, on the vocoder
 // upsampler shapes and random ones, with every post-op combination.
 #include <gtest/gtest.h>
 

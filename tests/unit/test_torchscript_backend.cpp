@@ -94,6 +94,16 @@ TEST(Backend, WithoutLibTorchTheTorchScriptBackendSaysSo) {
                ErrorCode::kUnsupported, {"tiny.ts", "built without LibTorch"});
 }
 
+// The plugin is looked up beside the executable (as here, in build/) or in the install tree's
+// lib/; AMPHORA_TORCHSCRIPT_PLUGIN names it instead when set.
+TEST_F(TorchScriptBackend, PluginPathCanBeOverriddenByTheEnvironment) {
+  ASSERT_EQ(setenv("AMPHORA_TORCHSCRIPT_PLUGIN", (dir_ / "missing.so").c_str(), 1), 0);
+  const bool available_elsewhere = backend_available(Backend::kTorchScript);
+  unsetenv("AMPHORA_TORCHSCRIPT_PLUGIN");
+  EXPECT_FALSE(available_elsewhere);
+  EXPECT_TRUE(backend_available(Backend::kTorchScript));
+}
+
 TEST_F(TorchScriptBackend, BareFileIsAMelToAudioModel) {
   Model model = Model::load((kFixtures / "tiny.ts").string(), kTorchScript);
   EXPECT_EQ(model.backend(), Backend::kTorchScript);

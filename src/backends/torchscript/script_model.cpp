@@ -172,6 +172,13 @@ void ScriptModel::check_inputs(const std::map<std::string, Tensor>& inputs) cons
   }
 }
 
+void register_torchscript_backend() {
+  register_backend(Backend::kTorchScript,
+                   {libtorch_available, [](const std::string& path, const Options& options) {
+                      return std::make_unique<ScriptModel>(path, options);
+                    }});
+}
+
 std::map<std::string, Tensor> ScriptModel::run(const std::map<std::string, Tensor>& inputs) const {
   check_inputs(inputs);
   std::vector<Tensor> arguments;

@@ -1,6 +1,6 @@
-// The TorchScript backend as Model sees it: a ScriptModule plus the named, typed inputs and
-// outputs that the package manifest (amphora.json) declares, so Model::run(named inputs) ->
-// named outputs behaves as with the native engine.
+// The TorchScript backend as Model sees it (runtime/backend.hpp): a ScriptModule plus the named,
+// typed inputs and outputs that the package manifest (amphora.json) declares, so
+// Model::run(named inputs) -> named outputs behaves as with the native engine.
 #pragma once
 
 #include <map>
@@ -10,10 +10,11 @@
 
 #include "amphora/amphora.hpp"
 #include "backends/torchscript/script_module.hpp"
+#include "runtime/backend.hpp"
 
 namespace amphora::torchscript {
 
-class ScriptModel {
+class ScriptModel : public BackendModel {
  public:
   // `path`: a package directory (its "formats.torchscript", default model.ts) or a .ts/.pt
   // file (with the amphora.json beside it when there is one). Without any manifest the model
@@ -21,14 +22,14 @@ class ScriptModel {
   // read from its first convolution.
   ScriptModel(const std::string& path, const Options& options);
 
-  const std::vector<TensorInfo>& inputs() const { return inputs_; }
-  const std::vector<TensorInfo>& outputs() const { return outputs_; }
+  const std::vector<TensorInfo>& inputs() const override { return inputs_; }
+  const std::vector<TensorInfo>& outputs() const override { return outputs_; }
   // {"amphora": manifest JSON text} when there is a manifest; empty otherwise.
-  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  const std::map<std::string, std::string>& metadata() const override { return metadata_; }
 
   // Validates the inputs against inputs() like the native Session (names, dtype, rank, fixed
   // dims, consistent symbolic dims), calls forward, names the results after outputs().
-  std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs) const;
+  std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs) const override;
 
  private:
   void describe_from_manifest(const std::string& manifest_path);
@@ -41,5 +42,8 @@ class ScriptModel {
   std::vector<size_t> argument_order_;  // forward's i-th argument is inputs_[argument_order_[i]]
   std::map<std::string, std::string> metadata_;
 };
+
+// Registers ScriptModel as Backend::kTorchScript (available when the LibTorch plugin is).
+void register_torchscript_backend();
 
 }  // namespace amphora::torchscript

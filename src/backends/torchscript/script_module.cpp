@@ -1,14 +1,16 @@
 // ScriptModule: opens the LibTorch plugin (plugin_api.hpp) on first use and forwards to it.
-// Built without LibTorch (AMPHORA_WITH_TORCHSCRIPT off), AMPHORA_TORCHSCRIPT_PLUGIN is not
-// defined and every constructor fails with the reason, instead of the backend silently
-// disappearing.
+// Built without LibTorch (AMPHORA_WITH_TORCHSCRIPT off), every constructor fails with the reason
+// instead of the backend silently disappearing.
 #include "backends/torchscript/script_module.hpp"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <mutex>
+#include <vector>
 
 #include "backends/torchscript/plugin_api.hpp"
 
@@ -22,17 +24,40 @@ namespace {
 
 namespace fs = std::filesystem;
 
-#ifdef AMPHORA_TORCHSCRIPT_PLUGIN
-// Beside the running executable (build/amphora and the test binaries sit beside it), else
-// where this build wrote it.
-fs::path plugin_path() {
-  std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    fs::path beside = exe.parent_path() / kPluginFile;
-    if (fs::is_regular_file(beside, ec)) return beside;
+#ifdef AMPHORA_WITH_TORCHSCRIPT
+// The directories of the shared object holding libamphora's code, when a shared object links the
+// static library, and of the running executable. dladdr names the main program only by its
+// argv[0], hence /proc/self/exe for it.
+std::vector<fs::path> library_dirs() {
+  std::vector<fs::path> dirs;
+  Dl_info info;
+  link_map* object = nullptr;
+  if (dladdr1(reinterpret_cast<void*>(&library_dirs), &info, reinterpret_cast<void**>(&object),
+              RTLD_DL_LINKMAP) &&
+      object && object->l_name && object->l_name[0] != '\0') {
+    dirs.push_back(fs::path(object->l_name).parent_path());
   }
-  return AMPHORA_TORCHSCRIPT_PLUGIN;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) dirs.push_back(exe.parent_path());
+  return dirs;
+}
+
+// $AMPHORA_TORCHSCRIPT_PLUGIN when set; else beside the library or the executable (the build tree
+// writes the plugin next to the CLI and the tests), else in the install tree's library directory
+// relative to them (bin/../lib). The first candidate, for the error message, when none exists.
+fs::path plugin_path() {
+  if (const char* path = std::getenv("AMPHORA_TORCHSCRIPT_PLUGIN"); path && *path) return path;
+  std::vector<fs::path> candidates;
+  for (const fs::path& dir : library_dirs()) {
+    candidates.push_back(dir / kPluginFile);
+    candidates.push_back(dir / AMPHORA_LIBDIR_FROM_BINDIR / kPluginFile);
+  }
+  std::error_code ec;
+  for (const fs::path& candidate : candidates) {
+    if (fs::is_regular_file(candidate, ec)) return candidate.lexically_normal();
+  }
+  return candidates.empty() ? fs::path(kPluginFile) : candidates.front();
 }
 
 struct Plugin {
@@ -70,7 +95,7 @@ const Plugin& plugin() {
 }  // namespace
 
 bool libtorch_available() {
-#ifdef AMPHORA_TORCHSCRIPT_PLUGIN
+#ifdef AMPHORA_WITH_TORCHSCRIPT
   std::error_code ec;
   return fs::is_regular_file(plugin_path(), ec);  // no dlopen: --help asks this
 #else
@@ -79,7 +104,7 @@ bool libtorch_available() {
 }
 
 std::string libtorch_version() {
-#ifdef AMPHORA_TORCHSCRIPT_PLUGIN
+#ifdef AMPHORA_WITH_TORCHSCRIPT
   return plugin().version;
 #else
   return "";
@@ -88,7 +113,7 @@ std::string libtorch_version() {
 
 ScriptModule::ScriptModule(const std::string& path, int threads)
     : state_(std::make_unique<State>()) {
-#ifdef AMPHORA_TORCHSCRIPT_PLUGIN
+#ifdef AMPHORA_WITH_TORCHSCRIPT
   const Plugin& p = plugin();
   if (!p.open)
     fail(ErrorCode::kUnsupported, "{}: the TorchScript backend is not available: {}", path,
