@@ -110,8 +110,16 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Long steps run in the background so that a signal interrupts the wait at once.
-bg() { "$@" & CHILD=$!; wait "$CHILD"; local rc=$?; CHILD=""; return $rc; }
+# Long steps run in the background so that a signal interrupts the wait at once; their output
+# goes to the file given first (only theirs: a trap that fires during the wait must not write
+# there).
+bg() {
+  local out="$1"
+  shift
+  "$@" </dev/null >"$out" 2>&1 9>&- &
+  CHILD=$!
+  wait "$CHILD" && CHILD="" || { local rc=$?; CHILD=""; return $rc; }
+}
 
 # The root gets a file system of its own in a sparse image, without journal or write barriers:
 # dpkg's fsyncs cost nothing there, and removing the root is removing one file instead of a
@@ -133,17 +141,17 @@ BASE="$CACHE_DIR/base-$SUITE-$VARIANT-$KEY.tar.gz"
 t=$(date +%s)
 if [ ! -f "$BASE" ]; then
   say "creating the $SUITE base ($VARIANT) from $MIRROR"
-  if ! bg debootstrap --variant="$VARIANT" ${INCLUDE:+--include="$INCLUDE"} --keyring="$KEYRING" \
-      "$SUITE" "$ROOTFS" "$MIRROR" >"$LOG" 2>&1; then
+  if ! bg "$LOG" debootstrap --variant="$VARIANT" ${INCLUDE:+--include="$INCLUDE"} \
+      --keyring="$KEYRING" "$SUITE" "$ROOTFS" "$MIRROR"; then
     tail -n 20 "$LOG" >&2
     die "debootstrap failed (log: $LOG)"
   fi
   rm -f "$CACHE_DIR"/base-*.tar.gz*  # older keys, and halves of interrupted writes
-  bg tar -C "$ROOTFS" --numeric-owner -czf "$BASE.tmp" .
+  bg /dev/stderr tar -C "$ROOTFS" --numeric-owner -czf "$BASE.tmp" .
   mv "$BASE.tmp" "$BASE"
   say "base created in $(dur $(($(date +%s) - t)))"
 else
-  bg tar -C "$ROOTFS" --numeric-owner -xpzf "$BASE"
+  bg /dev/stderr tar -C "$ROOTFS" --numeric-owner -xpzf "$BASE"
   say "base extracted from the cache in $(dur $(($(date +%s) - t))) ($BASE)"
 fi
 chmod 755 "$ROOTFS"  # as on any system: apt's _apt user, for one, must reach into /
@@ -212,8 +220,8 @@ say "root ready in $(dur $(($(date +%s) - t))): HEAD $(git -C "$ROOT" rev-parse 
 
 t=$(date +%s)
 say "running '${COMMAND[*]}' in the clean root (log: $LOG)"
-if bg env -i "${ENVS[@]}" "$(command -v chroot)" "$ROOTFS" /bin/bash -c \
-    'cd "$0" && exec "$@"' "$SRC" "${COMMAND[@]}" </dev/null >"$LOG" 2>&1 9>&-; then
+if bg "$LOG" env -i "${ENVS[@]}" "$(command -v chroot)" "$ROOTFS" /bin/bash -c \
+    'cd "$0" && exec "$@"' "$SRC" "${COMMAND[@]}"; then
   tail -n 12 "$LOG" | sed 's/^/  | /'
   say "'${COMMAND[*]}' passed in $(dur $(($(date +%s) - t)))"
 else
