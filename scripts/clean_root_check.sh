@@ -110,13 +110,13 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Long steps run in the background so that a signal interrupts the wait at once; their output
-# goes to the file given first (only theirs: a trap that fires during the wait must not write
-# there).
+# Long steps run in the background so that a signal interrupts the wait at once. Their output
+# goes to the file given first, if any (only theirs: a trap that fires during the wait must not
+# write there).
 bg() {
   local out="$1"
   shift
-  "$@" </dev/null >"$out" 2>&1 9>&- &
+  if [ -n "$out" ]; then "$@" </dev/null >"$out" 2>&1 9>&- & else "$@" </dev/null 9>&- & fi
   CHILD=$!
   wait "$CHILD" && CHILD="" || { local rc=$?; CHILD=""; return $rc; }
 }
@@ -147,11 +147,11 @@ if [ ! -f "$BASE" ]; then
     die "debootstrap failed (log: $LOG)"
   fi
   rm -f "$CACHE_DIR"/base-*.tar.gz*  # older keys, and halves of interrupted writes
-  bg /dev/stderr tar -C "$ROOTFS" --numeric-owner -czf "$BASE.tmp" .
+  bg "" tar -C "$ROOTFS" --numeric-owner -czf "$BASE.tmp" .
   mv "$BASE.tmp" "$BASE"
   say "base created in $(dur $(($(date +%s) - t)))"
 else
-  bg /dev/stderr tar -C "$ROOTFS" --numeric-owner -xpzf "$BASE"
+  bg "" tar -C "$ROOTFS" --numeric-owner -xpzf "$BASE"
   say "base extracted from the cache in $(dur $(($(date +%s) - t))) ($BASE)"
 fi
 chmod 755 "$ROOTFS"  # as on any system: apt's _apt user, for one, must reach into /
