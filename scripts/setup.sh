@@ -17,7 +17,11 @@ APT_PACKAGES=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libbenchmark-dev
   libtorch-dev libopenblas0-pthread flite
-  clang libclang-rt-14-dev
+  # The fuzzers (tests/fuzz): clang, its sanitizer runtimes, and its OpenMP, which is only a
+  # Recommends of clang-14 (without it CMake's FindOpenMP fails for clang).
+  clang libclang-rt-14-dev libomp-14-dev
+  # bench/harness.py (and its test) records `git describe`.
+  git
 )
 PIP_PACKAGES=("numpy<2" onnxruntime onnx json5 safetensors "coremltools==9.0" pytest matplotlib)
 
