@@ -3,8 +3,10 @@
 #include <sndfile.h>
 #include <soxr.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 
 #include "core/error.hpp"
@@ -21,14 +23,44 @@ using SndfileHandle = std::unique_ptr<SNDFILE, SndfileCloser>;
 // than a real recording, and the allocation would fail somewhere less clear.
 constexpr sf_count_t kMaxSamples = sf_count_t{192000} * 3600 * 2;
 
-}  // namespace
+// libsndfile's virtual I/O over a byte string in memory.
+struct MemoryFile {
+  std::string_view bytes;
+  sf_count_t position = 0;
+};
 
-AudioBuffer read_audio(const std::string& path) {
-  SF_INFO info{};
-  SndfileHandle file(sf_open(path.c_str(), SFM_READ, &info));
-  if (!file) {
-    fail(ErrorCode::kIo, "cannot read audio file '{}': {}", path, sf_strerror(nullptr));
-  }
+sf_count_t memory_length(void* user) {
+  return static_cast<sf_count_t>(static_cast<MemoryFile*>(user)->bytes.size());
+}
+
+sf_count_t memory_seek(sf_count_t offset, int whence, void* user) {
+  auto* file = static_cast<MemoryFile*>(user);
+  const auto size = static_cast<sf_count_t>(file->bytes.size());
+  sf_count_t base = 0;
+  if (whence == SEEK_CUR) base = file->position;
+  if (whence == SEEK_END) base = size;
+  // A seek outside the bytes is refused, as a real file could not be read there either.
+  if (offset < -base || offset > size - base) return -1;
+  file->position = base + offset;
+  return file->position;
+}
+
+sf_count_t memory_read(void* destination, sf_count_t count, void* user) {
+  auto* file = static_cast<MemoryFile*>(user);
+  const sf_count_t left = static_cast<sf_count_t>(file->bytes.size()) - file->position;
+  const sf_count_t n = std::clamp<sf_count_t>(count, 0, left);
+  if (n == 0) return 0;  // memcpy must not see the null pointers of an empty read
+  std::memcpy(destination, file->bytes.data() + file->position, static_cast<size_t>(n));
+  file->position += n;
+  return n;
+}
+
+sf_count_t memory_write(const void*, sf_count_t, void*) { return 0; }
+
+sf_count_t memory_tell(void* user) { return static_cast<MemoryFile*>(user)->position; }
+
+// Decodes an opened file; `path` names it in messages.
+AudioBuffer decode(SndfileHandle file, const SF_INFO& info, const std::string& path) {
   if (info.channels <= 0 || info.samplerate <= 0) {
     fail(ErrorCode::kIo, "audio file '{}' has {} channels at {} Hz", path, info.channels,
          info.samplerate);
@@ -65,6 +97,28 @@ AudioBuffer read_audio(const std::string& path) {
     }
   }
   return buffer;
+}
+
+}  // namespace
+
+AudioBuffer read_audio(const std::string& path) {
+  SF_INFO info{};
+  SndfileHandle file(sf_open(path.c_str(), SFM_READ, &info));
+  if (!file) {
+    fail(ErrorCode::kIo, "cannot read audio file '{}': {}", path, sf_strerror(nullptr));
+  }
+  return decode(std::move(file), info, path);
+}
+
+AudioBuffer read_audio_from_memory(std::string_view bytes, const std::string& name) {
+  MemoryFile memory{bytes};
+  SF_VIRTUAL_IO io{memory_length, memory_seek, memory_read, memory_write, memory_tell};
+  SF_INFO info{};
+  SndfileHandle file(sf_open_virtual(&io, SFM_READ, &info, &memory));
+  if (!file) {
+    fail(ErrorCode::kIo, "cannot read audio file '{}': {}", name, sf_strerror(nullptr));
+  }
+  return decode(std::move(file), info, name);
 }
 
 WavSubtype wav_subtype_from_string(const std::string& name) {

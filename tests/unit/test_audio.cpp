@@ -132,6 +132,23 @@ TEST(WavIo, BadFilesNameTheFile) {
   fs::remove_all(dir);
 }
 
+TEST(WavIo, ReadsFromMemoryAsFromAFile) {
+  const fs::path dir = scratch_dir();
+  const std::string path = (dir / "x.wav").string();
+  write_wav(path, sine(500, 440.0, 16000), 16000, WavSubtype::kPcm24);
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const AudioBuffer from_file = read_audio(path);
+  const AudioBuffer from_memory = read_audio_from_memory(bytes, "upload.wav");
+  EXPECT_EQ(from_memory.sample_rate, from_file.sample_rate);
+  EXPECT_EQ(from_memory.samples, from_file.samples);
+
+  expect_error(ErrorCode::kIo, "upload.wav", [&] { read_audio_from_memory("", "upload.wav"); });
+  expect_error(ErrorCode::kIo, "upload.wav",
+               [&] { read_audio_from_memory(bytes.substr(0, 30), "upload.wav"); });
+  fs::remove_all(dir);
+}
+
 TEST(Resample, KeepsASinePureAtTheNewRate) {
   const std::vector<float> input = sine(16000, 1000.0, 16000);
   const std::vector<float> output = resample(input, 16000, 24000);
