@@ -29,35 +29,9 @@ int required_int(const nlohmann::json& manifest, const char* key, const std::str
 
 }  // namespace
 
-VocoderPackage read_vocoder_package(const std::string& path,
-                                    const std::map<std::string, std::string>& onnx_metadata) {
+VocoderPackage vocoder_package_from_manifest(const std::string& text, const std::string& source) {
   VocoderPackage pkg;
-  std::error_code ec;
-  try {
-    pkg.onnx_path = resolve_onnx_path(path);
-  } catch (const Error&) {
-    // A package exported with TorchScript only has no ONNX file; the path then names the
-    // package in messages, and the ONNX-only features (streaming) say they need one.
-    if (!std::filesystem::is_directory(path, ec)) throw;
-    pkg.onnx_path = path;
-  }
-  std::string source = pkg.onnx_path;
-  if (std::filesystem::is_directory(path, ec)) {
-    pkg.package_dir = path;
-    auto manifest_path = std::filesystem::path(path) / "amphora.json";
-    if (std::filesystem::exists(manifest_path)) {
-      std::ifstream in(manifest_path);
-      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      source = manifest_path.string();
-      pkg.manifest = parse_manifest(text, source);
-    }
-  }
-  if (!pkg.manifest) {
-    auto it = onnx_metadata.find("amphora");
-    if (it == onnx_metadata.end()) return pkg;  // bare ONNX
-    source = pkg.onnx_path + " (metadata_props[\"amphora\"])";
-    pkg.manifest = parse_manifest(it->second, source);
-  }
+  pkg.manifest = parse_manifest(text, source);
   const nlohmann::json& m = *pkg.manifest;
   pkg.family = m.value("family", "unknown");
   pkg.sample_rate = required_int(m, "sample_rate", source);
@@ -68,6 +42,34 @@ VocoderPackage read_vocoder_package(const std::string& path,
   if (m.contains("inputs") && m["inputs"].is_array()) {
     for (const auto& input : m["inputs"]) pkg.input_names.push_back(input.value("name", ""));
   }
+  return pkg;
+}
+
+VocoderPackage read_vocoder_package(const std::string& path,
+                                    const std::map<std::string, std::string>& onnx_metadata) {
+  std::string onnx_path;
+  std::error_code ec;
+  try {
+    onnx_path = resolve_onnx_path(path);
+  } catch (const Error&) {
+    // A package exported with TorchScript only has no ONNX file; the path then names the
+    // package in messages, and the ONNX-only features (streaming) say they need one.
+    if (!std::filesystem::is_directory(path, ec)) throw;
+    onnx_path = path;
+  }
+  const bool is_package_dir = std::filesystem::is_directory(path, ec);
+  VocoderPackage pkg;
+  const auto manifest_path = std::filesystem::path(path) / "amphora.json";
+  if (is_package_dir && std::filesystem::exists(manifest_path)) {
+    std::ifstream in(manifest_path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    pkg = vocoder_package_from_manifest(text, manifest_path.string());
+  } else if (auto it = onnx_metadata.find("amphora"); it != onnx_metadata.end()) {
+    pkg = vocoder_package_from_manifest(it->second, onnx_path + " (metadata_props[\"amphora\"])");
+  }
+  // Neither: a bare ONNX file, described from its graph by the caller.
+  pkg.onnx_path = onnx_path;
+  if (is_package_dir) pkg.package_dir = path;
   return pkg;
 }
 
