@@ -66,14 +66,26 @@ AudioBuffer decode(SndfileHandle file, const SF_INFO& info, const std::string& p
          info.samplerate);
   }
   if (info.frames <= 0) fail(ErrorCode::kIo, "audio file '{}' holds no samples", path);
-  if (info.frames * info.channels > kMaxSamples) {
-    fail(ErrorCode::kIo, "audio file '{}' claims {} frames x {} channels, more than supported",
-         path, info.frames, info.channels);
+  // Read in blocks instead of trusting the header's frame count: a stream of unknown length
+  // (a FLAC without its total, where libsndfile reports SF_COUNT_MAX frames) or a corrupt header
+  // must cost the memory of the samples really there, not of those claimed.
+  const auto channels = static_cast<sf_count_t>(info.channels);
+  const sf_count_t block_frames = std::max<sf_count_t>(1, (sf_count_t{1} << 16) / channels);
+  std::vector<float> interleaved;
+  sf_count_t got = 0;
+  while (true) {
+    if ((got + block_frames) * channels > kMaxSamples) {
+      fail(ErrorCode::kIo, "audio file '{}' holds more than {} samples, more than supported", path,
+           kMaxSamples);
+    }
+    interleaved.resize(static_cast<size_t>((got + block_frames) * channels));
+    const sf_count_t read =
+        sf_readf_float(file.get(), interleaved.data() + got * channels, block_frames);
+    if (read <= 0) break;
+    got += read;
   }
-  std::vector<float> interleaved(static_cast<size_t>(info.frames * info.channels));
-  sf_count_t got = sf_readf_float(file.get(), interleaved.data(), info.frames);
   if (got <= 0) fail(ErrorCode::kIo, "audio file '{}': no samples could be decoded", path);
-  if (got < info.frames) {
+  if (info.frames != SF_COUNT_MAX && got < info.frames) {
     std::fprintf(stderr, "warning: '%s' is truncated: read %lld of %lld frames\n", path.c_str(),
                  static_cast<long long>(got), static_cast<long long>(info.frames));
   }
@@ -81,18 +93,16 @@ AudioBuffer decode(SndfileHandle file, const SF_INFO& info, const std::string& p
   AudioBuffer buffer;
   buffer.sample_rate = info.samplerate;
   buffer.channels_in_file = info.channels;
-  const size_t frames = static_cast<size_t>(got);
-  const size_t channels = static_cast<size_t>(info.channels);
   if (channels == 1) {
-    interleaved.resize(frames);
+    interleaved.resize(static_cast<size_t>(got));
     buffer.samples = std::move(interleaved);
   } else {
-    std::fprintf(stderr, "warning: '%s' has %zu channels; averaging them to mono\n", path.c_str(),
-                 channels);
-    buffer.samples.resize(frames);
-    for (size_t i = 0; i < frames; ++i) {
+    std::fprintf(stderr, "warning: '%s' has %d channels; averaging them to mono\n", path.c_str(),
+                 info.channels);
+    buffer.samples.resize(static_cast<size_t>(got));
+    for (sf_count_t i = 0; i < got; ++i) {
       double sum = 0.0;
-      for (size_t c = 0; c < channels; ++c) sum += interleaved[i * channels + c];
+      for (sf_count_t c = 0; c < channels; ++c) sum += interleaved[i * channels + c];
       buffer.samples[i] = static_cast<float>(sum / static_cast<double>(channels));
     }
   }

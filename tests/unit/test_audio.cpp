@@ -110,6 +110,36 @@ TEST(WavIo, DownmixesStereoFlac) {
   fs::remove_all(dir);
 }
 
+// Streaming FLAC encoders leave STREAMINFO's total sample count at 0 ("unknown"), for which
+// libsndfile reports SF_COUNT_MAX frames: the reader must decode what is there instead of
+// trusting (or multiplying) that count.
+TEST(WavIo, ReadsAFlacOfUnknownLength) {
+  const fs::path dir = scratch_dir();
+  const std::string path = (dir / "stream.flac").string();
+  SF_INFO info{};
+  info.samplerate = 16000;
+  info.channels = 2;
+  info.format = SF_FORMAT_FLAC | SF_FORMAT_PCM_16;
+  SNDFILE* file = sf_open(path.c_str(), SFM_WRITE, &info);
+  ASSERT_NE(file, nullptr) << sf_strerror(nullptr);
+  const std::vector<float> interleaved = {0.5f, 0.25f, -0.5f, 0.0f, 0.125f, 0.125f};
+  ASSERT_EQ(sf_writef_float(file, interleaved.data(), 3), 3);
+  sf_close(file);
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // "fLaC", a 4-byte block header, then STREAMINFO, whose 36-bit total ends at byte 25.
+  ASSERT_GE(bytes.size(), 26u);
+  ASSERT_EQ(bytes.substr(0, 4), "fLaC");
+  bytes[21] = static_cast<char>(bytes[21] & 0xF0);
+  for (size_t i = 22; i < 26; ++i) bytes[i] = 0;
+
+  const AudioBuffer mono = read_audio_from_memory(bytes, "stream.flac");
+  EXPECT_EQ(mono.sample_rate, 16000);
+  ASSERT_EQ(mono.samples.size(), 3u);
+  EXPECT_NEAR(mono.samples[1], -0.25f, 1e-4);
+  fs::remove_all(dir);
+}
+
 TEST(WavIo, BadFilesNameTheFile) {
   const fs::path dir = scratch_dir();
   expect_error(ErrorCode::kIo, "missing.wav", [&] { read_audio((dir / "missing.wav").string()); });
