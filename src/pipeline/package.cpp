@@ -27,20 +27,38 @@ int required_int(const nlohmann::json& manifest, const char* key, const std::str
   return manifest[key].get<int>();
 }
 
+// nlohmann's value() throws its own type_error for a key of another type (or on a non-object);
+// the user must hear which manifest entry is wrong instead.
+std::string optional_string(const nlohmann::json& object, const char* key, const char* fallback,
+                            const std::string& where) {
+  if (!object.contains(key) || object[key].is_null()) return fallback;
+  if (!object[key].is_string()) {
+    fail(ErrorCode::kInvalidModel, "{}: \"{}\" must be a string, got {}", where, key,
+         object[key].dump());
+  }
+  return object[key].get<std::string>();
+}
+
 }  // namespace
 
 VocoderPackage vocoder_package_from_manifest(const std::string& text, const std::string& source) {
   VocoderPackage pkg;
   pkg.manifest = parse_manifest(text, source);
   const nlohmann::json& m = *pkg.manifest;
-  pkg.family = m.value("family", "unknown");
+  pkg.family = optional_string(m, "family", "unknown", source);
   pkg.sample_rate = required_int(m, "sample_rate", source);
   pkg.hop_length = required_int(m, "hop_length", source);
   pkg.n_mels = required_int(m, "n_mels", source);
   if (m.contains("mel")) pkg.mel = audio::mel_config_from_json(m["mel"], source);
   if (m.contains("head")) pkg.spectral_head = audio::istft_head_from_json(m["head"], source);
   if (m.contains("inputs") && m["inputs"].is_array()) {
-    for (const auto& input : m["inputs"]) pkg.input_names.push_back(input.value("name", ""));
+    for (const auto& input : m["inputs"]) {
+      if (!input.is_object()) {
+        fail(ErrorCode::kInvalidModel, "{}: each of \"inputs\" must be an object, got {}", source,
+             input.dump());
+      }
+      pkg.input_names.push_back(optional_string(input, "name", "", source + " inputs"));
+    }
   }
   return pkg;
 }

@@ -59,5 +59,14 @@ TEST(Manifest, MalformedManifestsNameTheFile) {
   expect_invalid(R"({"sample_rate": -1, "hop_length": 32, "n_mels": 20})", "\"sample_rate\"");
 }
 
+// Entries of the wrong JSON type used to escape as nlohmann::json's type_error, which names
+// neither the file nor the entry (found by fuzz_manifest).
+TEST(Manifest, EntriesOfTheWrongTypeNameTheEntry) {
+  const std::string sizes = R"("sample_rate": 16000, "hop_length": 32, "n_mels": 20)";
+  expect_invalid("{" + sizes + R"(, "family": 5})", "\"family\" must be a string");
+  expect_invalid("{" + sizes + R"(, "inputs": [1]})", "\"inputs\" must be an object");
+  expect_invalid("{" + sizes + R"(, "inputs": [{"name": ["mel"]}]})", "\"name\" must be a string");
+}
+
 }  // namespace
 }  // namespace amphora
