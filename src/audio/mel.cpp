@@ -26,6 +26,10 @@ void MelConfig::validate() const {
   positive("win_length", win_length);
   positive("hop_length", hop_length);
   positive("n_mels", n_mels);
+  if (n_fft > kMaxFftSize) {
+    fail(ErrorCode::kInvalidArgument, "mel n_fft {} exceeds the largest supported, {}", n_fft,
+         kMaxFftSize);
+  }
   if (win_length > n_fft) {
     fail(ErrorCode::kInvalidArgument, "mel win_length {} exceeds n_fft {}", win_length, n_fft);
   }

@@ -271,6 +271,9 @@ TEST(Stft, SamePaddingInverseRestoresFramesTimesHop) {
 
 TEST(Stft, RefusesBadConfigurationsAndShapes) {
   expect_error(ErrorCode::kInvalidArgument, "n_fft", [] { Stft({1023, 256, 1023}); });
+  expect_error(ErrorCode::kInvalidArgument, "n_fft 2000000000 exceeds", [] {
+    Stft({2000000000, 256, 1024});
+  });
   expect_error(ErrorCode::kInvalidArgument, "win_length", [] { Stft({512, 128, 1024}); });
   expect_error(ErrorCode::kInvalidArgument, "hop_length", [] { Stft({512, 0, 512}); });
   expect_error(ErrorCode::kInvalidArgument, "same", [] {

@@ -68,5 +68,17 @@ TEST(Manifest, EntriesOfTheWrongTypeNameTheEntry) {
   expect_invalid("{" + sizes + R"(, "inputs": [{"name": ["mel"]}]})", "\"name\" must be a string");
 }
 
+// A manifest's STFT sizes were only checked for sign, so a corrupt one made the runtime allocate
+// 16 GB for the window (found by fuzz_manifest).
+TEST(Manifest, AbsurdStftSizesAreRefused) {
+  const std::string sizes = R"("sample_rate": 16000, "hop_length": 32, "n_mels": 20)";
+  expect_invalid("{" + sizes + R"(, "head": {"type": "istft", "n_fft": 2000000000,
+                 "hop_length": 4}})",
+                 "exceeds");
+  expect_invalid("{" + sizes + R"(, "mel": {"sample_rate": 16000, "n_fft": 2000000000,
+                 "hop_length": 32, "n_mels": 20}})",
+                 "exceeds");
+}
+
 }  // namespace
 }  // namespace amphora
