@@ -18,7 +18,9 @@ std::string text_field(const nlohmann::json& head, const char* key, const char* 
 }
 
 int int_field(const nlohmann::json& head, const char* key, const std::string& source) {
-  if (!head.contains(key) || !head[key].is_number_integer()) {
+  // Beyond int, get<int> would wrap around to a wrong but plausible value.
+  if (!head.contains(key) || !head[key].is_number_integer() ||
+      head[key].get<int64_t>() != static_cast<int64_t>(head[key].get<int>())) {
     fail(ErrorCode::kInvalidModel, "{}: istft head needs an integer \"{}\"", source, key);
   }
   return head[key].get<int>();

@@ -68,7 +68,9 @@ MelConfig mel_config_from_json(const nlohmann::json& mel, const std::string& sou
       if (required) fail(ErrorCode::kInvalidModel, "{}: \"mel\" lacks \"{}\"", source, key);
       return;
     }
-    if (!mel[key].is_number_integer()) {
+    // Beyond int, get<int> would wrap around to a wrong but plausible value.
+    if (!mel[key].is_number_integer() ||
+        mel[key].get<int64_t>() != static_cast<int64_t>(mel[key].get<int>())) {
       fail(ErrorCode::kInvalidModel, "{}: mel \"{}\" must be an integer, got {}", source, key,
            mel[key].dump());
     }

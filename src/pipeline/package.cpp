@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "audio/istft_head.hpp"
 #include "core/error.hpp"
@@ -20,8 +21,10 @@ nlohmann::json parse_manifest(const std::string& text, const std::string& source
 }
 
 int required_int(const nlohmann::json& manifest, const char* key, const std::string& source) {
+  // get<int64_t> first: get<int> would wrap 4294983296 around to a plausible 16000.
   if (!manifest.contains(key) || !manifest[key].is_number_integer() ||
-      manifest[key].get<int>() <= 0) {
+      manifest[key].get<int64_t>() <= 0 ||
+      manifest[key].get<int64_t>() > std::numeric_limits<int>::max()) {
     fail(ErrorCode::kInvalidModel, "{}: manifest needs a positive integer \"{}\"", source, key);
   }
   return manifest[key].get<int>();

@@ -80,5 +80,18 @@ TEST(Manifest, AbsurdStftSizesAreRefused) {
                  "exceeds");
 }
 
+// Integers were read with get<int>, which wraps: 4294983296 Hz became 16000 Hz.
+TEST(Manifest, IntegersBeyondIntAreRefusedNotWrapped) {
+  expect_invalid(R"({"sample_rate": 4294983296, "hop_length": 32, "n_mels": 20})",
+                 "\"sample_rate\"");
+  const std::string sizes = R"("sample_rate": 16000, "hop_length": 32, "n_mels": 20)";
+  expect_invalid("{" + sizes + R"(, "mel": {"sample_rate": 16000, "n_fft": 4294967552,
+                 "hop_length": 32, "n_mels": 20}})",
+                 "\"n_fft\"");
+  expect_invalid("{" + sizes + R"(, "head": {"type": "istft", "n_fft": 4294967360,
+                 "hop_length": 16}})",
+                 "\"n_fft\"");
+}
+
 }  // namespace
 }  // namespace amphora
