@@ -50,17 +50,20 @@ if [ -d "$NODE_DATA" ]; then
 fi
 # Audio: libsndfile itself writes one short file per container and encoding the reader should
 # take, since the fuzzer cannot find a new container on its own (libsndfile is not instrumented).
-python3 - "$SEEDS/wav" <<'PY' || echo "fuzz: libsndfile not reachable from Python, audio corpus starts empty"
+python3 - "$SEEDS/wav" <<'PY' || echo "fuzz: libsndfile not reachable, audio corpus starts empty"
 import ctypes, math, sys
 lib = ctypes.CDLL("libsndfile.so.1")
 class SfInfo(ctypes.Structure):
-    _fields_ = [("frames", ctypes.c_int64), ("samplerate", ctypes.c_int), ("channels", ctypes.c_int),
-                ("format", ctypes.c_int), ("sections", ctypes.c_int), ("seekable", ctypes.c_int)]
+    _fields_ = [("frames", ctypes.c_int64), ("samplerate", ctypes.c_int),
+                ("channels", ctypes.c_int), ("format", ctypes.c_int),
+                ("sections", ctypes.c_int), ("seekable", ctypes.c_int)]
 lib.sf_open.restype = ctypes.c_void_p
 lib.sf_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(SfInfo)]
-lib.sf_writef_float.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_float), ctypes.c_int64]
+lib.sf_writef_float.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_float),
+                               ctypes.c_int64]
 lib.sf_close.argtypes = [ctypes.c_void_p]
-WAV, AIFF, AU, W64, WAVEX, FLAC, CAF = 0x10000, 0x20000, 0x30000, 0xB0000, 0x130000, 0x170000, 0x180000
+WAV, AIFF, AU, W64 = 0x10000, 0x20000, 0x30000, 0xB0000
+WAVEX, FLAC, CAF = 0x130000, 0x170000, 0x180000
 PCM_U8, PCM_16, PCM_24, PCM_32, FLOAT, ULAW, IMA_ADPCM, MS_ADPCM = 5, 2, 3, 4, 6, 0x10, 0x12, 0x13
 cases = [("pcm16_mono.wav", WAV | PCM_16, 16000, 1), ("pcm16_stereo.wav", WAV | PCM_16, 22050, 2),
          ("pcm24.wav", WAV | PCM_24, 24000, 1), ("pcm32.wav", WAV | PCM_32, 8000, 1),
@@ -76,13 +79,15 @@ for name, fmt, rate, channels in cases:
     handle = lib.sf_open(f"{sys.argv[1]}/{name}".encode(), 0x20, ctypes.byref(info))
     if not handle:
         raise SystemExit(f"libsndfile cannot write {name}")
-    samples = (ctypes.c_float * (frames * channels))(
-        *[0.5 * math.sin(0.05 * (i // channels) * (1 + i % channels)) for i in range(frames * channels)])
+    n = frames * channels
+    samples = (ctypes.c_float * n)(
+        *[0.5 * math.sin(0.05 * (i // channels) * (1 + i % channels)) for i in range(n)])
     lib.sf_writef_float(handle, samples, frames)
     lib.sf_close(handle)
 PY
-# Manifests: those the exporter writes for a waveform head (HiFi-GAN), an ISTFT head with mel
-# normalisation (Vocos) and extra inputs (NSF-HiFiGAN); exported once, then kept.
+# Manifests: a minimal hand-written one (short enough for mutations to reach its values soon),
+# and those the exporter writes for a waveform head (HiFi-GAN), an ISTFT head with mel
+# normalisation (Vocos) and extra inputs (NSF-HiFiGAN), exported once, then kept.
 printf '%s' '{"family": "hifigan", "sample_rate": 16000, "hop_length": 32, "n_mels": 20,
   "head": {"type": "waveform"}, "inputs": [{"name": "mel"}]}' >"$SEEDS/manifest/minimal.json"
 for family in hifigan vocos nsf_hifigan; do
@@ -91,7 +96,7 @@ for family in hifigan vocos nsf_hifigan; do
     --output "$BUILD/packages/$family" >"$BUILD/export.log" 2>&1; then
     cp "$BUILD/packages/$family/amphora.json" "$SEEDS/manifest/$family.json"
   else
-    echo "fuzz: exporting a $family package failed (see $BUILD/export.log); its manifest seed is left out"
+    echo "fuzz: exporting $family failed (see $BUILD/export.log); its manifest seed is left out"
   fi
 done
 
@@ -114,7 +119,7 @@ for target in "${TARGETS[@]}"; do
   rc=$?
   set -e
   if [ $rc != 0 ]; then
-    tail -n 30 "$BUILD/$target.log"
+    tail -n 15 "$BUILD/$target.log"
     echo "fuzz: $target FAILED (exit $rc); see $BUILD/$target.log and $BUILD/findings/" >&2
     status=1
   else
