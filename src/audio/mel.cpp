@@ -13,6 +13,7 @@
 #include "audio/mel_filters.hpp"
 #include "audio/stft.hpp"
 #include "core/error.hpp"
+#include "core/json_fields.hpp"
 
 namespace amphora::audio {
 
@@ -68,9 +69,7 @@ MelConfig mel_config_from_json(const nlohmann::json& mel, const std::string& sou
       if (required) fail(ErrorCode::kInvalidModel, "{}: \"mel\" lacks \"{}\"", source, key);
       return;
     }
-    // Beyond int, get<int> would wrap around to a wrong but plausible value.
-    if (!mel[key].is_number_integer() ||
-        mel[key].get<int64_t>() != static_cast<int64_t>(mel[key].get<int>())) {
+    if (!is_int(mel[key])) {
       fail(ErrorCode::kInvalidModel, "{}: mel \"{}\" must be an integer, got {}", source, key,
            mel[key].dump());
     }

@@ -2,10 +2,10 @@
 
 #include <filesystem>
 #include <fstream>
-#include <limits>
 
 #include "audio/istft_head.hpp"
 #include "core/error.hpp"
+#include "core/json_fields.hpp"
 #include "runtime/model_path.hpp"
 
 namespace amphora {
@@ -21,25 +21,10 @@ nlohmann::json parse_manifest(const std::string& text, const std::string& source
 }
 
 int required_int(const nlohmann::json& manifest, const char* key, const std::string& source) {
-  // get<int64_t> first: get<int> would wrap 4294983296 around to a plausible 16000.
-  if (!manifest.contains(key) || !manifest[key].is_number_integer() ||
-      manifest[key].get<int64_t>() <= 0 ||
-      manifest[key].get<int64_t>() > std::numeric_limits<int>::max()) {
+  if (!manifest.contains(key) || !is_int(manifest[key]) || manifest[key].get<int>() <= 0) {
     fail(ErrorCode::kInvalidModel, "{}: manifest needs a positive integer \"{}\"", source, key);
   }
   return manifest[key].get<int>();
-}
-
-// nlohmann's value() throws its own type_error for a key of another type (or on a non-object);
-// the user must hear which manifest entry is wrong instead.
-std::string optional_string(const nlohmann::json& object, const char* key, const char* fallback,
-                            const std::string& where) {
-  if (!object.contains(key) || object[key].is_null()) return fallback;
-  if (!object[key].is_string()) {
-    fail(ErrorCode::kInvalidModel, "{}: \"{}\" must be a string, got {}", where, key,
-         object[key].dump());
-  }
-  return object[key].get<std::string>();
 }
 
 }  // namespace
