@@ -8,7 +8,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 # Every package is named here: setup installs with --no-install-recommends, so a package that
-# only some other package recommends (oneDNN's CMake config needs OpenCL's) must be listed.
+# nothing listed depends on must be listed itself (oneDNN's CMake config needs OpenCL's, only a
+# Recommends of libdnnl-dev; clang's -fopenmp, in the fuzz and sanitizer builds, needs libomp-dev).
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   python3-torch python3-venv

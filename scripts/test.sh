@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test: C++ unit, ONNX conformance (ctest), the exporter and end-to-end suites
-# (pytest), and a time-bounded fuzzing pass over the ONNX loader and the .npy reader.
+# (pytest), a time-bounded fuzzing pass over the parsers (ONNX loader, .npy, audio files, package
+# manifest), and the unit and CLI tests again under ASan + UBSan (tests/sanitize/run.sh).
 # Installs and builds what is missing first.
 #   scripts/test.sh                 # everything
 #   AMPHORA_FUZZ_SECONDS=0 ...      # skip fuzzing (default 30 s per target)
+#   AMPHORA_SANITIZE=0 ...          # skip the sanitizer build and run
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -22,4 +24,8 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
 fi
 echo "== Python tests (pytest)"
 .venv/bin/python -m pytest -q tests/python tests/e2e || status=1
+echo "== sanitizers (ASan + UBSan: tests/sanitize/run.sh)"
+if [ "${AMPHORA_SANITIZE:-1}" != 0 ]; then
+  tests/sanitize/run.sh || status=1
+fi
 exit $status

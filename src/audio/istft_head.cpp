@@ -3,22 +3,13 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/json_fields.hpp"
 
 namespace amphora::audio {
 namespace {
 
-std::string text_field(const nlohmann::json& head, const char* key, const char* fallback,
-                       const std::string& source) {
-  if (!head.contains(key) || head[key].is_null()) return fallback;
-  if (!head[key].is_string()) {
-    fail(ErrorCode::kInvalidModel, "{}: head \"{}\" must be a string, got {}", source, key,
-         head[key].dump());
-  }
-  return head[key].get<std::string>();
-}
-
 int int_field(const nlohmann::json& head, const char* key, const std::string& source) {
-  if (!head.contains(key) || !head[key].is_number_integer()) {
+  if (!head.contains(key) || !is_int(head[key])) {
     fail(ErrorCode::kInvalidModel, "{}: istft head needs an integer \"{}\"", source, key);
   }
   return head[key].get<int>();
@@ -29,7 +20,8 @@ int int_field(const nlohmann::json& head, const char* key, const std::string& so
 std::optional<StftConfig> istft_head_from_json(const nlohmann::json& head,
                                                const std::string& source) {
   if (!head.is_object()) fail(ErrorCode::kInvalidModel, "{}: \"head\" must be an object", source);
-  const std::string type = text_field(head, "type", "", source);
+  const std::string where = source + " head";
+  const std::string type = optional_string(head, "type", "", where);
   if (type == "waveform") return std::nullopt;
   if (type != "istft") {
     fail(ErrorCode::kUnsupported, "{}: head type '{}' (expected waveform or istft)", source, type);
@@ -39,9 +31,9 @@ std::optional<StftConfig> istft_head_from_json(const nlohmann::json& head,
   config.hop_length = int_field(head, "hop_length", source);
   config.win_length =
       head.contains("win_length") ? int_field(head, "win_length", source) : config.n_fft;
-  const std::string window = text_field(head, "window", "hann", source);
-  const std::string padding = text_field(head, "padding", "same", source);
-  const std::string output = text_field(head, "output", "real_imag", source);
+  const std::string window = optional_string(head, "window", "hann", where);
+  const std::string padding = optional_string(head, "padding", "same", where);
+  const std::string output = optional_string(head, "output", "real_imag", where);
   if (window != "hann") {
     fail(ErrorCode::kUnsupported, "{}: istft window '{}' (only hann)", source, window);
   }

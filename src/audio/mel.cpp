@@ -13,6 +13,7 @@
 #include "audio/mel_filters.hpp"
 #include "audio/stft.hpp"
 #include "core/error.hpp"
+#include "core/json_fields.hpp"
 
 namespace amphora::audio {
 
@@ -26,6 +27,10 @@ void MelConfig::validate() const {
   positive("win_length", win_length);
   positive("hop_length", hop_length);
   positive("n_mels", n_mels);
+  if (n_fft > kMaxFftSize) {
+    fail(ErrorCode::kInvalidArgument, "mel n_fft {} exceeds the largest supported, {}", n_fft,
+         kMaxFftSize);
+  }
   if (win_length > n_fft) {
     fail(ErrorCode::kInvalidArgument, "mel win_length {} exceeds n_fft {}", win_length, n_fft);
   }
@@ -64,7 +69,7 @@ MelConfig mel_config_from_json(const nlohmann::json& mel, const std::string& sou
       if (required) fail(ErrorCode::kInvalidModel, "{}: \"mel\" lacks \"{}\"", source, key);
       return;
     }
-    if (!mel[key].is_number_integer()) {
+    if (!is_int(mel[key])) {
       fail(ErrorCode::kInvalidModel, "{}: mel \"{}\" must be an integer, got {}", source, key,
            mel[key].dump());
     }

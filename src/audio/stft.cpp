@@ -67,6 +67,10 @@ Stft::Stft(const StftConfig& config) : config_(config) {
     fail(ErrorCode::kInvalidArgument, "STFT n_fft must be a positive even number, got {}",
          config.n_fft);
   }
+  if (config.n_fft > kMaxFftSize) {
+    fail(ErrorCode::kInvalidArgument, "STFT n_fft {} exceeds the largest supported, {}",
+         config.n_fft, kMaxFftSize);
+  }
   if (config.hop_length <= 0) {
     fail(ErrorCode::kInvalidArgument, "STFT hop_length must be positive, got {}",
          config.hop_length);
@@ -215,9 +219,12 @@ std::vector<float> Stft::inverse(const Spectrum& spectrum, std::optional<int64_t
 
 int64_t Stft::trim_start() const {
   switch (config_.padding) {
-    case StftPadding::kCenter: return config_.n_fft / 2;
-    case StftPadding::kSame: return (config_.win_length - config_.hop_length) / 2;
-    default: return 0;
+    case StftPadding::kCenter:
+      return config_.n_fft / 2;
+    case StftPadding::kSame:
+      return (config_.win_length - config_.hop_length) / 2;
+    default:
+      return 0;
   }
 }
 

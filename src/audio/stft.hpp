@@ -32,6 +32,10 @@ enum class StftPadding {
   kSame,    // Vocos/APNet ISTFT: trim (win_length - hop_length)/2 each side (inverse only)
 };
 
+// Largest n_fft accepted. Vocoders use 512-4096; a size from a corrupt manifest must fail
+// clearly rather than allocate gigabytes of window and FFT tables.
+constexpr int kMaxFftSize = 1 << 16;
+
 struct StftConfig {
   int n_fft = 1024;
   int hop_length = 256;
@@ -54,8 +58,9 @@ std::vector<double> reflect_pad(std::span<const float> samples, int64_t left, in
 // FFT keeps scratch space); use one Stft per thread.
 class Stft {
  public:
-  // Validates the configuration (positive sizes, even n_fft, win_length <= n_fft; kSame needs
-  // win_length == n_fft as in Vocos) and fails with kInvalidArgument naming the bad field.
+  // Validates the configuration (positive sizes, even n_fft <= kMaxFftSize, win_length <= n_fft;
+  // kSame needs win_length == n_fft as in Vocos) and fails with kInvalidArgument naming the bad
+  // field.
   explicit Stft(const StftConfig& config);
   ~Stft();
   Stft(Stft&&) noexcept;
@@ -83,8 +88,7 @@ class Stft {
                              std::optional<int64_t> length = std::nullopt) const;
   // One frame of the inverse: the windowed inverse DFT of bins real[k*stride], imag[k*stride]
   // into time[0 .. n_fft), ready to overlap-add (inverse() and the streaming ISTFT share it).
-  void synthesize_frame(const float* real, const float* imag, int64_t stride,
-                        double* time) const;
+  void synthesize_frame(const float* real, const float* imag, int64_t stride, double* time) const;
   const std::vector<double>& window() const { return window_; }
   // Where the output starts in the overlap-added signal (the centre/"same" trim).
   int64_t trim_start() const;

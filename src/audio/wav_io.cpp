@@ -3,8 +3,10 @@
 #include <sndfile.h>
 #include <soxr.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 
 #include "core/error.hpp"
@@ -21,6 +23,92 @@ using SndfileHandle = std::unique_ptr<SNDFILE, SndfileCloser>;
 // than a real recording, and the allocation would fail somewhere less clear.
 constexpr sf_count_t kMaxSamples = sf_count_t{192000} * 3600 * 2;
 
+// libsndfile's virtual I/O over a byte string in memory.
+struct MemoryFile {
+  std::string_view bytes;
+  sf_count_t position = 0;
+};
+
+sf_count_t memory_length(void* user) {
+  return static_cast<sf_count_t>(static_cast<MemoryFile*>(user)->bytes.size());
+}
+
+sf_count_t memory_seek(sf_count_t offset, int whence, void* user) {
+  auto* file = static_cast<MemoryFile*>(user);
+  const auto size = static_cast<sf_count_t>(file->bytes.size());
+  sf_count_t base = 0;
+  if (whence == SEEK_CUR) base = file->position;
+  if (whence == SEEK_END) base = size;
+  // A seek outside the bytes is refused, as a real file could not be read there either.
+  if (offset < -base || offset > size - base) return -1;
+  file->position = base + offset;
+  return file->position;
+}
+
+sf_count_t memory_read(void* destination, sf_count_t count, void* user) {
+  auto* file = static_cast<MemoryFile*>(user);
+  const sf_count_t left = static_cast<sf_count_t>(file->bytes.size()) - file->position;
+  const sf_count_t n = std::clamp<sf_count_t>(count, 0, left);
+  if (n == 0) return 0;  // memcpy must not see the null pointers of an empty read
+  std::memcpy(destination, file->bytes.data() + file->position, static_cast<size_t>(n));
+  file->position += n;
+  return n;
+}
+
+sf_count_t memory_write(const void*, sf_count_t, void*) { return 0; }
+
+sf_count_t memory_tell(void* user) { return static_cast<MemoryFile*>(user)->position; }
+
+// Decodes an opened file; `path` names it in messages.
+AudioBuffer decode(SndfileHandle file, const SF_INFO& info, const std::string& path) {
+  if (info.channels <= 0 || info.samplerate <= 0) {
+    fail(ErrorCode::kIo, "audio file '{}' has {} channels at {} Hz", path, info.channels,
+         info.samplerate);
+  }
+  if (info.frames <= 0) fail(ErrorCode::kIo, "audio file '{}' holds no samples", path);
+  // Read in blocks instead of trusting the header's frame count: a stream of unknown length
+  // (a FLAC without its total, where libsndfile reports SF_COUNT_MAX frames) or a corrupt header
+  // must cost the memory of the samples really there, not of those claimed.
+  const auto channels = static_cast<sf_count_t>(info.channels);
+  const sf_count_t block_frames = std::max<sf_count_t>(1, (sf_count_t{1} << 16) / channels);
+  std::vector<float> interleaved;
+  sf_count_t got = 0;
+  while (true) {
+    if ((got + block_frames) * channels > kMaxSamples) {
+      fail(ErrorCode::kIo, "audio file '{}' holds more than {} samples, more than supported", path,
+           kMaxSamples);
+    }
+    interleaved.resize(static_cast<size_t>((got + block_frames) * channels));
+    const sf_count_t read =
+        sf_readf_float(file.get(), interleaved.data() + got * channels, block_frames);
+    if (read <= 0) break;
+    got += read;
+  }
+  if (got <= 0) fail(ErrorCode::kIo, "audio file '{}': no samples could be decoded", path);
+  if (info.frames != SF_COUNT_MAX && got < info.frames) {
+    std::fprintf(stderr, "warning: '%s' is truncated: read %lld of %lld frames\n", path.c_str(),
+                 static_cast<long long>(got), static_cast<long long>(info.frames));
+  }
+
+  AudioBuffer buffer;
+  buffer.sample_rate = info.samplerate;
+  buffer.channels_in_file = info.channels;
+  if (channels == 1) {
+    interleaved.resize(static_cast<size_t>(got));
+    buffer.samples = std::move(interleaved);
+  } else {
+    std::fprintf(stderr, "warning: '%s' has %d channels; averaging them to mono\n", path.c_str(),
+                 info.channels);
+    buffer.samples.resize(static_cast<size_t>(got));
+    for (sf_count_t i = 0; i < got; ++i) {
+      double sum = 0.0;
+      for (sf_count_t c = 0; c < channels; ++c) sum += interleaved[i * channels + c];
+      buffer.samples[i] = static_cast<float>(sum / static_cast<double>(channels));
+    }
+  }
+  return buffer;
+}
+
 }  // namespace
 
 AudioBuffer read_audio(const std::string& path) {
@@ -29,42 +117,18 @@ AudioBuffer read_audio(const std::string& path) {
   if (!file) {
     fail(ErrorCode::kIo, "cannot read audio file '{}': {}", path, sf_strerror(nullptr));
   }
-  if (info.channels <= 0 || info.samplerate <= 0) {
-    fail(ErrorCode::kIo, "audio file '{}' has {} channels at {} Hz", path, info.channels,
-         info.samplerate);
-  }
-  if (info.frames <= 0) fail(ErrorCode::kIo, "audio file '{}' holds no samples", path);
-  if (info.frames * info.channels > kMaxSamples) {
-    fail(ErrorCode::kIo, "audio file '{}' claims {} frames x {} channels, more than supported",
-         path, info.frames, info.channels);
-  }
-  std::vector<float> interleaved(static_cast<size_t>(info.frames * info.channels));
-  sf_count_t got = sf_readf_float(file.get(), interleaved.data(), info.frames);
-  if (got <= 0) fail(ErrorCode::kIo, "audio file '{}': no samples could be decoded", path);
-  if (got < info.frames) {
-    std::fprintf(stderr, "warning: '%s' is truncated: read %lld of %lld frames\n", path.c_str(),
-                 static_cast<long long>(got), static_cast<long long>(info.frames));
-  }
+  return decode(std::move(file), info, path);
+}
 
-  AudioBuffer buffer;
-  buffer.sample_rate = info.samplerate;
-  buffer.channels_in_file = info.channels;
-  const size_t frames = static_cast<size_t>(got);
-  const size_t channels = static_cast<size_t>(info.channels);
-  if (channels == 1) {
-    interleaved.resize(frames);
-    buffer.samples = std::move(interleaved);
-  } else {
-    std::fprintf(stderr, "warning: '%s' has %zu channels; averaging them to mono\n", path.c_str(),
-                 channels);
-    buffer.samples.resize(frames);
-    for (size_t i = 0; i < frames; ++i) {
-      double sum = 0.0;
-      for (size_t c = 0; c < channels; ++c) sum += interleaved[i * channels + c];
-      buffer.samples[i] = static_cast<float>(sum / static_cast<double>(channels));
-    }
+AudioBuffer read_audio_from_memory(std::string_view bytes, const std::string& name) {
+  MemoryFile memory{bytes};
+  SF_VIRTUAL_IO io{memory_length, memory_seek, memory_read, memory_write, memory_tell};
+  SF_INFO info{};
+  SndfileHandle file(sf_open_virtual(&io, SFM_READ, &info, &memory));
+  if (!file) {
+    fail(ErrorCode::kIo, "cannot read audio file '{}': {}", name, sf_strerror(nullptr));
   }
-  return buffer;
+  return decode(std::move(file), info, name);
 }
 
 WavSubtype wav_subtype_from_string(const std::string& name) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace amphora::audio {
@@ -20,6 +21,10 @@ struct AudioBuffer {
 // audio is averaged to mono with a warning on stderr. Fails with kIo naming the file when it
 // is missing, unreadable or holds no samples.
 AudioBuffer read_audio(const std::string& path);
+
+// The same for a file already in memory (an upload, a fuzzer's input); `name` stands for the
+// file in messages.
+AudioBuffer read_audio_from_memory(std::string_view bytes, const std::string& name);
 
 enum class WavSubtype { kPcm16, kPcm24, kFloat32 };
 

@@ -5,6 +5,7 @@
 
 #include "audio/istft_head.hpp"
 #include "core/error.hpp"
+#include "core/json_fields.hpp"
 #include "runtime/model_path.hpp"
 
 namespace amphora {
@@ -20,8 +21,7 @@ nlohmann::json parse_manifest(const std::string& text, const std::string& source
 }
 
 int required_int(const nlohmann::json& manifest, const char* key, const std::string& source) {
-  if (!manifest.contains(key) || !manifest[key].is_number_integer() ||
-      manifest[key].get<int>() <= 0) {
+  if (!manifest.contains(key) || !is_int(manifest[key]) || manifest[key].get<int>() <= 0) {
     fail(ErrorCode::kInvalidModel, "{}: manifest needs a positive integer \"{}\"", source, key);
   }
   return manifest[key].get<int>();
@@ -29,45 +29,53 @@ int required_int(const nlohmann::json& manifest, const char* key, const std::str
 
 }  // namespace
 
-VocoderPackage read_vocoder_package(const std::string& path,
-                                    const std::map<std::string, std::string>& onnx_metadata) {
+VocoderPackage vocoder_package_from_manifest(const std::string& text, const std::string& source) {
   VocoderPackage pkg;
-  std::error_code ec;
-  try {
-    pkg.onnx_path = resolve_onnx_path(path);
-  } catch (const Error&) {
-    // A package exported with TorchScript only has no ONNX file; the path then names the
-    // package in messages, and the ONNX-only features (streaming) say they need one.
-    if (!std::filesystem::is_directory(path, ec)) throw;
-    pkg.onnx_path = path;
-  }
-  std::string source = pkg.onnx_path;
-  if (std::filesystem::is_directory(path, ec)) {
-    pkg.package_dir = path;
-    auto manifest_path = std::filesystem::path(path) / "amphora.json";
-    if (std::filesystem::exists(manifest_path)) {
-      std::ifstream in(manifest_path);
-      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      source = manifest_path.string();
-      pkg.manifest = parse_manifest(text, source);
-    }
-  }
-  if (!pkg.manifest) {
-    auto it = onnx_metadata.find("amphora");
-    if (it == onnx_metadata.end()) return pkg;  // bare ONNX
-    source = pkg.onnx_path + " (metadata_props[\"amphora\"])";
-    pkg.manifest = parse_manifest(it->second, source);
-  }
+  pkg.manifest = parse_manifest(text, source);
   const nlohmann::json& m = *pkg.manifest;
-  pkg.family = m.value("family", "unknown");
+  pkg.family = optional_string(m, "family", "unknown", source);
   pkg.sample_rate = required_int(m, "sample_rate", source);
   pkg.hop_length = required_int(m, "hop_length", source);
   pkg.n_mels = required_int(m, "n_mels", source);
   if (m.contains("mel")) pkg.mel = audio::mel_config_from_json(m["mel"], source);
   if (m.contains("head")) pkg.spectral_head = audio::istft_head_from_json(m["head"], source);
   if (m.contains("inputs") && m["inputs"].is_array()) {
-    for (const auto& input : m["inputs"]) pkg.input_names.push_back(input.value("name", ""));
+    for (const auto& input : m["inputs"]) {
+      if (!input.is_object()) {
+        fail(ErrorCode::kInvalidModel, "{}: each of \"inputs\" must be an object, got {}", source,
+             input.dump());
+      }
+      pkg.input_names.push_back(optional_string(input, "name", "", source + " inputs"));
+    }
   }
+  return pkg;
+}
+
+VocoderPackage read_vocoder_package(const std::string& path,
+                                    const std::map<std::string, std::string>& onnx_metadata) {
+  std::string onnx_path;
+  std::error_code ec;
+  try {
+    onnx_path = resolve_onnx_path(path);
+  } catch (const Error&) {
+    // A package exported with TorchScript only has no ONNX file; the path then names the
+    // package in messages, and the ONNX-only features (streaming) say they need one.
+    if (!std::filesystem::is_directory(path, ec)) throw;
+    onnx_path = path;
+  }
+  const bool is_package_dir = std::filesystem::is_directory(path, ec);
+  VocoderPackage pkg;
+  const auto manifest_path = std::filesystem::path(path) / "amphora.json";
+  if (is_package_dir && std::filesystem::exists(manifest_path)) {
+    std::ifstream in(manifest_path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    pkg = vocoder_package_from_manifest(text, manifest_path.string());
+  } else if (auto it = onnx_metadata.find("amphora"); it != onnx_metadata.end()) {
+    pkg = vocoder_package_from_manifest(it->second, onnx_path + " (metadata_props[\"amphora\"])");
+  }
+  // Neither: a bare ONNX file, described from its graph by the caller.
+  pkg.onnx_path = onnx_path;
+  if (is_package_dir) pkg.package_dir = path;
   return pkg;
 }
 

@@ -31,4 +31,9 @@ struct VocoderPackage {
 VocoderPackage read_vocoder_package(const std::string& path,
                                     const std::map<std::string, std::string>& onnx_metadata);
 
+// The manifest part of the above: parses the text of an amphora.json (family, sample rate, hop,
+// n_mels, mel, head, inputs) into a package without paths. Fails with kInvalidModel, or
+// kUnsupported for settings amphora cannot run, naming `source`.
+VocoderPackage vocoder_package_from_manifest(const std::string& text, const std::string& source);
+
 }  // namespace amphora

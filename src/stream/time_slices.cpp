@@ -27,7 +27,9 @@ Tensor slice_axis(const Tensor& tensor, int64_t axis, int64_t start, int64_t len
   Shape out_shape = shape;
   out_shape[axis] = length;
   Tensor out = Tensor::uninitialized(tensor.dtype(), out_shape);
-  auto [outer, inner] = around(shape, axis);
+  // Not a structured binding: clang before 16 cannot use one inside an OpenMP region.
+  const std::pair<int64_t, int64_t> extent = around(shape, axis);
+  const int64_t outer = extent.first, inner = extent.second;
   const size_t element = dtype_size(tensor.dtype());
   const size_t row = static_cast<size_t>(length * inner) * element;
   const auto* src = static_cast<const std::byte*>(tensor.raw());
@@ -48,7 +50,9 @@ Tensor concat_axis(const std::vector<Tensor>& parts, int64_t axis) {
   out_shape[axis] = 0;
   for (const Tensor& part : parts) out_shape[axis] += part.dim(axis);
   Tensor out = Tensor::uninitialized(parts[0].dtype(), out_shape);
-  auto [outer, inner] = around(out_shape, axis);
+  // Not a structured binding: clang before 16 cannot use one inside an OpenMP region.
+  const std::pair<int64_t, int64_t> extent = around(out_shape, axis);
+  const int64_t outer = extent.first, inner = extent.second;
   const size_t element = dtype_size(out.dtype());
   auto* dst = static_cast<std::byte*>(out.raw());
   int64_t offset = 0;

@@ -110,6 +110,36 @@ TEST(WavIo, DownmixesStereoFlac) {
   fs::remove_all(dir);
 }
 
+// Streaming FLAC encoders leave STREAMINFO's total sample count at 0 ("unknown"), for which
+// libsndfile reports SF_COUNT_MAX frames: the reader must decode what is there instead of
+// trusting (or multiplying) that count.
+TEST(WavIo, ReadsAFlacOfUnknownLength) {
+  const fs::path dir = scratch_dir();
+  const std::string path = (dir / "stream.flac").string();
+  SF_INFO info{};
+  info.samplerate = 16000;
+  info.channels = 2;
+  info.format = SF_FORMAT_FLAC | SF_FORMAT_PCM_16;
+  SNDFILE* file = sf_open(path.c_str(), SFM_WRITE, &info);
+  ASSERT_NE(file, nullptr) << sf_strerror(nullptr);
+  const std::vector<float> interleaved = {0.5f, 0.25f, -0.5f, 0.0f, 0.125f, 0.125f};
+  ASSERT_EQ(sf_writef_float(file, interleaved.data(), 3), 3);
+  sf_close(file);
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // "fLaC", a 4-byte block header, then STREAMINFO, whose 36-bit total ends at byte 25.
+  ASSERT_GE(bytes.size(), 26u);
+  ASSERT_EQ(bytes.substr(0, 4), "fLaC");
+  bytes[21] = static_cast<char>(bytes[21] & 0xF0);
+  for (size_t i = 22; i < 26; ++i) bytes[i] = 0;
+
+  const AudioBuffer mono = read_audio_from_memory(bytes, "stream.flac");
+  EXPECT_EQ(mono.sample_rate, 16000);
+  ASSERT_EQ(mono.samples.size(), 3u);
+  EXPECT_NEAR(mono.samples[1], -0.25f, 1e-4);
+  fs::remove_all(dir);
+}
+
 TEST(WavIo, BadFilesNameTheFile) {
   const fs::path dir = scratch_dir();
   expect_error(ErrorCode::kIo, "missing.wav", [&] { read_audio((dir / "missing.wav").string()); });
@@ -129,6 +159,23 @@ TEST(WavIo, BadFilesNameTheFile) {
   expect_error(ErrorCode::kIo, "no_such_dir", [&] {
     write_wav((dir / "no_such_dir" / "x.wav").string(), std::vector<float>{0.0f}, 16000);
   });
+  fs::remove_all(dir);
+}
+
+TEST(WavIo, ReadsFromMemoryAsFromAFile) {
+  const fs::path dir = scratch_dir();
+  const std::string path = (dir / "x.wav").string();
+  write_wav(path, sine(500, 440.0, 16000), 16000, WavSubtype::kPcm24);
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const AudioBuffer from_file = read_audio(path);
+  const AudioBuffer from_memory = read_audio_from_memory(bytes, "upload.wav");
+  EXPECT_EQ(from_memory.sample_rate, from_file.sample_rate);
+  EXPECT_EQ(from_memory.samples, from_file.samples);
+
+  expect_error(ErrorCode::kIo, "upload.wav", [&] { read_audio_from_memory("", "upload.wav"); });
+  expect_error(ErrorCode::kIo, "upload.wav",
+               [&] { read_audio_from_memory(bytes.substr(0, 30), "upload.wav"); });
   fs::remove_all(dir);
 }
 
@@ -224,6 +271,9 @@ TEST(Stft, SamePaddingInverseRestoresFramesTimesHop) {
 
 TEST(Stft, RefusesBadConfigurationsAndShapes) {
   expect_error(ErrorCode::kInvalidArgument, "n_fft", [] { Stft({1023, 256, 1023}); });
+  expect_error(ErrorCode::kInvalidArgument, "n_fft 2000000000 exceeds", [] {
+    Stft({2000000000, 256, 1024});
+  });
   expect_error(ErrorCode::kInvalidArgument, "win_length", [] { Stft({512, 128, 1024}); });
   expect_error(ErrorCode::kInvalidArgument, "hop_length", [] { Stft({512, 0, 512}); });
   expect_error(ErrorCode::kInvalidArgument, "same", [] {

@@ -3,6 +3,7 @@
 // the reference (libm) kernel and is tested against it (tests/unit/test_ops_elementwise_fast.cpp).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 namespace amphora {
@@ -40,8 +41,10 @@ inline constexpr float kFastSinLimit = 1e4f;
 // sin(x) for |x| <= kFastSinLimit: x = k*pi/2 + r with pi/2 in three parts (Cody-Waite, each
 // part short enough that k*part is exact), then the sine or cosine minimax polynomial on
 // |r| <= pi/4 picked by the quadrant k mod 4. Max abs error ~1e-7 (BigVGAN's Snake: Sin was
-// 13 % of a run with libm).
-inline float fast_sin(float a) {
+// 13 % of a run with libm). Other inputs (huge, infinite, NaN) give 0, for the caller to
+// replace with libm's value: converting their k to int would be undefined.
+inline float fast_sin(float in) {
+  const float a = std::fabs(in) <= kFastSinLimit ? in : 0.0f;  // NaN fails the test too
   constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
   const float k = (a * 0.636619772f + kRound) - kRound;
   const float r = ((a - k * 1.5703125f) - k * 4.837512969970703e-4f) - k * 7.549790126404332e-8f;
