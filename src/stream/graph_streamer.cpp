@@ -16,13 +16,16 @@ int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1)
 
 // The retained steps [begin, end) of one streamed value. Readers (node inputs, the output
 // collector) each say from which step they still need it; older steps are dropped. The steps
-// are kept as the chunks they arrived in, so appending copies nothing and a reader that takes
-// exactly one chunk (an element-wise node, a conv whose history fits) gets it without a copy;
-// only a view across chunks is joined.
+// are kept as the pieces they arrived in -- a piece may be a part of a larger tensor along the
+// axis -- so appending copies nothing, a reader that takes exactly one whole tensor (an
+// element-wise node after a conv) gets it without a copy, and any other view is gathered from
+// the pieces in one pass.
 struct Buffer {
   struct Piece {
-    int64_t begin;  // step of data's first entry along axis
+    int64_t begin;  // step of the piece's first entry
     Tensor data;
+    int64_t offset;  // index along axis in data of that entry
+    int64_t length;
   };
   int64_t axis = -1;
   std::deque<Piece> pieces;  // consecutive; the first may start before `begin`
@@ -37,37 +40,54 @@ struct Buffer {
   bool empty() const { return pieces.empty(); }
   // A tensor with the stream's dtype and non-time dims (for padding of the same kind).
   const Tensor& like() const { return pieces.back().data; }
-  void append(const Tensor& chunk) {
-    const int64_t steps = chunk.dim(axis);
-    if (steps == 0) return;
-    pieces.push_back({end, chunk});
-    end += steps;
+  void append(const Tensor& chunk) { append(chunk, 0, chunk.dim(axis)); }
+  // Entries [offset, offset + length) of `data` along the axis.
+  void append(const Tensor& data, int64_t offset, int64_t length) {
+    if (length == 0) return;
+    pieces.push_back({end, data, offset, length});
+    end += length;
   }
-  Tensor view(int64_t from, int64_t to) const {
+  // Steps [from, to) as spans of the pieces. With `zeros_outside`, steps before 0 and from
+  // `end` on are zeros (a convolution's padding); otherwise they must be retained.
+  std::vector<AxisSpan> spans(int64_t from, int64_t to, bool zeros_outside = false) const {
+    std::vector<AxisSpan> out;
+    int64_t trail = 0;
+    if (zeros_outside) {
+      const int64_t lead = std::clamp<int64_t>(-from, 0, to - from);
+      trail = std::clamp<int64_t>(to - std::max(from, end), 0, to - from - lead);
+      if (lead > 0) out.push_back({nullptr, 0, lead});
+      from += lead;
+      to -= trail;
+      if (from == to) from = to = end;  // all padding
+    }
     if (from < begin || to > end || from > to || pieces.empty()) {
       fail(ErrorCode::kInternal, "stream steps [{}, {}) requested, [{}, {}) retained", from, to,
            begin, end);
     }
-    if (from == to) return slice_axis(like(), axis, 0, 0);
-    std::vector<Tensor> parts;
     for (const Piece& piece : pieces) {
-      const int64_t length = piece.data.dim(axis);
-      const int64_t lo = std::max(from, piece.begin), hi = std::min(to, piece.begin + length);
-      if (hi <= lo) continue;
-      const bool whole = lo == piece.begin && hi == piece.begin + length;
-      parts.push_back(whole ? piece.data : slice_axis(piece.data, axis, lo - piece.begin, hi - lo));
+      const int64_t lo = std::max(from, piece.begin), hi = std::min(to, piece.begin + piece.length);
+      if (hi > lo) out.push_back({&piece.data, piece.offset + lo - piece.begin, hi - lo});
     }
-    return concat_axis(parts, axis);
+    if (trail > 0) out.push_back({nullptr, 0, trail});
+    return out;
+  }
+  Tensor view(int64_t from, int64_t to, bool zeros_outside = false) const {
+    const std::vector<AxisSpan> parts = spans(from, to, zeros_outside);
+    if (parts.size() == 1 && parts[0].source && parts[0].start == 0 &&
+        parts[0].length == parts[0].source->dim(axis)) {
+      return *parts[0].source;
+    }
+    return join_axis(parts, like(), axis);
   }
   void trim() {
     int64_t keep_from = end;
     for (int64_t need : reader_needs) keep_from = std::min(keep_from, need);
     if (keep_from <= begin || pieces.empty()) return;
     begin = keep_from;
-    while (!pieces.empty() && pieces.front().begin + pieces.front().data.dim(axis) <= begin) {
+    while (!pieces.empty() && pieces.front().begin + pieces.front().length <= begin) {
       if (pieces.size() == 1) {
         // Everything was read: keep an empty piece, so that later views still know the shape.
-        pieces.front() = {end, slice_axis(pieces.front().data, axis, 0, 0)};
+        pieces.front() = {end, pieces.front().data, 0, 0};
         break;
       }
       pieces.pop_front();
@@ -81,9 +101,11 @@ struct NodeState {
   int64_t done = 0;          // steps consumed (or, for Conv, outputs made)
   bool started = false;      // Pad/TimeConcat prefix emitted; head value taken
   bool finished = false;
-  Tensor carry;             // CumSum: last output step; ConvTranspose: overlap-add tail
-  int64_t carry_begin = 0;  // ConvTranspose: uncropped output position of carry[0]
-  int64_t emitted = 0;      // ConvTranspose: uncropped positions emitted so far
+  Tensor carry;  // CumSum: last output step; ConvTranspose: its overlap-add sums, see there
+  // ConvTranspose: uncropped output positions [carry_begin, carry_end) are not emitted yet and
+  // are columns from carry_offset on of carry.
+  int64_t carry_begin = 0, carry_end = 0, carry_offset = 0;
+  int64_t emitted = 0;  // ConvTranspose: uncropped positions emitted so far
 };
 
 }  // namespace
@@ -205,13 +227,9 @@ void GraphStreamer::State::step_conv(size_t i) {
   if (outputs > st.done) {
     const int64_t lo = st.done * np.stride - np.pad_begin;
     const int64_t hi = (outputs - 1) * np.stride - np.pad_begin + taps + 1;
-    const int64_t real_lo = std::clamp<int64_t>(lo, 0, x.end);
-    const int64_t real_hi = std::clamp<int64_t>(hi, real_lo, x.end);
-    std::vector<Tensor> parts;
-    if (real_lo > lo) parts.push_back(filled_along(x.like(), x.axis, real_lo - lo, 0.0));
-    parts.push_back(x.view(real_lo, real_hi));
-    if (hi > real_hi) parts.push_back(filled_along(x.like(), x.axis, hi - real_hi, 0.0));
-    Tensor window = concat_axis(parts, x.axis);
+    // Steps outside the input are the conv's zero padding (the end padding only once the
+    // input has ended, by `reach` above).
+    Tensor window = x.view(lo, hi, /*zeros_outside=*/true);
     std::vector<Tensor> cut;
     std::vector<const Tensor*> args;
     if (!gather_args(i, -1, -1, cut, args)) return;
@@ -231,55 +249,100 @@ void GraphStreamer::State::step_conv(size_t i) {
   }
 }
 
-// FusedConvTranspose's activation, on output steps that are complete.
-void finish_fused(const NodePlan& np, Tensor& out) {
-  if (np.activation.empty()) return;
+// Adds `add` ([N, C, length]) into columns [column, column + length) of `acc` ([N, C, width]).
+void add_columns(Tensor& acc, int64_t column, const Tensor& add, int64_t add_offset,
+                 int64_t length) {
+  const int64_t rows = acc.dim(0) * acc.dim(1), width = acc.dim(2), add_width = add.dim(2);
+  float* to = acc.data<float>();
+  const float* from = add.data<float>();
+#pragma omp parallel for schedule(static) if (rows * length > (int64_t{1} << 15))
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = to + r * width + column;
+    const float* src = from + r * add_width + add_offset;
+    for (int64_t t = 0; t < length; ++t) row[t] += src[t];
+  }
+}
+
+// FusedConvTranspose's bias and activation, in place on columns [column, column + length) of
+// `out`, which hold complete output steps.
+void finish_columns(const NodePlan& np, const Tensor* bias, Tensor& out, int64_t column,
+                    int64_t length) {
+  enum class Activation { kNone, kRelu, kLeakyRelu, kTanh } activation = Activation::kNone;
+  if (np.activation == "Relu") {
+    activation = Activation::kRelu;
+  } else if (np.activation == "LeakyRelu") {
+    activation = Activation::kLeakyRelu;
+  } else if (np.activation == "Tanh") {
+    activation = Activation::kTanh;
+  } else if (!np.activation.empty()) {
+    fail(ErrorCode::kUnsupported, "fused activation '{}' in a stream", np.activation);
+  }
+  if (!bias && activation == Activation::kNone) return;
+  const int64_t channels = out.dim(1), width = out.dim(2), rows = out.dim(0) * channels;
+  const float* bias_values = bias ? bias->data<float>() : nullptr;
+  const float alpha = np.activation_alpha;
   float* values = out.data<float>();
-  for (int64_t k = 0; k < out.numel(); ++k) {
-    float& v = values[k];
-    if (np.activation == "Relu") {
-      v = std::max(v, 0.0f);
-    } else if (np.activation == "LeakyRelu") {
-      v = v < 0 ? v * np.activation_alpha : v;
-    } else if (np.activation == "Tanh") {
-      v = std::tanh(v);
-    } else {
-      fail(ErrorCode::kUnsupported, "fused activation '{}' in a stream", np.activation);
+#pragma omp parallel for schedule(static) if (rows * length > (int64_t{1} << 15))
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = values + r * width + column;
+    const float b = bias_values ? bias_values[r % channels] : 0.0f;
+    for (int64_t t = 0; t < length; ++t) {
+      float v = row[t] + b;
+      switch (activation) {
+        case Activation::kNone:
+          break;
+        case Activation::kRelu:
+          v = std::max(v, 0.0f);
+          break;
+        case Activation::kLeakyRelu:
+          v = v < 0 ? v * alpha : v;
+          break;
+        case Activation::kTanh:
+          v = std::tanh(v);
+          break;
+      }
+      row[t] = v;
     }
   }
 }
 
 // Output position p (before cropping pad_begin) of a transposed convolution sums input steps
 // i with i*stride <= p, so positions below (steps seen)*stride are final. The kernel runs
-// without bias on each new input slice; the partial sums overlap-add in `carry`.
+// without bias on each new input slice, and the sums not yet final (the carry) are added into
+// its output, which becomes the next carry. Final positions are finished in place and emitted
+// as a part of that tensor, so no step is copied.
 void GraphStreamer::State::step_conv_transpose(size_t i) {
   const NodePlan& np = plan->nodes[i];
   NodeState& st = nodes[i];
   const Buffer& x = input(i, 0);
   const int64_t taps = (np.kernel - 1) * np.dilation;
+  // Makes the carry cover [carry_begin, end) with `partial` (covering [at, at + its length))
+  // added in; it is reused as the carry when it already covers everything.
+  auto merge = [&st](Tensor partial, int64_t at, int64_t end) {
+    const int64_t begin = st.carry.empty() ? at : std::min(st.carry_begin, at);
+    end = std::max({end, at + partial.dim(2), st.carry.empty() ? at : st.carry_end});
+    Tensor acc = partial;
+    if (begin != at || end != at + partial.dim(2)) {
+      Shape shape = partial.shape();
+      shape[2] = end - begin;
+      acc = Tensor(DType::kFloat32, shape);
+      add_columns(acc, at - begin, partial, 0, partial.dim(2));
+    }
+    if (!st.carry.empty()) {
+      add_columns(acc, st.carry_begin - begin, st.carry, st.carry_offset,
+                  st.carry_end - st.carry_begin);
+    }
+    st.carry = acc;
+    st.carry_begin = begin;
+    st.carry_end = end;
+    st.carry_offset = 0;
+  };
   if (x.end > st.done) {
     std::vector<Tensor> cut;
     std::vector<const Tensor*> args;
     if (!gather_args(i, st.done, x.end, cut, args)) return;
-    Tensor partial = run_kernel(i, args).at(0);
     const int64_t at = st.done * np.stride;
-    const int64_t partial_end = at + partial.dim(2);
-    if (st.carry.empty()) {
-      st.carry = filled_along(partial, 2, 0, 0.0);
-      st.carry_begin = at;
-    }
-    const int64_t carry_end = st.carry_begin + st.carry.dim(2);
-    if (partial_end > carry_end) {
-      st.carry = concat_axis({st.carry, filled_along(partial, 2, partial_end - carry_end, 0.0)}, 2);
-    }
-    const int64_t rows = partial.dim(0) * partial.dim(1);
-    const int64_t width = st.carry.dim(2), length = partial.dim(2);
-    float* acc = st.carry.data<float>();
-    const float* add = partial.data<float>();
-    for (int64_t r = 0; r < rows; ++r) {
-      float* row = acc + r * width + (at - st.carry_begin);
-      for (int64_t t = 0; t < length; ++t) row[t] += add[r * length + t];
-    }
+    merge(run_kernel(i, args).at(0), at, at);
     st.done = x.end;
     need(i, 0, st.done);
   }
@@ -292,36 +355,26 @@ void GraphStreamer::State::step_conv_transpose(size_t i) {
   int64_t final_end = std::min(st.done * np.stride, full_min - np.pad_end);
   if (x.finished) {
     final_end = full_min - np.pad_end;
-    const int64_t carry_end = st.carry_begin + st.carry.dim(2);
-    if (full_min > carry_end) {
-      st.carry = concat_axis({st.carry, filled_along(st.carry, 2, full_min - carry_end, 0.0)}, 2);
-    }
+    if (full_min > st.carry_end) merge(filled_along(st.carry, 2, 0, 0.0), st.carry_end, full_min);
   }
   const bool streamed_sum = !np.sum.empty();
   if (streamed_sum) final_end = std::min(final_end, input(i, 3).end + np.pad_begin);
   const int64_t from = std::max(st.emitted, np.pad_begin);
   if (final_end > from) {
-    Tensor out = slice_axis(st.carry, 2, from - st.carry_begin, final_end - from);
-    if (!np.bias.empty()) {
-      const float* bias = fixed(np.bias)->data<float>();
-      float* values = out.data<float>();
-      const int64_t channels = out.dim(1), length = out.dim(2);
-      for (int64_t r = 0; r < out.dim(0) * channels; ++r) {
-        for (int64_t t = 0; t < length; ++t) values[r * length + t] += bias[r % channels];
-      }
-    }
-    finish_fused(np, out);
+    const int64_t column = st.carry_offset + from - st.carry_begin, length = final_end - from;
+    finish_columns(np, np.bias.empty() ? nullptr : fixed(np.bias), st.carry, column, length);
     if (streamed_sum) {
-      const Tensor sum = input(i, 3).view(from - np.pad_begin, final_end - np.pad_begin);
-      float* values = out.data<float>();
-      const float* add = sum.data<float>();
-      for (int64_t k = 0; k < out.numel(); ++k) values[k] += add[k];
+      int64_t at = column;
+      for (const AxisSpan& span :
+           input(i, 3).spans(from - np.pad_begin, final_end - np.pad_begin)) {
+        add_columns(st.carry, at, *span.source, span.start, span.length);
+        at += span.length;
+      }
       need(i, 3, final_end - np.pad_begin);
     }
-    emit(i, out);
+    streams.at(graph->nodes[i].outputs[0]).append(st.carry, column, length);
     st.emitted = final_end;
-    st.carry = slice_axis(st.carry, 2, final_end - st.carry_begin,
-                          st.carry_begin + st.carry.dim(2) - final_end);
+    st.carry_offset += final_end - st.carry_begin;
     st.carry_begin = final_end;
   }
   if (x.finished && (!streamed_sum || input(i, 3).finished)) finish_outputs(i);

@@ -18,54 +18,54 @@ std::pair<int64_t, int64_t> around(const Shape& shape, int64_t axis) {
 
 }  // namespace
 
-Tensor slice_axis(const Tensor& tensor, int64_t axis, int64_t start, int64_t length) {
-  const Shape& shape = tensor.shape();
-  if (start < 0 || length < 0 || start + length > shape[axis]) {
-    fail(ErrorCode::kInternal, "slice [{}, +{}) outside axis {} of {}", start, length, axis,
-         shape_str(shape));
+Tensor join_axis(const std::vector<AxisSpan>& spans, const Tensor& like, int64_t axis) {
+  Shape out_shape = like.shape();
+  out_shape[axis] = 0;
+  for (const AxisSpan& span : spans) {
+    if (span.source && (span.start < 0 || span.length < 0 ||
+                        span.start + span.length > span.source->dim(axis))) {
+      fail(ErrorCode::kInternal, "slice [{}, +{}) outside axis {} of {}", span.start, span.length,
+           axis, shape_str(span.source->shape()));
+    }
+    out_shape[axis] += span.length;
   }
-  Shape out_shape = shape;
-  out_shape[axis] = length;
-  Tensor out = Tensor::uninitialized(tensor.dtype(), out_shape);
+  Tensor out = Tensor::uninitialized(like.dtype(), out_shape);
   // Not a structured binding: clang before 16 cannot use one inside an OpenMP region.
-  const std::pair<int64_t, int64_t> extent = around(shape, axis);
+  const std::pair<int64_t, int64_t> extent = around(out_shape, axis);
   const int64_t outer = extent.first, inner = extent.second;
-  const size_t element = dtype_size(tensor.dtype());
-  const size_t row = static_cast<size_t>(length * inner) * element;
-  const auto* src = static_cast<const std::byte*>(tensor.raw());
+  const size_t element = dtype_size(out.dtype());
+  const size_t out_row = static_cast<size_t>(out_shape[axis] * inner) * element;
   auto* dst = static_cast<std::byte*>(out.raw());
   // Rows in parallel when there is enough to copy: on the stream's hot path this is serial
   // work that would otherwise leave the other threads waiting.
-#pragma omp parallel for schedule(static) if (outer * row > kParallelBytes)
+#pragma omp parallel for schedule(static) if (outer * out_row > kParallelBytes)
   for (int64_t o = 0; o < outer; ++o) {
-    std::memcpy(dst + o * row, src + (o * shape[axis] + start) * inner * element, row);
+    std::byte* to = dst + o * out_row;
+    for (const AxisSpan& span : spans) {
+      const size_t bytes = static_cast<size_t>(span.length * inner) * element;
+      if (span.source) {
+        const auto* src = static_cast<const std::byte*>(span.source->raw());
+        const int64_t src_axis = span.source->dim(axis);
+        std::memcpy(to, src + (o * src_axis + span.start) * inner * element, bytes);
+      } else {
+        std::memset(to, 0, bytes);  // all-zero bytes are 0 in every dtype
+      }
+      to += bytes;
+    }
   }
   return out;
+}
+
+Tensor slice_axis(const Tensor& tensor, int64_t axis, int64_t start, int64_t length) {
+  return join_axis({{&tensor, start, length}}, tensor, axis);
 }
 
 Tensor concat_axis(const std::vector<Tensor>& parts, int64_t axis) {
   if (parts.empty()) fail(ErrorCode::kInternal, "concat of nothing");
   if (parts.size() == 1) return parts[0];
-  Shape out_shape = parts[0].shape();
-  out_shape[axis] = 0;
-  for (const Tensor& part : parts) out_shape[axis] += part.dim(axis);
-  Tensor out = Tensor::uninitialized(parts[0].dtype(), out_shape);
-  // Not a structured binding: clang before 16 cannot use one inside an OpenMP region.
-  const std::pair<int64_t, int64_t> extent = around(out_shape, axis);
-  const int64_t outer = extent.first, inner = extent.second;
-  const size_t element = dtype_size(out.dtype());
-  auto* dst = static_cast<std::byte*>(out.raw());
-  int64_t offset = 0;
-  for (const Tensor& part : parts) {
-    const size_t row = static_cast<size_t>(part.dim(axis) * inner) * element;
-    const auto* src = static_cast<const std::byte*>(part.raw());
-#pragma omp parallel for schedule(static) if (outer * row > kParallelBytes)
-    for (int64_t o = 0; o < outer; ++o) {
-      std::memcpy(dst + (o * out_shape[axis] + offset) * inner * element, src + o * row, row);
-    }
-    offset += part.dim(axis);
-  }
-  return out;
+  std::vector<AxisSpan> spans;
+  for (const Tensor& part : parts) spans.push_back({&part, 0, part.dim(axis)});
+  return join_axis(spans, parts[0], axis);
 }
 
 Tensor filled_along(const Tensor& like, int64_t axis, int64_t length, double value) {

@@ -9,6 +9,18 @@
 
 namespace amphora::stream {
 
+// Elements [start, start + length) along the join's axis of `source`, or `length` zeros when
+// `source` is null.
+struct AxisSpan {
+  const Tensor* source = nullptr;
+  int64_t start = 0;
+  int64_t length = 0;
+};
+
+// The spans one after another along `axis`, in one pass over the output; `like` gives the
+// dtype and the other dims (every span's source shares them).
+Tensor join_axis(const std::vector<AxisSpan>& spans, const Tensor& like, int64_t axis);
+
 // Elements [start, start + length) along `axis` (a copy).
 Tensor slice_axis(const Tensor& tensor, int64_t axis, int64_t start, int64_t length);
 // Joins along `axis`; every part has the same dtype and the same other dims. Empty parts

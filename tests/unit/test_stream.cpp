@@ -379,6 +379,24 @@ stream::VocodeFn window_sum_model(int64_t history, int64_t lookahead, int64_t ho
   };
 }
 
+TEST(TimeSlices, JoinAxisGathersSpansAndZerosInOnePass) {
+  // [2, 3, 2] int64 with distinct values, joined along the middle axis.
+  std::vector<int64_t> values(12);
+  for (size_t k = 0; k < values.size(); ++k) values[k] = static_cast<int64_t>(k) + 1;
+  const Tensor a = Tensor::from_vector<int64_t>({2, 3, 2}, values);
+  const Tensor joined =
+      stream::join_axis({{nullptr, 0, 1}, {&a, 2, 1}, {&a, 0, 2}, {nullptr, 0, 2}}, a, 1);
+  ASSERT_EQ(joined.shape(), (Shape{2, 6, 2}));
+  const std::vector<int64_t> expected = {0, 0, 5, 6,  1, 2,  3,  4,  0, 0, 0, 0,
+                                         0, 0, 11, 12, 7, 8, 9, 10, 0, 0, 0, 0};
+  const int64_t* got = joined.data<int64_t>();
+  EXPECT_EQ(std::vector<int64_t>(got, got + joined.numel()), expected);
+  // slice_axis and concat_axis are the one- and whole-span cases.
+  EXPECT_EQ(stream::slice_axis(a, 1, 2, 1).shape(), (Shape{2, 1, 2}));
+  EXPECT_EQ(stream::concat_axis({a, a}, 2).dim(2), 4);
+  EXPECT_THROW(stream::join_axis({{&a, 2, 2}}, a, 1), Error);  // past the end of axis 1
+}
+
 TEST(MeasuredField, FindsHistoryAndLookaheadOfAModelRunFromOutside) {
   for (auto [history, lookahead] : {std::pair<int64_t, int64_t>{0, 0}, {3, 1}, {40, 7}, {90, 0}}) {
     const stream::ReceptiveField field =
