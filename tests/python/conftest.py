@@ -23,7 +23,7 @@ if str(PYTHON_DIR) not in sys.path:
 
 def amphion_generator_state(family: str, config: dict, seed: int = 0) -> dict:
     """A trained-looking state dict: random weights, weight_g not equal to ||weight_v||."""
-    from amphora_export.families import get_family
+    from amphora_export.vocoders import get_family
 
     torch.manual_seed(seed)
     generator = get_family(family).build(config)
@@ -44,7 +44,7 @@ def write_json(path: Path, data: dict) -> Path:
 
 
 def default_config(family: str) -> dict:
-    from amphora_export.families import get_family
+    from amphora_export.vocoders import get_family
 
     return get_family(family).default_config()
 
