@@ -68,3 +68,31 @@ def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     env["OMP_NUM_THREADS"] = "1"
     return subprocess.run([str(ROOT / "scripts" / "bin" / "amphora-export"), *args],
                           capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def amphion_acoustic_state(family: str, config: dict, seed: int = 0) -> dict:
+    """A trained-looking acoustic model state dict: random weights, plus the values Amphion's
+    training moves away from their initial ones (norm gains and biases, batch-norm running
+    statistics, sorted bin edges) so that nothing is a no-op by accident. Durations stay
+    plausible (a few frames per phone) so that the expanded sequences are worth comparing."""
+    from amphora_export.acoustic import get_family
+
+    spec = get_family(family)
+    torch.manual_seed(seed)
+    model = spec.build(config)
+    spec.plausible(model, config)
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    noise = torch.Generator().manual_seed(seed + 1)
+    for key, value in state.items():
+        if key.endswith("running_var"):
+            state[key] = 0.5 + torch.rand(value.shape, generator=noise)
+        elif key.endswith("running_mean"):
+            state[key] = 0.2 * torch.randn(value.shape, generator=noise)
+        elif key.endswith("_bins"):
+            state[key] = torch.sort(value + 0.05 * torch.randn(value.shape, generator=noise))[0]
+    norms = [name for name, module in model.named_modules()
+             if isinstance(module, (torch.nn.LayerNorm, torch.nn.BatchNorm1d))]
+    for name in norms:
+        for key in (f"{name}.weight", f"{name}.bias"):
+            state[key] = state[key] + 0.1 * torch.randn(state[key].shape, generator=noise)
+    return state
