@@ -19,7 +19,8 @@ from .errors import ExportError
 from .package import FORMAT_FILES, SCHEMA_VERSION, PackageWriter, io_entries, manifest_json
 from .parity import ParityReport, compare, json_number, worst
 from .progress import Progress
-from .sources import ACOUSTIC, Source, load_source
+from .sources import ACOUSTIC, Source, clone_generator, load_source
+from .weightnorm import fold_weight_norm
 
 ACOUSTIC_FORMATS = ("onnx", "torchscript")
 TOKEN_LENGTHS = (1, 7, 50)  # one phone (the degenerate case), a word, a sentence
@@ -133,7 +134,11 @@ def _export(options, formats, writer: PackageWriter, progress: Progress) -> dict
     tolerance = options.tolerance if options.tolerance is not None else spec.tolerance
 
     progress.begin(f"building the {spec.name} graph and its Amphion-style reference")
-    module = spec.export_module(model, cfg).eval()
+    # The reference keeps weight norm as loaded; the exported twin has it folded, so parity
+    # also proves the folding.
+    folded_model = clone_generator(source, model)
+    folded = fold_weight_norm(folded_model)
+    module = spec.export_module(folded_model, cfg).eval()
     reference = _Reference(source, model, options.lengths, options.seed)
     names_in, names_out = spec.input_names(cfg), spec.output_names(cfg)
     axes = {name: dims for name, dims in spec.dynamic_axes(cfg).items()
@@ -141,7 +146,8 @@ def _export(options, formats, writer: PackageWriter, progress: Progress) -> dict
     example = spec.example_inputs(cfg, TRACE_TOKENS, torch.Generator().manual_seed(options.seed))
     with torch.no_grad():
         example_out = module(*example)
-    progress.detail(f"{sum(p.numel() for p in model.parameters()):,} parameters; parity on "
+    progress.detail(f"{sum(p.numel() for p in model.parameters()):,} parameters, {folded} "
+                    f"weight-normed layers folded; parity on "
                     f"{','.join(map(str, options.lengths))} tokens and a padded batch")
 
     def new_report(runtime: str) -> ParityReport:
@@ -175,7 +181,8 @@ def _export(options, formats, writer: PackageWriter, progress: Progress) -> dict
             parity[key], files[key] = report.summary(), FORMAT_FILES[key]
 
     progress.begin("writing the package")
-    manifest = _manifest(options, source, model, example, example_out, files, parity, axes)
+    manifest = _manifest(options, source, model, example, example_out, files, parity, axes,
+                         folded)
     if "onnx" in formats:
         onnx_export.set_metadata(writer.path(FORMAT_FILES["onnx"]), manifest_json(manifest))
     return manifest
@@ -194,7 +201,7 @@ def _data_dependent_axes(axes: dict, inputs: list) -> list:
 
 
 def _manifest(options, source: Source, model, example, example_out, files, parity,
-              axes) -> dict:
+              axes, folded: int) -> dict:
     spec, cfg = source.spec, source.config
     mel = spec.mel_settings(cfg)
     checkpoint = source.checkpoint
@@ -206,7 +213,7 @@ def _manifest(options, source: Source, model, example, example_out, files, parit
         "produces": spec.produces,
         "sample_rate": spec.sample_rate(cfg),
         "hop_length": spec.hop_length(cfg),
-        "n_mels": mel["n_mels"],
+        "n_mels": mel["n_mels"] if mel else None,
         "mel": mel,
         "vocoder_must_match": list(VOCODER_MUST_MATCH) if spec.produces == "mel" else [],
         "phones": spec.phones(cfg, source.config_path),
@@ -231,6 +238,7 @@ def _manifest(options, source: Source, model, example, example_out, files, parit
         "exporter": {"name": "amphora-export", "version": __version__,
                      "torch": torch.__version__, "opset": options.opset,
                      "python": platform.python_version(),
-                     "parameters": sum(p.numel() for p in model.parameters())},
+                     "parameters": sum(p.numel() for p in model.parameters()),
+                     "weight_norm_folded": folded},
         "parity": parity,
     }

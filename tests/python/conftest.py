@@ -73,7 +73,8 @@ def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
 def amphion_acoustic_state(family: str, config: dict, seed: int = 0) -> dict:
     """A trained-looking acoustic model state dict: random weights, plus the values Amphion's
     training moves away from their initial ones (norm gains and biases, batch-norm running
-    statistics, sorted bin edges) so that nothing is a no-op by accident. Durations stay
+    statistics, sorted bin edges, weight_g, zero-initialised couplings) so that nothing is a
+    no-op by accident. Durations stay
     plausible (a few frames per phone) so that the expanded sequences are worth comparing."""
     from amphora_export.acoustic import get_family
 
@@ -90,6 +91,14 @@ def amphion_acoustic_state(family: str, config: dict, seed: int = 0) -> dict:
             state[key] = 0.2 * torch.randn(value.shape, generator=noise)
         elif key.endswith("_bins"):
             state[key] = torch.sort(value + 0.05 * torch.randn(value.shape, generator=noise))[0]
+        elif key.endswith("weight_g"):
+            state[key] = value * (0.5 + torch.rand(value.shape, generator=noise))
+        elif key.split(".")[-1] in ("gamma", "beta", "m", "logs"):
+            state[key] = value + 0.1 * torch.randn(value.shape, generator=noise)
+        elif value.is_floating_point() and not bool(value.any()):
+            # Amphion starts VITS couplings and spline projections at zero (the identity);
+            # trained ones are not.
+            state[key] = 0.05 * torch.randn(value.shape, generator=noise)
     norms = [name for name, module in model.named_modules()
              if isinstance(module, (torch.nn.LayerNorm, torch.nn.BatchNorm1d))]
     for name in norms:

@@ -78,4 +78,4 @@ def get_family(name: str) -> AcousticSpec:
 
 
 # One import per family; each calls register() at import time.
-from . import fastspeech2  # noqa: E402,F401
+from . import fastspeech2, vits  # noqa: E402,F401

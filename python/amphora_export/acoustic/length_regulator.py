@@ -16,12 +16,14 @@ from __future__ import annotations
 import torch
 
 
-def alignment_path(durations: torch.Tensor, dtype=torch.float32) -> tuple:
+def alignment_path(durations: torch.Tensor, dtype=torch.float32, frames=None) -> tuple:
     """durations [B, T] (integer frames per token, >= 0) -> (path [B, F, T], frames [B]) where
-    F = max over the batch of the summed durations."""
+    frames defaults to the summed durations and F is its maximum over the batch. (VITS passes
+    frames of at least 1; rows past a token's span stay zero either way.)"""
     ends = torch.cumsum(durations, dim=1)
     starts = ends - durations
-    frames = durations.sum(dim=1)
+    if frames is None:
+        frames = durations.sum(dim=1)
     frame_index = torch.arange(frames.max(), device=durations.device)[None, :, None]
     path = (frame_index >= starts[:, None, :]) & (frame_index < ends[:, None, :])
     return path.to(dtype), frames
