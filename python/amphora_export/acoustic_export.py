@@ -159,6 +159,11 @@ def _export(options, formats, writer: PackageWriter, progress: Progress) -> dict
         path = writer.path(FORMAT_FILES["onnx"])
         onnx_export.export_onnx(module, example, path, names_in, names_out, axes, options.opset)
         runner = onnx_export.OnnxRunner(path)
+        if runner.input_names != names_in:
+            # The runner feeds inputs by position: a dropped (unused) input would shift them.
+            raise ExportError(f"the exported ONNX inputs {runner.input_names} differ from "
+                              f"{names_in}; an input the graph does not use was dropped "
+                              "(an exporter bug: please report it)")
         report = new_report(runner.version)
         reference.check(report, runner)
         _check_parity(report, "ONNX", options, progress)

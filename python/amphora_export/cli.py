@@ -17,7 +17,7 @@ from .errors import ExportError
 
 PROG = "amphora-export"
 FAMILY_NAMES = ("hifigan", "bigvgan", "melgan", "nsf_hifigan", "vocos", "apnet")
-ACOUSTIC_NAMES = ("fastspeech2",)
+ACOUSTIC_NAMES = ("fastspeech2", "vits")
 ACOUSTIC_FORMATS = ("onnx", "torchscript")  # Core ML: not for acoustic models yet
 
 EPILOG = textwrap.dedent("""\
@@ -34,6 +34,8 @@ ACOUSTIC_EPILOG = textwrap.dedent("""\
       amphora-export acoustic --family fastspeech2 --checkpoint ckpts/tts/fs2_ljspeech \\
           --output pkg/fs2
       amphora-export acoustic --family fastspeech2 --random-init --seed 1 --output /tmp/fs2
+      amphora-export acoustic --family vits --checkpoint ckpts/tts/vits_ljspeech \\
+          --output pkg/vits --formats onnx
     """)
 
 
@@ -140,19 +142,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_acoustic_parser(commands) -> None:
     acoustic = commands.add_parser(
-        "acoustic", help="export an acoustic model (text to mel) checkpoint to a model package",
+        "acoustic", help="export an acoustic model (TTS: phone ids to mel or waveform) to a "
+                         "model package",
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=ACOUSTIC_EPILOG,
         description=textwrap.fill(
             "Load an Amphion acoustic model (checkpoint + config), export a graph that takes "
-            "phone ids and the duration/pitch/energy controls and returns the mel (the length "
-            "regulator inside, so one file serves every length), check each format against "
+            "phone ids and the model's controls (FastSpeech2: duration/pitch/energy; VITS: a "
+            "seed and the noise and length scales) and returns the mel or the waveform (the "
+            "length regulator inside, so one file serves every length), check each format "
+            "against "
             "Amphion's own inference on 1, 7 and 50 tokens and a padded batch, and write "
             "PKG_DIR/amphora.json. The package appears only when everything succeeded.", 79))
     acoustic.add_argument("--family", metavar="NAME",
                           help=f"model family ({', '.join(ACOUSTIC_NAMES)}); optional when the "
                                "config's model_type names it, an error when it disagrees")
     acoustic.add_argument("--checkpoint", metavar="PATH",
-                          help="a .pt/.pth file (model, state_dict, ... or a bare state dict), a "
+                          help="a .pt/.pth file (model, generator, state_dict, ... or a bare state dict), a "
                                ".safetensors file, or an accelerate experiment/checkpoint folder "
                                "(the newest checkpoint/*/ by step is used)")
     acoustic.add_argument("--config", metavar="PATH",

@@ -20,6 +20,7 @@ from amphora_export.acoustic.symbols import LEXICON_SYMBOLS, _collator_table
 from amphora_export.acoustic_export import AcousticExportOptions, export_acoustic
 from amphora_export.errors import ExportError
 from amphora_export.export_onnx import OnnxRunner
+from amphora_export.op_report import analyse
 from amphora_export.progress import Progress
 from amphora_export.sources import ACOUSTIC, load_source
 
@@ -439,3 +440,13 @@ def test_cli_multi_speaker_export(tmp_path):
     shown = run_cli("inspect", str(tmp_path / "pkg"))
     assert "family:      fastspeech2 (acoustic)" in shown.stdout
     assert "speakers:    2 (ann, bob)" in shown.stdout and "tokens -> passed" in shown.stdout
+
+
+def test_the_frame_count_is_the_one_data_dependent_shape(package):
+    """The length regulator's frame Range (over ReduceMax of the durations) is the only place
+    where a shape waits for data; everything else follows from the input shapes."""
+    output, _ = package
+    report = analyse(onnx.load(str(output / "model.onnx")))
+    assert report["opsets"] == {"ai.onnx": 17} and report["control_flow"] == []
+    assert dict(report["sources"]) == {"Range": 1}
+    assert report["data_shaped_ops"]["Conv"] > 0  # the decoder runs on the frame axis

@@ -21,6 +21,7 @@ from amphora_export.acoustic.vits_text import (relative_embeddings_amphion,
 from amphora_export.acoustic_export import AcousticExportOptions, export_acoustic
 from amphora_export.errors import ExportError
 from amphora_export.export_onnx import OnnxRunner
+from amphora_export.op_report import analyse
 from amphora_export.progress import Progress
 from amphora_export.sources import ACOUSTIC, load_source
 
@@ -128,8 +129,22 @@ def test_speakers_and_the_deterministic_duration_predictor():
     state = SPEC.build(config).state_dict()
     assert "emb_g.weight" in state and state["emb_g.weight"].shape == (3, 16)
     assert state["dp.conv_1.weight"].shape == (256, 32, 3) and "dp.flows.0.m" not in state
-    assert SPEC.input_names(config)[2] == "speaker_id"
+    assert SPEC.input_names(config) == ["phone_ids", "phone_lengths", "speaker_id", "seed",
+                                        "noise_scale", "length_scale"]  # no noise_scale_w
     _agree(_model(config), config, [12, 5], seed=4)
+
+
+def test_deterministic_predictor_exports_with_its_own_inputs(tmp_path):
+    """Without the stochastic predictor noise_scale_w has no use: it must not be an input
+    (ONNX would drop it and shift every input after it)."""
+    manifest = export_acoustic(AcousticExportOptions(
+        output=str(tmp_path / "pkg"), family="vits", random_init=True, formats=("onnx",),
+        overrides=["model.use_sdp=false"], quiet=True))
+    names = [i["name"] for i in manifest["inputs"]]
+    assert names == ["phone_ids", "phone_lengths", "seed", "noise_scale", "length_scale"]
+    graph = onnx.load(str(tmp_path / "pkg" / "model.onnx"))
+    assert [i.name for i in graph.graph.input] == names
+    assert manifest["parity"]["onnx"]["passed"]
 
 
 def test_config_errors_name_the_setting():
@@ -336,3 +351,13 @@ def test_cli_exports_vits(tmp_path):
     assert manifest["inputs"][2]["name"] == "speaker_id"
     assert manifest["phones"]["symbols"] == ["<pad>", "<bos>", "<eos>", "<eps>", "a", "b"]
     assert manifest["parity"]["onnx"]["passed"]
+
+
+def test_the_frame_count_is_the_one_data_dependent_shape(package):
+    """The length regulator's frame Range (over ReduceMax of the durations) is the only place
+    where a shape waits for data; everything else follows from the input shapes."""
+    output, _ = package
+    report = analyse(onnx.load(str(output / "model.onnx")))
+    assert report["opsets"] == {"ai.onnx": 17} and report["control_flow"] == []
+    assert dict(report["sources"]) == {"Range": 1}
+    assert report["data_shaped_ops"]["Conv"] > 0  # the decoder runs on the frame axis

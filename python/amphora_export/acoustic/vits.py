@@ -149,25 +149,27 @@ def amphion_path(w_ceil: torch.Tensor, x_mask: torch.Tensor, y_lengths: torch.Te
     return (path.unsqueeze(1).transpose(2, 3) * attn_mask)[:, 0]
 
 
+def unpack_inputs(model: VITS, inputs: tuple) -> tuple:
+    """The graph's inputs in input_names order -> synthesise()'s arguments. speaker_id is there
+    only for multi-speaker models, noise_scale_w only with the stochastic duration predictor
+    (an input the graph does not use would be dropped from the ONNX file)."""
+    rest = list(inputs[2:])
+    speaker = rest.pop(0) if model.n_speakers > 0 else None
+    seed, noise_scale = rest.pop(0), rest.pop(0)
+    noise_scale_w = rest.pop(0) if model.use_sdp else 0.0
+    (length_scale,) = rest
+    return inputs[0], inputs[1], speaker, seed, noise_scale, noise_scale_w, length_scale
+
+
 class VITSGraph(nn.Module):
-    """The exported forward of a single-speaker model."""
+    """The exported forward: inputs as input_names lists them for this model."""
 
     def __init__(self, model: VITS):
         super().__init__()
         self.model = model
 
-    def forward(self, phone_ids, phone_lengths, seed, noise_scale, noise_scale_w, length_scale):
-        return self.model.synthesise(phone_ids, phone_lengths, None, seed, noise_scale,
-                                     noise_scale_w, length_scale, graph=True)
-
-
-class VITSSpeakerGraph(VITSGraph):
-    """The exported forward of a multi-speaker model: speaker_id [B] follows the lengths."""
-
-    def forward(self, phone_ids, phone_lengths, speaker_id, seed, noise_scale, noise_scale_w,
-                length_scale):
-        return self.model.synthesise(phone_ids, phone_lengths, speaker_id, seed, noise_scale,
-                                     noise_scale_w, length_scale, graph=True)
+    def forward(self, *inputs):
+        return self.model.synthesise(*unpack_inputs(self.model, inputs), graph=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,8 +235,11 @@ def plausible(model: VITS, cfg: dict) -> None:
 
 
 def export_module(model: VITS, cfg: dict) -> nn.Module:
-    wrapper = VITSSpeakerGraph if model.n_speakers > 0 else VITSGraph
-    return wrapper(model).eval()
+    return VITSGraph(model).eval()
+
+
+def _sdp(cfg: dict) -> bool:
+    return bool(cfg_get(_model(cfg), "use_sdp", True))
 
 
 def _speakers_in(cfg: dict) -> int:
@@ -243,8 +248,9 @@ def _speakers_in(cfg: dict) -> int:
 
 def input_names(cfg: dict) -> list:
     speaker = ["speaker_id"] if _speakers_in(cfg) > 0 else []
-    return (["phone_ids", "phone_lengths"] + speaker
-            + ["seed", "noise_scale", "noise_scale_w", "length_scale"])
+    noise_w = ["noise_scale_w"] if _sdp(cfg) else []
+    return (["phone_ids", "phone_lengths"] + speaker + ["seed", "noise_scale"] + noise_w
+            + ["length_scale"])
 
 
 def output_names(cfg: dict) -> list:
@@ -268,22 +274,20 @@ def example_inputs(cfg: dict, tokens, gen: torch.Generator) -> tuple:
     lengths = torch.tensor(counts, dtype=torch.long)
     seed = torch.randint(0, 2**31 - 1, (len(counts),), generator=gen)
     jitter = 0.9 + 0.2 * torch.rand(3, generator=gen)
-    scales = (torch.tensor([DEFAULT_NOISE_SCALE]) * jitter[0],
-              torch.tensor([DEFAULT_NOISE_SCALE_W]) * jitter[1],
-              torch.tensor([DEFAULT_LENGTH_SCALE]) * jitter[2])
+    noise = (torch.tensor([DEFAULT_NOISE_SCALE]) * jitter[0],)
+    noise_w = (torch.tensor([DEFAULT_NOISE_SCALE_W]) * jitter[1],) if _sdp(cfg) else ()
+    length = (torch.tensor([DEFAULT_LENGTH_SCALE]) * jitter[2],)
+    speaker = ()
     if _speakers_in(cfg) > 0:
-        speaker = torch.randint(0, _speakers_in(cfg), (len(counts),), generator=gen)
-        return (phone_ids, lengths, speaker, seed) + scales
-    return (phone_ids, lengths, seed) + scales
+        speaker = (torch.randint(0, _speakers_in(cfg), (len(counts),), generator=gen),)
+    return (phone_ids, lengths) + speaker + (seed,) + noise + noise_w + length
 
 
 @torch.no_grad()
 def reference(model: VITS, cfg: dict, inputs: tuple) -> tuple:
-    phone_ids, lengths = inputs[0], inputs[1]
-    speaker = inputs[2] if model.n_speakers > 0 else None
-    seed = inputs[-4]
-    noise_scale, noise_scale_w, length_scale = (float(s) for s in inputs[-3:])
-    return model.synthesise(phone_ids, lengths, speaker, seed, noise_scale, noise_scale_w,
+    ids, lengths, speaker, seed, *scales = unpack_inputs(model, inputs)
+    noise_scale, noise_scale_w, length_scale = (float(s) for s in scales)
+    return model.synthesise(ids, lengths, speaker, seed, noise_scale, noise_scale_w,
                             length_scale, graph=False)
 
 
@@ -296,8 +300,9 @@ def input_meanings(cfg: dict) -> dict:
                 "audio",
         "noise_scale": f"float32 [1]: scales the prior noise ({DEFAULT_NOISE_SCALE} in "
                        "Amphion's inference; 0 gives the mean)",
-        "noise_scale_w": f"float32 [1]: scales the duration predictor's noise "
-                         f"({DEFAULT_NOISE_SCALE_W} in Amphion's inference)",
+        "noise_scale_w": f"float32 [1]: scales the stochastic duration predictor's noise "
+                         f"({DEFAULT_NOISE_SCALE_W} in Amphion's inference; absent with "
+                         "use_sdp false)",
         "length_scale": "float32 [1]: multiplies every duration before ceil (1 = as trained; "
                         "larger is slower)",
     }
