@@ -157,9 +157,10 @@ def _add_acoustic_parser(commands) -> None:
                           help=f"model family ({', '.join(ACOUSTIC_NAMES)}); optional when the "
                                "config's model_type names it, an error when it disagrees")
     acoustic.add_argument("--checkpoint", metavar="PATH",
-                          help="a .pt/.pth file (model, generator, state_dict, ... or a bare state dict), a "
-                               ".safetensors file, or an accelerate experiment/checkpoint folder "
-                               "(the newest checkpoint/*/ by step is used)")
+                          help="a .pt/.pth file (model, generator, state_dict, ... or a bare "
+                               "state dict), a .safetensors file, or an accelerate "
+                               "experiment/checkpoint folder (the newest checkpoint/*/ by step "
+                               "is used)")
     acoustic.add_argument("--config", metavar="PATH",
                           help="Amphion config (JSON5, base_config inherited); default: args.json "
                                "or exp_config.json beside the checkpoint or in its experiment "
