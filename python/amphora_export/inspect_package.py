@@ -66,8 +66,9 @@ def describe(manifest: dict, path: Path) -> str:
     kind = manifest.get("kind", manifest.get("task", "?"))
     lines = [f"package:     {path}",
              f"family:      {manifest['family']} ({kind})",
-             f"audio:       {manifest['sample_rate']} Hz, hop {manifest['hop_length']}, "
-             f"{manifest['n_mels']} mels"]
+             f"audio:       {manifest['sample_rate']} Hz, hop {manifest['hop_length']}"
+             + (f", {manifest['n_mels']} mels" if manifest.get("n_mels") else
+                ", waveform out (no mel)")]
     mel = manifest.get("mel", {})
     if mel:
         norm = mel.get("norm")

@@ -351,6 +351,9 @@ def test_cli_exports_vits(tmp_path):
     assert manifest["inputs"][2]["name"] == "speaker_id"
     assert manifest["phones"]["symbols"] == ["<pad>", "<bos>", "<eos>", "<eps>", "a", "b"]
     assert manifest["parity"]["onnx"]["passed"]
+    shown = run_cli("inspect", str(tmp_path / "pkg"))
+    assert "16000 Hz, hop 32, waveform out (no mel)" in shown.stdout
+    assert "phones:      64 ids (espeak; table from symbols.dict)" in shown.stdout
 
 
 def test_the_frame_count_is_the_one_data_dependent_shape(package):
