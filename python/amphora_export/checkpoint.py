@@ -1,4 +1,5 @@
-"""Finding and reading Amphion generator weights in every form Amphion produces.
+"""Finding and reading Amphion model weights (a vocoder's generator, an acoustic model) in every
+form Amphion produces.
 
 Forms: a single .pt/.pth holding generator_state_dict | generator | state_dict | model, a bare
 state dict, an accelerate save_state folder (<exp>/checkpoint/<epoch-.._step-N_loss-..>/ with
@@ -133,7 +134,7 @@ def extract_state_dict(obj, path: Path) -> tuple[dict, list[str]]:
     if _is_state_dict(obj):
         return dict(obj), ["weights from a bare state dict"]
     keys = ", ".join(sorted(map(str, obj.keys()))[:_MAX_LISTED])
-    raise ExportError(f"checkpoint {path} holds no generator state dict: expected one of "
+    raise ExportError(f"checkpoint {path} holds no model state dict: expected one of "
                       f"{', '.join(WRAPPER_KEYS)} or a bare state dict; top-level keys: {keys}")
 
 
@@ -182,7 +183,8 @@ def check_finite(state_dict: dict, source: str) -> None:
                           f"{_listing(sorted(bad))}")
 
 
-def load_into(model: torch.nn.Module, state_dict: dict, source: str) -> None:
+def load_into(model: torch.nn.Module, state_dict: dict, source: str,
+              noun: str = "generator") -> None:
     """strict=True loading with an error that lists every missing, unexpected or misshapen key."""
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state_dict))
@@ -198,7 +200,7 @@ def load_into(model: torch.nn.Module, state_dict: dict, source: str) -> None:
     if misshapen:
         problems.append(f"{len(misshapen)} shape mismatch(es): {_listing(misshapen)}")
     if problems:
-        raise ExportError(f"checkpoint {source} does not fit the configured generator: "
+        raise ExportError(f"checkpoint {source} does not fit the configured {noun}: "
                           + "; ".join(problems)
                           + " (check --family and the config's model section)")
     model.load_state_dict(state_dict, strict=True)

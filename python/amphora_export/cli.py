@@ -1,4 +1,5 @@
-"""Command line: `amphora-export vocoder ...` and `amphora-export inspect PKG_DIR`.
+"""Command line: `amphora-export vocoder ...`, `amphora-export acoustic ...` and
+`amphora-export inspect PKG_DIR`.
 
 Problems the user can fix print one line ("amphora-export: error: ...") and exit 1; argparse
 usage errors exit 2. A traceback means a bug in the exporter (or --debug was given).
@@ -16,6 +17,8 @@ from .errors import ExportError
 
 PROG = "amphora-export"
 FAMILY_NAMES = ("hifigan", "bigvgan", "melgan", "nsf_hifigan", "vocos", "apnet")
+ACOUSTIC_NAMES = ("fastspeech2", "vits")
+ACOUSTIC_FORMATS = ("onnx", "torchscript")  # Core ML: not for acoustic models yet
 
 EPILOG = textwrap.dedent("""\
     examples:
@@ -26,16 +29,33 @@ EPILOG = textwrap.dedent("""\
       amphora-export inspect pkg/hifigan
     """)
 
+ACOUSTIC_EPILOG = textwrap.dedent("""\
+    examples:
+      amphora-export acoustic --family fastspeech2 --checkpoint ckpts/tts/fs2_ljspeech \\
+          --output pkg/fs2
+      amphora-export acoustic --family fastspeech2 --random-init --seed 1 --output /tmp/fs2
+      amphora-export acoustic --family vits --checkpoint ckpts/tts/vits_ljspeech \\
+          --output pkg/vits --formats onnx
+    """)
+
+
+def _format_list(text: str, allowed: tuple) -> tuple:
+    chosen = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    unknown = [f for f in chosen if f not in allowed]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"unknown format {', '.join(unknown) or '(empty)'}; choose from {','.join(allowed)}")
+    return chosen
+
 
 def _formats(text: str) -> tuple:
     from .package import FORMATS
 
-    chosen = tuple(f.strip().lower() for f in text.split(",") if f.strip())
-    unknown = [f for f in chosen if f not in FORMATS]
-    if unknown or not chosen:
-        raise argparse.ArgumentTypeError(
-            f"unknown format {', '.join(unknown) or '(empty)'}; choose from {','.join(FORMATS)}")
-    return chosen
+    return _format_list(text, FORMATS)
+
+
+def _acoustic_formats(text: str) -> tuple:
+    return _format_list(text, ACOUSTIC_FORMATS)
 
 
 def _positive(text: str) -> int:
@@ -49,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
         description=textwrap.fill(
-            "Export Amphion vocoder checkpoints to ONNX, TorchScript and Core ML model packages, "
-            "with proof of parity against PyTorch.", 79))
+            "Export Amphion vocoder and acoustic model (TTS) checkpoints to ONNX, TorchScript "
+            "and Core ML model packages, with proof of parity against PyTorch.", 79))
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true",
                         help="show Python tracebacks for errors (for reporting exporter bugs)")
@@ -109,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     vocoder.add_argument("--quiet", "-q", action="store_true",
                          help="no progress lines (warnings and errors are still shown)")
 
+    _add_acoustic_parser(commands)
+
     inspect = commands.add_parser(
         "inspect", help="print a package's manifest and parity report",
         description="Print the manifest of a model package (or of a bare .onnx file carrying "
@@ -116,6 +138,75 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("package", metavar="PKG_DIR", help="package directory or .onnx file")
     inspect.add_argument("--json", action="store_true", help="print the raw manifest JSON")
     return parser
+
+
+def _add_acoustic_parser(commands) -> None:
+    acoustic = commands.add_parser(
+        "acoustic", help="export an acoustic model (TTS: phone ids to mel or waveform) to a "
+                         "model package",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=ACOUSTIC_EPILOG,
+        description=textwrap.fill(
+            "Load an Amphion acoustic model (checkpoint + config), export a graph that takes "
+            "phone ids and the model's controls (FastSpeech2: duration/pitch/energy; VITS: a "
+            "seed and the noise and length scales) and returns the mel or the waveform (the "
+            "length regulator inside, so one file serves every length), check each format "
+            "against "
+            "Amphion's own inference on 1, 7 and 50 tokens and a padded batch, and write "
+            "PKG_DIR/amphora.json. The package appears only when everything succeeded.", 79))
+    acoustic.add_argument("--family", metavar="NAME",
+                          help=f"model family ({', '.join(ACOUSTIC_NAMES)}); optional when the "
+                               "config's model_type names it, an error when it disagrees")
+    acoustic.add_argument("--checkpoint", metavar="PATH",
+                          help="a .pt/.pth file (model, generator, state_dict, ... or a bare "
+                               "state dict), a .safetensors file, or an accelerate "
+                               "experiment/checkpoint folder (the newest checkpoint/*/ by step "
+                               "is used)")
+    acoustic.add_argument("--config", metavar="PATH",
+                          help="Amphion config (JSON5, base_config inherited); default: args.json "
+                               "or exp_config.json beside the checkpoint or in its experiment "
+                               "folder, whose spk2id.json and symbols.dict are read too")
+    acoustic.add_argument("--output", "-o", metavar="PKG_DIR", required=True,
+                          help="package directory to create (must not exist or be empty unless "
+                               "--force)")
+    acoustic.add_argument("--formats", type=_acoustic_formats, default=ACOUSTIC_FORMATS,
+                          metavar="LIST",
+                          help="comma-separated subset of onnx,torchscript (default: both; "
+                               "torchscript writes model.ts and the mobile model.ptl)")
+    acoustic.add_argument("--opset", type=int, default=17, choices=(14, 15, 16, 17),
+                          help="ONNX opset (default 17)")
+    acoustic.add_argument("--random-init", action="store_true",
+                          help="export randomly initialised weights instead of a checkpoint "
+                               "(uses --config, or the family's small default config)")
+    acoustic.add_argument("--seed", type=int, default=0,
+                          help="seed for --random-init weights and the parity inputs (default 0)")
+    acoustic.add_argument("--allow-mismatch", action="store_true",
+                          help="write the package even when an exported format differs from "
+                               "PyTorch beyond the tolerance (recorded as passed: false)")
+    acoustic.add_argument("--amphion-root", metavar="DIR",
+                          help="Amphion source tree, to resolve base_config paths such as "
+                               "config/fs2.json")
+    acoustic.add_argument("--set", dest="overrides", action="append", default=[],
+                          metavar="KEY=VALUE",
+                          help="override a config value after loading, e.g. "
+                               "--set model.max_seq_len=2000 (VALUE is JSON5; repeatable)")
+    acoustic.add_argument("--force", action="store_true",
+                          help="replace an existing package at PKG_DIR")
+    acoustic.add_argument("--quiet", "-q", action="store_true",
+                          help="no progress lines (warnings and errors are still shown)")
+
+
+def _run_acoustic(args) -> int:
+    if args.random_init and args.checkpoint:
+        raise ExportError("--random-init and --checkpoint exclude each other")
+    from .acoustic_export import AcousticExportOptions, export_acoustic  # imports torch
+
+    options = AcousticExportOptions(
+        output=args.output, family=args.family, checkpoint=args.checkpoint, config=args.config,
+        formats=args.formats, opset=args.opset, random_init=args.random_init, seed=args.seed,
+        allow_mismatch=args.allow_mismatch, amphion_root=args.amphion_root, force=args.force,
+        overrides=args.overrides, quiet=args.quiet)
+    export_acoustic(options)
+    return 0
 
 
 def _run_vocoder(args) -> int:
@@ -148,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "vocoder":
             return _run_vocoder(args)
+        if args.command == "acoustic":
+            return _run_acoustic(args)
         return _run_inspect(args)
     except ExportError as e:
         if debug:

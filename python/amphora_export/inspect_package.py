@@ -23,9 +23,14 @@ def _parity_line(name: str, entry: dict) -> str:
     snr = entry.get("snr_db")
     snr_text = "exact" if snr is None and entry.get("max_abs") == 0 else (
         f"{_number(snr, '.1f')} dB")
+    unit = "" if entry.get("length_unit", "frames") == "frames" else f" {entry['length_unit']}"
     line = (f"  {name:<17} vs {entry.get('reference', '?')} on {entry.get('runtime', '?')}: "
             f"max-abs {_number(entry.get('max_abs'), '.3g')}, SNR {snr_text}, lengths "
-            f"{','.join(map(str, entry.get('lengths', [])))} -> {verdict}")
+            f"{','.join(map(str, entry.get('lengths', [])))}{unit} -> {verdict}")
+    batch = entry.get("batch")
+    if batch:
+        line += (f"\n  {'':<17} (padded batch of {','.join(map(str, batch['rows']))} tokens: "
+                 f"max-abs {_number(batch.get('max_abs'), '.3g')})")
     spectrum = entry.get("spectrum")
     if spectrum:
         line += (f"\n  {'':<17} (audio through the head ISTFT; spectra max-abs "
@@ -33,25 +38,51 @@ def _parity_line(name: str, entry: dict) -> str:
     return line
 
 
+def _head_line(head: dict) -> str:
+    head_text = head.get("type", "?") if head.get("type") != "istft" else (
+        f"istft n_fft {head['n_fft']}, hop {head['hop_length']}, win {head['win_length']}, "
+        f"{head.get('window')}, padding {head.get('padding')}, output {head.get('output')}")
+    return f"head:        {head_text}"
+
+
+def _acoustic_lines(manifest: dict) -> list:
+    if manifest.get("kind") != "acoustic":
+        return []
+    phones = manifest.get("phones") or {}
+    known = (f"table from {phones['source']}" if phones.get("symbols")
+             else "no table in the package")
+    speakers = manifest.get("speakers") or {}
+    names = speakers.get("names")
+    lines = [f"phones:      {phones.get('count')} ids ({phones.get('extractor')}; {known})",
+             f"speakers:    {speakers.get('count')}"
+             + (f" ({', '.join(sorted(names)[:6])}{' ...' if len(names) > 6 else ''})"
+                if names else "")]
+    if manifest.get("produces") == "mel":
+        lines.append(f"vocoder:     must match {', '.join(manifest.get('vocoder_must_match', []))}")
+    return lines
+
+
 def describe(manifest: dict, path: Path) -> str:
+    kind = manifest.get("kind", manifest.get("task", "?"))
     lines = [f"package:     {path}",
-             f"family:      {manifest['family']} ({manifest.get('task', '?')})",
-             f"audio:       {manifest['sample_rate']} Hz, hop {manifest['hop_length']}, "
-             f"{manifest['n_mels']} mels"]
+             f"family:      {manifest['family']} ({kind})",
+             f"audio:       {manifest['sample_rate']} Hz, hop {manifest['hop_length']}"
+             + (f", {manifest['n_mels']} mels" if manifest.get("n_mels") else
+                ", waveform out (no mel)")]
     mel = manifest.get("mel", {})
     if mel:
         norm = mel.get("norm")
         lines.append(f"mel:         n_fft {mel.get('n_fft')}, win {mel.get('win_length')}, "
                      f"fmin {mel.get('fmin')}, fmax {mel.get('fmax') or 'sr/2'}, "
                      f"log {mel.get('log')}, clamp {mel.get('clamp_min')}"
+                     + (", centred frames" if mel.get("center") else "")
                      + (f", norm mean {norm['mean']} std {norm['std']}" if norm else ""))
     lines += [f"inputs:      {'; '.join(_dims(e) for e in manifest.get('inputs', []))}",
               f"outputs:     {'; '.join(_dims(e) for e in manifest.get('outputs', []))}"]
-    head = manifest.get("head", {})
-    head_text = head.get("type", "?") if head.get("type") != "istft" else (
-        f"istft n_fft {head['n_fft']}, hop {head['hop_length']}, win {head['win_length']}, "
-        f"{head.get('window')}, padding {head.get('padding')}, output {head.get('output')}")
-    lines.append(f"head:        {head_text}")
+    lines += _acoustic_lines(manifest)
+    head = manifest.get("head")
+    if head is not None:
+        lines.append(_head_line(head))
     context = manifest.get("receptive_field")
     if context:
         def frames(count):

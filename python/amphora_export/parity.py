@@ -47,8 +47,9 @@ def worst(results: list[dict]) -> dict:
 class ParityReport:
     """Collects comparisons for one format and renders its manifest entry."""
 
-    def __init__(self, runtime: str, lengths, tolerance: float):
+    def __init__(self, runtime: str, lengths, tolerance: float, unit: str = "frames"):
         self.runtime = runtime
+        self.unit = unit  # what the lengths count: mel frames (vocoders) or tokens (acoustic)
         self.lengths = list(lengths)
         self.tolerance = tolerance
         self.results: list[dict] = []
@@ -70,6 +71,7 @@ class ParityReport:
     def summary(self) -> dict:
         combined = self._combined()
         entry = {"reference": "pytorch", "runtime": self.runtime, "lengths": self.lengths,
+                 "length_unit": self.unit,
                  "max_abs": json_number(combined["max_abs"]), "snr_db": combined["snr_db"],
                  "tolerance": self.tolerance, "passed": self.passed}
         entry["per_length"] = {
@@ -91,7 +93,7 @@ class ParityReport:
         spectrum = self.extra.get("spectrum")
         what = "audio through the head ISTFT: " if spectrum else ""
         via = f" (spectra max-abs {_fmt(spectrum['max_abs'])})" if spectrum else ""
-        return (f"{what}max-abs {combined['max_abs']:.3g}, {snr} at {lengths} frames{via}: "
+        return (f"{what}max-abs {combined['max_abs']:.3g}, {snr} at {lengths} {self.unit}{via}: "
                 f"{verdict}")
 
 

@@ -106,7 +106,7 @@ def _generator_state(source: Path) -> dict:
 def _check_loads(state: dict, config: dict, source: Path) -> None:
     """strict=True into the exporter's hifigan family: the conversion is useless otherwise."""
     from .checkpoint import check_finite, load_into
-    from .families import get_family
+    from .vocoders import get_family
 
     generator = get_family("hifigan").build(config)
     check_finite(state, str(source))

@@ -34,8 +34,8 @@ import torch
 
 from . import quality
 from .errors import ExportError
-from .families.common import finalize, mel_settings
-from .families.hifigan import HiFiGAN
+from .vocoders.common import finalize, mel_settings
+from .vocoders.hifigan import HiFiGAN
 
 PROG = "python -m amphora_export.train_reference"
 ROOT = Path(__file__).resolve().parents[2]

@@ -222,6 +222,7 @@ def _manifest(options, source: Source, reference: _Reference, example, example_o
     generator = model_section.get("generator", spec.name)
     return {
         "schema_version": SCHEMA_VERSION,
+        "kind": "vocoder",
         "family": spec.name,
         "task": "vocoder",
         "sample_rate": mel["sample_rate"],

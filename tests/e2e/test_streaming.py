@@ -8,7 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from amphora_export.families import FAMILIES
+from amphora_export.vocoders import FAMILIES
 from e2e_util import amphora_bin
 
 PUSH_PATTERNS = ["1", "3,1,7", "16", "5,40,2"]

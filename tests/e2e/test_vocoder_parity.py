@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from amphora_export.families import FAMILIES
+from amphora_export.vocoders import FAMILIES
 from e2e_util import run_amphora, run_onnxruntime
 
 

@@ -11,7 +11,7 @@ import onnxruntime as ort
 import torch
 from conftest import amphion_generator_state
 
-from amphora_export.families import get_family
+from amphora_export.vocoders import get_family
 from amphora_export.vocoder import VocoderExportOptions, export_vocoder
 
 # Amphion's config/vocoder.json defaults (abridged) and egs/vocoder/gan/hifigan/exp_config.json,

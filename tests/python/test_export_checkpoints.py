@@ -144,7 +144,7 @@ def test_unreadable_and_unrecognised_checkpoints(tmp_path, config):
     with pytest.raises(ExportError, match="cannot read checkpoint"):
         _load(tmp_path / "junk.pt")
     torch.save({"epoch": 3, "notes": "x"}, tmp_path / "meta.pt")
-    with pytest.raises(ExportError, match="holds no generator state dict.*epoch, notes"):
+    with pytest.raises(ExportError, match="holds no model state dict.*epoch, notes"):
         _load(tmp_path / "meta.pt")
     empty = tmp_path / "empty_exp"
     empty.mkdir()

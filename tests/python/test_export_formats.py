@@ -14,7 +14,7 @@ from conftest import amphion_generator_state, write_json
 
 from amphora_export.errors import ExportError
 from amphora_export.export_coreml import verify_coreml
-from amphora_export.families import FAMILIES, get_family
+from amphora_export.vocoders import FAMILIES, get_family
 from amphora_export.istft import istft
 from amphora_export.progress import Progress
 from amphora_export.vocoder import VocoderExportOptions, export_vocoder

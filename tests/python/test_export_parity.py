@@ -61,7 +61,7 @@ def test_center_head_inverts_torch_stft():
 
 
 def test_same_head_matches_the_family_istft():
-    from amphora_export.families.common import istft_same
+    from amphora_export.vocoders.common import istft_same
 
     generator = torch.Generator().manual_seed(1)
     real, imag = torch.randn(2, 33, 30, generator=generator), torch.randn(2, 33, 30,

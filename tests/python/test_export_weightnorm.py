@@ -7,7 +7,7 @@ from conftest import amphion_generator_state
 from torch import nn
 from torch.nn.utils import parametrize
 
-from amphora_export.families import FAMILIES
+from amphora_export.vocoders import FAMILIES
 from amphora_export.weightnorm import count_weight_norm, fold_weight_norm
 
 

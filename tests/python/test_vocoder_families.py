@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils.weight_norm import WeightNorm
 
-from amphora_export.families import FAMILIES, get_family
-from amphora_export.families.common import istft_same
+from amphora_export.vocoders import FAMILIES, get_family
+from amphora_export.vocoders.common import istft_same
 
 # Keys (with shapes where the notes pin them) that a real Amphion checkpoint of the family's
 # default config would hold; None = only the key's presence is checked.
@@ -337,7 +337,7 @@ def test_melgan_odd_ratio_keeps_length():
 
 
 def test_bigvgan_keys_and_filters():
-    from amphora_export.families.bigvgan import Activation1d, Snake
+    from amphora_export.vocoders.bigvgan import Activation1d, Snake
 
     spec = get_family("bigvgan")
     cfg = spec.default_config()
@@ -520,7 +520,7 @@ def test_nsf_fixed_source_matches_reference_and_onnx(tmp_path):
 def test_nsf_float32_phase_tracks_float64_over_a_million_samples():
     """The exported phase (float32, CumSum over frames) against Amphion's float64 per-sample
     cumsum: ~2e-7 cycles apart after 10^6 samples, where a plain float32 cumsum drifts ~1e-3."""
-    from amphora_export.families.nsf_hifigan import harmonic_increments, harmonic_phase
+    from amphora_export.vocoders.nsf_hifigan import harmonic_increments, harmonic_phase
 
     gen = torch.Generator().manual_seed(0)
     frames, hop = 4000, 256
@@ -540,7 +540,7 @@ def test_nsf_float32_phase_tracks_float64_over_a_million_samples():
 
 
 def test_nsf_initial_phase_comes_from_noise():
-    from amphora_export.families.nsf_hifigan import harmonic_increments
+    from amphora_export.vocoders.nsf_hifigan import harmonic_increments
 
     f0 = torch.full((1, 4), 100.0)
     noise = torch.zeros(1, 3, 4 * 8)

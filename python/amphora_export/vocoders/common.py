@@ -12,28 +12,14 @@ from torch import nn
 from torch.nn.utils import weight_norm
 from torch.nn.utils.weight_norm import WeightNorm
 
+# Config access and the mel description are shared with the acoustic models; re-exported here
+# because every vocoder file reads them from .common.
+from ..melspec import cfg_get, mel_settings, n_mels, preprocess  # noqa: F401
+
 # Amphion's LeakyReLU slope inside generators; the final one before conv_post is F.leaky_relu's
 # default 0.01 (a quirk of the original code that trained checkpoints depend on).
 LRELU_SLOPE = 0.1
 FINAL_LRELU_SLOPE = 0.01
-
-_MISSING = object()
-
-
-def cfg_get(section: dict, key: str, default=_MISSING):
-    """Reads key from a config section, ignoring case: Amphion lowercases keys when loading, but
-    APNet's configs spell them ASP_channel etc., so a dict may arrive in either form."""
-    if key in section:
-        return section[key]
-    lowered = key.lower()
-    for name, value in section.items():
-        if name.lower() == lowered:
-            return value
-    if default is _MISSING:
-        known = ", ".join(sorted(section)) or "none"
-        raise ValueError(f"config is missing '{key}' (keys present: {known})")
-    return default
-
 
 def family_section(cfg: dict, *names: str) -> dict:
     """The generator's own config section, chosen the way Amphion does: model[model.generator],
@@ -46,19 +32,6 @@ def family_section(cfg: dict, *names: str) -> dict:
             return section
     raise ValueError(f"config has no model section for generator '{generator or names[0]}' "
                      f"(model keys: {', '.join(sorted(model))})")
-
-
-def preprocess(cfg: dict) -> dict:
-    return cfg_get(cfg, "preprocess")
-
-
-def n_mels(cfg: dict) -> int:
-    pre = preprocess(cfg)
-    for key in ("n_mel", "num_mels", "n_mels"):
-        value = cfg_get(pre, key, None)
-        if value is not None:
-            return int(value)
-    raise ValueError("config preprocess section has no n_mel")
 
 
 def get_padding(kernel_size: int, dilation: int = 1) -> int:
@@ -147,26 +120,6 @@ def mean_of_blocks(blocks, x: torch.Tensor) -> torch.Tensor:
 
 # ---------------------------------------------------------------------------------------------
 # Manifest helpers
-
-
-def mel_settings(cfg: dict, norm: dict | None = None) -> dict:
-    """The manifest's "mel" entry: how Amphion's extract_mel_features computed the model's input."""
-    pre = preprocess(cfg)
-    sample_rate = int(cfg_get(pre, "sample_rate"))
-    fmax = cfg_get(pre, "fmax", None)
-    return {
-        "sample_rate": sample_rate,
-        "n_fft": int(cfg_get(pre, "n_fft")),
-        "win_length": int(cfg_get(pre, "win_size")),
-        "hop_length": int(cfg_get(pre, "hop_size")),
-        "n_mels": n_mels(cfg),
-        "fmin": float(cfg_get(pre, "fmin", 0) or 0),
-        "fmax": None if fmax is None else float(fmax),
-        "center": False,
-        "log": "natural",
-        "clamp_min": 1e-5,
-        "norm": norm,
-    }
 
 
 def waveform_head(cfg: dict) -> dict:

@@ -1,0 +1,81 @@
+"""Acoustic models (text -> mel or waveform): our own PyTorch modules with Amphion's state_dict
+layout, plus a graph-friendly export wrapper for each.
+
+Each family lives in its own file(s), builds an AcousticSpec and calls register(); this module
+imports them all, so adding a family means adding its files and one import line at the bottom.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+
+@dataclass
+class AcousticSpec:
+    """Everything the exporter needs to know about one acoustic model family.
+
+    build:          full config (lowercased keys, after prepare) -> model whose state_dict keys
+                    and shapes are exactly Amphion's.
+    default_config: a small full config, fast to export (tests, --random-init).
+    prepare:        (config, config_path, checkpoint state dict or None) -> (config, notes):
+                    fills in what Amphion reads from files beside the config rather than from
+                    the config itself (FastSpeech2's speaker count comes from spk2id.json).
+    plausible:      (model, cfg) -> None: adjusts a randomly initialised model so it produces
+                    output worth comparing (an untrained duration predictor gives 0 frames).
+    export_module:  (model, cfg) -> module whose forward(*inputs) returns a tuple in
+                    output_names order; no Python control flow on data, so one trace serves
+                    every token count.
+    reference:      (model, cfg, inputs) -> tuple of tensors in output_names order, computed the
+                    way Amphion's inference does (loops, bucketize and all): what parity trusts.
+    example_inputs: (cfg, tokens, torch.Generator) -> inputs for export_module and reference;
+                    tokens is a count, or a list of counts for a padded batch.
+    input_meanings / output_meanings: name -> one line for the manifest.
+    compared:       output name -> "max_abs" (float, held to the tolerance) or "exact" (integer).
+    """
+
+    name: str
+    build: Callable[[dict], torch.nn.Module]
+    default_config: Callable[[], dict]
+    prepare: Callable[[dict, Path | None, dict | None], tuple]
+    plausible: Callable[[torch.nn.Module, dict], None]
+    export_module: Callable[[torch.nn.Module, dict], torch.nn.Module]
+    reference: Callable[[torch.nn.Module, dict, tuple], tuple]
+    input_names: Callable[[dict], list]
+    output_names: Callable[[dict], list]
+    dynamic_axes: Callable[[dict], dict]
+    example_inputs: Callable[[dict, object, torch.Generator], tuple]
+    input_meanings: Callable[[dict], dict]
+    output_meanings: Callable[[dict], dict]
+    mel_settings: Callable[[dict], dict]
+    hop_length: Callable[[dict], int]
+    sample_rate: Callable[[dict], int]
+    phones: Callable[[dict, Path | None], dict]
+    speakers: Callable[[dict, Path | None], dict]
+    produces: str  # "mel" (needs a vocoder) or "waveform"
+    tolerance: float = 1e-4
+    compared: dict = field(default_factory=dict)
+
+
+FAMILIES: dict[str, AcousticSpec] = {}
+
+
+def register(spec: AcousticSpec) -> AcousticSpec:
+    if spec.name in FAMILIES:
+        raise ValueError(f"acoustic family '{spec.name}' registered twice")
+    FAMILIES[spec.name] = spec
+    return spec
+
+
+def get_family(name: str) -> AcousticSpec:
+    spec = FAMILIES.get(name)
+    if spec is None:
+        raise ValueError(f"unknown family '{name}'; known: {', '.join(sorted(FAMILIES))}")
+    return spec
+
+
+# One import per family; each calls register() at import time.
+from . import fastspeech2, vits  # noqa: E402,F401
