@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
       amphora::cli::add_mel_command(app),
       amphora::cli::add_compare_command(app),
       amphora::cli::add_vocode_command(app),
+      amphora::cli::add_synth_command(app),
       amphora::cli::add_bench_command(app),
   };
 

@@ -34,6 +34,12 @@ VocoderPackage vocoder_package_from_manifest(const std::string& text, const std:
   pkg.manifest = parse_manifest(text, source);
   const nlohmann::json& m = *pkg.manifest;
   pkg.family = optional_string(m, "family", "unknown", source);
+  const std::string kind = optional_string(m, "kind", "vocoder", source);
+  if (kind != "vocoder") {
+    fail(ErrorCode::kInvalidArgument,
+         "{}: an {} model package ({}), not a vocoder: speak its phone ids with `amphora synth`",
+         source, kind, pkg.family);
+  }
   pkg.sample_rate = required_int(m, "sample_rate", source);
   pkg.hop_length = required_int(m, "hop_length", source);
   pkg.n_mels = required_int(m, "n_mels", source);

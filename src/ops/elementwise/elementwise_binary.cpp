@@ -1,5 +1,5 @@
 // Broadcasting binary ops (numpy rules since opset 7, ONNX's older one-way broadcast before):
-// arithmetic (Add, Sub, Mul, Div, Pow), comparisons (Equal, Less, Greater) and logic (And). Integer
+// arithmetic (Add, Sub, Mul, Div, Mod, Pow), comparisons (Equal, Less, Greater) and logic (And). Integer
 // arithmetic wraps like two's complement hardware instead of invoking signed-overflow UB; integer
 // Div truncates toward zero and refuses a zero divisor (a SIGFPE would kill the host process).
 #include <algorithm>
@@ -213,6 +213,33 @@ void register_binary_ops(OpRegistry& registry) {
         if (b == T{-1}) return wrapping(T{0}, a, [](auto x, auto y) { return x - y; });
       }
       return static_cast<T>(a / b);
+    };
+  });
+  // Mod: fmod=1 is C's fmod (the dividend's sign); fmod=0, for integers only, is Python's %
+  // (the divisor's sign), which torch's remainder exports as.
+  add_arithmetic(registry, "Mod", [](const Node& node, const Tensor& divisor, auto zero) {
+    using T = decltype(zero);
+    const bool c_fmod = node.get_int("fmod", 0) != 0;
+    if constexpr (kIsFloat<T>) {
+      if (!c_fmod) {
+        fail(ErrorCode::kInvalidModel, "{}: Mod of floats needs fmod=1", node.display_name());
+      }
+    } else {
+      check_nonzero_divisor<T>(node, divisor);
+    }
+    return [c_fmod](T a, T b) -> T {
+      if constexpr (kIsFloat<T>) {
+        return std::fmod(a, b);
+      } else {
+        if constexpr (std::is_signed_v<T>) {
+          if (b == T{-1}) return T{0};  // MIN % -1 traps on x86; the remainder is 0
+        }
+        T r = static_cast<T>(a % b);
+        if constexpr (std::is_signed_v<T>) {
+          if (!c_fmod && r != 0 && ((r < 0) != (b < 0))) r = static_cast<T>(r + b);
+        }
+        return r;
+      }
     };
   });
   registry.add("", "Pow", 1, make_pow);

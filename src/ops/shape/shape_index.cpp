@@ -1,4 +1,4 @@
-// Ops that select or reorder elements: Transpose, Gather, Slice.
+// Ops that select or reorder elements: Transpose, Gather, GatherElements, Slice.
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -144,6 +144,53 @@ std::unique_ptr<Kernel> make_gather(const Node& node, int64_t, const KernelOptio
   });
 }
 
+// GatherElements: out[i][j][k] = data[i][index[i][j][k]][k] for axis 1 (likewise on any axis);
+// indices has data's rank and its dims may be smaller than data's on every axis.
+std::unique_ptr<Kernel> make_gather_elements(const Node& node, int64_t, const KernelOptions&) {
+  const int64_t axis_attr = node.get_int("axis", 0);
+  return make_function_kernel([node, axis_attr](const std::vector<const Tensor*>& inputs) {
+    check_input_count(node, inputs, 2, 2);
+    const Tensor& data = *inputs[0];
+    const Tensor& indices_tensor = *inputs[1];
+    const int64_t axis = normalize_axis(node, axis_attr, data.rank());
+    const Shape& shape = data.shape();
+    const Shape& out_shape = indices_tensor.shape();
+    if (indices_tensor.rank() != data.rank()) {
+      fail(ErrorCode::kInvalidArgument, "{}: indices {} must have the rank of data {}",
+           node.display_name(), shape_str(out_shape), shape_str(shape));
+    }
+    for (int64_t a = 0; a < data.rank(); ++a) {
+      if (a != axis && out_shape[a] > shape[a]) {
+        fail(ErrorCode::kInvalidArgument, "{}: indices {} exceed data {} on axis {}",
+             node.display_name(), shape_str(out_shape), shape_str(shape), a);
+      }
+    }
+    const std::vector<int64_t> indices = read_int_input(node, indices_tensor, "indices");
+    const int64_t rank = data.rank(), axis_dim = shape[axis];
+    std::vector<int64_t> data_strides(rank, 1);
+    for (int64_t a = rank - 2; a >= 0; --a) data_strides[a] = data_strides[a + 1] * shape[a + 1];
+    Tensor out(data.dtype(), out_shape);
+    const size_t element = dtype_size(data.dtype());
+    const auto* src = static_cast<const std::byte*>(data.raw());
+    auto* dst = static_cast<std::byte*>(out.raw());
+    std::vector<int64_t> position(rank, 0);  // the output element's coordinates
+    for (size_t n = 0; n < indices.size(); ++n) {
+      int64_t index = indices[n];
+      if (index < -axis_dim || index >= axis_dim) {
+        fail(ErrorCode::kInvalidArgument,
+             "{}: index {} is out of range for axis {} of size {} (data shape {})",
+             node.display_name(), index, axis, axis_dim, shape_str(shape));
+      }
+      if (index < 0) index += axis_dim;
+      int64_t offset = 0;
+      for (int64_t a = 0; a < rank; ++a) offset += (a == axis ? index : position[a]) * data_strides[a];
+      std::memcpy(dst + n * element, src + offset * element, element);
+      for (int64_t a = rank - 1; a >= 0 && ++position[a] == out_shape[a]; --a) position[a] = 0;
+    }
+    return std::vector<Tensor>{out};
+  });
+}
+
 // Per-axis ONNX Slice parameters after clamping: the output takes `count` elements starting
 // at `start` every `step`.
 struct AxisSlice {
@@ -226,6 +273,7 @@ std::unique_ptr<Kernel> make_slice(const Node& node, int64_t opset, const Kernel
 void register_shape_index_ops(OpRegistry& registry) {
   registry.add("", "Transpose", 1, make_transpose);
   registry.add("", "Gather", 1, make_gather);
+  registry.add("", "GatherElements", 11, make_gather_elements);
   registry.add("", "Slice", 1, make_slice);
 }
 
