@@ -16,6 +16,7 @@
 #include "cli/commands.hpp"
 #include "cli/peak_rss.hpp"
 #include "core/error.hpp"
+#include "core/npy.hpp"
 
 namespace amphora::cli {
 namespace {
@@ -23,6 +24,7 @@ namespace {
 struct BenchArgs {
   std::string model;
   std::vector<std::string> shapes;
+  std::vector<std::string> input_files;  // NAME=FILE.npy
   int64_t frames = 512;
   int threads = 0;
   std::string backend = "native";
@@ -121,19 +123,34 @@ int run_bench(const BenchArgs& args) {
   }
   std::map<std::string, Shape> shapes;
   for (const auto& spec : args.shapes) shapes.insert(parse_shape(spec));
+  std::map<std::string, Tensor> given;
+  for (const auto& spec : args.input_files) {
+    const size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      fail(ErrorCode::kInvalidArgument, "--input '{}': expected NAME=FILE.npy", spec);
+    }
+    given[spec.substr(0, eq)] = read_npy(spec.substr(eq + 1));
+  }
   std::mt19937 rng(0);
   std::map<std::string, Tensor> inputs;
   nlohmann::json shape_json = nlohmann::json::object();
   for (const TensorInfo& input : model.inputs()) {
+    if (auto file = given.find(input.name); file != given.end()) {
+      inputs[input.name] = file->second;
+      shape_json[input.name] = file->second.shape();
+      given.erase(file);
+      continue;
+    }
     auto it = shapes.find(input.name);
     Shape shape = it != shapes.end() ? it->second : default_shape(input, args.frames, hop);
     inputs[input.name] = random_tensor(input.dtype, shape, rng);
     shape_json[input.name] = shape;
     shapes.erase(input.name);
   }
-  if (!shapes.empty()) {
-    fail(ErrorCode::kInvalidArgument, "--shape names '{}', which is not a model input",
-         shapes.begin()->first);
+  if (!shapes.empty() || !given.empty()) {
+    fail(ErrorCode::kInvalidArgument, "{} names '{}', which is not a model input",
+         shapes.empty() ? "--input" : "--shape",
+         shapes.empty() ? given.begin()->first : shapes.begin()->first);
   }
 
   auto first_start = std::chrono::steady_clock::now();
@@ -204,6 +221,9 @@ Run add_bench_command(CLI::App& app) {
   cmd->add_option("--shape", args->shapes,
                   "Input shape NAME=D1xD2x... (repeatable); default: declared dims, batch 1, "
                   "other symbolic dims = --frames");
+  cmd->add_option("--input", args->input_files,
+                  "Input from a file NAME=FILE.npy (repeatable; e.g. real phone ids, which random "
+                  "values are not); wins over --shape");
   cmd->add_option("--frames", args->frames, "Length of symbolic time axes (default 512)");
   cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
   cmd->add_option("--backend", args->backend,

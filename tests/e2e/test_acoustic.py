@@ -149,3 +149,18 @@ def test_vocode_refuses_an_acoustic_package(packages, tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0
     assert "not a vocoder" in proc.stderr and "amphora synth" in proc.stderr
+
+
+@pytest.mark.parametrize("family", ["fastspeech2", "vits"])
+def test_synth_through_the_torchscript_backend_matches_the_engine(packages, family, tmp_path):
+    ids = tmp_path / "ids.txt"
+    ids.write_text("5 17 3 42 8")
+    outs = {}
+    for backend in ("native", "torchscript"):
+        outs[backend] = tmp_path / f"{backend}.npy"
+        proc = synth("--model", packages[family], "--tokens", ids, "--backend", backend, "-o",
+                     outs[backend])
+        assert proc.returncode == 0, proc.stderr
+    native, scripted = np.load(outs["native"]), np.load(outs["torchscript"])
+    assert native.shape == scripted.shape
+    assert np.abs(native - scripted).max() <= TOLERANCE[family]

@@ -1,0 +1,167 @@
+"""Acoustic models side by side: amphora, ONNX Runtime and TorchScript (PyTorch) on the same
+package and the same phone ids, each runtime in its own process, interleaved in rounds.
+
+    .venv/bin/python bench/acoustic.py [--models fastspeech2,vits] [--tokens 50,200] \
+        [--threads 1,2] [--rounds 2] [--runs 5]
+Exports Amphion-sized random-init packages from bench/configs/<family>_ljspeech.json into
+out/bench-packages/ (once), prints a markdown table and writes it with the raw records to
+bench/results/acoustic-<stamp>.{json,md}. The seed of the noise and the controls are fixed, so
+every runtime synthesises the same frames.
+"""
+import argparse
+import json
+import os
+import pathlib
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+
+
+def package_for(family):
+    package = ROOT / "out" / "bench-packages" / f"{family}_ljspeech"
+    if not (package / "amphora.json").exists():
+        subprocess.run([str(ROOT / "scripts" / "bin" / "amphora-export"), "acoustic", "--family",
+                        family, "--random-init", "--seed", "0", "--config",
+                        str(BENCH / "configs" / f"{family}_ljspeech.json"), "--formats",
+                        "onnx,torchscript", "--output", str(package), "--force", "--quiet"],
+                       check=True)
+    return package
+
+
+def inputs_for(package, tokens):
+    """One utterance of `tokens` random phone ids (never the padding id 0), controls at 1."""
+    manifest = json.loads((package / "amphora.json").read_text())
+    rng = np.random.default_rng(tokens)
+    values = {"phone_ids": rng.integers(1, manifest["phones"]["count"], (1, tokens)),
+              "phone_lengths": np.array([tokens]), "seed": np.array([7]),
+              "speaker_id": np.array([0])}
+    feeds = {}
+    for spec in manifest["inputs"]:
+        name = spec["name"]
+        feeds[name] = (np.ones(1, np.float32) if spec["dtype"] == "float32"
+                       else values[name].astype(np.int64))
+    return feeds
+
+
+def worker(runtime, package, inputs_dir, threads, runs):
+    """Runs in its own process: loads, runs once, then `runs` timed runs."""
+    feeds = {p.stem: np.load(p) for p in sorted(pathlib.Path(inputs_dir).glob("*.npy"))}
+    manifest = json.loads((pathlib.Path(package) / "amphora.json").read_text())
+    order = [spec["name"] for spec in manifest["inputs"]]
+    start = time.perf_counter()
+    if runtime == "onnxruntime":
+        import onnxruntime as ort
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        session = ort.InferenceSession(str(pathlib.Path(package) / "model.onnx"), options,
+                                       providers=["CPUExecutionProvider"])
+        run = lambda: session.run(None, feeds)  # noqa: E731
+    else:
+        import torch
+        torch.set_num_threads(threads)
+        module = torch.jit.load(str(pathlib.Path(package) / "model.ts")).eval()
+        tensors = [torch.from_numpy(feeds[name]) for name in order]
+
+        def run():
+            with torch.inference_mode():
+                return module(*tensors)
+    load_ms = (time.perf_counter() - start) * 1000
+    run()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - start) * 1000)
+    print(json.dumps({"load_ms": load_ms, "median_ms": statistics.median(times),
+                      "min_ms": min(times)}))
+
+
+def measure(runtime, package, inputs_dir, threads, runs):
+    if runtime == "amphora":
+        args = [str(ROOT / "build" / "amphora"), "bench", str(package), "--threads", str(threads),
+                "--runs", str(runs), "--warmup", "1", "--json"]
+        for path in sorted(pathlib.Path(inputs_dir).glob("*.npy")):
+            args += ["--input", f"{path.stem}={path}"]
+    else:
+        args = [sys.executable, __file__, "--worker", runtime, str(package), str(inputs_dir),
+                str(threads), str(runs)]
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def cpu_line():
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                  if line.startswith("model name")), platform.processor())
+    flags = next((line for line in open("/proc/cpuinfo") if line.startswith("flags")), "")
+    isa = [name for name, flag in (("AVX2", "avx2"), ("AVX-512", "avx512f"),
+                                   ("VNNI", "avx512_vnni")) if f" {flag}" in flags]
+    return f"{model}, {os.cpu_count()} cores, {' / '.join(isa)}"
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        _, _, runtime, package, inputs_dir, threads, runs = sys.argv
+        return worker(runtime, package, inputs_dir, int(threads), int(runs))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="fastspeech2,vits")
+    parser.add_argument("--tokens", default="50,200")
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    runtimes = ["amphora", "onnxruntime", "torchscript"]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for family in args.models.split(","):
+            package = package_for(family)
+            manifest = json.loads((package / "amphora.json").read_text())
+            for tokens in map(int, args.tokens.split(",")):
+                inputs_dir = pathlib.Path(tmp) / f"{family}-{tokens}"
+                inputs_dir.mkdir()
+                for name, value in inputs_for(package, tokens).items():
+                    np.save(inputs_dir / f"{name}.npy", value)
+                for threads in map(int, args.threads.split(",")):
+                    times = {r: [] for r in runtimes}
+                    for round_ in range(args.rounds):
+                        order = runtimes[round_ % 3:] + runtimes[:round_ % 3]
+                        for runtime in order:
+                            result = measure(runtime, package, inputs_dir, threads, args.runs)
+                            times[runtime].append(result["median_ms"])
+                            print(f"{family} {tokens} tokens, {threads} thread(s), round "
+                                  f"{round_ + 1}: {runtime} {result['median_ms']:.1f} ms",
+                                  file=sys.stderr)
+                    ort = statistics.median(times["onnxruntime"])
+                    for runtime in runtimes:
+                        ms = statistics.median(times[runtime])
+                        rows.append({"model": family, "tokens": tokens, "threads": threads,
+                                     "runtime": runtime, "median_ms": ms, "vs_ort": ort / ms,
+                                     "rounds": times[runtime],
+                                     "hop": manifest["hop_length"],
+                                     "sample_rate": manifest["sample_rate"]})
+    header = (f"CPU: {cpu_line()}. Median over {args.rounds} interleaved rounds of the median of "
+              f"{args.runs} runs; batch 1; Amphion-sized random-init packages "
+              f"(bench/configs/*_ljspeech.json).\n\n"
+              "| model | tokens | threads | runtime | median ms | vs ORT |\n"
+              "| --- | ---: | ---: | --- | ---: | ---: |\n")
+    table = header + "".join(
+        f"| {r['model']} | {r['tokens']} | {r['threads']} | {r['runtime']} | "
+        f"{r['median_ms']:.1f} | {r['vs_ort']:.2f}x |\n" for r in rows)
+    print(table)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = BENCH / "results" / f"acoustic-{stamp}"
+    out.with_suffix(".json").write_text(json.dumps({"cpu": cpu_line(), "rows": rows}, indent=1))
+    out.with_suffix(".md").write_text(table)
+    print(f"wrote {out.relative_to(ROOT)}.json (+ .md)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
