@@ -1,5 +1,5 @@
 """`amphora-export acoustic`: checkpoint -> model -> graph-friendly wrapper -> formats ->
-parity on several token counts -> package.
+parity on several lengths (tokens for TTS, frames for SVC) -> package.
 
 The reference is the model running Amphion's inference as written (Python loops and all); each
 exported format runs the wrapper's graph, so parity proves the rewrite as well as the export.
@@ -23,9 +23,8 @@ from .sources import ACOUSTIC, Source, clone_generator, load_source
 from .weightnorm import fold_weight_norm
 
 ACOUSTIC_FORMATS = ("onnx", "torchscript")
-TOKEN_LENGTHS = (1, 7, 50)  # one phone (the degenerate case), a word, a sentence
-BATCH_ROWS = (50, 7)  # a padded batch: proves the masks and the batch axis
-TRACE_TOKENS = 13  # differs from every parity length, so a traced-in size is caught
+# The lengths parity runs, the padded batch and the trace length are the family's own
+# (AcousticSpec.parity_lengths, batch_rows, trace_length): tokens for TTS, frames for SVC.
 # Settings a vocoder's manifest must share with the acoustic model's for the mel to mean the
 # same thing (center and log follow from the extraction mode).
 VOCODER_MUST_MATCH = ("sample_rate", "hop_length", "n_mels", "n_fft", "win_length", "fmin",
@@ -46,7 +45,7 @@ class AcousticExportOptions:
     amphion_root: str | None = None
     force: bool = False
     overrides: list = field(default_factory=list)
-    lengths: tuple = TOKEN_LENGTHS
+    lengths: tuple | None = None  # None: the family's own parity lengths
     tolerance: float | None = None  # None: the family's own (1e-4 on a mel, 1e-3 on audio)
     quiet: bool = False
 
@@ -57,8 +56,9 @@ class _Reference:
     def __init__(self, source: Source, model, lengths, seed: int):
         spec, cfg = source.spec, source.config
         self.names = spec.output_names(cfg)
+        self.batch_rows = list(spec.batch_rows)
         self.cases = []
-        for tokens in list(lengths) + [list(BATCH_ROWS)]:
+        for tokens in list(lengths) + [self.batch_rows]:
             seeded = torch.Generator().manual_seed(seed + (tokens if isinstance(tokens, int)
                                                            else sum(tokens)))
             inputs = spec.example_inputs(cfg, tokens, seeded)
@@ -67,7 +67,7 @@ class _Reference:
 
     def check(self, report: ParityReport, run) -> None:
         """Runs `run(inputs) -> outputs` on every case; single utterances go in the report by
-        token count, the padded batch in report.extra["batch"]."""
+        length, the padded batch in report.extra["batch"]."""
         batch = []
         for tokens, inputs, want in self.cases:
             got = run(inputs)
@@ -81,7 +81,7 @@ class _Reference:
                 batch += results
                 report.results += results  # the batch counts towards the verdict too
         combined = worst(batch)
-        report.extra["batch"] = {"rows": list(BATCH_ROWS),
+        report.extra["batch"] = {"rows": self.batch_rows,
                                  "max_abs": json_number(combined["max_abs"]),
                                  "snr_db": combined["snr_db"]}
         report.extra["compared"] = ", ".join(self.names) + " (integer outputs must be equal)"
@@ -132,6 +132,11 @@ def _export(options, formats, writer: PackageWriter, progress: Progress) -> dict
     if source.checkpoint is None:
         spec.plausible(model, cfg)
     tolerance = options.tolerance if options.tolerance is not None else spec.tolerance
+    lengths = options.lengths
+    if lengths is None:
+        lengths = spec.parity_lengths
+        lengths = lengths(cfg) if callable(lengths) else lengths
+    lengths = tuple(lengths)
 
     progress.begin(f"building the {spec.name} graph and its Amphion-style reference")
     # The reference keeps weight norm as loaded; the exported twin has it folded, so parity
@@ -139,19 +144,20 @@ def _export(options, formats, writer: PackageWriter, progress: Progress) -> dict
     folded_model = clone_generator(source, model)
     folded = fold_weight_norm(folded_model)
     module = spec.export_module(folded_model, cfg).eval()
-    reference = _Reference(source, model, options.lengths, options.seed)
+    reference = _Reference(source, model, lengths, options.seed)
     names_in, names_out = spec.input_names(cfg), spec.output_names(cfg)
     axes = {name: dims for name, dims in spec.dynamic_axes(cfg).items()
             if name in names_in + names_out}
-    example = spec.example_inputs(cfg, TRACE_TOKENS, torch.Generator().manual_seed(options.seed))
+    example = spec.example_inputs(cfg, spec.trace_length,
+                                  torch.Generator().manual_seed(options.seed))
     with torch.no_grad():
         example_out = module(*example)
     progress.detail(f"{sum(p.numel() for p in model.parameters()):,} parameters, {folded} "
                     f"weight-normed layers folded; parity on "
-                    f"{','.join(map(str, options.lengths))} tokens and a padded batch")
+                    f"{','.join(map(str, lengths))} {spec.length_unit} and a padded batch")
 
     def new_report(runtime: str) -> ParityReport:
-        return ParityReport(runtime, options.lengths, tolerance, unit="tokens")
+        return ParityReport(runtime, lengths, tolerance, unit=spec.length_unit)
 
     parity, files = {}, {}
     if "onnx" in formats:
@@ -199,8 +205,8 @@ def _described(entries: list, meanings: dict) -> list:
     return entries
 
 
-def _data_dependent_axes(axes: dict, inputs: list) -> list:
-    given = {axis for name in inputs for axis in axes.get(name, {}).values()}
+def _data_dependent_axes(axes: dict, inputs: list, derived: dict) -> list:
+    given = {axis for name in inputs for axis in axes.get(name, {}).values()} | set(derived)
     found = {axis for name, dims in axes.items() if name not in inputs for axis in dims.values()}
     return sorted(found - given)
 
@@ -210,11 +216,13 @@ def _manifest(options, source: Source, model, example, example_out, files, parit
     spec, cfg = source.spec, source.config
     mel = spec.mel_settings(cfg)
     checkpoint = source.checkpoint
+    derived = spec.derived_axes(cfg) if spec.derived_axes else {}
+    extra = spec.extra_manifest(cfg, source.config_path) if spec.extra_manifest else {}
     return {
         "schema_version": SCHEMA_VERSION,
         "kind": "acoustic",
         "family": spec.name,
-        "task": "tts",
+        "task": spec.task,
         "produces": spec.produces,
         "sample_rate": spec.sample_rate(cfg),
         "hop_length": spec.hop_length(cfg),
@@ -222,14 +230,17 @@ def _manifest(options, source: Source, model, example, example_out, files, parit
         "mel": mel,
         "vocoder_must_match": list(VOCODER_MUST_MATCH) if spec.produces == "mel" else [],
         "phones": spec.phones(cfg, source.config_path),
+        **extra,
         "speakers": spec.speakers(cfg, source.config_path),
         "inputs": _described(io_entries(spec.input_names(cfg), example, axes),
                              spec.input_meanings(cfg)),
         "outputs": _described(io_entries(spec.output_names(cfg), example_out, axes),
                               spec.output_meanings(cfg)),
         # Output axes no input has (mel frames, samples) follow from the predicted durations:
-        # a runtime cannot know them before running the model.
-        "data_dependent_axes": _data_dependent_axes(axes, spec.input_names(cfg)),
+        # a runtime cannot know them before running the model. Axes a formula gives from the
+        # input shapes (SVC's samples) are listed in derived_axes instead.
+        "data_dependent_axes": _data_dependent_axes(axes, spec.input_names(cfg), derived),
+        **({"derived_axes": derived} if derived else {}),
         "formats": files,
         "source": {
             "checkpoint": checkpoint.given if checkpoint else None,

@@ -17,7 +17,7 @@ from .errors import ExportError
 
 PROG = "amphora-export"
 FAMILY_NAMES = ("hifigan", "bigvgan", "melgan", "nsf_hifigan", "vocos", "apnet")
-ACOUSTIC_NAMES = ("fastspeech2", "vits")
+ACOUSTIC_NAMES = ("fastspeech2", "vits", "vits_svc")
 ACOUSTIC_FORMATS = ("onnx", "torchscript")  # Core ML: not for acoustic models yet
 
 EPILOG = textwrap.dedent("""\
@@ -36,6 +36,8 @@ ACOUSTIC_EPILOG = textwrap.dedent("""\
       amphora-export acoustic --family fastspeech2 --random-init --seed 1 --output /tmp/fs2
       amphora-export acoustic --family vits --checkpoint ckpts/tts/vits_ljspeech \\
           --output pkg/vits --formats onnx
+      amphora-export acoustic --family vits_svc --checkpoint ckpts/svc/vitssvc \\
+          --output pkg/vitssvc
     """)
 
 
@@ -69,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
         description=textwrap.fill(
-            "Export Amphion vocoder and acoustic model (TTS) checkpoints to ONNX, TorchScript "
+            "Export Amphion vocoder and acoustic model (TTS, SVC) checkpoints to ONNX, TorchScript "
             "and Core ML model packages, with proof of parity against PyTorch.", 79))
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true",
@@ -142,16 +144,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_acoustic_parser(commands) -> None:
     acoustic = commands.add_parser(
-        "acoustic", help="export an acoustic model (TTS: phone ids to mel or waveform) to a "
-                         "model package",
+        "acoustic", help="export an acoustic model (TTS: phone ids to mel or waveform; SVC: "
+                         "content features and f0 to waveform) to a model package",
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=ACOUSTIC_EPILOG,
         description=textwrap.fill(
             "Load an Amphion acoustic model (checkpoint + config), export a graph that takes "
             "phone ids and the model's controls (FastSpeech2: duration/pitch/energy; VITS: a "
             "seed and the noise and length scales) and returns the mel or the waveform (the "
-            "length regulator inside, so one file serves every length), check each format "
-            "against "
-            "Amphion's own inference on 1, 7 and 50 tokens and a padded batch, and write "
+            "length regulator inside, so one file serves every length), or, for VITS-SVC, "
+            "frame-aligned content features, f0 (and energy, singer), a seed and the noise "
+            "scale and returns the waveform; check each format against Amphion's own inference "
+            "on 1, 7 and 50 tokens (SVC: 1, 16 and 100 frames) and a padded batch, and write "
             "PKG_DIR/amphora.json. The package appears only when everything succeeded.", 79))
     acoustic.add_argument("--family", metavar="NAME",
                           help=f"model family ({', '.join(ACOUSTIC_NAMES)}); optional when the "

@@ -29,7 +29,8 @@ def _parity_line(name: str, entry: dict) -> str:
             f"{','.join(map(str, entry.get('lengths', [])))}{unit} -> {verdict}")
     batch = entry.get("batch")
     if batch:
-        line += (f"\n  {'':<17} (padded batch of {','.join(map(str, batch['rows']))} tokens: "
+        line += (f"\n  {'':<17} (padded batch of {','.join(map(str, batch['rows']))} "
+                 f"{entry.get('length_unit', 'tokens')}: "
                  f"max-abs {_number(batch.get('max_abs'), '.3g')})")
     spectrum = entry.get("spectrum")
     if spectrum:
@@ -48,13 +49,30 @@ def _head_line(head: dict) -> str:
 def _acoustic_lines(manifest: dict) -> list:
     if manifest.get("kind") != "acoustic":
         return []
-    phones = manifest.get("phones") or {}
-    known = (f"table from {phones['source']}" if phones.get("symbols")
-             else "no table in the package")
+    phones = manifest.get("phones")
+    lines = []
+    if phones is not None:
+        known = (f"table from {phones['source']}" if phones.get("symbols")
+                 else "no table in the package")
+        lines.append(f"phones:      {phones.get('count')} ids ({phones.get('extractor')}; "
+                     f"{known})")
+    content = manifest.get("content")
+    if content:
+        features = ", ".join(f"{f['input']} ({f['dim']})" for f in content.get("features", []))
+        lines.append(f"content:     {features}, merged by {content.get('merge_mode')}, at "
+                     f"{content.get('frame_rate_hz'):g} frames/s")
+    f0 = manifest.get("f0")
+    if f0:
+        lines.append(f"f0:          " + (f"input {f0['input']} in Hz (0 = unvoiced), "
+                                         f"{f0.get('f0_min'):g}-{f0.get('f0_max'):g} Hz"
+                                         if f0.get("input") else "not used"))
+    energy = manifest.get("energy")
+    if energy:
+        lines.append(f"energy:      " + (f"input {energy['input']} ({energy.get('extract_mode')})"
+                                         if energy.get("input") else "not used"))
     speakers = manifest.get("speakers") or {}
     names = speakers.get("names")
-    lines = [f"phones:      {phones.get('count')} ids ({phones.get('extractor')}; {known})",
-             f"speakers:    {speakers.get('count')}"
+    lines += [f"speakers:    {speakers.get('count')}"
              + (f" ({', '.join(sorted(names)[:6])}{' ...' if len(names) > 6 else ''})"
                 if names else "")]
     if manifest.get("produces") == "mel":

@@ -1,5 +1,6 @@
-"""Acoustic models (text -> mel or waveform): our own PyTorch modules with Amphion's state_dict
-layout, plus a graph-friendly export wrapper for each.
+"""Acoustic models (text -> mel or waveform, and singing voice conversion: content features + f0
+-> waveform): our own PyTorch modules with Amphion's state_dict layout, plus a graph-friendly
+export wrapper for each.
 
 Each family lives in its own file(s), builds an AcousticSpec and calls register(); this module
 imports them all, so adding a family means adding its files and one import line at the bottom.
@@ -31,10 +32,18 @@ class AcousticSpec:
                     every token count.
     reference:      (model, cfg, inputs) -> tuple of tensors in output_names order, computed the
                     way Amphion's inference does (loops, bucketize and all): what parity trusts.
-    example_inputs: (cfg, tokens, torch.Generator) -> inputs for export_module and reference;
-                    tokens is a count, or a list of counts for a padded batch.
+    example_inputs: (cfg, length, torch.Generator) -> inputs for export_module and reference;
+                    length is a count (of length_unit), or a list of counts for a padded batch.
     input_meanings / output_meanings: name -> one line for the manifest.
     compared:       output name -> "max_abs" (float, held to the tolerance) or "exact" (integer).
+    task:           the manifest's "task": "tts" or "svc".
+    length_unit / parity_lengths / batch_rows / trace_length: what the example lengths count
+                    ("tokens" or "frames"), the single-row lengths parity runs, the rows of its
+                    padded batch, and the length the graph is traced at (differing from all of
+                    them, so that a size traced into the graph is caught).
+    derived_axes:   cfg -> {axis: formula} for output axes that follow from input shapes (an
+                    SVC model's samples are frames * hop), so they are not data-dependent.
+    extra_manifest: (cfg, config_path) -> further manifest sections (SVC: content, f0, energy).
     """
 
     name: str
@@ -58,6 +67,14 @@ class AcousticSpec:
     produces: str  # "mel" (needs a vocoder) or "waveform"
     tolerance: float = 1e-4
     compared: dict = field(default_factory=dict)
+    task: str = "tts"
+    length_unit: str = "tokens"
+    # one phone (the degenerate case), a word, a sentence; or cfg -> lengths
+    parity_lengths: tuple | Callable[[dict], tuple] = (1, 7, 50)
+    batch_rows: tuple = (50, 7)  # a padded batch: proves the masks and the batch axis
+    trace_length: int = 13
+    derived_axes: Callable[[dict], dict] | None = None
+    extra_manifest: Callable[[dict, Path | None], dict] | None = None
 
 
 FAMILIES: dict[str, AcousticSpec] = {}
@@ -78,4 +95,4 @@ def get_family(name: str) -> AcousticSpec:
 
 
 # One import per family; each calls register() at import time.
-from . import fastspeech2, vits  # noqa: E402,F401
+from . import fastspeech2, vits, vits_svc  # noqa: E402,F401
