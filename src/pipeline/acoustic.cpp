@@ -69,6 +69,13 @@ void read_manifest(AcousticModel::Impl& impl, const std::string& text) {
          "{}: a {} package ({}), not an acoustic model: vocode mels with `amphora vocode`", where,
          kind, info.family);
   }
+  const std::string task = optional_string(m, "task", "tts", where);
+  if (task != "tts") {
+    fail(ErrorCode::kUnsupported,
+         "{}: a {} model ({}): AcousticModel speaks phone ids with TTS models; run this one on "
+         "its content features with `amphora run`",
+         where, task, info.family);
+  }
   info.produces = optional_string(m, "produces", "", where);
   if (info.produces != "mel" && info.produces != "waveform") {
     fail(ErrorCode::kUnsupported, "{}: \"produces\" is '{}', amphora knows mel and waveform",
