@@ -1,5 +1,6 @@
 // AVX2 building blocks shared by the packing loops between plain [C, T] and channel-blocked
-// layouts (conv_phases.cpp, conv_tiled.cpp) and the element-wise rows (elementwise_fast.cpp).
+// layouts (conv_phases.cpp, conv_tiled.cpp), the element-wise rows (elementwise_fast.cpp) and
+// Softmax's exponentials (reduce_softmax.cpp).
 #pragma once
 
 #include <immintrin.h>
@@ -11,6 +12,30 @@ namespace amphora {
 inline __m256 leaky_relu8(__m256 v, __m256 slope) {
   const __m256 keep = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GE_OQ);
   return _mm256_blendv_ps(_mm256_mul_ps(v, slope), v, keep);
+}
+
+// e^x per lane, within 2 ulp of std::exp for x in [-87.3, 88.3] (Cephes' expf: x = n ln2 + r,
+// |r| <= ln2/2, a degree-6 polynomial for e^r, 2^n through the exponent bits). Below -87.3365
+// (where std::exp turns subnormal) it gives 0, above 88.376 it saturates; NaN stays NaN.
+inline __m256 exp8(__m256 x) {
+  const __m256 low = _mm256_set1_ps(-87.3365447f), high = _mm256_set1_ps(88.3762626647949f);
+  const __m256 clamped = _mm256_max_ps(_mm256_min_ps(x, high), low);
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(clamped, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), clamped);  // ln2 in two parts
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r), _mm256_set1_ps(1.0f));
+  const __m256i bits = _mm256_slli_epi32(
+      _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  __m256 e = _mm256_mul_ps(y, _mm256_castsi256_ps(bits));
+  e = _mm256_blendv_ps(e, _mm256_setzero_ps(), _mm256_cmp_ps(x, low, _CMP_LT_OQ));
+  return _mm256_blendv_ps(e, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
 }
 
 // In-register 8x8 transpose: v[i][j] becomes v[j][i].

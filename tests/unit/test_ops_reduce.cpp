@@ -8,6 +8,7 @@
 #include <random>
 
 #include "op_test_util.hpp"
+#include "ops/avx2_lanes.hpp"
 #include "ops/kernel.hpp"
 
 namespace amphora {
@@ -153,6 +154,52 @@ TEST(Softmax, SingleAxisSinceOpset13) {
   Tensor last = run1(make_node("Softmax", {"x"}), {&x}, 13);
   EXPECT_NEAR(last.data<float>()[8], softmax_ref({1000, 1001})[0], 1e-6);
   EXPECT_NEAR(last.data<float>()[10], 0.5, 1e-7);
+}
+
+// Contiguous float rows take eight exponentials at a time (exp8); against the double
+// reference on long rows with a ragged tail, masked (-inf) entries, and a row with a NaN.
+TEST(Softmax, VectorisedRowsMatchTheReference) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> logits(0.0f, 8.0f);
+  const int64_t rows = 3, width = 1001;
+  std::vector<float> v(static_cast<size_t>(rows * width));
+  for (float& f : v) f = logits(rng);
+  for (int64_t t = 700; t < width; ++t) v[static_cast<size_t>(width + t)] = -INFINITY;  // a mask
+  v[static_cast<size_t>(2 * width + 17)] = NAN;
+  Tensor x = Tensor::from_vector<float>({rows, width}, v);
+  Tensor y = run1(make_node("Softmax", {"x"}), {&x}, 13);
+  for (int64_t r = 0; r < 2; ++r) {
+    const std::vector<float> row(v.begin() + r * width, v.begin() + (r + 1) * width);
+    const std::vector<double> want = softmax_ref(row);
+    for (int64_t t = 0; t < width; ++t) {
+      const double got = y.data<float>()[r * width + t];
+      ASSERT_NEAR(got, want[static_cast<size_t>(t)], 1e-6 * want[static_cast<size_t>(t)] + 1e-12)
+          << "row " << r << " column " << t;
+    }
+  }
+  for (int64_t t = 0; t < width; ++t) EXPECT_TRUE(std::isnan(y.data<float>()[2 * width + t]));
+}
+
+TEST(Exp8, WithinTwoUlpOfStdExpAndZeroBelowTheNormalRange) {
+  std::vector<float> xs;
+  for (float x = -87.3f; x < 88.3f; x += 0.0173f) xs.push_back(x);
+  xs.insert(xs.end(), {0.0f, -0.0f, 1e-8f, -1e-8f});
+  for (size_t k = 0; k + 8 <= xs.size(); k += 8) {
+    alignas(32) float got[8];
+    _mm256_store_ps(got, exp8(_mm256_loadu_ps(&xs[k])));
+    for (size_t j = 0; j < 8; ++j) {
+      const float want = std::exp(xs[k + j]);
+      ASSERT_LE(std::fabs(got[j] - want), 2.5f * std::numeric_limits<float>::epsilon() * want)
+          << "exp(" << xs[k + j] << ")";
+    }
+  }
+  alignas(32) float edge[8] = {-INFINITY, -1000.0f, -87.5f, NAN, 0, 0, 0, 0};
+  _mm256_store_ps(edge, exp8(_mm256_load_ps(edge)));
+  EXPECT_EQ(edge[0], 0.0f);
+  EXPECT_EQ(edge[1], 0.0f);
+  EXPECT_EQ(edge[2], 0.0f);
+  EXPECT_TRUE(std::isnan(edge[3]));
+  EXPECT_EQ(edge[4], 1.0f);
 }
 
 TEST(Softmax, CoercedTo2DBeforeOpset13) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <memory>
 
+#include "ops/avx2_lanes.hpp"
 #include "ops/elementwise/elementwise_common.hpp"
 #include "ops/reduce/reduce.hpp"
 
@@ -23,7 +24,23 @@ void softmax(const AxisSplit& split, const T* in, T* out) {
       if (v > peak || v != v) peak = v;
     }
     double sum = 0;
-    for (int64_t i = 0; i < split.extent; ++i) {
+    int64_t i = 0;
+    if constexpr (std::is_same_v<T, float>) {
+      // Contiguous float rows (attention over the last axis): eight exponentials at a time.
+      if (stride == 1) {
+        const __m256 vpeak = _mm256_set1_ps(peak);
+        __m256 lanes_sum = _mm256_setzero_ps();
+        for (; i + 8 <= split.extent; i += 8) {
+          const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(in + start + i), vpeak));
+          _mm256_storeu_ps(out + start + i, e);
+          lanes_sum = _mm256_add_ps(lanes_sum, e);
+        }
+        alignas(32) float partial[8];
+        _mm256_store_ps(partial, lanes_sum);
+        for (float p : partial) sum += p;
+      }
+    }
+    for (; i < split.extent; ++i) {
       const T e = std::exp(in[start + i * stride] - peak);
       out[start + i * stride] = e;
       sum += e;
@@ -34,9 +51,8 @@ void softmax(const AxisSplit& split, const T* in, T* out) {
         out[start + i * stride] = static_cast<T>(in[start + i * stride] - peak - log_sum);
       }
     } else {
-      for (int64_t i = 0; i < split.extent; ++i) {
-        out[start + i * stride] = static_cast<T>(out[start + i * stride] / sum);
-      }
+      const T inverse = static_cast<T>(1.0 / sum);  // one division per row; vectorises
+      for (int64_t i = 0; i < split.extent; ++i) out[start + i * stride] *= inverse;
     }
   }
 }
@@ -48,7 +64,7 @@ std::unique_ptr<Kernel> make_softmax(const Node& node, int64_t opset, const Kern
   return std::make_unique<FunctionKernel>([=](const std::vector<const Tensor*>& in) {
     check_input_count(node, in, 1, 1);
     const Tensor& x = *in[0];
-    Tensor y(x.dtype(), x.shape());
+    Tensor y = Tensor::uninitialized(x.dtype(), x.shape());  // every element is written
     if (x.numel() == 0) return std::vector<Tensor>{y};
     AxisSplit split;
     if (x.rank() == 0) {
