@@ -11,12 +11,12 @@
 #include <vector>
 
 #include "amphora/amphora.hpp"
+#include "cli/arguments.hpp"
 #include "cli/bench_profile.hpp"
 #include "cli/bench_stream.hpp"
 #include "cli/commands.hpp"
 #include "cli/peak_rss.hpp"
 #include "core/error.hpp"
-#include "core/npy.hpp"
 
 namespace amphora::cli {
 namespace {
@@ -123,14 +123,7 @@ int run_bench(const BenchArgs& args) {
   }
   std::map<std::string, Shape> shapes;
   for (const auto& spec : args.shapes) shapes.insert(parse_shape(spec));
-  std::map<std::string, Tensor> given;
-  for (const auto& spec : args.input_files) {
-    const size_t eq = spec.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      fail(ErrorCode::kInvalidArgument, "--input '{}': expected NAME=FILE.npy", spec);
-    }
-    given[spec.substr(0, eq)] = read_npy(spec.substr(eq + 1));
-  }
+  std::map<std::string, Tensor> given = read_named_inputs(args.input_files, model);
   std::mt19937 rng(0);
   std::map<std::string, Tensor> inputs;
   nlohmann::json shape_json = nlohmann::json::object();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "amphora/amphora.hpp"
+#include "cli/arguments.hpp"
 #include "cli/commands.hpp"
 #include "core/npy.hpp"
 
@@ -36,31 +37,6 @@ std::string file_name_for(const std::string& value_name) {
   return out + ".npy";
 }
 
-// NAME=FILE.npy; a bare FILE.npy is accepted when the model has exactly one input.
-std::map<std::string, Tensor> read_inputs(const RunArgs& args, const Model& model) {
-  std::map<std::string, Tensor> inputs;
-  for (const std::string& spec : args.inputs) {
-    size_t eq = spec.find('=');
-    std::string name, path;
-    if (eq != std::string::npos) {
-      name = spec.substr(0, eq);
-      path = spec.substr(eq + 1);
-    } else if (model.inputs().size() == 1) {
-      name = model.inputs()[0].name;
-      path = spec;
-    } else {
-      fail(ErrorCode::kInvalidArgument, "--input '{}': use NAME=FILE.npy (the model has {} inputs)",
-           spec, model.inputs().size());
-    }
-    if (name.empty() || path.empty()) {
-      fail(ErrorCode::kInvalidArgument, "--input '{}': expected NAME=FILE.npy", spec);
-    }
-    if (inputs.count(name)) fail(ErrorCode::kInvalidArgument, "input '{}' given twice", name);
-    inputs[name] = read_npy(path);
-  }
-  return inputs;
-}
-
 double ms_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
       .count();
@@ -71,7 +47,7 @@ int run_model(const RunArgs& args) {
   Model model =
       Model::load(args.model, Options{args.threads, args.reference, parse_backend(args.backend)});
   double load_ms = ms_since(start);
-  std::map<std::string, Tensor> inputs = read_inputs(args, model);
+  std::map<std::string, Tensor> inputs = read_named_inputs(args.inputs, model);
 
   std::error_code ec;
   std::filesystem::create_directories(args.output_dir, ec);

@@ -11,6 +11,7 @@
 #include "amphora/vocoder.hpp"
 #include "audio/signal_file.hpp"
 #include "audio/wav_io.hpp"
+#include "cli/arguments.hpp"
 #include "cli/commands.hpp"
 #include "core/npy.hpp"
 
@@ -28,11 +29,6 @@ struct SynthArgs {
   std::string subtype = "pcm16";
   bool force = false;
 };
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 // Phone ids from a .npy (integer, 1-D or [1, N]) or a text file of integers separated by
 // spaces, commas or new lines.

@@ -11,6 +11,7 @@
 #include "audio/mel.hpp"
 #include "audio/signal_file.hpp"
 #include "audio/wav_io.hpp"
+#include "cli/arguments.hpp"
 #include "cli/commands.hpp"
 #include "cli/stream_run.hpp"
 #include "core/npy.hpp"
@@ -34,11 +35,6 @@ struct VocodeArgs {
   std::string chunk_frames = "16";  // frames per push when streaming (cycled list)
   int64_t chunked = 0;              // chunked mode with this many frames per chunk
 };
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 // The mel for this model from a wav, with the package's mel settings (resampling if needed).
 Tensor mel_from_wav(const Vocoder& vocoder, const std::string& wav) {

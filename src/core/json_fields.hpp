@@ -21,6 +21,25 @@ inline bool is_int(const nlohmann::json& value) {
          value.get<int64_t>() <= std::numeric_limits<int>::max();
 }
 
+// The text of an amphora.json as a JSON object; anything else fails with kInvalidModel naming
+// `source`.
+inline nlohmann::json parse_manifest(const std::string& text, const std::string& source) {
+  auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded() || !json.is_object()) {
+    fail(ErrorCode::kInvalidModel, "{}: the amphora manifest is not a JSON object", source);
+  }
+  return json;
+}
+
+// object[key] when it is a positive integer that an int holds; otherwise fails with
+// kInvalidModel: "<where>: manifest needs a positive integer "<key>"".
+inline int positive_int(const nlohmann::json& object, const char* key, const std::string& where) {
+  if (!object.contains(key) || !is_int(object[key]) || object[key].get<int>() <= 0) {
+    fail(ErrorCode::kInvalidModel, "{}: manifest needs a positive integer \"{}\"", where, key);
+  }
+  return object[key].get<int>();
+}
+
 // object[key] when it is a string, `fallback` when it is absent or null; anything else fails
 // with kInvalidModel: "<where>: "<key>" must be a string, got <value>".
 inline std::string optional_string(const nlohmann::json& object, const char* key,

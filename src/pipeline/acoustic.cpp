@@ -23,13 +23,6 @@ struct AcousticModel::Impl {
 
 namespace {
 
-int64_t positive_int(const nlohmann::json& object, const char* key, const std::string& where) {
-  if (!object.contains(key) || !object[key].is_number_integer() || object[key].get<int64_t>() <= 0) {
-    fail(ErrorCode::kInvalidModel, "{}: needs a positive integer \"{}\"", where, key);
-  }
-  return object[key].get<int64_t>();
-}
-
 std::vector<std::string> string_list(const nlohmann::json& object, const char* key,
                                      const std::string& where) {
   std::vector<std::string> out;
@@ -57,10 +50,7 @@ const nlohmann::json& section(const nlohmann::json& manifest, const char* key,
 
 void read_manifest(AcousticModel::Impl& impl, const std::string& text) {
   const std::string& where = impl.source;
-  const auto m = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (m.is_discarded() || !m.is_object()) {
-    fail(ErrorCode::kInvalidModel, "{}: the amphora manifest is not a JSON object", where);
-  }
+  const nlohmann::json m = parse_manifest(text, where);
   const std::string kind = optional_string(m, "kind", "vocoder", where);
   AcousticInfo& info = impl.info;
   info.family = optional_string(m, "family", "unknown", where);
@@ -81,8 +71,8 @@ void read_manifest(AcousticModel::Impl& impl, const std::string& text) {
     fail(ErrorCode::kUnsupported, "{}: \"produces\" is '{}', amphora knows mel and waveform",
          where, info.produces);
   }
-  info.sample_rate = static_cast<int>(positive_int(m, "sample_rate", where));
-  info.hop_length = static_cast<int>(positive_int(m, "hop_length", where));
+  info.sample_rate = positive_int(m, "sample_rate", where);
+  info.hop_length = positive_int(m, "hop_length", where);
   if (m.contains("mel") && !m["mel"].is_null()) {
     impl.mel = audio::mel_config_from_json(m["mel"], where);
   }

@@ -10,25 +10,6 @@
 
 namespace amphora {
 
-namespace {
-
-nlohmann::json parse_manifest(const std::string& text, const std::string& source) {
-  auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) {
-    fail(ErrorCode::kInvalidModel, "{}: the amphora manifest is not a JSON object", source);
-  }
-  return json;
-}
-
-int required_int(const nlohmann::json& manifest, const char* key, const std::string& source) {
-  if (!manifest.contains(key) || !is_int(manifest[key]) || manifest[key].get<int>() <= 0) {
-    fail(ErrorCode::kInvalidModel, "{}: manifest needs a positive integer \"{}\"", source, key);
-  }
-  return manifest[key].get<int>();
-}
-
-}  // namespace
-
 VocoderPackage vocoder_package_from_manifest(const std::string& text, const std::string& source) {
   VocoderPackage pkg;
   pkg.manifest = parse_manifest(text, source);
@@ -40,9 +21,9 @@ VocoderPackage vocoder_package_from_manifest(const std::string& text, const std:
          "{}: an {} model package ({}), not a vocoder: speak its phone ids with `amphora synth`",
          source, kind, pkg.family);
   }
-  pkg.sample_rate = required_int(m, "sample_rate", source);
-  pkg.hop_length = required_int(m, "hop_length", source);
-  pkg.n_mels = required_int(m, "n_mels", source);
+  pkg.sample_rate = positive_int(m, "sample_rate", source);
+  pkg.hop_length = positive_int(m, "hop_length", source);
+  pkg.n_mels = positive_int(m, "n_mels", source);
   if (m.contains("mel")) pkg.mel = audio::mel_config_from_json(m["mel"], source);
   if (m.contains("head")) pkg.spectral_head = audio::istft_head_from_json(m["head"], source);
   if (m.contains("inputs") && m["inputs"].is_array()) {
