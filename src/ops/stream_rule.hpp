@@ -17,6 +17,7 @@
 
 #include "core/tensor.hpp"
 #include "graph/ir.hpp"
+#include "ops/conv/conv_post_ops.hpp"
 
 namespace amphora {
 
@@ -41,8 +42,10 @@ struct StreamNodePlan {
   // Conv / ConvTranspose along time.
   int64_t kernel = 1, stride = 1, dilation = 1, pad_begin = 0, pad_end = 0, output_padding = 0;
   std::string bias;  // ConvTranspose: added once per output step, not per overlapping chunk
-  std::string activation, sum;  // FusedConvTranspose: applied after the bias, per final step
-  float activation_alpha = 0.01f;
+  // FusedConvTranspose: its activation (post.activation, post.alpha) and residual (`sum`),
+  // applied after the bias, per final step.
+  ConvPostOps post;
+  std::string sum;
   // Pad.
   std::string pad_mode;  // constant | reflect | edge
   double pad_value = 0;

@@ -1,7 +1,6 @@
 #include "stream/graph_streamer.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <deque>
 #include <limits>
 
@@ -267,42 +266,17 @@ void add_columns(Tensor& acc, int64_t column, const Tensor& add, int64_t add_off
 // `out`, which hold complete output steps.
 void finish_columns(const NodePlan& np, const Tensor* bias, Tensor& out, int64_t column,
                     int64_t length) {
-  enum class Activation { kNone, kRelu, kLeakyRelu, kTanh } activation = Activation::kNone;
-  if (np.activation == "Relu") {
-    activation = Activation::kRelu;
-  } else if (np.activation == "LeakyRelu") {
-    activation = Activation::kLeakyRelu;
-  } else if (np.activation == "Tanh") {
-    activation = Activation::kTanh;
-  } else if (!np.activation.empty()) {
-    fail(ErrorCode::kUnsupported, "fused activation '{}' in a stream", np.activation);
-  }
-  if (!bias && activation == Activation::kNone) return;
+  if (!bias && np.post.activation == ConvPostOps::Activation::kNone) return;
   const int64_t channels = out.dim(1), width = out.dim(2), rows = out.dim(0) * channels;
   const float* bias_values = bias ? bias->data<float>() : nullptr;
-  const float alpha = np.activation_alpha;
   float* values = out.data<float>();
 #pragma omp parallel for schedule(static) if (rows * length > (int64_t{1} << 15))
   for (int64_t r = 0; r < rows; ++r) {
     float* row = values + r * width + column;
-    const float b = bias_values ? bias_values[r % channels] : 0.0f;
-    for (int64_t t = 0; t < length; ++t) {
-      float v = row[t] + b;
-      switch (activation) {
-        case Activation::kNone:
-          break;
-        case Activation::kRelu:
-          v = std::max(v, 0.0f);
-          break;
-        case Activation::kLeakyRelu:
-          v = v < 0 ? v * alpha : v;
-          break;
-        case Activation::kTanh:
-          v = std::tanh(v);
-          break;
-      }
-      row[t] = v;
+    if (bias_values) {
+      for (int64_t t = 0; t < length; ++t) row[t] += bias_values[r % channels];
     }
+    apply_activation(np.post, row, length);
   }
 }
 

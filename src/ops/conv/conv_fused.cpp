@@ -17,22 +17,6 @@ namespace {
 
 using Activation = ConvPostOps::Activation;
 
-void apply_activation(const ConvPostOps& post, float* y, int64_t n) {
-  switch (post.activation) {
-    case Activation::kNone:
-      return;
-    case Activation::kRelu:
-      for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
-      return;
-    case Activation::kLeakyRelu:
-      for (int64_t i = 0; i < n; ++i) y[i] = y[i] >= 0.0f ? y[i] : y[i] * post.alpha;
-      return;
-    case Activation::kTanh:
-      for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(y[i]);
-      return;
-  }
-}
-
 // A plain Add node between the fused output and the sum input, used when the sum input does not
 // have the output's exact shape (broadcasting), which the oneDNN sum post-op cannot do.
 Node broadcast_add_node(const Node& fused) {
@@ -134,6 +118,22 @@ class FusedConvKernel : public Kernel {
 };
 
 }  // namespace
+
+void apply_activation(const ConvPostOps& post, float* y, int64_t n) {
+  switch (post.activation) {
+    case Activation::kNone:
+      return;
+    case Activation::kRelu:
+      for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+      return;
+    case Activation::kLeakyRelu:
+      for (int64_t i = 0; i < n; ++i) y[i] = y[i] >= 0.0f ? y[i] : y[i] * post.alpha;
+      return;
+    case Activation::kTanh:
+      for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(y[i]);
+      return;
+  }
+}
 
 ConvPostOps parse_conv_post_ops(const Node& node) {
   ConvPostOps post;

@@ -4,6 +4,8 @@
 // should have to include another's header for it.
 #pragma once
 
+#include <cstdint>
+
 namespace amphora {
 
 // What a fused conv applies after the convolution and bias, in this order.
@@ -22,5 +24,9 @@ struct ConvPostOps {
 
   bool operator==(const ConvPostOps&) const = default;
 };
+
+// post.activation on y[0..n) in place, as plain loops: the reference definition, which the
+// streamer also applies to a FusedConvTranspose's steps once they are final.
+void apply_activation(const ConvPostOps& post, float* y, int64_t n);
 
 }  // namespace amphora

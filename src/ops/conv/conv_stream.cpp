@@ -3,6 +3,7 @@
 // on unpadded windows; the streamer supplies the padding and the history.
 #include "ops/amphora_domain.hpp"
 #include "ops/conv/conv_attrs.hpp"
+#include "ops/conv/conv_fused.hpp"
 
 namespace amphora {
 
@@ -61,8 +62,7 @@ StreamRule fused_conv_rule(bool transpose) {
     if (transpose) {
       // The overlap-add completes an output step only when later inputs have arrived, so the
       // streamer applies the fused activation and residual itself, after the bias.
-      plan.activation = node.get_string("activation", "");
-      plan.activation_alpha = node.get_float("alpha", 0.01f);
+      plan.post = parse_conv_post_ops(node);
       if (has_sum) plan.sum = node.inputs[3];
       plan.kernel_node.attributes.erase("activation");
       plan.kernel_node.attributes.erase("alpha");
