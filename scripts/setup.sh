@@ -17,7 +17,7 @@ APT_PACKAGES=(
   libdnnl-dev ocl-icd-opencl-dev libsndfile1-dev libsoxr-dev libkissfft-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libbenchmark-dev
-  libtorch-dev libopenblas0-pthread flite
+  libtorch-dev libopenblas0-pthread flite flite1-dev
   # The fuzzers (tests/fuzz): clang, its sanitizer runtimes, and its OpenMP, which is only a
   # Recommends of clang-14 (without it CMake's FindOpenMP fails for clang).
   clang libclang-rt-14-dev libomp-14-dev

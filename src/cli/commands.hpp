@@ -10,12 +10,13 @@ namespace amphora::cli {
 using Run = std::function<int()>;
 
 // Each adds a subcommand to `app` and returns the function that runs it.
-Run add_inspect_command(CLI::App& app);  // inspect.cpp
-Run add_run_command(CLI::App& app);      // run.cpp
-Run add_mel_command(CLI::App& app);      // mel.cpp
-Run add_compare_command(CLI::App& app);  // compare.cpp
-Run add_vocode_command(CLI::App& app);   // vocode.cpp
-Run add_synth_command(CLI::App& app);    // synth.cpp
-Run add_bench_command(CLI::App& app);    // bench.cpp
+Run add_inspect_command(CLI::App& app);    // inspect.cpp
+Run add_run_command(CLI::App& app);        // run.cpp
+Run add_mel_command(CLI::App& app);        // mel.cpp
+Run add_compare_command(CLI::App& app);    // compare.cpp
+Run add_vocode_command(CLI::App& app);     // vocode.cpp
+Run add_synth_command(CLI::App& app);      // synth.cpp
+Run add_phonemize_command(CLI::App& app);  // phonemize.cpp
+Run add_bench_command(CLI::App& app);      // bench.cpp
 
 }  // namespace amphora::cli
