@@ -23,6 +23,7 @@ import math
 import os
 import platform
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -131,22 +132,37 @@ def plan_corpus(count: int, seed: int) -> list[dict]:
     return items
 
 
+def amphora_binary() -> str:
+    """The C++ CLI: $AMPHORA_BIN, else this checkout's build, else PATH (scripts/env.sh)."""
+    for candidate in (os.environ.get("AMPHORA_BIN"), ROOT / "build" / "amphora",
+                      shutil.which("amphora")):
+        if candidate and Path(candidate).is_file():
+            return str(candidate)
+    raise ExportError("the amphora binary is missing: build it first (scripts/setup.sh)")
+
+
 def _synthesise(item: dict, folder: Path) -> None:
+    """One sentence spoken by flite through amphora's English front end (`amphora phonemize
+    --record`), so that the phones a voice is trained on are the ones the front end gives it:
+    the wav at the corpus rate and, beside it, the phones with their end times in seconds."""
     target = folder / f"{item['name']}.wav"
     if target.exists():
         return
     raw = folder / f".{item['name']}.raw.wav"
     try:
-        subprocess.run(["flite", "-voice", item["voice"], "--setf",
-                        f"duration_stretch={item['stretch']}", "-t", item["text"], "-o",
-                        str(raw)], check=True, capture_output=True, timeout=120)
+        result = subprocess.run([amphora_binary(), "phonemize", "--record", item["voice"],
+                                 "--stretch", str(item["stretch"]), "--wav", str(raw), "--force",
+                                 item["text"]], check=True, capture_output=True, text=True,
+                                timeout=120)
     except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
-        raise ExportError(f"flite failed for voice {item['voice']} ({e}); "
-                          "apt-get install flite") from None
+        detail = getattr(e, "stderr", "") or e
+        raise ExportError(f"flite failed for voice {item['voice']}: {detail}") from None
+    labels = json.loads(result.stdout)
     samples, rate = quality.read_wav(raw)
     quality.write_wav(raw, quality.fft_resample(samples, rate, MEL["sample_rate"]),
                       MEL["sample_rate"])
-    os.replace(raw, target)  # complete files only: an interrupted run resumes cleanly
+    (folder / f"{item['name']}.phones.json").write_text(json.dumps(labels["phones"]) + "\n")
+    os.replace(raw, target)  # the wav last: an interrupted run resumes cleanly
 
 
 def make_corpus(work: Path, count: int, seed: int) -> list[dict]:
@@ -174,6 +190,7 @@ def load_split(work: Path, split: str) -> list[dict]:
              if item["split"] == split]
     for item in items:
         item["path"] = work / "corpus" / f"{item['name']}.wav"
+        item["phones_path"] = work / "corpus" / f"{item['name']}.phones.json"
     return items
 
 
@@ -221,7 +238,7 @@ def _batch(data, rng: np.random.Generator, size: int):
     return torch.from_numpy(np.stack(mels)), torch.from_numpy(np.stack(audio))
 
 
-def _learning_rate(step: int, steps: int, peak: float) -> float:
+def learning_rate(step: int, steps: int, peak: float) -> float:
     """Linear warm-up over 200 steps, then cosine decay to 5 % of the peak."""
     if step < 200:
         return peak * (step + 1) / 200
@@ -243,7 +260,7 @@ def evaluate_items(generator, data) -> dict:
     return {"log_mel_l1": float(l1), "mr_stft": float(mr)}
 
 
-def _save(path: Path, state: dict) -> None:
+def save_atomically(path: Path, state: dict) -> None:
     partial = path.with_suffix(".partial")
     torch.save(state, partial)
     os.replace(partial, path)
@@ -278,7 +295,7 @@ def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, th
               flush=True)
 
     def checkpoint():
-        _save(state_path, {"generator": generator.state_dict(),
+        save_atomically(state_path, {"generator": generator.state_dict(),
                            "optimiser": optimiser.state_dict(), "numpy_rng":
                            rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
                            "step": step, "elapsed_s": elapsed, "best": best, "config": CONFIG,
@@ -288,7 +305,7 @@ def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, th
     while step < steps:
         started = time.time()
         for group in optimiser.param_groups:
-            group["lr"] = _learning_rate(step, steps, peak_lr)
+            group["lr"] = learning_rate(step, steps, peak_lr)
         mels, audio = _batch(train_data, rng, batch_size)
         loss = losses(generator(mels).squeeze(1), audio)
         optimiser.zero_grad(set_to_none=True)
@@ -311,7 +328,7 @@ def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, th
             marker = ""
             if score < best["score"]:
                 best = {"score": score, "step": step, **scores}
-                _save(best_path, {"generator_state_dict": generator.state_dict(), "step": step,
+                save_atomically(best_path, {"generator_state_dict": generator.state_dict(), "step": step,
                                   "valid": scores})
                 marker = "  (best so far)"
             print(f"valid at step {step}: log-mel L1 {scores['log_mel_l1']:.4f}  "
@@ -323,14 +340,17 @@ def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, th
 
 # ----------------------------------------------------------------------------- shipping
 
-def _cpu_name() -> str:
+def hardware() -> str:
+    """What trained it: CPU model, core count, torch version."""
+    name = platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+                name = line.split(":", 1)[1].strip()
+                break
     except OSError:
         pass
-    return platform.machine()
+    return f"{name}, {os.cpu_count()} cores, CPU only, torch {torch.__version__}"
 
 
 def ship(work: Path, output: Path) -> Path:
@@ -347,7 +367,7 @@ def ship(work: Path, output: Path) -> Path:
     for old in output.glob("*.pt"):
         old.unlink()
     weights = output / f"{best['step']}.pt"
-    _save(weights, {"generator_state_dict": generator.state_dict(), "step": best["step"]})
+    save_atomically(weights, {"generator_state_dict": generator.state_dict(), "step": best["step"]})
     (output / "args.json").write_text(json.dumps(CONFIG, indent=4) + "\n")
     (output / "training.json").write_text(json.dumps({
         "command": f"{PROG} corpus && {PROG} train --steps {state.get('steps')}",
@@ -356,7 +376,7 @@ def ship(work: Path, output: Path) -> Path:
         "steps_trained": state.get("step"), "best_step": best["step"],
         "training_hours": round(state.get("elapsed_s", 0) / 3600, 2),
         "valid_at_best": best["valid"],
-        "hardware": f"{_cpu_name()}, {os.cpu_count()} cores, CPU only, torch {torch.__version__}",
+        "hardware": hardware(),
         "voices": VOICES, "test_sentences": TEST_SENTENCES, "valid_sentences": VALID_SENTENCES,
     }, indent=1) + "\n")
     return weights
