@@ -139,8 +139,9 @@ WavSubtype wav_subtype_from_string(const std::string& name) {
        name);
 }
 
-void write_wav(const std::string& path, std::span<const float> samples, int sample_rate,
-               WavSubtype subtype) {
+namespace {
+
+SNDFILE* open_for_writing(const std::string& path, int sample_rate, WavSubtype subtype) {
   if (sample_rate <= 0) {
     fail(ErrorCode::kInvalidArgument, "cannot write '{}': sample rate {} Hz", path, sample_rate);
   }
@@ -160,24 +161,72 @@ void write_wav(const std::string& path, std::span<const float> samples, int samp
       break;
   }
   info.format = format;
-  SndfileHandle file(sf_open(path.c_str(), SFM_WRITE, &info));
+  SNDFILE* file = sf_open(path.c_str(), SFM_WRITE, &info);
   if (!file) {
     fail(ErrorCode::kIo, "cannot write audio file '{}': {}", path, sf_strerror(nullptr));
   }
-  if (subtype != WavSubtype::kFloat32) {
-    size_t clipped = 0;
-    for (float x : samples) clipped += (x > 1.0f || x < -1.0f) ? 1 : 0;
-    if (clipped > 0) {
-      std::fprintf(stderr, "warning: %zu samples outside [-1, 1] clipped while writing '%s'\n",
-                   clipped, path.c_str());
-    }
-    // Without this libsndfile lets out-of-range floats wrap around to the opposite sign.
-    sf_command(file.get(), SFC_SET_CLIPPING, nullptr, SF_TRUE);
-  }
+  // Without this libsndfile lets out-of-range floats wrap around to the opposite sign.
+  if (subtype != WavSubtype::kFloat32) sf_command(file, SFC_SET_CLIPPING, nullptr, SF_TRUE);
+  return file;
+}
+
+size_t count_clipped(std::span<const float> samples) {
+  size_t clipped = 0;
+  for (float x : samples) clipped += (x > 1.0f || x < -1.0f) ? 1 : 0;
+  return clipped;
+}
+
+void write_all(SNDFILE* file, std::span<const float> samples, const std::string& path) {
   const auto count = static_cast<sf_count_t>(samples.size());
-  if (sf_writef_float(file.get(), samples.data(), count) != count) {
-    fail(ErrorCode::kIo, "writing audio file '{}' failed: {}", path, sf_strerror(file.get()));
+  if (sf_writef_float(file, samples.data(), count) != count) {
+    fail(ErrorCode::kIo, "writing audio file '{}' failed: {}", path, sf_strerror(file));
   }
+}
+
+void warn_clipped(size_t clipped, const std::string& path) {
+  if (clipped > 0) {
+    std::fprintf(stderr, "warning: %zu samples outside [-1, 1] clipped while writing '%s'\n",
+                 clipped, path.c_str());
+  }
+}
+
+}  // namespace
+
+void write_wav(const std::string& path, std::span<const float> samples, int sample_rate,
+               WavSubtype subtype) {
+  SndfileHandle file(open_for_writing(path, sample_rate, subtype));
+  if (subtype != WavSubtype::kFloat32) warn_clipped(count_clipped(samples), path);
+  write_all(file.get(), samples, path);
+}
+
+WavWriter::WavWriter(const std::string& path, int sample_rate, WavSubtype subtype)
+    : path_(path), partial_(path + ".partial"), clip_(subtype != WavSubtype::kFloat32) {
+  file_ = open_for_writing(partial_, sample_rate, subtype);
+}
+
+WavWriter::~WavWriter() {
+  if (file_) {
+    sf_close(static_cast<SNDFILE*>(file_));
+    std::remove(partial_.c_str());
+  }
+}
+
+void WavWriter::write(std::span<const float> samples) {
+  if (!file_) fail(ErrorCode::kInternal, "'{}' was already committed", path_);
+  if (clip_) clipped_ += static_cast<int64_t>(count_clipped(samples));
+  write_all(static_cast<SNDFILE*>(file_), samples, partial_);
+  written_ += static_cast<int64_t>(samples.size());
+}
+
+void WavWriter::commit() {
+  if (!file_) return;
+  const int closed = sf_close(static_cast<SNDFILE*>(file_));
+  file_ = nullptr;
+  if (closed != 0 || std::rename(partial_.c_str(), path_.c_str()) != 0) {
+    std::remove(partial_.c_str());
+    fail(ErrorCode::kIo, "could not finish writing '{}'", path_);
+  }
+  warn_clipped(static_cast<size_t>(clipped_), path_);
 }
 
 std::vector<float> resample(std::span<const float> samples, int from_rate, int to_rate) {

@@ -36,6 +36,29 @@ WavSubtype wav_subtype_from_string(const std::string& name);
 void write_wav(const std::string& path, std::span<const float> samples, int sample_rate,
                WavSubtype subtype = WavSubtype::kPcm16);
 
+// A wav written as its samples arrive (speech from a long text, a stream). It goes to
+// "<path>.partial" and is renamed to `path` by commit(), so a run that fails or is interrupted
+// leaves no file that looks complete; without commit() the partial file is removed.
+class WavWriter {
+ public:
+  WavWriter(const std::string& path, int sample_rate, WavSubtype subtype = WavSubtype::kPcm16);
+  ~WavWriter();
+  WavWriter(const WavWriter&) = delete;
+  WavWriter& operator=(const WavWriter&) = delete;
+
+  void write(std::span<const float> samples);  // integer subtypes clip, counting the clipped
+  void commit();
+  int64_t samples_written() const { return written_; }
+
+ private:
+  std::string path_;
+  std::string partial_;
+  void* file_ = nullptr;  // SNDFILE*
+  int64_t written_ = 0;
+  int64_t clipped_ = 0;
+  bool clip_ = false;
+};
+
 // Resamples with libsoxr's high-quality (SOXR_HQ) filter. Output length is
 // round(samples.size() * to_rate / from_rate). Identity when the rates are equal.
 std::vector<float> resample(std::span<const float> samples, int from_rate, int to_rate);
