@@ -11,13 +11,10 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "amphora 0.1.0");
 
   std::vector<amphora::cli::Run> runs = {
-      amphora::cli::add_inspect_command(app),
-      amphora::cli::add_run_command(app),
-      amphora::cli::add_mel_command(app),
-      amphora::cli::add_compare_command(app),
-      amphora::cli::add_vocode_command(app),
-      amphora::cli::add_synth_command(app),
-      amphora::cli::add_bench_command(app),
+      amphora::cli::add_inspect_command(app), amphora::cli::add_run_command(app),
+      amphora::cli::add_mel_command(app),     amphora::cli::add_compare_command(app),
+      amphora::cli::add_vocode_command(app),  amphora::cli::add_synth_command(app),
+      amphora::cli::add_svc_command(app),     amphora::cli::add_bench_command(app),
   };
 
   try {
