@@ -11,8 +11,16 @@ namespace amphora::cli {
 
 bool ends_with(const std::string& s, const std::string& suffix);
 
+// Tensors from `NAME=FILE.npy` specs of option `flag` (e.g. "--input"); a bare FILE.npy takes
+// the name `sole_name` when that is not empty (what there is exactly one of). Fails naming the
+// spec when it is malformed or a name is given twice; `what` says what the names are for a bare
+// spec that has no sole name ("the model has 3 inputs").
+std::map<std::string, Tensor> read_named_npys(const std::vector<std::string>& specs,
+                                              const std::string& flag, const std::string& sole_name,
+                                              const std::string& what);
+
 // Model inputs from `--input NAME=FILE.npy` specs (a bare FILE.npy when the model has exactly one
-// input); fails naming the spec when it is malformed or a name is given twice.
+// input).
 std::map<std::string, Tensor> read_named_inputs(const std::vector<std::string>& specs,
                                                 const Model& model);
 

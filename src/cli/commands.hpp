@@ -16,6 +16,7 @@ Run add_mel_command(CLI::App& app);        // mel.cpp
 Run add_compare_command(CLI::App& app);    // compare.cpp
 Run add_vocode_command(CLI::App& app);     // vocode.cpp
 Run add_synth_command(CLI::App& app);      // synth.cpp
+Run add_svc_command(CLI::App& app);        // svc.cpp
 Run add_phonemize_command(CLI::App& app);  // phonemize.cpp
 Run add_bench_command(CLI::App& app);      // bench.cpp
 

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
       amphora::cli::add_compare_command(app),
       amphora::cli::add_vocode_command(app),
       amphora::cli::add_synth_command(app),
+      amphora::cli::add_svc_command(app),
       amphora::cli::add_phonemize_command(app),
       amphora::cli::add_bench_command(app),
   };

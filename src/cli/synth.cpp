@@ -9,9 +9,8 @@
 
 #include "amphora/acoustic.hpp"
 #include "amphora/vocoder.hpp"
-#include "audio/signal_file.hpp"
-#include "audio/wav_io.hpp"
 #include "cli/arguments.hpp"
+#include "cli/audio_output.hpp"
 #include "cli/commands.hpp"
 #include "core/npy.hpp"
 
@@ -67,8 +66,8 @@ std::vector<int64_t> read_phone_ids(const std::string& path) {
       used = 0;
     }
     if (used != word.size()) {
-      fail(ErrorCode::kInvalidArgument, "{}: '{}' (id #{}) is not an integer phone id", path,
-           word, ids.size());
+      fail(ErrorCode::kInvalidArgument, "{}: '{}' (id #{}) is not an integer phone id", path, word,
+           ids.size());
     }
     ids.push_back(id);
   }
@@ -76,16 +75,19 @@ std::vector<int64_t> read_phone_ids(const std::string& path) {
 }
 
 int run_synth(const SynthArgs& args) {
-  audio::check_output_path(args.output, args.force);
-  if (!ends_with(args.output, ".wav") && !ends_with(args.output, ".npy")) {
-    fail(ErrorCode::kInvalidArgument, "output '{}' must end in .wav or .npy", args.output);
-  }
+  check_audio_output(args.output, args.force);
   const std::vector<int64_t> ids = read_phone_ids(args.tokens);
   Options options;
   options.threads = args.threads;
   options.backend = parse_backend(args.backend);
   const auto load_start = std::chrono::steady_clock::now();
   const AcousticModel model = AcousticModel::load(args.model, options);
+  if (model.info().task != "tts") {
+    fail(ErrorCode::kInvalidArgument,
+         "{} is a singing voice conversion model ({}), not a TTS one: convert content features "
+         "and f0 with `amphora svc`",
+         args.model, model.info().family);
+  }
   const bool makes_mel = model.info().produces == "mel";
   std::optional<Vocoder> vocoder;
   if (!args.vocoder.empty()) {
@@ -124,13 +126,10 @@ int run_synth(const SynthArgs& args) {
     vocoder_ms = ms_since(vocode_start);
   }
   const int rate = model.info().sample_rate;
-  if (ends_with(args.output, ".npy")) {
-    write_npy(args.output, makes_mel && !vocoder ? out.mel
-                                                 : Tensor::from_vector<float>(
-                                                       {static_cast<int64_t>(samples.size())},
-                                                       samples));
+  if (makes_mel && !vocoder) {
+    write_npy(args.output, out.mel);  // a .npy: a wav without a vocoder was refused above
   } else {
-    audio::write_wav(args.output, samples, rate, audio::wav_subtype_from_string(args.subtype));
+    write_audio(args.output, samples, rate, args.subtype);
   }
   int64_t frames = 0;
   for (int64_t d : out.durations) frames += d;
@@ -155,7 +154,8 @@ Run add_synth_command(CLI::App& app) {
   auto args = std::make_shared<SynthArgs>();
   CLI::App* cmd = app.add_subcommand(
       "synth",
-      "Speak phone ids with an acoustic model package (FastSpeech2 + a vocoder package, or VITS)");
+      "Speak phone ids with a TTS acoustic model package (FastSpeech2 + a vocoder package, or "
+      "VITS); SVC packages convert with `amphora svc`");
   cmd->add_option("--model", args->model, "Acoustic model package (amphora-export acoustic)")
       ->required();
   cmd->add_option("--tokens", args->tokens,

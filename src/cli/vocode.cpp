@@ -12,6 +12,7 @@
 #include "audio/signal_file.hpp"
 #include "audio/wav_io.hpp"
 #include "cli/arguments.hpp"
+#include "cli/audio_output.hpp"
 #include "cli/commands.hpp"
 #include "cli/stream_run.hpp"
 #include "core/npy.hpp"
@@ -80,10 +81,7 @@ class ProgressBar {
 };
 
 int run_vocode(const VocodeArgs& args) {
-  audio::check_output_path(args.output, args.force);
-  if (!ends_with(args.output, ".wav") && !ends_with(args.output, ".npy")) {
-    fail(ErrorCode::kInvalidArgument, "output '{}' must end in .wav or .npy", args.output);
-  }
+  check_audio_output(args.output, args.force);
   VocoderOptions options;
   options.threads = args.threads;
   options.backend = parse_backend(args.backend);
@@ -130,16 +128,11 @@ int run_vocode(const VocodeArgs& args) {
 
   bar.finish();
   int rate = vocoder.info().sample_rate;
-  if (ends_with(args.output, ".npy")) {
-    write_npy(args.output,
-              Tensor::from_vector<float>({static_cast<int64_t>(samples.size())}, samples));
-  } else {
-    if (rate <= 0) {
-      fail(ErrorCode::kInvalidArgument,
-           "the model has no sample rate (bare ONNX); give --sample-rate to write a wav");
-    }
-    audio::write_wav(args.output, samples, rate, audio::wav_subtype_from_string(args.subtype));
+  if (rate <= 0 && !ends_with(args.output, ".npy")) {
+    fail(ErrorCode::kInvalidArgument,
+         "the model has no sample rate (bare ONNX); give --sample-rate to write a wav");
   }
+  write_audio(args.output, samples, rate, args.subtype);
   const double audio_s = rate > 0 ? static_cast<double>(samples.size()) / rate : 0.0;
   std::printf("%s: %lld samples", args.output.c_str(), static_cast<long long>(samples.size()));
   if (rate > 0) std::printf(" (%.2f s at %d Hz)", audio_s, rate);

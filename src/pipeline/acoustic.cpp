@@ -4,22 +4,13 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <set>
 
 #include "audio/mel.hpp"
 #include "core/error.hpp"
 #include "core/json_fields.hpp"
+#include "pipeline/acoustic_impl.hpp"
 
 namespace amphora {
-
-struct AcousticModel::Impl {
-  explicit Impl(Model loaded) : model(std::move(loaded)) {}
-  Model model;
-  std::string source;  // the manifest, for messages
-  AcousticInfo info;
-  std::optional<audio::MelConfig> mel;
-  std::set<std::string> inputs;  // the model's input names
-};
 
 namespace {
 
@@ -40,14 +31,6 @@ std::vector<std::string> string_list(const nlohmann::json& object, const char* k
   return out;
 }
 
-const nlohmann::json& section(const nlohmann::json& manifest, const char* key,
-                              const std::string& where) {
-  if (!manifest.contains(key) || !manifest[key].is_object()) {
-    fail(ErrorCode::kInvalidModel, "{}: needs a \"{}\" object", where, key);
-  }
-  return manifest[key];
-}
-
 void read_manifest(AcousticModel::Impl& impl, const std::string& text) {
   const std::string& where = impl.source;
   const nlohmann::json m = parse_manifest(text, where);
@@ -59,17 +42,15 @@ void read_manifest(AcousticModel::Impl& impl, const std::string& text) {
          "{}: a {} package ({}), not an acoustic model: vocode mels with `amphora vocode`", where,
          kind, info.family);
   }
-  const std::string task = optional_string(m, "task", "tts", where);
-  if (task != "tts") {
-    fail(ErrorCode::kUnsupported,
-         "{}: a {} model ({}): AcousticModel speaks phone ids with TTS models; run this one on "
-         "its content features with `amphora run`",
-         where, task, info.family);
+  info.task = optional_string(m, "task", "tts", where);
+  if (info.task != "tts" && info.task != "svc") {
+    fail(ErrorCode::kUnsupported, "{}: a {} model ({}): amphora knows the tasks tts and svc", where,
+         info.task, info.family);
   }
   info.produces = optional_string(m, "produces", "", where);
   if (info.produces != "mel" && info.produces != "waveform") {
-    fail(ErrorCode::kUnsupported, "{}: \"produces\" is '{}', amphora knows mel and waveform",
-         where, info.produces);
+    fail(ErrorCode::kUnsupported, "{}: \"produces\" is '{}', amphora knows mel and waveform", where,
+         info.produces);
   }
   info.sample_rate = positive_int(m, "sample_rate", where);
   info.hop_length = positive_int(m, "hop_length", where);
@@ -79,22 +60,37 @@ void read_manifest(AcousticModel::Impl& impl, const std::string& text) {
   if (info.produces == "mel" && !impl.mel) {
     fail(ErrorCode::kInvalidModel, "{}: a model producing mels needs the \"mel\" settings", where);
   }
-  const auto& phones = section(m, "phones", where);
-  info.phone_count = positive_int(phones, "count", where + " phones");
-  info.symbols = string_list(phones, "symbols", where + " phones");
-  info.intersperse_blank = phones.value("intersperse_blank", false);
-  const auto& speakers = section(m, "speakers", where);
+  const auto& speakers = manifest_section(m, "speakers", where);
   info.speaker_count = positive_int(speakers, "count", where + " speakers");
   info.speaker_names = string_list(speakers, "names", where + " speakers");
   for (const TensorInfo& input : impl.model.inputs()) impl.inputs.insert(input.name);
+  if (info.task == "svc") {
+    read_svc_manifest(impl, m);  // content features take the phones' place
+    return;
+  }
+  const auto& phones = manifest_section(m, "phones", where);
+  info.phone_count = positive_int(phones, "count", where + " phones");
+  info.symbols = string_list(phones, "symbols", where + " phones");
+  info.intersperse_blank = phones.value("intersperse_blank", false);
   info.has_duration_noise = impl.inputs.count("noise_scale_w") > 0;
 }
 
-Tensor scalar(float value) { return Tensor::from_vector<float>({1}, {value}); }
 Tensor ids(const std::vector<int64_t>& values) {
   return Tensor::from_vector<int64_t>({1, static_cast<int64_t>(values.size())}, values);
 }
-Tensor one_id(int64_t value) { return Tensor::from_vector<int64_t>({1}, {value}); }
+
+}  // namespace
+
+const nlohmann::json& manifest_section(const nlohmann::json& manifest, const char* key,
+                                       const std::string& where) {
+  if (!manifest.contains(key) || !manifest[key].is_object()) {
+    fail(ErrorCode::kInvalidModel, "{}: needs a \"{}\" object", where, key);
+  }
+  return manifest[key];
+}
+
+Tensor scalar_input(float value) { return Tensor::from_vector<float>({1}, {value}); }
+Tensor id_input(int64_t value) { return Tensor::from_vector<int64_t>({1}, {value}); }
 
 void check_control(const char* name, float value, bool zero_ok) {
   if (!std::isfinite(value) || value < 0.0f || (!zero_ok && value == 0.0f)) {
@@ -103,7 +99,21 @@ void check_control(const char* name, float value, bool zero_ok) {
   }
 }
 
-}  // namespace
+void check_speaker(int64_t speaker, const AcousticInfo& info) {
+  if (speaker < 0 || speaker >= info.speaker_count) {
+    fail(ErrorCode::kInvalidArgument, "speaker {} is out of range: the model has {} speaker{}",
+         speaker, info.speaker_count, info.speaker_count == 1 ? "" : "s (0..N-1)");
+  }
+}
+
+const Tensor& AcousticModel::Impl::output(const std::map<std::string, Tensor>& outputs,
+                                          const char* name) const {
+  auto it = outputs.find(name);
+  if (it == outputs.end()) {
+    fail(ErrorCode::kInvalidModel, "{}: the model has no output '{}'", source, name);
+  }
+  return it->second;
+}
 
 AcousticModel AcousticModel::load(const std::string& path, const Options& options) {
   std::error_code ec;
@@ -128,6 +138,12 @@ const std::optional<audio::MelConfig>& AcousticModel::mel_config() const { retur
 Synthesis AcousticModel::synthesize(const std::vector<int64_t>& phone_ids,
                                     const SynthesisControls& controls) const {
   const AcousticInfo& info = impl_->info;
+  if (info.task != "tts") {
+    fail(ErrorCode::kInvalidArgument,
+         "{}: an SVC model ({}) converts content features and f0, not phone ids: use "
+         "convert() (`amphora svc`)",
+         impl_->source, info.family);
+  }
   if (phone_ids.empty()) fail(ErrorCode::kInvalidArgument, "no phone ids: nothing to say");
   for (size_t k = 0; k < phone_ids.size(); ++k) {
     if (phone_ids[k] < 0 || phone_ids[k] >= info.phone_count) {
@@ -135,10 +151,7 @@ Synthesis AcousticModel::synthesize(const std::vector<int64_t>& phone_ids,
            phone_ids[k], info.phone_count - 1);
     }
   }
-  if (controls.speaker < 0 || controls.speaker >= info.speaker_count) {
-    fail(ErrorCode::kInvalidArgument, "speaker {} is out of range: the model has {} speaker{}",
-         controls.speaker, info.speaker_count, info.speaker_count == 1 ? "" : "s (0..N-1)");
-  }
+  check_speaker(controls.speaker, info);
   check_control("the duration scale", controls.duration, false);
   check_control("the pitch scale", controls.pitch, false);
   check_control("the energy scale", controls.energy, false);
@@ -161,34 +174,28 @@ Synthesis AcousticModel::synthesize(const std::vector<int64_t>& phone_ids,
     if (name == "phone_ids") {
       inputs[name] = ids(tokens);
     } else if (name == "phone_lengths") {
-      inputs[name] = one_id(static_cast<int64_t>(tokens.size()));
+      inputs[name] = id_input(static_cast<int64_t>(tokens.size()));
     } else if (name == "speaker_id") {
-      inputs[name] = one_id(controls.speaker);
+      inputs[name] = id_input(controls.speaker);
     } else if (name == "seed") {
-      inputs[name] = one_id(controls.seed);
+      inputs[name] = id_input(controls.seed);
     } else if (name == "duration_control" || name == "length_scale") {
-      inputs[name] = scalar(controls.duration);
+      inputs[name] = scalar_input(controls.duration);
     } else if (name == "pitch_control") {
-      inputs[name] = scalar(controls.pitch);
+      inputs[name] = scalar_input(controls.pitch);
     } else if (name == "energy_control") {
-      inputs[name] = scalar(controls.energy);
+      inputs[name] = scalar_input(controls.energy);
     } else if (name == "noise_scale") {
-      inputs[name] = scalar(controls.noise_scale);
+      inputs[name] = scalar_input(controls.noise_scale);
     } else if (name == "noise_scale_w") {
-      inputs[name] = scalar(controls.noise_scale_w);
+      inputs[name] = scalar_input(controls.noise_scale_w);
     } else {
       fail(ErrorCode::kUnsupported, "{}: the model has an input '{}' amphora does not know",
            impl_->source, name);
     }
   }
-  std::map<std::string, Tensor> outputs = impl_->model.run(inputs);
-  auto output = [&](const char* name) -> const Tensor& {
-    auto it = outputs.find(name);
-    if (it == outputs.end()) {
-      fail(ErrorCode::kInvalidModel, "{}: the model has no output '{}'", impl_->source, name);
-    }
-    return it->second;
-  };
+  const std::map<std::string, Tensor> outputs = impl_->model.run(inputs);
+  auto output = [&](const char* name) -> const Tensor& { return impl_->output(outputs, name); };
   Synthesis result;
   const Tensor& durations = output("durations");
   const int64_t* d = durations.data<int64_t>();

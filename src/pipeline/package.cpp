@@ -17,9 +17,11 @@ VocoderPackage vocoder_package_from_manifest(const std::string& text, const std:
   pkg.family = optional_string(m, "family", "unknown", source);
   const std::string kind = optional_string(m, "kind", "vocoder", source);
   if (kind != "vocoder") {
-    fail(ErrorCode::kInvalidArgument,
-         "{}: an {} model package ({}), not a vocoder: speak its phone ids with `amphora synth`",
-         source, kind, pkg.family);
+    const bool svc = optional_string(m, "task", "tts", source) == "svc";
+    fail(ErrorCode::kInvalidArgument, "{}: an {} model package ({}), not a vocoder: {}", source,
+         kind, pkg.family,
+         svc ? "convert content features with `amphora svc`"
+             : "speak its phone ids with `amphora synth`");
   }
   pkg.sample_rate = positive_int(m, "sample_rate", source);
   pkg.hop_length = positive_int(m, "hop_length", source);

@@ -1,6 +1,8 @@
 """VITS-SVC exported in Python, run in amphora's engine: outputs against ONNX Runtime (model.onnx)
 and PyTorch (model.ts) on the same inputs at 1, 16 and 100 frames and a padded batch; inputs
-of different frame counts refused naming the input, with no output file."""
+of different frame counts refused naming the input, with no output file. `amphora svc` end to
+end: the same audio as ONNX Runtime, the same seed giving the same audio, bad input refused
+naming what is wrong with no output file, and svc/synth pointing to each other."""
 import json
 import subprocess
 
@@ -94,3 +96,146 @@ def test_frame_counts_must_agree(package, tmp_path, name):
     assert proc.returncode != 0
     assert f"input '{name}'" in proc.stderr and "'frames'" in proc.stderr
     assert not list((tmp_path / "out").glob("*.npy"))
+
+
+# `amphora svc`: one row of source features from files, through AcousticModel::convert.
+
+def svc(*args):
+    return subprocess.run([str(amphora_bin()), "svc", *map(str, args)], capture_output=True,
+                          text=True, timeout=300)
+
+
+def source_files(manifest, arrays, tmp_path):
+    """Writes one source's arrays ({feature name or "f0"/"energy": array}) as .npy files;
+    returns the --content/--f0/--energy arguments naming them."""
+    args = []
+    for name, value in arrays.items():
+        path = tmp_path / f"src_{name}.npy"
+        np.save(path, value)
+        args += [f"--{name}", path] if name in ("f0", "energy") else ["--content",
+                                                                      f"{name}={path}"]
+    return args
+
+
+def one_source(manifest, frames, seed=0):
+    """The arrays of one source as a user has them: each content feature [frames, dim], f0 and
+    energy [frames]; and the model inputs they make (batch of one) for the same run."""
+    inputs = model_inputs(manifest, [frames], seed)
+    arrays = {f["name"]: inputs[f["input"]][0] for f in manifest["content"]["features"]}
+    arrays.update(f0=inputs["f0"][0], energy=inputs["energy"][0])
+    return arrays, inputs
+
+
+def test_svc_matches_onnxruntime_and_the_engine(package, tmp_path):
+    directory, manifest = package
+    arrays, inputs = one_source(manifest, 40)
+    inputs.update(speaker_id=np.array([2], np.int64), seed=np.array([7], np.int64),
+                  noise_scale=np.array([0.5], np.float32))
+    out = tmp_path / "out.npy"
+    proc = svc("--model", directory, *source_files(manifest, arrays, tmp_path), "--speaker", 2,
+               "--seed", 7, "--noise-scale", 0.5, "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "40 frames -> 1280 samples" in proc.stdout
+    ours = np.load(out)
+    theirs = run_onnxruntime(directory / "model.onnx", inputs)["audio"][0, 0]
+    assert ours.shape == theirs.shape == (40 * manifest["hop_length"],)
+    assert np.abs(ours - theirs).max() <= TOLERANCE
+    # Every input reached the graph as `amphora run` feeds it: the same engine, the same audio.
+    np.testing.assert_array_equal(ours, run_amphora(directory, inputs, tmp_path / "run")
+                                  ["audio"][0, 0])
+    assert np.abs(ours).max() > 1e-3  # it sings
+
+
+def test_svc_same_seed_same_audio(package, tmp_path):
+    directory, manifest = package
+    args = ["--model", directory, *source_files(manifest, one_source(manifest, 25)[0], tmp_path)]
+    wav = tmp_path / "out.wav"
+    runs = []
+    for seed in (5, 5, 6):
+        proc = svc(*args, "--seed", seed, "-o", wav, "--force")
+        assert proc.returncode == 0, proc.stderr
+        runs.append(wav.read_bytes())
+    assert len(runs[0]) == 44 + 2 * 25 * manifest["hop_length"]  # pcm16 header + samples
+    assert runs[0] == runs[1]
+    assert runs[0] != runs[2]  # the seed is the prior noise's
+
+
+def test_svc_through_the_torchscript_backend_matches_the_engine(package, tmp_path):
+    directory, manifest = package
+    args = ["--model", directory, *source_files(manifest, one_source(manifest, 20)[0], tmp_path)]
+    outs = {}
+    for backend in ("native", "torchscript"):
+        outs[backend] = tmp_path / f"{backend}.npy"
+        proc = svc(*args, "--backend", backend, "-o", outs[backend])
+        assert proc.returncode == 0, proc.stderr
+    native, scripted = np.load(outs["native"]), np.load(outs["torchscript"])
+    assert native.shape == scripted.shape
+    assert np.abs(native - scripted).max() <= TOLERANCE
+
+
+def test_svc_help_explains_each_flag():
+    proc = svc("--help")
+    assert proc.returncode == 0
+    for flag in ("--model", "--content", "--f0", "--energy", "--speaker", "--noise-scale",
+                 "--seed", "--backend", "--output"):
+        assert flag in proc.stdout, flag
+
+
+def short(value, frames=29):
+    return np.ascontiguousarray(value[:frames])
+
+
+@pytest.mark.parametrize("case, edit, extra, message", [
+    ("missing feature", lambda a: a.pop("contentvec"), [],
+     "content feature 'contentvec' (contentvec_feat) is missing"),
+    ("unknown feature", lambda a: a.update(hubert=a["whisper"]), [],
+     "content feature 'hubert' is not one of the model's: whisper, contentvec"),
+    ("dim", lambda a: a.update(whisper=np.zeros((30, 5), np.float32)), [],
+     "content feature 'whisper' (whisper_feat) is float32 [30, 5]: the model takes float32 "
+     "[frames, 24]"),
+    ("feature frames", lambda a: a.update(contentvec=short(a["contentvec"])), [],
+     "content feature 'contentvec' (contentvec_feat) has 29 frames but content feature "
+     "'whisper' (whisper_feat) has 30"),
+    ("f0 frames", lambda a: a.update(f0=short(a["f0"])), [], "f0 has 29 frames"),
+    ("energy frames", lambda a: a.update(energy=short(a["energy"])), [], "energy has 29 frames"),
+    ("empty", lambda a: a.update({k: short(v, 0) for k, v in a.items()}), [], "has no frames"),
+    ("NaN f0", lambda a: a["f0"].__setitem__(3, np.nan), [], "f0 at frame 3 is nan"),
+    ("negative f0", lambda a: a["f0"].__setitem__(3, -100), [], "f0 at frame 3 is -100"),
+    ("no energy", lambda a: a.pop("energy"), [], "the model needs energy"),
+    ("speaker", lambda a: None, ["--speaker", "4"], "speaker 4 is out of range"),
+    ("NaN noise", lambda a: None, ["--noise-scale", "nan"], "noise_scale is nan"),
+])
+def test_svc_bad_input_fails_clearly(package, tmp_path, case, edit, extra, message):
+    directory, manifest = package
+    arrays = one_source(manifest, 30)[0]
+    edit(arrays)
+    out = tmp_path / "out.wav"
+    proc = svc("--model", directory, *source_files(manifest, arrays, tmp_path), *extra, "-o", out)
+    assert proc.returncode != 0
+    assert message in proc.stderr, proc.stderr
+    assert not out.exists()
+
+
+def test_svc_and_synth_point_to_each_other(package, tmp_path):
+    directory, manifest = package
+    # The same graph described as a TTS package: refused from its manifest, before any input.
+    tts = tmp_path / "tts"
+    tts.mkdir()
+    (tts / "model.onnx").symlink_to(directory / "model.onnx")
+    described = dict(manifest, task="tts", phones={"count": 10})
+    (tts / "amphora.json").write_text(json.dumps(described))
+    out = tmp_path / "out.wav"
+    arrays = one_source(manifest, 10)[0]
+    proc = svc("--model", tts, *source_files(manifest, arrays, tmp_path), "-o", out)
+    assert proc.returncode != 0
+    assert "is a TTS model" in proc.stderr and "amphora synth" in proc.stderr, proc.stderr
+    assert not out.exists()
+
+    ids = tmp_path / "ids.txt"
+    ids.write_text("1 2 3")
+    proc = subprocess.run([str(amphora_bin()), "synth", "--model", str(directory), "--tokens",
+                           str(ids), "-o", str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "singing voice conversion model" in proc.stderr and "amphora svc" in proc.stderr, \
+        proc.stderr
+    assert not out.exists()
