@@ -24,7 +24,10 @@ APT_PACKAGES=(
   # bench/harness.py (and its test) records `git describe`.
   git
 )
-PIP_PACKAGES=("numpy<2" onnxruntime onnx json5 safetensors "coremltools==9.0" pytest matplotlib)
+# Speech quality: PESQ, STOI and a recogniser (PocketSphinx, with its US English model) for the
+# measures; WORLD (pyworld) for the voice trainer's pitch targets.
+PIP_PACKAGES=("numpy<2" onnxruntime onnx json5 safetensors "coremltools==9.0" pytest matplotlib
+              pesq==0.0.4 pystoi==0.4.1 pocketsphinx==5.1.1 pyworld-prebuilt==0.3.6.post1)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
