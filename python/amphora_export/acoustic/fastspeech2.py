@@ -25,7 +25,7 @@ from ..melspec import cfg_get, mel_settings, n_mels, preprocess
 from . import AcousticSpec, register
 from .fs2_transformer import Decoder, Encoder, PostNet
 from .length_regulator import at_least_one_frame, expand, expand_by_loop, padding_mask
-from .symbols import LEXICON_SYMBOLS, phone_table, read_speakers
+from .symbols import LEXICON_SYMBOLS, phone_table, read_speakers, speaker_names
 
 # Amphion sizes the phone embedding from text/symbols.py, not from the config.
 N_VOCAB = len(LEXICON_SYMBOLS) + 1
@@ -357,7 +357,7 @@ def speakers(cfg: dict, config_path: Path | None) -> dict:
     if not multi_speaker(cfg):
         return {"count": 1, "input": None, "names": None}
     return {"count": int(cfg_get(_model(cfg), "n_speakers")), "input": "speaker_id",
-            "names": read_speakers(cfg, config_path)}
+            "names": speaker_names(cfg, config_path)}
 
 
 SPEC = register(AcousticSpec(

@@ -84,3 +84,17 @@ def read_speakers(cfg: dict, config_path: Path | None) -> dict | None:
     if not isinstance(table, dict) or not all(isinstance(v, int) for v in table.values()):
         raise ValueError(f"{path} must map speaker names to integer ids")
     return table
+
+
+def speaker_names(cfg: dict, config_path: Path | None) -> list | None:
+    """The manifest's speaker "names": spk2id.json as a list indexed by speaker id (an id the
+    table skips is named ""), or None when there is no table."""
+    table = read_speakers(cfg, config_path)
+    if not table:
+        return None
+    names = [""] * (max(table.values()) + 1)
+    for name, index in table.items():
+        if index < 0:
+            raise ValueError(f"spk2id.json gives {name!r} the negative id {index}")
+        names[index] = name
+    return names

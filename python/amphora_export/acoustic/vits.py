@@ -28,7 +28,7 @@ from ..vocoders.common import (FINAL_LRELU_SLOPE, LRELU_SLOPE, make_resblock, me
 from . import AcousticSpec, register
 from .length_regulator import alignment_path, padding_mask
 from .noise import DURATION_STREAM, PRIOR_STREAM, normal
-from .symbols import phone_table, read_speakers
+from .symbols import phone_table, read_speakers, speaker_names
 from .vits_flows import (DurationPredictor, PosteriorEncoder, ResidualCouplingBlock,
                          StochasticDurationPredictor)
 from .vits_text import TextEncoder
@@ -337,7 +337,7 @@ def speakers(cfg: dict, config_path: Path | None) -> dict:
     count = _speakers_in(cfg)
     if count <= 0:
         return {"count": 1, "input": None, "names": None}
-    return {"count": count, "input": "speaker_id", "names": read_speakers(cfg, config_path)}
+    return {"count": count, "input": "speaker_id", "names": speaker_names(cfg, config_path)}
 
 
 SPEC = register(AcousticSpec(

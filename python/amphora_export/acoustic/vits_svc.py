@@ -45,7 +45,7 @@ from ..vocoders.nsf_hifigan import NSFHiFiGAN
 from . import AcousticSpec, register
 from .length_regulator import padding_mask
 from .noise import PRIOR_STREAM, normal
-from .symbols import read_speakers
+from .symbols import speaker_names
 from .vits_flows import PosteriorEncoder, ResidualCouplingBlock
 from .vits_text import RelativeEncoder
 
@@ -619,7 +619,7 @@ def phones(cfg: dict, config_path: Path | None):
 def speakers(cfg: dict, config_path: Path | None) -> dict:
     count = speaker_count(cfg)
     return {"count": count, "input": "speaker_id" if count > 1 else None,
-            "names": read_speakers(cfg, config_path)}
+            "names": speaker_names(cfg, config_path)}
 
 
 def _source_hop(cfg: dict, name: str) -> tuple:
