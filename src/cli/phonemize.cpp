@@ -21,6 +21,7 @@ namespace {
 struct PhonemizeArgs {
   std::string text;
   std::string text_file;
+  bool text_given = false;  // "" is an empty text, not a missing one
   std::string voice;
   bool json = false;
   std::string record_voice;
@@ -30,7 +31,7 @@ struct PhonemizeArgs {
 };
 
 std::string read_text(const PhonemizeArgs& args) {
-  if (args.text.empty() == args.text_file.empty()) {
+  if (args.text_given == !args.text_file.empty()) {
     fail(ErrorCode::kInvalidArgument, "give the text, or --text-file FILE (one of the two)");
   }
   if (args.text_file.empty()) return args.text;
@@ -101,8 +102,10 @@ int run_phonemize(const PhonemizeArgs& args) {
     }
   }
   if (spoken == 0) {
-    fail(ErrorCode::kInvalidArgument, "the text has nothing to speak (no words, only {})",
-         sentences.empty() ? "spaces or characters flite cannot speak" : "punctuation");
+    fail(ErrorCode::kInvalidArgument, "the text has nothing to speak: {}",
+         text.find_first_not_of(" \t\r\n") == std::string::npos ? "it is empty"
+         : sentences.empty() ? "only characters flite cannot speak"
+                             : "no words, only punctuation");
   }
   return 0;
 }
@@ -114,7 +117,7 @@ Run add_phonemize_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "phonemize",
       "Show the phones the English front end (libflite) makes of a text, sentence by sentence");
-  cmd->add_option("text", args->text, "The text (or --text-file)");
+  CLI::Option* text = cmd->add_option("text", args->text, "The text (or --text-file)");
   cmd->add_option("--text-file", args->text_file, "Read the text from a UTF-8 file");
   cmd->add_option("--voice", args->voice,
                   "Also print the phone ids of this acoustic model package's phone table")
@@ -128,7 +131,10 @@ Run add_phonemize_command(CLI::App& app) {
                   "With --record: flite's duration stretch (>1 slower)");
   cmd->add_option("--wav", args->wav, "With --record: where the recording goes (16-bit wav)");
   cmd->add_flag("--force", args->force, "With --record: overwrite --wav if it exists");
-  return [args] { return run_phonemize(*args); };
+  return [args, text] {
+    args->text_given = text->count() > 0;
+    return run_phonemize(*args);
+  };
 }
 
 }  // namespace amphora::cli

@@ -24,6 +24,7 @@ struct TtsArgs {
   std::string vocoder;
   std::string text;
   std::string text_file;
+  bool text_given = false;  // --text "" is an empty text, not a missing one
   std::string output;
   SpeechOptions speech;
   int threads = 0;
@@ -40,7 +41,7 @@ std::string read_text(const TtsArgs& args) {
 }
 
 int run_tts(const TtsArgs& args) {
-  if (args.text.empty() == args.text_file.empty()) {
+  if (args.text_given == !args.text_file.empty()) {
     fail(ErrorCode::kInvalidArgument, "give --text \"...\" or --text-file FILE (one of the two)");
   }
   if (!ends_with(args.output, ".wav")) {
@@ -98,7 +99,7 @@ Run add_tts_command(CLI::App& app) {
   cmd->add_option("--vocoder", args->vocoder,
                   "Vocoder package for a voice that makes mels; its mel settings must match")
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--text", args->text, "The text to speak");
+  CLI::Option* text = cmd->add_option("--text", args->text, "The text to speak");
   cmd->add_option("--text-file", args->text_file,
                   "Read the text from a UTF-8 file (spoken sentence by sentence, any length)");
   cmd->add_option("-o,--output", args->output, "Output .wav (written as it is made)")->required();
@@ -114,7 +115,10 @@ Run add_tts_command(CLI::App& app) {
                   "wav sample format: pcm16, pcm24, float (default pcm16)");
   cmd->add_flag("--force", args->force, "Overwrite the output if it exists");
   cmd->add_flag("-q,--quiet", args->quiet, "No progress on stderr");
-  return [args] { return run_tts(*args); };
+  return [args, text] {
+    args->text_given = text->count() > 0;
+    return run_tts(*args);
+  };
 }
 
 }  // namespace amphora::cli

@@ -117,8 +117,9 @@ SpeechReport Synthesizer::speak(const std::string& text, const SpeechOptions& op
   if (sentences.empty()) {
     fail(ErrorCode::kInvalidArgument, "the text has nothing to speak: {}",
          text.find_first_not_of(" \t\r\n") == std::string::npos
-             ? "it is empty"
-             : "no letters or digits once characters flite cannot speak are dropped");
+             ? std::string("it is empty")
+         : report.warnings.empty() ? std::string("no letters or digits, only punctuation")
+                                   : "no letters or digits once " + report.warnings.front());
   }
 
   double sink_ms = 0.0;

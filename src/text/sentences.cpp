@@ -107,7 +107,7 @@ std::string clean_text(const std::string& text, std::vector<std::string>& warnin
     }
   }
   for (const auto& [what, count] : dropped) {
-    warnings.push_back(fmt::format("dropped {} x {}: flite cannot speak it", count, what));
+    warnings.push_back(fmt::format("{} x {} dropped: flite cannot speak it", count, what));
   }
   return out;
 }
