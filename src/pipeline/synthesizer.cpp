@@ -116,8 +116,7 @@ SpeechReport Synthesizer::speak(const std::string& text, const SpeechOptions& op
   report.skipped = before - sentences.size();
   if (sentences.empty()) {
     fail(ErrorCode::kInvalidArgument, "the text has nothing to speak: {}",
-         text.find_first_not_of(" \t\r\n") == std::string::npos
-             ? std::string("it is empty")
+         text.find_first_not_of(" \t\r\n") == std::string::npos ? std::string("it is empty")
          : report.warnings.empty() ? std::string("no letters or digits, only punctuation")
                                    : "no letters or digits once " + report.warnings.front());
   }
