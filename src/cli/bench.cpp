@@ -14,6 +14,7 @@
 #include "cli/arguments.hpp"
 #include "cli/bench_profile.hpp"
 #include "cli/bench_stream.hpp"
+#include "cli/bench_tts.hpp"
 #include "cli/commands.hpp"
 #include "cli/peak_rss.hpp"
 #include "core/error.hpp"
@@ -230,7 +231,12 @@ Run add_bench_command(CLI::App& app) {
                 "a \"profile\" object)");
   auto stream = std::make_shared<StreamBenchArgs>();
   add_stream_bench_options(*cmd, stream);
-  return [args, stream] {
+  auto tts = std::make_shared<TtsBenchArgs>();
+  add_tts_bench_options(*cmd, tts);
+  return [args, stream, tts] {
+    if (!tts->text.empty()) {
+      return run_tts_bench(args->model, *tts, args->threads, args->warmup, args->runs, args->json);
+    }
     if (stream->stream) {
       return run_stream_bench(args->model, *stream, args->frames, args->threads, args->warmup,
                               args->runs, args->json);
