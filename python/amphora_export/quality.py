@@ -1,4 +1,5 @@
-"""Copy-synthesis quality of a vocoder checkpoint against a Griffin-Lim baseline.
+"""Copy-synthesis quality of a vocoder checkpoint against a Griffin-Lim baseline, and the
+intelligibility of amphora's text-to-speech against flite's.
 
 For each input wav (resampled to the model's rate if needed): Amphion's mel
 (extract_mel_features, the model's mel settings) -> (a) the PyTorch generator, (b) Griffin-Lim,
@@ -6,11 +7,25 @@ For each input wav (resampled to the model's rate if needed): Amphion's mel
 metrics `amphora compare` prints (src/audio/metrics.hpp), re-implemented here:
   log-mel L1   mean |logmel(input) - logmel(output)|, natural log, the model's mel settings;
   MR-STFT      mean over (512,128), (1024,256), (2048,512) of spectral convergence +
-               log-magnitude L1, periodic Hann, center=True, |S| = sqrt(max(re^2+im^2, 1e-7)).
+               log-magnitude L1, periodic Hann, center=True, |S| = sqrt(max(re^2+im^2, 1e-7));
+and by the speech measures of speech_measures.py, which hear what magnitudes miss:
+  PESQ         wide band, 16 kHz (MOS-LQO, higher is better, 4.64 at most);
+  STOI         0 to 1, higher is better.
+Without wavs, the inputs are held-out sentences of the training corpus (train_reference's test
+split: never trained on), averaged per voice and overall.
 
-    python -m amphora_export.quality --checkpoint models/hifigan-flite-small \\
-        examples/speech_slt.wav examples/speech_rms.wav [--out-dir out/quality] [--json]
-    python -m amphora_export.quality --make-examples examples   # the two flite examples
+    python -m amphora_export.quality vocoder --checkpoint models/hifigan-flite-small \\
+        [--sentences 20] [--speakers slt,rms] [--out-dir out/quality] [--json]
+    python -m amphora_export.quality vocoder --checkpoint CKPT examples/speech_slt.wav
+    python -m amphora_export.quality --checkpoint CKPT WAV...      # the same ("vocoder" implied)
+    python -m amphora_export.quality --make-examples examples      # the two flite examples
+
+`tts` speaks the held-out sentences with `amphora tts` (a voice and a vocoder package) and
+scores them, and flite's own audio of the same sentences, by a recogniser's word error rate
+(PocketSphinx); amphora's should be at most 1.5 times flite's:
+
+    python -m amphora_export.quality tts --voice PKG --vocoder PKG [--sentences 20] [--json]
+    python -m amphora_export.quality tts              # flite's audio only: the recogniser's own
 
 No librosa/scipy: the slaney filterbank and the FFT resampler are written out below.
 """
@@ -227,9 +242,17 @@ def mr_stft_distance(reference: np.ndarray, test: np.ndarray) -> dict:
             "distance": (convergence + log_l1) / used, "resolutions": used}
 
 
-def measure(reference: np.ndarray, test: np.ndarray, mel_cfg: dict) -> dict:
-    return {"log_mel_l1": log_mel_l1(reference, test, mel_cfg),
-            "mr_stft": mr_stft_distance(reference, test)}
+def measure(reference: np.ndarray, test: np.ndarray, mel_cfg: dict, speech: bool = True) -> dict:
+    """log-mel L1 and MR-STFT; with `speech`, also wide-band PESQ and STOI (speech_measures),
+    which hear what magnitude distances miss but cost about 0.5 s an utterance (the trainer's
+    frequent validation leaves them out)."""
+    result = {"log_mel_l1": log_mel_l1(reference, test, mel_cfg),
+              "mr_stft": mr_stft_distance(reference, test)}
+    if speech:
+        from .speech_measures import speech_scores
+
+        result.update(speech_scores(reference, test, mel_cfg["sample_rate"]))
+    return result
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -245,7 +268,9 @@ def load_generator(checkpoint: str, config: str | None = None):
 
 
 def evaluate(checkpoint: str, wavs: list[Path], out_dir: Path | None = None,
-             config: str | None = None) -> dict:
+             config: str | None = None, voices: dict | None = None) -> dict:
+    """Every metric of `measure` for the model and both Griffin-Lim baselines, per file and on
+    average; with `voices` (str(path) -> voice), also averaged per voice."""
     spec, cfg, generator = load_generator(checkpoint, config)
     mel_cfg = spec.mel_settings(cfg)
     rate = mel_cfg["sample_rate"]
@@ -265,6 +290,8 @@ def evaluate(checkpoint: str, wavs: list[Path], out_dir: Path | None = None,
         for name, momentum in GRIFFIN_LIM_VARIANTS.items():
             outputs[name] = griffin_lim(mel, mel_cfg, momentum)
         entry = {"seconds": len(samples) / rate, "frames": int(mel.shape[1])}
+        if voices:
+            entry["voice"] = voices[str(path)]
         for name in systems:
             entry[name] = measure(samples, outputs[name], mel_cfg)
             if out_dir is not None:
@@ -272,11 +299,25 @@ def evaluate(checkpoint: str, wavs: list[Path], out_dir: Path | None = None,
                 label = spec.name if name == "model" else name
                 write_wav(out_dir / f"{path.stem}_{label}.wav", outputs[name], rate)
         results["files"][str(path)] = entry
-    results["mean"] = {name: {
-        "log_mel_l1": float(np.mean([f[name]["log_mel_l1"] for f in results["files"].values()])),
-        "mr_stft": float(np.mean([f[name]["mr_stft"]["distance"]
-                                  for f in results["files"].values()]))} for name in systems}
+    files = list(results["files"].values())
+    results["mean"] = _means(files, systems)
+    if voices:
+        results["voices"] = {voice: _means([f for f in files if f["voice"] == voice], systems)
+                             for voice in dict.fromkeys(f["voice"] for f in files)}
     return results
+
+
+def _means(entries: list[dict], systems: list[str]) -> dict:
+    """Mean of each metric per system over entries (PESQ over the entries where it is defined)."""
+    def mean(values):
+        values = [v for v in values if v is not None]
+        return float(np.mean(values)) if values else None
+
+    return {name: {"sentences": len(entries),
+                   "log_mel_l1": mean(e[name]["log_mel_l1"] for e in entries),
+                   "mr_stft": mean(e[name]["mr_stft"]["distance"] for e in entries),
+                   "pesq": mean(e[name]["pesq"] for e in entries),
+                   "stoi": mean(e[name]["stoi"] for e in entries)} for name in systems}
 
 
 def make_examples(directory: Path, rate: int = EXAMPLE_RATE) -> list[Path]:
@@ -298,43 +339,114 @@ def make_examples(directory: Path, rate: int = EXAMPLE_RATE) -> list[Path]:
     return written
 
 
+def _number(value, width: int, digits: int) -> str:
+    return f"{value:>{width}.{digits}f}" if value is not None else f"{'-':>{width}}"
+
+
 def _table(results: dict) -> str:
+    """Per file and their mean, or, for held-out sentences, per voice and all together."""
     labels = {"model": results["family"], "griffin_lim": "griffin-lim",
               "fast_griffin_lim": "fast-gl"}
-    lines = [f"{'file':<24} {'system':<12} {'log-mel L1':>10} {'MR-STFT':>8}"]
-    rows = [(Path(p).name, entry) for p, entry in results["files"].items()]
-    for name, entry in rows + [("mean", None)]:
+    lines = [f"{'file' if 'voices' not in results else 'voice':<24} {'system':<12} "
+             f"{'log-mel L1':>10} {'MR-STFT':>8} {'PESQ':>6} {'STOI':>6}"]
+    if "voices" in results:
+        groups = [(f"{voice} ({means['model']['sentences']})", means)
+                  for voice, means in results["voices"].items()]
+        groups.append((f"all ({results['mean']['model']['sentences']})", results["mean"]))
+    else:
+        groups = [(Path(path).name, {name: {"log_mel_l1": entry[name]["log_mel_l1"],
+                                             "mr_stft": entry[name]["mr_stft"]["distance"],
+                                             "pesq": entry[name]["pesq"],
+                                             "stoi": entry[name]["stoi"]} for name in labels})
+                  for path, entry in results["files"].items()]
+        groups.append(("mean", results["mean"]))
+    for name, scores in groups:
         for system, label in labels.items():
-            if entry is None:
-                l1, mr = results["mean"][system]["log_mel_l1"], results["mean"][system]["mr_stft"]
-            else:
-                l1, mr = entry[system]["log_mel_l1"], entry[system]["mr_stft"]["distance"]
-            lines.append(f"{name:<24} {label:<12} {l1:>10.4f} {mr:>8.4f}")
+            row = scores[system]
+            lines.append(f"{name:<24} {label:<12} {_number(row['log_mel_l1'], 10, 4)} "
+                         f"{_number(row['mr_stft'], 8, 4)} {_number(row['pesq'], 6, 3)} "
+                         f"{_number(row['stoi'], 6, 3)}")
     return "\n".join(lines) + "\n"
 
 
+def _speaker_list(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _parser() -> tuple[argparse.ArgumentParser, dict]:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="\n\n".join(__doc__.split("\n\n")[1:]))
+    commands = parser.add_subparsers(dest="command", required=True)
+    vocoder = commands.add_parser(
+        "vocoder", help="copy synthesis by a vocoder checkpoint against Griffin-Lim (the "
+        "command when none is named)")
+    vocoder.add_argument("wavs", nargs="*", type=Path,
+                         help="input speech (16-bit PCM wav); without any, held-out sentences "
+                              "of the training corpus")
+    vocoder.add_argument("--checkpoint", help="Amphion checkpoint (file or release folder)")
+    vocoder.add_argument("--config", help="config, when not beside the checkpoint")
+    vocoder.add_argument("--make-examples", type=Path, metavar="DIR",
+                         help="write the flite example wavs to DIR and exit")
+    tts = commands.add_parser(
+        "tts", help="intelligibility: the recogniser's word error rate on `amphora tts` and on "
+        "flite's own audio of held-out sentences")
+    tts.add_argument("--voice", help="acoustic model package (amphora tts --voice)")
+    tts.add_argument("--vocoder", help="vocoder package (amphora tts --vocoder); without "
+                                       "--voice and --vocoder, only flite's audio is scored")
+    for command in (vocoder, tts):
+        command.add_argument("--sentences", type=int, default=20,
+                             help="held-out sentences to use, cycling through the speakers "
+                                  "(default 20; the split holds 60)")
+        command.add_argument("--speakers", type=_speaker_list, metavar="LIST",
+                             help="comma-separated corpus voices (default slt,rms,awb,kal16)")
+        command.add_argument("--work", type=Path, help="the training work folder holding "
+                             "corpus/ (default out/reference-train)")
+        command.add_argument("--out-dir", type=Path, help="also write the outputs here")
+        command.add_argument("--json", action="store_true", help="print the results as JSON")
+    return parser, {"vocoder": vocoder, "tts": tts}
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    parser.add_argument("wavs", nargs="*", type=Path, help="input speech (16-bit PCM wav)")
-    parser.add_argument("--checkpoint", help="Amphion checkpoint (file or release folder)")
-    parser.add_argument("--config", help="config, when not beside the checkpoint")
-    parser.add_argument("--out-dir", type=Path, help="also write the copy syntheses here")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("--make-examples", type=Path, metavar="DIR",
-                        help="write the flite example wavs to DIR and exit")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ("vocoder", "tts", "-h", "--help"):
+        argv.insert(0, "vocoder")  # the original form: --checkpoint CKPT WAV... | --make-examples
+    parser, commands = _parser()
     args = parser.parse_args(argv)
+    command = commands[args.command]
     try:
-        if args.make_examples:
+        if args.command == "vocoder" and args.make_examples:
             for path in make_examples(args.make_examples):
                 print(path)
             return 0
-        if not args.checkpoint or not args.wavs:
-            parser.error("give --checkpoint and at least one wav (or --make-examples DIR)")
-        results = evaluate(args.checkpoint, args.wavs, args.out_dir, args.config)
+        if args.command == "vocoder" and not args.checkpoint:
+            command.error("give --checkpoint (or --make-examples DIR)")
+        if args.command == "tts" and (args.voice is None) != (args.vocoder is None):
+            command.error("give both --voice and --vocoder, or neither (flite only)")
+        from . import speech_measures, train_reference
+
+        work = args.work or train_reference.DEFAULT_WORK
+        with tempfile.TemporaryDirectory() as scratch:
+            if args.command == "vocoder" and args.wavs:
+                results = evaluate(args.checkpoint, args.wavs, args.out_dir, args.config)
+            elif args.command == "vocoder":
+                items = speech_measures.held_out(work, args.sentences, args.speakers, Path(scratch))
+                results = evaluate(args.checkpoint, [item["path"] for item in items],
+                                   args.out_dir, args.config,
+                                   voices={str(item["path"]): item["voice"] for item in items})
+            else:
+                items = speech_measures.held_out(work, args.sentences, args.speakers, Path(scratch))
+                results = speech_measures.evaluate_tts(items, args.voice, args.vocoder,
+                                                       args.out_dir)
     except ExportError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 1
-    sys.stdout.write(json.dumps(results, indent=2) + "\n" if args.json else _table(results))
+    if args.json:
+        sys.stdout.write(json.dumps(results, indent=2, default=str) + "\n")
+    elif args.command == "tts":
+        sys.stdout.write(speech_measures.tts_table(results))
+    else:
+        sys.stdout.write(_table(results))
     return 0
 
 

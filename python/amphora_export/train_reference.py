@@ -253,7 +253,7 @@ def evaluate_items(generator, data) -> dict:
     with torch.no_grad():
         for samples, mel in data:
             audio = generator(torch.from_numpy(mel)[None]).reshape(-1).numpy()
-            result = quality.measure(samples, audio, MEL)
+            result = quality.measure(samples, audio, MEL, speech=False)
             scores.append((result["log_mel_l1"], result["mr_stft"]["distance"]))
     generator.train()
     l1, mr = np.mean(scores, axis=0)
