@@ -276,3 +276,34 @@ def tts_table(results: dict) -> str:
                      f"{'met' if row['meets_target'] else 'NOT met'}")
         lines.append(line)
     return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m amphora_export.speech_measures transcribe WAV [--text T]`: what the recogniser
+    hears in a wav and, given the text that was meant, its word error rate."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m amphora_export.speech_measures",
+                                     description=main.__doc__.split(":", 1)[1].strip())
+    commands = parser.add_subparsers(dest="command", required=True)
+    heard = commands.add_parser("transcribe", help="transcribe a wav with PocketSphinx")
+    heard.add_argument("wav", type=Path)
+    heard.add_argument("--text", help="the text that was spoken: also print the word error rate")
+    args = parser.parse_args(argv)
+    try:
+        samples, rate = quality.read_wav(args.wav)
+        transcript = transcribe(samples, rate)
+    except ExportError as e:
+        print(f"{parser.prog}: error: {e}", file=sys.stderr)
+        return 1
+    line = f"   the recogniser (PocketSphinx) heard: \"{transcript}\""
+    if args.text:
+        errors = word_errors(args.text, transcript)
+        line += f"\n   word error rate {errors['errors']}/{errors['words']} = " \
+                f"{errors['errors'] / max(1, errors['words']):.2f} against: \"{args.text}\""
+    print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
