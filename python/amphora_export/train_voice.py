@@ -11,6 +11,7 @@ trained is exactly what `amphora-export acoustic` loads, in Amphion's experiment
     python -m amphora_export.train_reference corpus        # the corpus (shared, idempotent)
     python -m amphora_export.train_voice prepare           # targets (idempotent)
     python -m amphora_export.train_voice train [--steps N] # resumes if stopped
+    python -m amphora_export.train_voice measure [--vocoder CKPT]  # PESQ/STOI, held out
     python -m amphora_export.train_voice ship models/fastspeech2-flite
 
 Seeded and resumable like the vocoder trainer: the work folder keeps the latest state and the
@@ -177,9 +178,10 @@ def collate(batch: list[dict]) -> dict:
             "speaker": torch.tensor([d["speaker"] for d in batch])}
 
 
-def teacher_forced(model: FastSpeech2, batch: dict) -> dict:
-    """Amphion's training forward: the predictors are trained on the encoder's output while the
-    true pitch, energy and durations drive the decoder. -> losses."""
+def decode(model: FastSpeech2, batch: dict, true_variance: bool) -> tuple:
+    """The true durations expand the phones; pitch and energy are the true ones (training, as
+    Amphion trains) or the model's own predictions. -> (mel, postnet mel, frame padding,
+    source padding, (log duration, pitch, energy) predictions)."""
     adaptor = model.variance_adaptor
     src_padding = padding_mask(batch["phone_lengths"], batch["ids"])
     x = model.encoder(batch["ids"], src_padding)
@@ -187,12 +189,21 @@ def teacher_forced(model: FastSpeech2, batch: dict) -> dict:
     log_duration = adaptor.duration_predictor(x, src_padding)
     pitch = adaptor.pitch_predictor(x, src_padding)
     energy = adaptor.energy_predictor(x, src_padding)
-    x = x + adaptor.pitch_embedding(torch.bucketize(batch["pitch"], adaptor.pitch_bins))
-    x = x + adaptor.energy_embedding(torch.bucketize(batch["energy"], adaptor.energy_bins))
+    pitch_in, energy_in = (batch["pitch"], batch["energy"]) if true_variance else (pitch, energy)
+    x = x + adaptor.pitch_embedding(torch.bucketize(pitch_in, adaptor.pitch_bins))
+    x = x + adaptor.energy_embedding(torch.bucketize(energy_in, adaptor.energy_bins))
     x, frames = expand(x, batch["durations"])
     frame_padding = padding_mask(frames, x)
     mel = model.mel_linear(model.decoder(x, frame_padding))
-    postnet_mel = model.postnet(mel) + mel
+    return (mel, model.postnet(mel) + mel, frame_padding, src_padding,
+            (log_duration, pitch, energy))
+
+
+def teacher_forced(model: FastSpeech2, batch: dict) -> dict:
+    """Amphion's training forward: the predictors are trained on the encoder's output while the
+    true pitch, energy and durations drive the decoder. -> losses."""
+    mel, postnet_mel, frame_padding, src_padding, predicted = decode(model, batch, True)
+    log_duration, pitch, energy = predicted
 
     target = batch["mel"][:, :mel.shape[1]]
     frame_mask = ~frame_padding.unsqueeze(-1)
@@ -288,6 +299,29 @@ def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, th
     return {"steps": step, "elapsed_s": elapsed, "best": best}
 
 
+def measure(work: Path, vocoder: str, count: int) -> dict:
+    """PESQ and STOI against flite's audio of held-out (test) sentences, of the best checkpoint
+    driven with flite's durations (its own pitch and energy) through a vocoder checkpoint: how
+    close the voice's sound is to flite's once timing is taken out of the comparison."""
+    from . import speech_measures
+
+    targets = torch.load(work / "voice_targets.pt", weights_only=False)
+    model = build_model(targets["stats"])
+    model.load_state_dict(torch.load(work / "voice_best.pt", weights_only=False)["model"])
+    model.eval()
+    spec, cfg, generator = quality.load_generator(vocoder)
+    items = {item["name"]: item for item in corpus.load_split(work, "test")}
+    scores = []
+    with torch.no_grad():
+        for target in targets["data"]["test"][:count]:
+            mel = decode(model, collate([target]), False)[1][0].T
+            audio = spec.reference_audio(generator, cfg, (mel[None],)).reshape(-1).numpy()
+            reference, _ = quality.read_wav(items[target["name"]]["path"])
+            scores.append(speech_measures.speech_scores(reference, audio, MEL["sample_rate"]))
+    return {"sentences": len(scores), "vocoder": vocoder,
+            **{key: float(np.mean([s[key] for s in scores])) for key in scores[0]}}
+
+
 # ----------------------------------------------------------------------------- shipping
 
 
@@ -340,12 +374,18 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--checkpoint-every", type=int, default=200)
     run.add_argument("--eval-every", type=int, default=500)
     run.add_argument("--restart", action="store_true", help="ignore a saved state, start over")
+    scored = commands.add_parser("measure", help="PESQ/STOI with flite's durations, held out")
+    scored.add_argument("--vocoder", default="models/hifigan-flite-small",
+                        help="vocoder checkpoint (default: the reference vocoder)")
+    scored.add_argument("--sentences", type=int, default=60)
     out = commands.add_parser("ship", help="write the best checkpoint as an Amphion experiment")
     out.add_argument("output", type=Path)
     args = parser.parse_args(argv)
     try:
         if args.command == "prepare":
             print(prepare(args.work))
+        elif args.command == "measure":
+            print(json.dumps(measure(args.work, args.vocoder, args.sentences), indent=1))
         elif args.command == "train":
             result = train(args.work, args.steps, args.batch_size, args.lr, args.seed,
                            args.threads, args.checkpoint_every, args.eval_every, args.restart)
