@@ -272,8 +272,8 @@ def test_speaker_count_comes_from_spk2id_or_the_checkpoint(tmp_path):
     write_json(tmp_path / "spk2id.json", {"ann": 0, "bob": 1, "cy": 2})
     source, _ = _load(tmp_path / "fs2.pt")
     assert "3 speaker(s), from spk2id.json beside the config" in source.notes
-    assert SPEC.speakers(source.config, source.config_path)["names"] == {"ann": 0, "bob": 1,
-                                                                          "cy": 2}
+    # Listed by id, as the runtime reads them.
+    assert SPEC.speakers(source.config, source.config_path)["names"] == ["ann", "bob", "cy"]
     # Neither file nor checkpoint: a random-init export has nowhere to count speakers.
     (tmp_path / "spk2id.json").unlink()
     with pytest.raises(ExportError, match="speaker count is unknown.*spk2id.json"):
@@ -434,7 +434,7 @@ def test_cli_multi_speaker_export(tmp_path):
     assert "2 speaker(s), from spk2id.json" in result.stderr
     manifest = json.loads((tmp_path / "pkg" / "amphora.json").read_text())
     assert manifest["speakers"] == {"count": 2, "input": "speaker_id",
-                                    "names": {"ann": 0, "bob": 1}}
+                                    "names": ["ann", "bob"]}
     assert manifest["inputs"][2]["name"] == "speaker_id"
     assert manifest["parity"]["onnx"]["passed"]
     shown = run_cli("inspect", str(tmp_path / "pkg"))

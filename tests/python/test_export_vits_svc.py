@@ -387,7 +387,7 @@ def test_manifest_describes_an_svc_model(package):
     assert manifest["energy"]["mel"]["n_mels"] == 20
     speakers = manifest["speakers"]
     assert speakers["count"] == 4 and speakers["input"] == "speaker_id"
-    assert speakers["names"]["vctk_p225"] == 3
+    assert speakers["names"][3] == "vctk_p225"
 
 
 def test_the_graph_waits_for_no_data(package):
