@@ -15,14 +15,15 @@ import torch
 from . import __version__
 from . import export_onnx as onnx_export
 from . import export_torchscript as ts_export
+from .acoustic_coreml import export_acoustic_coreml, refuse_unconvertible
 from .errors import ExportError
-from .package import FORMAT_FILES, SCHEMA_VERSION, PackageWriter, io_entries, manifest_json
+from .package import (ACOUSTIC_DEFAULT_FORMATS, FORMAT_FILES, FORMATS, SCHEMA_VERSION,
+                      PackageWriter, io_entries, manifest_json)
 from .parity import ParityReport, compare, json_number, worst
 from .progress import Progress
 from .sources import ACOUSTIC, Source, clone_generator, load_source
 from .weightnorm import fold_weight_norm
 
-ACOUSTIC_FORMATS = ("onnx", "torchscript")
 # The lengths parity runs, the padded batch and the trace length are the family's own
 # (AcousticSpec.parity_lengths, batch_rows, trace_length): tokens for TTS, frames for SVC.
 # Settings a vocoder's manifest must share with the acoustic model's for the mel to mean the
@@ -37,7 +38,7 @@ class AcousticExportOptions:
     family: str | None = None
     checkpoint: str | None = None
     config: str | None = None
-    formats: tuple = ACOUSTIC_FORMATS
+    formats: tuple = ACOUSTIC_DEFAULT_FORMATS
     opset: int = 17
     random_init: bool = False
     seed: int = 0
@@ -104,10 +105,10 @@ def _number(value) -> str:
 
 def export_acoustic(options: AcousticExportOptions, progress: Progress | None = None) -> dict:
     """Runs the whole export; returns the manifest written to options.output/amphora.json."""
-    formats = [f for f in ACOUSTIC_FORMATS if f in options.formats]
-    unsupported = sorted(set(options.formats) - set(ACOUSTIC_FORMATS))
+    formats = [f for f in FORMATS if f in options.formats]
+    unsupported = sorted(set(options.formats) - set(FORMATS))
     if unsupported or not formats:
-        raise ExportError(f"acoustic models export to {', '.join(ACOUSTIC_FORMATS)}; "
+        raise ExportError(f"acoustic models export to {', '.join(FORMATS)}; "
                           f"{', '.join(unsupported) or 'no format'} is not supported for them")
     progress = progress or Progress(3 + len(formats), quiet=options.quiet)
     writer = PackageWriter(options.output, options.force)  # fails early on a bad destination
@@ -129,6 +130,8 @@ def _export(options, formats, writer: PackageWriter, progress: Progress) -> dict
     for note in source.notes:
         progress.detail(note)
     spec, cfg = source.spec, source.config
+    if "coreml" in formats:
+        refuse_unconvertible(spec)  # before minutes of ONNX and TorchScript work
     if source.checkpoint is None:
         spec.plausible(model, cfg)
     tolerance = options.tolerance if options.tolerance is not None else spec.tolerance
@@ -175,9 +178,11 @@ def _export(options, formats, writer: PackageWriter, progress: Progress) -> dict
         _check_parity(report, "ONNX", options, progress)
         parity["onnx"], files["onnx"] = report.summary(), FORMAT_FILES["onnx"]
 
+    traced = None
+    if "torchscript" in formats or "coreml" in formats:
+        traced = ts_export.trace(module, example)
     if "torchscript" in formats:
         progress.begin("exporting TorchScript (model.ts) and the mobile lite model (model.ptl)")
-        traced = ts_export.trace(module, example)
         probe = reference.cases[1][1]
         variants = (("torchscript", ts_export.save_torchscript, ts_export.load_torchscript),
                     ("torchscript_lite", ts_export.save_lite, ts_export.load_lite))
@@ -190,6 +195,15 @@ def _export(options, formats, writer: PackageWriter, progress: Progress) -> dict
             report.extra.update(notes)
             _check_parity(report, FORMAT_FILES[key], options, progress)
             parity[key], files[key] = report.summary(), FORMAT_FILES[key]
+
+    if "coreml" in formats:
+        progress.begin("converting to Core ML (ML Program) and verifying its spec")
+        parity["coreml"] = export_acoustic_coreml(spec, traced, example, example_out, names_in,
+                                                  names_out, axes, lengths,
+                                                  writer.path(FORMAT_FILES["coreml"]))
+        files["coreml"] = FORMAT_FILES["coreml"]
+        progress.detail(f"Core ML: {parity['coreml']['verified']}; "
+                        f"{len(parity['coreml']['op_types'])} op types checked")
 
     progress.begin("writing the package")
     manifest = _manifest(options, source, model, example, example_out, files, parity, axes,

@@ -18,7 +18,6 @@ from .errors import ExportError
 PROG = "amphora-export"
 FAMILY_NAMES = ("hifigan", "bigvgan", "melgan", "nsf_hifigan", "vocos", "apnet")
 ACOUSTIC_NAMES = ("fastspeech2", "vits", "vits_svc")
-ACOUSTIC_FORMATS = ("onnx", "torchscript")  # Core ML: not for acoustic models yet
 
 EPILOG = textwrap.dedent("""\
     examples:
@@ -34,6 +33,8 @@ ACOUSTIC_EPILOG = textwrap.dedent("""\
       amphora-export acoustic --family fastspeech2 --checkpoint ckpts/tts/fs2_ljspeech \\
           --output pkg/fs2
       amphora-export acoustic --family fastspeech2 --random-init --seed 1 --output /tmp/fs2
+      amphora-export acoustic --family fastspeech2 --checkpoint ckpts/tts/fs2_ljspeech \\
+          --output pkg/fs2 --formats onnx,torchscript,coreml
       amphora-export acoustic --family vits --checkpoint ckpts/tts/vits_ljspeech \\
           --output pkg/vits --formats onnx
       amphora-export acoustic --family vits_svc --checkpoint ckpts/svc/vitssvc \\
@@ -54,10 +55,6 @@ def _formats(text: str) -> tuple:
     from .package import FORMATS
 
     return _format_list(text, FORMATS)
-
-
-def _acoustic_formats(text: str) -> tuple:
-    return _format_list(text, ACOUSTIC_FORMATS)
 
 
 def _positive(text: str) -> int:
@@ -171,10 +168,14 @@ def _add_acoustic_parser(commands) -> None:
     acoustic.add_argument("--output", "-o", metavar="PKG_DIR", required=True,
                           help="package directory to create (must not exist or be empty unless "
                                "--force)")
-    acoustic.add_argument("--formats", type=_acoustic_formats, default=ACOUSTIC_FORMATS,
-                          metavar="LIST",
-                          help="comma-separated subset of onnx,torchscript (default: both; "
-                               "torchscript writes model.ts and the mobile model.ptl)")
+    from .package import ACOUSTIC_DEFAULT_FORMATS
+
+    acoustic.add_argument("--formats", type=_formats,
+                          default=ACOUSTIC_DEFAULT_FORMATS, metavar="LIST",
+                          help="comma-separated subset of onnx,torchscript,coreml (default: "
+                               "onnx,torchscript; torchscript writes model.ts and the mobile "
+                               "model.ptl; coreml writes model.mlpackage, checked at spec "
+                               "level only, and is refused for vits and vits_svc)")
     acoustic.add_argument("--opset", type=int, default=17, choices=(14, 15, 16, 17),
                           help="ONNX opset (default 17)")
     acoustic.add_argument("--random-init", action="store_true",

@@ -16,9 +16,14 @@ def _number(value, spec: str) -> str:
 def _parity_line(name: str, entry: dict) -> str:
     if "verified" in entry:
         ops = len(entry.get("op_types", []))
-        chunk = entry.get("chunk_frames")
+        if "chunk_frames" in entry:  # a vocoder's: the chunk of fixed-shape deployments
+            length = f"chunk {entry['chunk_frames']} frames"
+        else:  # an acoustic model's flexible token (or frame) axes
+            length = ", ".join(f"{axis} {lower}-{upper}" for axis, (lower, upper)
+                               in entry.get("time_ranges", {}).items())
+            length += f" {entry.get('length_unit', 'tokens')}"
         return (f"  {name:<17} {entry['verified']} ({ops} op types, target "
-                f"{entry.get('deployment_target', '?')}, chunk {chunk} frames)")
+                f"{entry.get('deployment_target', '?')}, {length})")
     verdict = "passed" if entry.get("passed") else "FAILED"
     snr = entry.get("snr_db")
     snr_text = "exact" if snr is None and entry.get("max_abs") == 0 else (

@@ -16,6 +16,8 @@ from .errors import ExportError
 MANIFEST_NAME = "amphora.json"
 SCHEMA_VERSION = 1
 FORMATS = ("onnx", "torchscript", "coreml")  # what --formats accepts
+# Core ML for acoustic models only on request: FastSpeech2 converts, the VITS families refuse it.
+ACOUSTIC_DEFAULT_FORMATS = ("onnx", "torchscript")
 FORMAT_FILES = {"onnx": "model.onnx", "torchscript": "model.ts", "torchscript_lite": "model.ptl",
                 "coreml": "model.mlpackage"}
 

@@ -191,15 +191,13 @@ def _export(options, formats, writer: PackageWriter, progress: Progress) -> dict
             parity[key], files[key] = report.summary(), FORMAT_FILES[key]
 
     if "coreml" in formats:
-        from . import export_coreml
+        from .vocoder_coreml import export_vocoder_coreml
 
         progress.begin("converting to Core ML (ML Program) and verifying its spec")
-        path = writer.path(FORMAT_FILES["coreml"])
-        shape_info = export_coreml.export_coreml(traced, example, TRACE_FRAMES, names_in,
-                                                 names_out, axes, path,
-                                                 options.coreml_chunk_frames
-                                                 or receptive_field["recommended_chunk_frames"])
-        parity["coreml"] = export_coreml.verify_coreml(path, names_in, names_out, shape_info)
+        parity["coreml"] = export_vocoder_coreml(
+            traced, example, example_out, TRACE_FRAMES, names_in, names_out, axes,
+            writer.path(FORMAT_FILES["coreml"]),
+            options.coreml_chunk_frames or receptive_field["recommended_chunk_frames"])
         files["coreml"] = FORMAT_FILES["coreml"]
         progress.detail(f"Core ML: {parity['coreml']['verified']}; "
                         f"{len(parity['coreml']['op_types'])} op types checked")

@@ -44,6 +44,9 @@ class AcousticSpec:
     derived_axes:   cfg -> {axis: formula} for output axes that follow from input shapes (an
                     SVC model's samples are frames * hop), so they are not data-dependent.
     extra_manifest: (cfg, config_path) -> further manifest sections (SVC: content, f0, energy).
+    coreml_obstacles: why the family's graph cannot become a Core ML model that computes what
+                    the other formats do; a Core ML export refuses it with these reasons before
+                    converting (empty: it converts).
     """
 
     name: str
@@ -75,6 +78,7 @@ class AcousticSpec:
     trace_length: int = 13
     derived_axes: Callable[[dict], dict] | None = None
     extra_manifest: Callable[[dict, Path | None], dict] | None = None
+    coreml_obstacles: tuple = ()
 
 
 FAMILIES: dict[str, AcousticSpec] = {}

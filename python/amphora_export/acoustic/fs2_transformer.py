@@ -42,7 +42,9 @@ def graph_positions(stored: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     which grows with the position (about 1.3e-4 at 2000, 5e-4 at 8000)."""
     count, channels = stored.shape[1], stored.shape[2]
     positions = torch.arange(like.shape[1], device=like.device)
-    stored_rows = stored[0].index_select(0, positions.clamp(max=count - 1))
+    # Both bounds, though positions are never negative: coremltools turns a one-sided clamp of
+    # an integer tensor into float32, which its gather refuses as indices.
+    stored_rows = stored[0].index_select(0, positions.clamp(0, count - 1))
     exponent = 2.0 * (np.arange(channels) // 2) / channels
     rates = torch.tensor(np.power(10000.0, exponent), dtype=torch.float32)
     angles = positions.to(torch.float32)[:, None] / rates[None, :]

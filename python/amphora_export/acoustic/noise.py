@@ -24,6 +24,10 @@ import torch
 
 MODULUS = 2**31 - 1  # prime; every intermediate product stays below 2^63
 _ROUNDS = ((48271, 12345), (69621, 54321), (40692, 99991))
+# Core ML computes integers in int32, where these products wrap: a converted graph would turn
+# a seed into other noise than every other runtime does, so Core ML exports refuse this noise.
+CORE_ML_OBSTACLE = ("its seeded noise needs int64 products (up to 2^62) and Core ML computes "
+                    "integers in int32, so a seed would give other noise than in ONNX")
 DURATION_STREAM = 0  # noise of the stochastic duration predictor
 PRIOR_STREAM = 1  # noise of the prior sample z_p
 

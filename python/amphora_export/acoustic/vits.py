@@ -27,6 +27,7 @@ from ..vocoders.common import (FINAL_LRELU_SLOPE, LRELU_SLOPE, make_resblock, me
                                product, wn_conv_transpose1d)
 from . import AcousticSpec, register
 from .length_regulator import alignment_path, padding_mask
+from . import noise, vits_text
 from .noise import DURATION_STREAM, PRIOR_STREAM, normal
 from .symbols import phone_table, read_speakers, speaker_names
 from .vits_flows import (DurationPredictor, PosteriorEncoder, ResidualCouplingBlock,
@@ -348,4 +349,5 @@ SPEC = register(AcousticSpec(
     output_meanings=output_meanings, mel_settings=mel_settings, hop_length=hop_length,
     sample_rate=sample_rate, phones=phones, speakers=speakers, produces="waveform",
     tolerance=1e-3, compared={"audio": "max_abs", "audio_lengths": "exact",
-                              "durations": "exact"}))
+                              "durations": "exact"},
+    coreml_obstacles=(vits_text.CORE_ML_OBSTACLE, noise.CORE_ML_OBSTACLE)))

@@ -44,6 +44,7 @@ from ..vocoders import get_family as vocoder_family
 from ..vocoders.nsf_hifigan import NSFHiFiGAN
 from . import AcousticSpec, register
 from .length_regulator import padding_mask
+from . import noise, vits_text
 from .noise import PRIOR_STREAM, normal
 from .symbols import speaker_names
 from .vits_flows import PosteriorEncoder, ResidualCouplingBlock
@@ -696,4 +697,5 @@ SPEC = register(AcousticSpec(
     sample_rate=sample_rate, phones=phones, speakers=speakers, produces="waveform",
     tolerance=1e-3, compared={"audio": "max_abs", "audio_lengths": "exact"},
     task="svc", length_unit="frames", parity_lengths=parity_lengths, batch_rows=(100, 16),
-    trace_length=37, derived_axes=derived_axes, extra_manifest=extra_manifest))
+    trace_length=37, derived_axes=derived_axes, extra_manifest=extra_manifest,
+    coreml_obstacles=(vits_text.CORE_ML_OBSTACLE, noise.CORE_ML_OBSTACLE)))

@@ -35,6 +35,12 @@ class ChannelLayerNorm(nn.Module):
         return x.transpose(1, -1)
 
 
+# coremltools (9.0) converts a pad whose amounts are known only at run time for 1-D tensors
+# only; this attention pads its tables and scores by the sequence length (the graph and the
+# skews below), so its graphs stop at the first such 'pad'.
+CORE_ML_OBSTACLE = ("its relative-position attention pads by the run-time length, and "
+                    "coremltools converts such pads only on 1-D tensors (torch op 'pad')")
+
 def relative_embeddings_amphion(table: torch.Tensor, length: int, window: int) -> torch.Tensor:
     """[heads, 2*length-1, C]: Amphion's _get_relative_embeddings as written."""
     pad = max(length - (window + 1), 0)
