@@ -3,7 +3,8 @@ form Amphion produces.
 
 Forms: a single .pt/.pth holding generator_state_dict | generator | state_dict | model, a bare
 state dict, an accelerate save_state folder (<exp>/checkpoint/<epoch-.._step-N_loss-..>/ with
-pytorch_model.bin or model.safetensors; the generator is model 0), "module." prefixes from
+pytorch_model.bin or model.safetensors, or either sharded beside its .index.json as accelerate's
+save_model(max_shard_size=...) writes it; the generator is model 0), "module." prefixes from
 multi-GPU training, and weight norm saved by torch >= 2.1 parametrizations.
 Nothing is skipped silently: every key or shape that does not fit is reported.
 """
@@ -11,6 +12,7 @@ Nothing is skipped silently: every key or shape that does not fit is reported.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +22,8 @@ import torch
 from .errors import ExportError
 
 WRAPPER_KEYS = ("generator_state_dict", "generator", "state_dict", "model")
-ACCELERATE_FILES = ("model.safetensors", "pytorch_model.bin")
+ACCELERATE_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
+                    "pytorch_model.bin.index.json")
 _MAX_LISTED = 12
 
 
@@ -84,15 +87,31 @@ def resolve_weights_file(path: Path) -> tuple[Path, list[str]]:
         f"checkpoint/<name>/{ACCELERATE_FILES[1]} or {ACCELERATE_FILES[0]}")
 
 
+def _shards(index: Path) -> list[Path]:
+    """The shard files a sharded checkpoint's index names, in order."""
+    try:
+        weight_map = json.loads(index.read_text())["weight_map"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ExportError(f"cannot read checkpoint index {index}: {e}") from None
+    return [index.parent / name for name in sorted(set(weight_map.values()))]
+
+
 def sha256_of(path: Path) -> str:
+    """Of the file, or of a sharded checkpoint's shards in order."""
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+    for part in _shards(path) if path.name.endswith(".index.json") else [path]:
+        with open(part, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()
 
 
 def _read(path: Path):
+    if path.name.endswith(".index.json"):
+        merged = {}
+        for shard in _shards(path):
+            merged.update(_read(shard))
+        return merged
     try:
         if path.suffix == ".safetensors":
             import safetensors.torch

@@ -325,23 +325,50 @@ def measure(work: Path, vocoder: str, count: int) -> dict:
 # ----------------------------------------------------------------------------- shipping
 
 
+def save_sharded(state: dict, folder: Path, max_bytes: int) -> Path:
+    """`state` as safetensors shards of at most `max_bytes` beside model.safetensors.index.json,
+    the layout accelerate's save_model(max_shard_size=...) writes. Returns the index."""
+    import safetensors.torch
+
+    shards, current, size = [], {}, 0
+    for key, tensor in state.items():
+        nbytes = tensor.numel() * tensor.element_size()
+        if current and size + nbytes > max_bytes:
+            shards.append(current)
+            current, size = {}, 0
+        current[key] = tensor.contiguous()
+        size += nbytes
+    shards.append(current)
+    weight_map = {}
+    for number, shard in enumerate(shards, 1):
+        name = f"model-{number:05d}-of-{len(shards):05d}.safetensors"
+        safetensors.torch.save_file(shard, str(folder / name))
+        weight_map.update({key: name for key in shard})
+    index = folder / "model.safetensors.index.json"
+    total = sum(t.numel() * t.element_size() for t in state.values())
+    index.write_text(json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map},
+                                indent=1) + "\n")
+    return index
+
+
 def ship(work: Path, output: Path) -> Path:
     """The best checkpoint in Amphion's experiment layout: args.json, spk2id.json and
-    checkpoint/<step>/pytorch_model.bin (float16: the model budget; the exporter widens it)."""
+    checkpoint/<step>/ holding the weights in float16 (the model budget; the exporter widens
+    them), sharded under 8 MB a file as accelerate shards a large model."""
     best_path, state_path = work / "voice_best.pt", work / "voice_state.pt"
     if not best_path.exists():
         raise ExportError(f"{best_path} is missing: train first (`{PROG} train`)")
     best = torch.load(best_path, weights_only=False)
     state = torch.load(state_path, weights_only=False) if state_path.exists() else {}
     FastSpeech2(CONFIG).load_state_dict(best["model"])  # strict: proves the layout
-    for old in (output / "checkpoint").glob("*/pytorch_model.bin"):
-        old.unlink()
-        old.parent.rmdir()
+    for old in (output / "checkpoint").glob("*"):
+        for file in old.iterdir():
+            file.unlink()
+        old.rmdir()
     folder = output / "checkpoint" / f"step-{best['step']:06d}"
     folder.mkdir(parents=True, exist_ok=True)
-    weights = folder / "pytorch_model.bin"
-    corpus.save_atomically(weights, {k: v.half() if v.is_floating_point() else v
-                                     for k, v in best["model"].items()})
+    weights = save_sharded({k: v.half() if v.is_floating_point() else v
+                            for k, v in best["model"].items()}, folder, 8 << 20)
     (output / "args.json").write_text(json.dumps(CONFIG, indent=4) + "\n")
     (output / "spk2id.json").write_text(json.dumps(SPEAKERS, indent=1) + "\n")
     (output / "training.json").write_text(json.dumps({

@@ -77,6 +77,7 @@ def test_ship_writes_an_experiment_the_exporter_loads(work, tmp_path):
     run(work, 2, restart=True)
     weights = tv.ship(work, tmp_path / "voice")
     assert weights.relative_to(tmp_path / "voice").parts[0] == "checkpoint"
+    assert all(f.stat().st_size < 8 << 20 for f in weights.parent.iterdir())
     assert json.loads((tmp_path / "voice" / "spk2id.json").read_text()) == tv.SPEAKERS
     package = tmp_path / "package"
     subprocess.run([str(ROOT / "scripts/bin/amphora-export"), "acoustic", "--checkpoint",
