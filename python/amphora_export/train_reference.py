@@ -382,24 +382,42 @@ def ship(work: Path, output: Path) -> Path:
     return weights
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
+def trainer_parser(prog: str, doc: str, work_help: str) -> tuple:
+    """The command line both trainers share: --work, --seed and the subcommands' parser."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n\n".join(__doc__.split("\n\n")[1:]))
+                                     epilog="\n\n".join(doc.split("\n\n")[1:]))
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK,
-                        help=f"corpus and training state (default {DEFAULT_WORK})")
+                        help=f"{work_help} (default {DEFAULT_WORK})")
     parser.add_argument("--seed", type=int, default=1234)
-    commands = parser.add_subparsers(dest="command", required=True)
+    return parser, parser.add_subparsers(dest="command", required=True)
+
+
+def add_train_command(commands, steps: int, batch_size: int, lr: float, checkpoint_every: int,
+                      eval_every: int) -> None:
+    """`train`, with the options both trainers take (train()'s arguments)."""
+    run = commands.add_parser("train", help="train, resuming from the work folder's state")
+    run.add_argument("--steps", type=int, default=steps)
+    run.add_argument("--batch-size", type=int, default=batch_size)
+    run.add_argument("--lr", type=float, default=lr, help="peak learning rate")
+    run.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    run.add_argument("--checkpoint-every", type=int, default=checkpoint_every)
+    run.add_argument("--eval-every", type=int, default=eval_every)
+    run.add_argument("--restart", action="store_true", help="ignore a saved state, start over")
+
+
+def run_train_command(train_function, args) -> None:
+    result = train_function(args.work, args.steps, args.batch_size, args.lr, args.seed,
+                            args.threads, args.checkpoint_every, args.eval_every, args.restart)
+    print(json.dumps(result))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, commands = trainer_parser(PROG, __doc__, "corpus and training state")
     corpus = commands.add_parser("corpus", help="synthesise the flite corpus (idempotent)")
     corpus.add_argument("--sentences", type=int, default=3000)
-    run = commands.add_parser("train", help="train, resuming from the work folder's state")
-    run.add_argument("--steps", type=int, default=14000)
-    run.add_argument("--batch-size", type=int, default=16)
-    run.add_argument("--lr", type=float, default=5e-4, help="peak learning rate")
-    run.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    run.add_argument("--checkpoint-every", type=int, default=250)
-    run.add_argument("--eval-every", type=int, default=1000)
-    run.add_argument("--restart", action="store_true", help="ignore a saved state, start over")
+    add_train_command(commands, steps=14000, batch_size=16, lr=5e-4, checkpoint_every=250,
+                      eval_every=1000)
     out = commands.add_parser("ship", help="write the best checkpoint as a release folder")
     out.add_argument("output", type=Path)
     args = parser.parse_args(argv)
@@ -410,9 +428,7 @@ def main(argv: list[str] | None = None) -> int:
                              "(the held-out test and validation sentences)")
             make_corpus(args.work, args.sentences, args.seed)
         elif args.command == "train":
-            result = train(args.work, args.steps, args.batch_size, args.lr, args.seed,
-                           args.threads, args.checkpoint_every, args.eval_every, args.restart)
-            print(json.dumps(result))
+            run_train_command(train, args)
         else:
             print(ship(args.work, args.output))
     except ExportError as e:

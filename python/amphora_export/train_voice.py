@@ -20,10 +20,8 @@ checkpoint with the lowest validation mel loss.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -385,22 +383,10 @@ def ship(work: Path, output: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n\n".join(__doc__.split("\n\n")[1:]))
-    parser.add_argument("--work", type=Path, default=DEFAULT_WORK,
-                        help=f"corpus, targets and training state (default {DEFAULT_WORK})")
-    parser.add_argument("--seed", type=int, default=1234)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser, commands = corpus.trainer_parser(PROG, __doc__, "corpus, targets and training state")
     commands.add_parser("prepare", help="compute the training targets (idempotent)")
-    run = commands.add_parser("train", help="train, resuming from the work folder's state")
-    run.add_argument("--steps", type=int, default=8000)
-    run.add_argument("--batch-size", type=int, default=16)
-    run.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
-    run.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    run.add_argument("--checkpoint-every", type=int, default=200)
-    run.add_argument("--eval-every", type=int, default=500)
-    run.add_argument("--restart", action="store_true", help="ignore a saved state, start over")
+    corpus.add_train_command(commands, steps=8000, batch_size=16, lr=1e-3, checkpoint_every=200,
+                             eval_every=500)
     scored = commands.add_parser("measure", help="PESQ/STOI with flite's durations, held out")
     scored.add_argument("--vocoder", default="models/hifigan-flite-small",
                         help="vocoder checkpoint (default: the reference vocoder)")
@@ -414,9 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "measure":
             print(json.dumps(measure(args.work, args.vocoder, args.sentences), indent=1))
         elif args.command == "train":
-            result = train(args.work, args.steps, args.batch_size, args.lr, args.seed,
-                           args.threads, args.checkpoint_every, args.eval_every, args.restart)
-            print(json.dumps(result))
+            corpus.run_train_command(train, args)
         else:
             print(ship(args.work, args.output))
     except ExportError as e:
