@@ -1,0 +1,36 @@
+"""The shipped English voice (models/fastspeech2-flite) with the shipped reference vocoder, through
+amphora's C++ text-to-speech, is understood by a real recogniser: on held-out sentences (never
+trained on, never used to pick a checkpoint), PocketSphinx's word error rate on amphora's speech
+is at most 1.5x its word error rate on flite's own audio of the same sentences and voices."""
+import subprocess
+
+import pytest
+
+from amphora_export import speech_measures
+from e2e_util import ROOT
+
+EXPORT = [str(ROOT / "scripts" / "bin" / "amphora-export")]
+SENTENCES = 20  # five per voice
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shipped")
+    out = {"voice": root / "voice", "vocoder": root / "vocoder"}
+    for kind, checkpoint, package in (("acoustic", "models/fastspeech2-flite", out["voice"]),
+                                      ("vocoder", "models/hifigan-flite-small", out["vocoder"])):
+        subprocess.run(EXPORT + [kind, "--checkpoint", str(ROOT / checkpoint), "--formats",
+                                 "onnx", "--output", str(package), "--quiet"],
+                       check=True, timeout=600)
+    return out
+
+
+def test_the_shipped_voice_is_understood_about_as_well_as_flite(packages, tmp_path):
+    items = speech_measures.held_out(ROOT / "out" / "reference-train", SENTENCES, None, tmp_path)
+    results = speech_measures.evaluate_tts(items, str(packages["voice"]),
+                                           str(packages["vocoder"]))
+    overall = results["overall"]
+    assert overall["sentences"] == SENTENCES
+    assert overall["flite_wer"] < 0.4, "the recogniser itself is off: flite's own audio fails"
+    assert overall["amphora_wer"] <= speech_measures.TTS_TARGET_RATIO * overall["flite_wer"], (
+        speech_measures.tts_table(results))
