@@ -1,7 +1,7 @@
 # ctest install_tree: installs the build into a fresh prefix, then builds and runs a program
 # (this directory's CMakeLists.txt and consumer.cpp) against that prefix alone -- its headers,
-# its library and its CMake package -- and checks that the installed CLI finds the TorchScript
-# plugin in the install tree. Run with cmake -P and:
+# its libraries (static and shared) and its CMake package -- and checks that the installed CLI
+# finds the TorchScript plugin in the install tree. Run with cmake -P and:
 #   BUILD_DIR     the build tree to install
 #   SOURCE_DIR    the repository, which the consumer must not reach
 #   WORK_DIR      scratch directory (emptied first): prefix/ and consumer/ go there
@@ -37,12 +37,19 @@ foreach(dir ${SOURCE_DIR}/src ${SOURCE_DIR}/include)
 endforeach()
 
 run(${CMAKE_COMMAND} --build ${consumer})
-if(MODEL AND EXISTS ${MODEL})
-  run(${consumer}/consumer ${MODEL})
-else()
-  run(${consumer}/consumer)
+foreach(program consumer consumer_shared)
+  if(MODEL AND EXISTS ${MODEL})
+    run(${consumer}/${program} ${MODEL})
+  else()
+    run(${consumer}/${program})
+  endif()
+  message(STATUS "${program}: ${output}")
+endforeach()
+# The shared one loads the installed libamphora.so (the build tree's rpath points there).
+run(ldd ${consumer}/consumer_shared)
+if(NOT output MATCHES "libamphora\\.so\\.[0-9]+ => ${prefix}/")
+  message(FATAL_ERROR "consumer_shared does not load the installed libamphora.so:\n${output}")
 endif()
-message(STATUS "${output}")
 
 if(TORCHSCRIPT)
   file(GLOB plugin ${prefix}/*/libamphora_torchscript.so ${prefix}/*/*/libamphora_torchscript.so)

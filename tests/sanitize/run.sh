@@ -44,9 +44,9 @@ export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$REPORTS/ubsan
 export LSAN_OPTIONS="suppressions=$HERE/lsan.supp:print_suppressions=0"
 
 # ctest runs everything, the ONNX conformance suites included (about half a minute under ASan),
-# but install_tree: it builds an unsanitized program against the install of this (sanitized)
-# library, which cannot link without the sanitizer runtimes; it checks packaging, not memory,
-# and the regular ctest runs it.
+# but install_tree and capi_c_program: they build unsanitized programs against the install of
+# this (sanitized) library, which cannot link without the sanitizer runtimes; they check
+# packaging and the C ABI's results, not memory, and the regular ctest runs them.
 # The tests that make LibTorch refuse an archive run apart, with the slow unwinder that the
 # suppression in lsan.supp needs (8-15x slower, so only for them).
 LIBTORCH_LEAK_CTEST="IncompatiblePyTorch"
@@ -57,7 +57,7 @@ status=0
 echo "sanitize: ctest (log: build-asan/ctest.log)"
 if ! (cd "$BUILD" &&
   ctest --output-on-failure -j"$(nproc)" \
-    -E "install_tree|$LIBTORCH_LEAK_CTEST" &&
+    -E "install_tree|capi_c_program|$LIBTORCH_LEAK_CTEST" &&
   ASAN_OPTIONS="$SLOW_UNWIND" ctest --output-on-failure -R "$LIBTORCH_LEAK_CTEST") \
   >"$BUILD/ctest.log" 2>&1; then
   grep -E '\*\*\*|tests passed' "$BUILD/ctest.log" | tail -n 20 >&2
