@@ -13,6 +13,8 @@ cd "$ROOT"
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   python3-torch python3-venv
+  # pesq (PyPI) is a source package: building it needs Python's headers.
+  python3-dev
   libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
   libdnnl-dev ocl-icd-opencl-dev libsndfile1-dev libsoxr-dev libkissfft-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
