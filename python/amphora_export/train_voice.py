@@ -371,7 +371,7 @@ def ship(work: Path, output: Path) -> Path:
     (output / "spk2id.json").write_text(json.dumps(SPEAKERS, indent=1) + "\n")
     (output / "training.json").write_text(json.dumps({
         "command": f"python -m amphora_export.train_reference corpus && {PROG} prepare && "
-                   f"{PROG} train --steps {state.get('steps')}",
+                   f"{PROG} train --steps {state.get('steps')} --batch-size {state.get('batch_size')}",
         "seed": state.get("seed"), "batch_size": state.get("batch_size"),
         "steps_trained": state.get("step"), "best_step": best["step"],
         "training_hours": round(state.get("elapsed_s", 0) / 3600, 2),
