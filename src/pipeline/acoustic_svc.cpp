@@ -131,7 +131,10 @@ std::vector<float> AcousticModel::convert(const ConversionInput& input,
   const std::vector<ContentFeature>& features = info.content_features;
   std::vector<Tensor> rows(features.size());
   std::vector<std::string> given_as(features.size());
-  for (const auto& [key, tensor] : input.content) {
+  for (const auto& entry : input.content) {
+    // Named, not a structured binding: clang 14 cannot capture those in a lambda.
+    const std::string& key = entry.first;
+    const Tensor& tensor = entry.second;
     auto it = std::find_if(features.begin(), features.end(), [&](const ContentFeature& f) {
       return f.name == key || f.input == key;
     });
