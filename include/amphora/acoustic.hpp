@@ -23,6 +23,7 @@
 
 #include "amphora/amphora.hpp"
 #include "amphora/mel_config.hpp"
+#include "amphora/vocoder.hpp"
 
 namespace amphora {
 
@@ -121,5 +122,10 @@ class AcousticModel {
 // acoustic model produces, so that a mismatched pair is refused before any audio is made.
 void check_mel_match(const audio::MelConfig& acoustic, const std::string& acoustic_name,
                      const audio::MelConfig& vocoder, const std::string& vocoder_name);
+
+// The vocoder package at `vocoder_path` for mel model `model` (loaded from `model_name`):
+// refused when it carries no mel settings (a bare model) or they differ from the model's.
+Vocoder load_matching_vocoder(const AcousticModel& model, const std::string& model_name,
+                              const std::string& vocoder_path, const VocoderOptions& options);
 
 }  // namespace amphora

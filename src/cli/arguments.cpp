@@ -1,5 +1,8 @@
 #include "cli/arguments.hpp"
 
+#include <fstream>
+#include <iterator>
+
 #include "core/error.hpp"
 #include "core/npy.hpp"
 
@@ -8,6 +11,20 @@ namespace amphora::cli {
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+void check_text_source(const std::string& inline_text, bool inline_given,
+                       const std::string& text_file) {
+  if (inline_given == !text_file.empty()) {
+    fail(ErrorCode::kInvalidArgument, "give {} or --text-file FILE (one of the two)", inline_text);
+  }
+}
+
+std::string read_text_source(const std::string& text, const std::string& text_file) {
+  if (text_file.empty()) return text;
+  std::ifstream in(text_file, std::ios::binary);
+  if (!in) fail(ErrorCode::kIo, "{}: cannot open the text file", text_file);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 std::map<std::string, Tensor> read_named_npys(const std::vector<std::string>& specs,

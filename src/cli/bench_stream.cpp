@@ -14,12 +14,12 @@
 
 namespace amphora::cli {
 
-namespace {
-
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   return values.empty() ? 0.0 : values[values.size() / 2];
 }
+
+namespace {
 
 double percentile(std::vector<double> values, double q) {
   std::sort(values.begin(), values.end());

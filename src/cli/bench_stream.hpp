@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace amphora::cli {
 
@@ -14,6 +15,9 @@ struct StreamBenchArgs {
   std::string chunk_frames = "16";
   bool skip_offline = false;
 };
+
+// The median of timings in any order (the upper one of an even count); 0 for none.
+double median(std::vector<double> values);
 
 void add_stream_bench_options(CLI::App& cmd, const std::shared_ptr<StreamBenchArgs>& args);
 

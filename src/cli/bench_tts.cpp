@@ -6,17 +6,10 @@
 #include <nlohmann/json.hpp>
 
 #include "amphora/synthesizer.hpp"
+#include "cli/bench_stream.hpp"
 #include "core/error.hpp"
 
 namespace amphora::cli {
-namespace {
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
-}
-
-}  // namespace
 
 void add_tts_bench_options(CLI::App& cmd, const std::shared_ptr<TtsBenchArgs>& args) {
   cmd.add_option("--text", args->text,

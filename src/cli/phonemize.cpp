@@ -2,8 +2,6 @@
 // sentence; with --voice, also the voice's phone ids; with --record, flite's own recording of
 // the text and each phone's end time (the labels a voice is trained on).
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -12,6 +10,7 @@
 #include "amphora/text.hpp"
 #include "audio/signal_file.hpp"
 #include "audio/wav_io.hpp"
+#include "cli/arguments.hpp"
 #include "cli/commands.hpp"
 #include "core/error.hpp"
 
@@ -29,16 +28,6 @@ struct PhonemizeArgs {
   std::string wav;
   bool force = false;
 };
-
-std::string read_text(const PhonemizeArgs& args) {
-  if (args.text_given == !args.text_file.empty()) {
-    fail(ErrorCode::kInvalidArgument, "give the text, or --text-file FILE (one of the two)");
-  }
-  if (args.text_file.empty()) return args.text;
-  std::ifstream in(args.text_file, std::ios::binary);
-  if (!in) fail(ErrorCode::kIo, "{}: cannot open the text file", args.text_file);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 std::string joined(const std::vector<std::string>& phones) {
   std::string out;
@@ -66,7 +55,8 @@ int run_record(const PhonemizeArgs& args, const std::string& text) {
 }
 
 int run_phonemize(const PhonemizeArgs& args) {
-  const std::string text = read_text(args);
+  check_text_source("the text,", args.text_given, args.text_file);
+  const std::string text = read_text_source(args.text, args.text_file);
   if (!args.record_voice.empty()) return run_record(args, text);
 
   std::optional<AcousticModel> voice;

@@ -97,14 +97,7 @@ int run_synth(const SynthArgs& args) {
     }
     VocoderOptions vocoder_options;
     vocoder_options.threads = args.threads;
-    vocoder.emplace(Vocoder::load(args.vocoder, vocoder_options));
-    if (!vocoder->mel_config()) {
-      fail(ErrorCode::kInvalidArgument,
-           "vocoder {} carries no mel settings (a bare model): give a package, so that its mel "
-           "can be checked against {}",
-           args.vocoder, args.model);
-    }
-    check_mel_match(*model.mel_config(), args.model, *vocoder->mel_config(), args.vocoder);
+    vocoder.emplace(load_matching_vocoder(model, args.model, args.vocoder, vocoder_options));
   } else if (makes_mel && ends_with(args.output, ".wav")) {
     fail(ErrorCode::kInvalidArgument,
          "{} makes a mel: give --vocoder PKG to turn it into audio, or write the mel to a .npy",

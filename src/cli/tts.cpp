@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <memory>
 
 #include "amphora/synthesizer.hpp"
@@ -33,22 +31,13 @@ struct TtsArgs {
   bool quiet = false;
 };
 
-std::string read_text(const TtsArgs& args) {
-  if (args.text_file.empty()) return args.text;
-  std::ifstream in(args.text_file, std::ios::binary);
-  if (!in) fail(ErrorCode::kIo, "{}: cannot open the text file", args.text_file);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 int run_tts(const TtsArgs& args) {
-  if (args.text_given == !args.text_file.empty()) {
-    fail(ErrorCode::kInvalidArgument, "give --text \"...\" or --text-file FILE (one of the two)");
-  }
+  check_text_source("--text \"...\"", args.text_given, args.text_file);
   if (!ends_with(args.output, ".wav")) {
     fail(ErrorCode::kInvalidArgument, "output '{}' must end in .wav", args.output);
   }
   audio::check_output_path(args.output, args.force);
-  const std::string text = read_text(args);
+  const std::string text = read_text_source(args.text, args.text_file);
   Options options;
   options.threads = args.threads;
   const Synthesizer tts = Synthesizer::load(args.voice, args.vocoder, options);

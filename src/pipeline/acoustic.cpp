@@ -233,4 +233,17 @@ void check_mel_match(const audio::MelConfig& acoustic, const std::string& acoust
   }
 }
 
+Vocoder load_matching_vocoder(const AcousticModel& model, const std::string& model_name,
+                              const std::string& vocoder_path, const VocoderOptions& options) {
+  Vocoder vocoder = Vocoder::load(vocoder_path, options);
+  if (!vocoder.mel_config()) {
+    fail(ErrorCode::kInvalidArgument,
+         "vocoder {} carries no mel settings (a bare model): give a package, so that its mel "
+         "can be checked against {}",
+         vocoder_path, model_name);
+  }
+  check_mel_match(*model.mel_config(), model_name, *vocoder.mel_config(), vocoder_path);
+  return vocoder;
+}
+
 }  // namespace amphora

@@ -81,14 +81,7 @@ Synthesizer Synthesizer::load(const std::string& voice, const std::string& vocod
     }
     VocoderOptions vocoder_options;
     static_cast<Options&>(vocoder_options) = options;
-    impl->vocoder.emplace(Vocoder::load(vocoder, vocoder_options));
-    if (!impl->vocoder->mel_config()) {
-      fail(ErrorCode::kInvalidArgument,
-           "vocoder {} carries no mel settings (a bare model): give a package, so that its mel "
-           "can be checked against {}",
-           vocoder, voice);
-    }
-    check_mel_match(*impl->voice.mel_config(), voice, *impl->vocoder->mel_config(), vocoder);
+    impl->vocoder.emplace(load_matching_vocoder(impl->voice, voice, vocoder, vocoder_options));
     // The vocoder's streaming analysis (probe runs) is done once, here, so that a streamed
     // text's first audio does not wait for it.
     impl->vocoder->stream_info();
