@@ -28,8 +28,12 @@ APT_PACKAGES=(
 )
 # Speech quality: PESQ, STOI and a recogniser (PocketSphinx, with its US English model) for the
 # measures; WORLD (pyworld) for the voice trainer's pitch targets.
+# The Chinese G2P: pypinyin's dictionaries (its trainer's labels and lexicon), and transformers'
+# BertTokenizer as the reference its C++ tokenizer is tested against (4.44 still runs beside
+# Debian's torch 1.13 and numpy 1.x).
 PIP_PACKAGES=("numpy<2" onnxruntime onnx json5 safetensors "coremltools==9.0" pytest matplotlib
-              pesq==0.0.4 pystoi==0.4.1 pocketsphinx==5.1.1 pyworld-prebuilt==0.3.6.post1)
+              pesq==0.0.4 pystoi==0.4.1 pocketsphinx==5.1.1 pyworld-prebuilt==0.3.6.post1
+              pypinyin==0.53.0 transformers==4.44.2)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -18,6 +18,7 @@ Run add_vocode_command(CLI::App& app);     // vocode.cpp
 Run add_synth_command(CLI::App& app);      // synth.cpp
 Run add_svc_command(CLI::App& app);        // svc.cpp
 Run add_phonemize_command(CLI::App& app);  // phonemize.cpp
+Run add_g2p_command(CLI::App& app);        // g2p.cpp
 Run add_tts_command(CLI::App& app);        // tts.cpp
 Run add_bench_command(CLI::App& app);      // bench.cpp
 

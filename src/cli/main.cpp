@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
       amphora::cli::add_synth_command(app),
       amphora::cli::add_svc_command(app),
       amphora::cli::add_phonemize_command(app),
+      amphora::cli::add_g2p_command(app),
       amphora::cli::add_tts_command(app),
       amphora::cli::add_bench_command(app),
   };

@@ -9,22 +9,10 @@
 #include <set>
 #include <sstream>
 
+#include "text/utf8.hpp"
+
 namespace amphora::text {
 namespace {
-
-// Decodes one UTF-8 code point at text[i]; returns its length, or 0 for an invalid sequence.
-size_t decode(const std::string& text, size_t i, char32_t& cp) {
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char b = byte(i);
-  size_t length = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
-  if (length == 0 || i + length > text.size()) return 0;
-  cp = length == 1 ? b : b & (0x7F >> length);
-  for (size_t k = 1; k < length; ++k) {
-    if ((byte(i + k) >> 6) != 2) return 0;
-    cp = (cp << 6) | (byte(i + k) & 0x3F);
-  }
-  return length;
-}
 
 // What a few common non-ASCII characters are spoken as.
 const std::map<char32_t, std::string>& replacements() {
@@ -84,7 +72,7 @@ std::string clean_text(const std::string& text, std::vector<std::string>& warnin
   std::map<std::string, size_t> dropped;
   for (size_t i = 0; i < text.size();) {
     char32_t cp = 0;
-    const size_t length = decode(text, i, cp);
+    const size_t length = decode_utf8(text, i, cp);
     if (length == 0) {
       ++dropped["bytes that are not UTF-8"];
       ++i;
