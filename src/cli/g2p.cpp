@@ -1,11 +1,13 @@
 // `amphora g2p --lang zh`: Chinese text -> the phones Amphion's Mandarin front end gives
 // (MaskGCT's G2P: dictionaries, a polyphone BERT, tone sandhi, IPA), one line per input line;
-// --pinyin prints the readings instead, --wordpiece the BERT tokenizer's tokens.
+// --json adds each character's reading and its source, --wordpiece prints the BERT tokenizer's
+// tokens instead.
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "amphora/chinese_g2p.hpp"
 #include "cli/arguments.hpp"
 #include "cli/commands.hpp"
 #include "core/error.hpp"
@@ -21,6 +23,8 @@ struct G2PArgs {
   bool text_given = false;
   std::string model_dir;
   bool wordpiece = false;
+  bool json = false;
+  int threads = 1;
 };
 
 std::vector<std::string> lines_of(const std::string& text) {
@@ -43,7 +47,35 @@ int run_g2p(const G2PArgs& args) {
       std::printf("%s\n", nlohmann::json(tokenizer.tokenize(line)).dump().c_str());
     return 0;
   }
-  fail(ErrorCode::kUnsupported, "not yet");
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos)
+    fail(ErrorCode::kInvalidArgument, "the text is empty: nothing to read");
+  Options options;
+  options.threads = args.threads;
+  const ChineseG2P g2p = ChineseG2P::load(args.model_dir, options);
+  bool any = false;
+  for (const std::string& line : lines_of(text)) {
+    const ChineseG2PResult r = g2p.convert(line);
+    for (const std::string& w : r.warnings)
+      std::fprintf(stderr, "amphora g2p: warning: %s\n", w.c_str());
+    any = any || !r.phones.empty();
+    if (!args.json) {
+      std::printf("%s\n", r.phones.c_str());
+      continue;
+    }
+    nlohmann::json readings = nlohmann::json::array();
+    for (const ChineseReading& c : r.readings)
+      readings.push_back({{"char", c.character}, {"pinyin", c.pinyin}, {"source", c.source}});
+    const nlohmann::json out = {{"text", line},         {"normalized", r.normalized},
+                                {"words", r.words},     {"readings", readings},
+                                {"phones", r.phones},   {"warnings", r.warnings}};
+    std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  }
+  // Text with no Mandarin in it passes through as empty lines (named in the warnings); a text
+  // with nothing at all to read is an error, so that a script notices.
+  if (!any)
+    fail(ErrorCode::kInvalidArgument, "the text has nothing the Mandarin G2P reads (see the "
+                                      "warnings): no Chinese characters or punctuation");
+  return 0;
 }
 
 }  // namespace
@@ -59,6 +91,10 @@ Run add_g2p_command(CLI::App& app) {
                   "G2P model folder laid out like Amphion's g2p_chinese_model")
       ->required()
       ->check(CLI::ExistingDirectory);
+  cmd->add_flag("--json", args->json,
+                "One JSON object per line: normalized text, words, each character's reading and "
+                "where it came from (phrase, character, polyphone-bert), phones, warnings");
+  cmd->add_option("--threads", args->threads, "Threads for the polyphone BERT");
   cmd->add_flag("--wordpiece", args->wordpiece,
                 "Print each line's BERT WordPiece tokens (JSON) instead of phones");
   return [args, text] {
