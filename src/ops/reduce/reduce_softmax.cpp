@@ -11,6 +11,52 @@
 namespace amphora {
 namespace {
 
+// One contiguous float row (attention over the last axis), eight lanes at a time throughout:
+// the maximum (NaN wins, as in the scalar loop), the exponentials and their sum (the last
+// partial vector through a lane mask), the scaling.
+void softmax_row8(const float* in, float* out, int64_t n) {
+  __m256 vmax = _mm256_set1_ps(-INFINITY), unordered = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 x = _mm256_loadu_ps(in + i);
+    vmax = _mm256_max_ps(vmax, x);
+    unordered = _mm256_or_ps(unordered, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, vmax);
+  float peak = lanes[0];
+  for (float v : lanes) peak = v > peak ? v : peak;
+  bool nan = _mm256_movemask_ps(unordered) != 0;
+  for (; i < n; ++i) {
+    nan = nan || in[i] != in[i];
+    peak = in[i] > peak ? in[i] : peak;
+  }
+  if (nan) peak = NAN;
+  const __m256 vpeak = _mm256_set1_ps(peak);
+  __m256 sum8 = _mm256_setzero_ps();
+  for (i = 0; i + 8 <= n; i += 8) {
+    const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(in + i), vpeak));
+    _mm256_storeu_ps(out + i, e);
+    sum8 = _mm256_add_ps(sum8, e);
+  }
+  const int64_t rest = n - i;
+  if (rest > 0) {
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(rest)),
+                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256 x = _mm256_maskload_ps(in + i, mask);
+    const __m256 e = _mm256_and_ps(exp8(_mm256_sub_ps(x, vpeak)), _mm256_castsi256_ps(mask));
+    _mm256_maskstore_ps(out + i, mask, e);
+    sum8 = _mm256_add_ps(sum8, e);
+  }
+  _mm256_store_ps(lanes, sum8);
+  double sum = 0;
+  for (float v : lanes) sum += v;
+  const __m256 inverse = _mm256_set1_ps(static_cast<float>(1.0 / sum));
+  for (i = 0; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_loadu_ps(out + i), inverse));
+  for (; i < n; ++i) out[i] *= static_cast<float>(1.0 / sum);
+}
+
 template <bool kLog, typename T>
 void softmax(const AxisSplit& split, const T* in, T* out) {
   const int64_t lanes = split.outer * split.inner;
@@ -18,6 +64,12 @@ void softmax(const AxisSplit& split, const T* in, T* out) {
 #pragma omp parallel for schedule(static) if (lanes * split.extent > kParallelElements)
   for (int64_t lane = 0; lane < lanes; ++lane) {
     const int64_t start = (lane / split.inner) * split.extent * split.inner + lane % split.inner;
+    if constexpr (!kLog && std::is_same_v<T, float>) {
+      if (stride == 1) {
+        softmax_row8(in + start, out + start, split.extent);
+        continue;
+      }
+    }
     T peak = in[start];
     for (int64_t i = 1; i < split.extent; ++i) {
       const T v = in[start + i * stride];
@@ -26,7 +78,7 @@ void softmax(const AxisSplit& split, const T* in, T* out) {
     double sum = 0;
     int64_t i = 0;
     if constexpr (std::is_same_v<T, float>) {
-      // Contiguous float rows (attention over the last axis): eight exponentials at a time.
+      // Contiguous LogSoftmax rows: eight exponentials at a time.
       if (stride == 1) {
         const __m256 vpeak = _mm256_set1_ps(peak);
         __m256 lanes_sum = _mm256_setzero_ps();
