@@ -34,11 +34,11 @@ struct ChineseReading {
 };
 
 struct ChineseG2PResult {
-  std::string normalized;             // the text the G2P read: ideographs and ,.?!;:'…
-  std::vector<std::string> words;     // its words, after 一/不/儿 merging
+  std::string normalized;                // the text the G2P read: ideographs and ,.?!;:'…
+  std::vector<std::string> words;        // its words, after 一/不/儿 merging
   std::vector<ChineseReading> readings;  // one per ideograph of `normalized`
-  std::string phones;                 // Amphion's IPA string; "" when there is nothing to read
-  std::vector<std::string> warnings;  // characters dropped or left unread, each named
+  std::string phones;                    // Amphion's IPA string; "" when there is nothing to read
+  std::vector<std::string> warnings;     // characters dropped or left unread, each named
 };
 
 class ChineseG2P {

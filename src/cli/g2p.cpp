@@ -65,16 +65,17 @@ int run_g2p(const G2PArgs& args) {
     nlohmann::json readings = nlohmann::json::array();
     for (const ChineseReading& c : r.readings)
       readings.push_back({{"char", c.character}, {"pinyin", c.pinyin}, {"source", c.source}});
-    const nlohmann::json out = {{"text", line},         {"normalized", r.normalized},
-                                {"words", r.words},     {"readings", readings},
-                                {"phones", r.phones},   {"warnings", r.warnings}};
+    const nlohmann::json out = {{"text", line},       {"normalized", r.normalized},
+                                {"words", r.words},   {"readings", readings},
+                                {"phones", r.phones}, {"warnings", r.warnings}};
     std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   }
   // Text with no Mandarin in it passes through as empty lines (named in the warnings); a text
   // with nothing at all to read is an error, so that a script notices.
   if (!any)
-    fail(ErrorCode::kInvalidArgument, "the text has nothing the Mandarin G2P reads (see the "
-                                      "warnings): no Chinese characters or punctuation");
+    fail(ErrorCode::kInvalidArgument,
+         "the text has nothing the Mandarin G2P reads (see the "
+         "warnings): no Chinese characters or punctuation");
   return 0;
 }
 

@@ -13,8 +13,8 @@ namespace {
 namespace uni = bert_unicode;
 
 constexpr size_t kMaxCharsPerWord = 100;
-const std::array<std::u32string_view, 5> kSpecialTokens = {U"[UNK]", U"[SEP]", U"[PAD]",
-                                                           U"[CLS]", U"[MASK]"};
+const std::array<std::u32string_view, 5> kSpecialTokens = {U"[UNK]", U"[SEP]", U"[PAD]", U"[CLS]",
+                                                           U"[MASK]"};
 
 // Where the next special token starts at or after `from` (text.size() if none), and its length.
 size_t find_special(std::u32string_view text, size_t from, size_t& length) {

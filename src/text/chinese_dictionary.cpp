@@ -30,8 +30,8 @@ std::pair<std::string, std::string> tab_pair(const std::string& line, const std:
                                              size_t number) {
   const size_t tab = line.find('\t');
   if (tab == std::string::npos || tab == 0 || tab + 1 == line.size())
-    fail(ErrorCode::kInvalidModel, "{} line {}: expected 'key<TAB>value', got '{}'", path,
-         number, line);
+    fail(ErrorCode::kInvalidModel, "{} line {}: expected 'key<TAB>value', got '{}'", path, number,
+         line);
   return {line.substr(0, tab), line.substr(tab + 1)};
 }
 

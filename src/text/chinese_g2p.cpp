@@ -25,20 +25,22 @@ using text::to_code_points;
 using text::to_utf8;
 
 bool is_ideograph(char32_t c) { return c >= 0x4E00 && c <= 0x9FFF; }
-bool is_kept_mark(char32_t c) { return std::u32string_view(U"_,.?!;:'…").find(c) != std::u32string_view::npos; }
+bool is_kept_mark(char32_t c) {
+  return std::u32string_view(U"_,.?!;:'…").find(c) != std::u32string_view::npos;
+}
 
 bool is_space(char32_t c) {
   return c == U' ' || (c >= U'\t' && c <= U'\r') || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
-         c == 0x205F || c == 0x3000;
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+         c == 0x3000;
 }
 
 // Amphion's normalization(): Chinese punctuation made ASCII, spaces removed, and everything but
 // ideographs and _,.?!;:'… dropped (named in `dropped`).
 std::u32string normalise(std::u32string t, std::set<char32_t>& dropped) {
   static const std::pair<std::u32string, std::u32string> kReplace[] = {
-      {U"，", U","}, {U"。", U"."}, {U"！", U"!"}, {U"？", U"?"}, {U"；", U";"},
-      {U"：", U":"}, {U"、", U","}, {U"‘", U"'"}, {U"’", U"'"}, {U"⋯", U"…"},
+      {U"，", U","},  {U"。", U"."},     {U"！", U"!"}, {U"？", U"?"}, {U"；", U";"},
+      {U"：", U":"},  {U"、", U","},     {U"‘", U"'"},  {U"’", U"'"},  {U"⋯", U"…"},
       {U"···", U"…"}, {U"・・・", U"…"}, {U"...", U"…"}};
   for (const auto& [from, to] : kReplace) {
     for (size_t at = t.find(from); at != std::u32string::npos; at = t.find(from, at + to.size()))
@@ -59,7 +61,8 @@ std::string quoted_list(const std::set<char32_t>& chars) {
   size_t shown = 0;
   for (char32_t c : chars) {
     if (shown++ == 12) return out + fmt::format(" and {} more", chars.size() - 12);
-    out += (out.empty() ? "" : " ") + fmt::format("'{}'", c == 0xFFFD ? "invalid UTF-8" : to_utf8(std::u32string(1, c)));
+    out += (out.empty() ? "" : " ") +
+           fmt::format("'{}'", c == 0xFFFD ? "invalid UTF-8" : to_utf8(std::u32string(1, c)));
   }
   return out;
 }
@@ -166,10 +169,10 @@ ChineseG2PResult ChineseG2P::Impl::convert(const std::string& input) const {
   std::set<char32_t> dropped;
   const std::u32string sentence = normalise(text::read_numbers(to_code_points(input)), dropped);
   if (!dropped.empty())
-    result.warnings.push_back("dropped what the Mandarin G2P does not read: " + quoted_list(dropped));
+    result.warnings.push_back("dropped what the Mandarin G2P does not read: " +
+                              quoted_list(dropped));
   result.normalized = to_utf8(sentence);
-  const std::vector<std::u32string> words =
-      text::merge_words(dictionary.segment(sentence));
+  const std::vector<std::u32string> words = text::merge_words(dictionary.segment(sentence));
   std::vector<std::string> bert_readings;  // run once, on the first polyphone
   std::set<char32_t> unread;
   std::u32string phones;

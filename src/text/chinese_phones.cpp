@@ -74,8 +74,8 @@ void yi_sandhi(const std::u32string& word, std::vector<std::u32string>& s) {
 }
 
 void er_sandhi(const std::u32string& word, std::vector<std::u32string>& s) {
-  static const std::unordered_set<std::u32string> kKeepsTone = {U"女儿", U"老儿", U"男儿",
-                                                               U"少儿", U"小儿"};
+  static const std::unordered_set<std::u32string> kKeepsTone = {U"女儿", U"老儿", U"男儿", U"少儿",
+                                                                U"小儿"};
   if (word.size() > 1 && word.back() == U'儿' && !kKeepsTone.count(word) && !s.empty())
     change_tone(s.back(), U"˙");
 }
@@ -87,21 +87,23 @@ struct Rule {
 // Amphion's _bopomofo_to_ipa, applied in this order over the whole text.
 const std::vector<Rule>& ipa_rules() {
   static const std::vector<Rule> rules = {
-      {U"ㄅㄛ", U"p⁼wo"}, {U"ㄆㄛ", U"pʰwo"}, {U"ㄇㄛ", U"mwo"}, {U"ㄈㄛ", U"fwo"},
-      {U"ㄧㄢ", U"|jɛn"}, {U"ㄩㄢ", U"|ɥæn"}, {U"ㄧㄣ", U"|in"}, {U"ㄩㄣ", U"|ɥn"},
-      {U"ㄧㄥ", U"|iŋ"}, {U"ㄨㄥ", U"|ʊŋ"}, {U"ㄩㄥ", U"|jʊŋ"}, {U"ㄧㄚ", U"|ia"},
-      {U"ㄧㄝ", U"|iɛ"}, {U"ㄧㄠ", U"|iɑʊ"}, {U"ㄧㄡ", U"|ioʊ"}, {U"ㄧㄤ", U"|iɑŋ"},
-      {U"ㄨㄚ", U"|ua"}, {U"ㄨㄛ", U"|uo"}, {U"ㄨㄞ", U"|uaɪ"}, {U"ㄨㄟ", U"|ueɪ"},
+      {U"ㄅㄛ", U"p⁼wo"}, {U"ㄆㄛ", U"pʰwo"}, {U"ㄇㄛ", U"mwo"},  {U"ㄈㄛ", U"fwo"},
+      {U"ㄧㄢ", U"|jɛn"}, {U"ㄩㄢ", U"|ɥæn"}, {U"ㄧㄣ", U"|in"},  {U"ㄩㄣ", U"|ɥn"},
+      {U"ㄧㄥ", U"|iŋ"},  {U"ㄨㄥ", U"|ʊŋ"},  {U"ㄩㄥ", U"|jʊŋ"}, {U"ㄧㄚ", U"|ia"},
+      {U"ㄧㄝ", U"|iɛ"},  {U"ㄧㄠ", U"|iɑʊ"}, {U"ㄧㄡ", U"|ioʊ"}, {U"ㄧㄤ", U"|iɑŋ"},
+      {U"ㄨㄚ", U"|ua"},  {U"ㄨㄛ", U"|uo"},  {U"ㄨㄞ", U"|uaɪ"}, {U"ㄨㄟ", U"|ueɪ"},
       {U"ㄨㄢ", U"|uan"}, {U"ㄨㄣ", U"|uən"}, {U"ㄨㄤ", U"|uɑŋ"}, {U"ㄩㄝ", U"|ɥɛ"},
-      {U"ㄅ", U"p⁼"}, {U"ㄆ", U"pʰ"}, {U"ㄇ", U"m"}, {U"ㄈ", U"f"}, {U"ㄉ", U"t⁼"},
-      {U"ㄊ", U"tʰ"}, {U"ㄋ", U"n"}, {U"ㄌ", U"l"}, {U"ㄍ", U"k⁼"}, {U"ㄎ", U"kʰ"},
-      {U"ㄏ", U"x"}, {U"ㄐ", U"tʃ⁼"}, {U"ㄑ", U"tʃʰ"}, {U"ㄒ", U"ʃ"}, {U"ㄓ", U"ts`⁼"},
-      {U"ㄔ", U"ts`ʰ"}, {U"ㄕ", U"s`"}, {U"ㄖ", U"ɹ`"}, {U"ㄗ", U"ts⁼"}, {U"ㄘ", U"tsʰ"},
-      {U"ㄙ", U"|s"}, {U"ㄚ", U"|a"}, {U"ㄛ", U"|o"}, {U"ㄜ", U"|ə"}, {U"ㄝ", U"|ɛ"},
-      {U"ㄞ", U"|aɪ"}, {U"ㄟ", U"|eɪ"}, {U"ㄠ", U"|ɑʊ"}, {U"ㄡ", U"|oʊ"}, {U"ㄢ", U"|an"},
-      {U"ㄣ", U"|ən"}, {U"ㄤ", U"|ɑŋ"}, {U"ㄥ", U"|əŋ"}, {U"ㄦ", U"əɹ"}, {U"ㄧ", U"|i"},
-      {U"ㄨ", U"|u"}, {U"ㄩ", U"|ɥ"}, {U"ˉ", U"→|"}, {U"ˊ", U"↑|"}, {U"ˇ", U"↓↑|"},
-      {U"ˋ", U"↓|"}, {U"˙", U"|"},
+      {U"ㄅ", U"p⁼"},     {U"ㄆ", U"pʰ"},     {U"ㄇ", U"m"},      {U"ㄈ", U"f"},
+      {U"ㄉ", U"t⁼"},     {U"ㄊ", U"tʰ"},     {U"ㄋ", U"n"},      {U"ㄌ", U"l"},
+      {U"ㄍ", U"k⁼"},     {U"ㄎ", U"kʰ"},     {U"ㄏ", U"x"},      {U"ㄐ", U"tʃ⁼"},
+      {U"ㄑ", U"tʃʰ"},    {U"ㄒ", U"ʃ"},      {U"ㄓ", U"ts`⁼"},   {U"ㄔ", U"ts`ʰ"},
+      {U"ㄕ", U"s`"},     {U"ㄖ", U"ɹ`"},     {U"ㄗ", U"ts⁼"},    {U"ㄘ", U"tsʰ"},
+      {U"ㄙ", U"|s"},     {U"ㄚ", U"|a"},     {U"ㄛ", U"|o"},     {U"ㄜ", U"|ə"},
+      {U"ㄝ", U"|ɛ"},     {U"ㄞ", U"|aɪ"},    {U"ㄟ", U"|eɪ"},    {U"ㄠ", U"|ɑʊ"},
+      {U"ㄡ", U"|oʊ"},    {U"ㄢ", U"|an"},    {U"ㄣ", U"|ən"},    {U"ㄤ", U"|ɑŋ"},
+      {U"ㄥ", U"|əŋ"},    {U"ㄦ", U"əɹ"},     {U"ㄧ", U"|i"},     {U"ㄨ", U"|u"},
+      {U"ㄩ", U"|ɥ"},     {U"ˉ", U"→|"},      {U"ˊ", U"↑|"},      {U"ˇ", U"↓↑|"},
+      {U"ˋ", U"↓|"},      {U"˙", U"|"},
   };
   return rules;
 }

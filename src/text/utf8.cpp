@@ -5,7 +5,11 @@ namespace amphora::text {
 size_t decode_utf8(std::string_view text, size_t i, char32_t& cp) {
   const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
   const unsigned char b = byte(i);
-  const size_t length = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
+  const size_t length = b < 0x80         ? 1
+                        : (b >> 5) == 6  ? 2
+                        : (b >> 4) == 14 ? 3
+                        : (b >> 3) == 30 ? 4
+                                         : 0;
   if (length == 0 || i + length > text.size()) return 0;
   cp = length == 1 ? b : b & (0x7F >> length);
   for (size_t k = 1; k < length; ++k) {

@@ -20,8 +20,8 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::string kModel = std::string(AMPHORA_SOURCE_DIR) + "/models/g2p-zh-polybert-small";
-const char* const kFiles[] = {"poly_bert_model.onnx", "vocab.txt",           "polychar.txt",
-                              "polydict.json",        "polydict_r.json",     "config.json",
+const char* const kFiles[] = {"poly_bert_model.onnx", "vocab.txt",        "polychar.txt",
+                              "polydict.json",        "polydict_r.json",  "config.json",
                               "chinese_lexicon.txt",  "pinyin_2_bpmf.txt"};
 
 std::string u8(const std::u32string& s) { return to_utf8(s); }
@@ -37,7 +37,8 @@ fs::path folder_without(const std::string& missing, const std::string& name) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   for (const char* file : kFiles)
-    if (std::string(file) != missing) fs::create_symlink(fs::absolute(fs::path(kModel) / file), dir / file);
+    if (std::string(file) != missing)
+      fs::create_symlink(fs::absolute(fs::path(kModel) / file), dir / file);
   return dir;
 }
 
@@ -99,8 +100,8 @@ TEST(ChinesePhones, ToneSandhiAsAmphion) {
 
 TEST(ChinesePhones, BopomofoToAmphionsIpa) {
   EXPECT_EQ(u8(bopomofo_to_ipa(U"ㄋㄧˊ|ㄏㄠˇ")), "n|i↑|x|ɑʊ↓↑");
-  EXPECT_EQ(u8(bopomofo_to_ipa(U"ㄓˉ|ㄖˋ")), "ts`⁼ɹ→|ɹ`ɹ↓");    // zhi ri: syllabic ɹ
-  EXPECT_EQ(u8(bopomofo_to_ipa(U"ㄙˋ|ㄗ˙")), "sɹ↓|ts⁼");        // si, neutral zi: none
+  EXPECT_EQ(u8(bopomofo_to_ipa(U"ㄓˉ|ㄖˋ")), "ts`⁼ɹ→|ɹ`ɹ↓");  // zhi ri: syllabic ɹ
+  EXPECT_EQ(u8(bopomofo_to_ipa(U"ㄙˋ|ㄗ˙")), "sɹ↓|ts⁼");      // si, neutral zi: none
   EXPECT_EQ(u8(bopomofo_to_ipa(U"ㄏㄠˇ|,|ㄅㄛˊ|.")), "x|ɑʊ↓↑|,|p⁼wo↑|.");
   EXPECT_EQ(u8(bopomofo_to_ipa(U"ㄐㄩㄢˋ|ㄒㄩㄝˊ")), "tʃ⁼|ɥæn↓|ʃ|ɥɛ↑");
   EXPECT_EQ(u8(bopomofo_to_ipa(U"")), "");
@@ -132,8 +133,8 @@ TEST(ChineseG2P, BertPicksAmongTheCharactersOwnReadings) {
   EXPECT_EQ(readings[4], "");  // the comma
   for (size_t i : {1, 5, 6}) {
     const std::string& r = readings[i];
-    EXPECT_TRUE(r == "chang2" || r == "chang3" || r == "zhang3" || r == "hang2" ||
-                r == "hang5" || r == "heng5" || r == "xing2" || r == "xing4")
+    EXPECT_TRUE(r == "chang2" || r == "chang3" || r == "zhang3" || r == "hang2" || r == "hang5" ||
+                r == "heng5" || r == "xing2" || r == "xing4")
         << i << ": " << r;
   }
 }
@@ -175,8 +176,8 @@ TEST(ChineseG2P, SentencesLongerThanTheBertsPositionsAreReadInWindows) {
 }
 
 TEST(ChineseG2P, AFolderMissingAFileIsNamed) {
-  for (const char* missing : {"poly_bert_model.onnx", "vocab.txt", "polychar.txt",
-                              "polydict.json", "chinese_lexicon.txt", "pinyin_2_bpmf.txt"}) {
+  for (const char* missing : {"poly_bert_model.onnx", "vocab.txt", "polychar.txt", "polydict.json",
+                              "chinese_lexicon.txt", "pinyin_2_bpmf.txt"}) {
     const fs::path dir = folder_without(missing, "missing");
     try {
       ChineseG2P::load(dir.string());
