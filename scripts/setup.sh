@@ -27,9 +27,12 @@ APT_PACKAGES=(
   git
 )
 # Speech quality: PESQ, STOI and a recogniser (PocketSphinx, with its US English model) for the
-# measures; WORLD (pyworld) for the voice trainer's pitch targets.
+# measures; WORLD (pyworld) for the voice trainer's pitch targets. The Python package's build
+# (nanobind, scikit-build-core: pyproject.toml pins the same) and Ray for scaling it out
+# (examples/ray); pyarrow, which Ray Data needs, is the last release that runs on numpy 1.
 PIP_PACKAGES=("numpy<2" onnxruntime onnx json5 safetensors "coremltools==9.0" pytest matplotlib
-              pesq==0.0.4 pystoi==0.4.1 pocketsphinx==5.1.1 pyworld-prebuilt==0.3.6.post1)
+              pesq==0.0.4 pystoi==0.4.1 pocketsphinx==5.1.1 pyworld-prebuilt==0.3.6.post1
+              nanobind==3.1.0 scikit-build-core==1.1.2 "ray[serve,data]==2.60.0" pyarrow==21.0.0)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -79,5 +82,20 @@ if [ -z "${AMPHORA_SKIP_BUILD:-}" ]; then
     grep -E 'error|FAILED' -A3 build/build.log | head -40 >&2
     echo "setup: build failed; see build/build.log" >&2
     exit 1
+  fi
+  # The Python package (pyproject.toml) into the venv. It builds in build/ too, so only the
+  # module is compiled, and it is reinstalled only when what it is made from changed since (or
+  # another checkout sharing this venv installed its own).
+  PY_STAMP=.venv/.amphora-python
+  if [ "$(cat "$PY_STAMP" 2>/dev/null)" != "$ROOT" ] || [ -n "$(find CMakeLists.txt \
+       pyproject.toml cmake include src python/amphora -newer "$PY_STAMP" -print -quit)" ]; then
+    echo "setup: installing the Python package amphora (log: build/python.log)"
+    if ! .venv/bin/pip install --no-build-isolation --no-deps --disable-pip-version-check . \
+         >build/python.log 2>&1; then
+      grep -E 'error|FAILED' -A3 build/python.log | head -40 >&2
+      echo "setup: pip install . failed; see build/python.log" >&2
+      exit 1
+    fi
+    echo "$ROOT" > "$PY_STAMP"
   fi
 fi

@@ -1,0 +1,164 @@
+// amphora.Vocoder and amphora.VocoderStream: mel (and f0 for NSF-HiFiGAN) in, samples out.
+#include <nanobind/stl/filesystem.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+
+#include <mutex>
+#include <optional>
+#include <utility>
+
+#include "amphora/vocoder.hpp"
+#include "python/arrays.hpp"
+#include "python/bindings.hpp"
+
+namespace amphora::python {
+
+namespace {
+
+struct PyVocoder {
+  explicit PyVocoder(Vocoder loaded) : vocoder(std::move(loaded)) {}
+  Vocoder vocoder;
+  std::mutex mutex;
+};
+
+struct PyStream {
+  explicit PyStream(VocoderStream started) : stream(std::move(started)) {}
+  VocoderStream stream;
+  std::mutex mutex;
+};
+
+// Runs `compute` without the GIL and holding `mutex`, then hands its samples to numpy.
+template <typename Compute>
+Samples compute_samples(std::mutex& mutex, Compute&& compute) {
+  std::vector<float> samples;
+  {
+    nb::gil_scoped_release release;
+    std::lock_guard lock(mutex);
+    samples = compute();
+  }
+  return to_numpy(std::move(samples));
+}
+
+Samples vocode(PyVocoder& self, const FloatArray& mel, const std::optional<FloatArray>& f0) {
+  const Tensor mel_tensor = to_tensor(mel);
+  const std::optional<Tensor> f0_tensor =
+      f0 ? std::optional<Tensor>(to_tensor(*f0)) : std::nullopt;
+  return compute_samples(self.mutex, [&] {
+    return f0_tensor ? self.vocoder.vocode(mel_tensor, *f0_tensor)
+                     : self.vocoder.vocode(mel_tensor);
+  });
+}
+
+Samples vocode_chunked(PyVocoder& self, const FloatArray& mel, int64_t chunk_frames,
+                       const std::optional<FloatArray>& f0) {
+  const Tensor mel_tensor = to_tensor(mel);
+  const std::optional<Tensor> f0_tensor =
+      f0 ? std::optional<Tensor>(to_tensor(*f0)) : std::nullopt;
+  return compute_samples(self.mutex, [&] {
+    return self.vocoder.vocode_chunked(mel_tensor, f0_tensor ? &*f0_tensor : nullptr,
+                                       chunk_frames);
+  });
+}
+
+Samples push(PyStream& self, const FloatArray& mel, const std::optional<FloatArray>& f0) {
+  const Tensor mel_tensor = to_tensor(mel);
+  const std::optional<Tensor> f0_tensor =
+      f0 ? std::optional<Tensor>(to_tensor(*f0)) : std::nullopt;
+  return compute_samples(self.mutex, [&] {
+    return f0_tensor ? self.stream.push(mel_tensor, *f0_tensor) : self.stream.push(mel_tensor);
+  });
+}
+
+}  // namespace
+
+void bind_vocoder(nb::module_& m) {
+  nb::class_<StreamInfo>(m, "StreamInfo", "How a vocoder streams, from its graph.")
+      .def_ro("streamable", &StreamInfo::streamable)
+      .def_ro("not_streamable_because", &StreamInfo::not_streamable_because)
+      .def_ro("history_frames", &StreamInfo::history_frames)
+      .def_ro("lookahead_frames", &StreamInfo::lookahead_frames)
+      .def_ro("bounded_history", &StreamInfo::bounded_history)
+      .def_ro("unbounded_because", &StreamInfo::unbounded_because);
+
+  nb::class_<PyStream>(m, "VocoderStream",
+                       "One utterance: push() mel frames as they arrive and get the samples "
+                       "that are final; finish() returns the rest. Their concatenation is the "
+                       "offline vocode() output (within 1e-4) for any split of the mel.")
+      .def("push", &push, nb::arg("mel"), nb::arg("f0") = nb::none(),
+           "mel: float32 [n_mels, n] or [1, n_mels, n], any n >= 0; f0 [n] in Hz for NSF.")
+      .def(
+          "finish",
+          [](PyStream& self) {
+            return compute_samples(self.mutex, [&] { return self.stream.finish(); });
+          },
+          "Ends the utterance; returns the remaining samples.")
+      .def_prop_ro("frames_pushed",
+                   [](PyStream& self) {
+                     std::lock_guard lock(self.mutex);
+                     return self.stream.frames_pushed();
+                   })
+      .def_prop_ro("samples_returned", [](PyStream& self) {
+        std::lock_guard lock(self.mutex);
+        return self.stream.samples_returned();
+      });
+
+  nb::class_<PyVocoder>(m, "Vocoder",
+                        "A vocoder package (or a bare ONNX mel -> audio model): vocode() a mel "
+                        "to samples, offline, chunked or as a stream.")
+      .def(
+          "__init__",
+          [](PyVocoder* self, const std::filesystem::path& path, int threads,
+             const std::string& backend, int sample_rate, uint64_t noise_seed) {
+            VocoderOptions options;
+            static_cast<Options&>(options) = load_options(threads, backend);
+            options.sample_rate = sample_rate;
+            options.noise_seed = noise_seed;
+            nb::gil_scoped_release release;
+            new (self) PyVocoder(Vocoder::load(path_string(path), options));
+          },
+          nb::arg("path"), nb::kw_only(), nb::arg("threads") = 0, nb::arg("backend") = "native",
+          nb::arg("sample_rate") = 0, nb::arg("noise_seed") = 0,
+          "threads: intra-op threads (0: all cores); sample_rate: for a bare ONNX file, which "
+          "carries none; noise_seed: NSF-HiFiGAN's source noise.")
+      .def_prop_ro("family", [](const PyVocoder& self) { return self.vocoder.info().family; })
+      .def_prop_ro("sample_rate",
+                   [](const PyVocoder& self) { return self.vocoder.info().sample_rate; })
+      .def_prop_ro("hop_length",
+                   [](const PyVocoder& self) { return self.vocoder.info().hop_length; },
+                   "Output samples per mel frame.")
+      .def_prop_ro("n_mels", [](const PyVocoder& self) { return self.vocoder.info().n_mels; })
+      .def_prop_ro("needs_f0", [](const PyVocoder& self) { return self.vocoder.info().needs_f0; })
+      .def_prop_ro("head", [](const PyVocoder& self) { return self.vocoder.info().head; },
+                   "\"waveform\", or \"istft\" for a spectral head (Vocos, APNet).")
+      .def_prop_ro(
+          "stream_info",
+          [](PyVocoder& self) {
+            nb::gil_scoped_release release;  // the first call analyses the graph
+            std::lock_guard lock(self.mutex);
+            return self.vocoder.stream_info();
+          },
+          nb::rv_policy::copy)
+      .def("vocode", &vocode, nb::arg("mel"), nb::arg("f0") = nb::none(),
+           "mel: float32 [n_mels, T] or [1, n_mels, T]; f0 [T] in Hz for NSF-HiFiGAN. "
+           "Returns T * hop_length float32 samples.")
+      .def("vocode_chunked", &vocode_chunked, nb::arg("mel"), nb::arg("chunk_frames"),
+           nb::arg("f0") = nb::none(),
+           "The offline output, computed chunk_frames mel frames at a time with the context "
+           "the receptive field needs (any backend).")
+      .def(
+          "stream",
+          [](PyVocoder& self) {
+            std::optional<VocoderStream> stream;
+            {
+              nb::gil_scoped_release release;
+              std::lock_guard lock(self.mutex);
+              stream.emplace(self.vocoder.stream());
+            }
+            return new PyStream(std::move(*stream));
+          },
+          nb::keep_alive<0, 1>(), nb::rv_policy::take_ownership,
+          "A stateful stream of one utterance (native engine); fails naming the node when the "
+          "model cannot stream.");
+}
+
+}  // namespace amphora::python
