@@ -27,6 +27,8 @@ std::string path_string(const std::filesystem::path& path) { return path.string(
 
 namespace {
 
+using namespace nb::literals;
+
 // A dimension as Python sees it: its size, its symbol ("frames"), or None when unknown.
 nb::object dim_value(const DimInfo& dim) {
   if (dim.size >= 0) return nb::int_(dim.size);
@@ -34,18 +36,24 @@ nb::object dim_value(const DimInfo& dim) {
   return nb::none();
 }
 
-// An array as the engine takes it; lists and other array-likes go through numpy first.
-AnyArray as_array(nb::handle value) {
+// An array as the engine takes it. Arrays keep their dtype (the engine refuses a wrong one,
+// naming it); lists and other array-likes become arrays of the input's declared dtype.
+AnyArray as_array(const Model& model, const std::string& name, nb::handle value) {
   AnyArray array;
   if (nb::try_cast(value, array)) return array;
-  return nb::cast<AnyArray>(nb::module_::import_("numpy").attr("ascontiguousarray")(value));
+  nb::object dtype = nb::none();
+  for (const TensorInfo& input : model.inputs()) {
+    if (input.name == name) dtype = nb::str(dtype_name(input.dtype));
+  }
+  return nb::cast<AnyArray>(
+      nb::module_::import_("numpy").attr("ascontiguousarray")(value, "dtype"_a = dtype));
 }
 
 nb::dict run(const Model& model, const nb::dict& inputs) {
   std::map<std::string, Tensor> tensors;
   for (auto [name, value] : inputs) {
     const std::string key = nb::cast<std::string>(name);
-    tensors.emplace(key, to_tensor(as_array(value), "input '" + key + "'"));
+    tensors.emplace(key, to_tensor(as_array(model, key, value), "input '" + key + "'"));
   }
   std::map<std::string, Tensor> outputs;
   {

@@ -11,9 +11,7 @@ import wave
 import numpy as np
 import pytest
 
-from e2e_util import ROOT, amphora_bin
-
-EXPORT = [str(ROOT / "scripts" / "bin" / "amphora-export")]
+from e2e_util import ROOT, amphora_bin, export_package
 SENTENCES = "The old fisherman painted a yellow bicycle. Call me at seven, said the baker!"
 
 
@@ -26,17 +24,13 @@ def packages(tmp_path_factory):
     # it a voice the English front end can drive.
     lexicon = ["--set", "preprocess.phone_extractor=lexicon", "--set", "model.text_token_num=152"]
     for family, extra in (("fastspeech2", []), ("vits", lexicon)):
-        subprocess.run(EXPORT + ["acoustic", "--family", family, "--random-init", "--seed", "3",
-                                 "--formats", "onnx", "--output", str(out[family]), "--quiet",
-                                 *extra], check=True, timeout=600)
+        export_package("acoustic", out[family], "--family", family, "--random-init", "--seed", "3",
+                       *extra)
     # The small random-init vocoder shares the small acoustic defaults' mel settings; the
     # shipped reference vocoder (22.05 kHz, 80 mels) does not.
-    subprocess.run(EXPORT + ["vocoder", "--family", "hifigan", "--random-init", "--seed", "0",
-                             "--formats", "onnx", "--output", str(out["vocoder"]), "--quiet"],
-                   check=True, timeout=600)
-    subprocess.run(EXPORT + ["vocoder", "--checkpoint", str(ROOT / "models/hifigan-flite-small"),
-                             "--formats", "onnx", "--output", str(out["vocoder_22k"]), "--quiet"],
-                   check=True, timeout=600)
+    export_package("vocoder", out["vocoder"], "--family", "hifigan", "--random-init", "--seed", "0")
+    export_package("vocoder", out["vocoder_22k"], "--checkpoint",
+                   str(ROOT / "models/hifigan-flite-small"))
     return out
 
 
