@@ -69,6 +69,31 @@ Samples push(PyStream& self, const FloatArray& mel, const std::optional<FloatArr
   });
 }
 
+// The manifest's "mel" section, as amphora_export.quality.amphion_mel takes it; None for a
+// bare ONNX file, which carries none.
+nb::object mel_config(const PyVocoder& self) {
+  const std::optional<audio::MelConfig>& config = self.vocoder.mel_config();
+  if (!config) return nb::none();
+  nb::dict mel;
+  mel["sample_rate"] = config->sample_rate;
+  mel["n_fft"] = config->n_fft;
+  mel["win_length"] = config->win_length;
+  mel["hop_length"] = config->hop_length;
+  mel["n_mels"] = config->n_mels;
+  mel["fmin"] = config->fmin;
+  mel["fmax"] = config->effective_fmax();
+  mel["center"] = config->center;
+  mel["clamp_min"] = config->clamp_min;
+  mel["norm"] = nb::none();
+  if (config->norm_mean && config->norm_std) {
+    nb::dict norm;
+    norm["mean"] = *config->norm_mean;
+    norm["std"] = *config->norm_std;
+    mel["norm"] = norm;
+  }
+  return mel;
+}
+
 }  // namespace
 
 void bind_vocoder(nb::module_& m) {
@@ -130,6 +155,10 @@ void bind_vocoder(nb::module_& m) {
       .def_prop_ro("needs_f0", [](const PyVocoder& self) { return self.vocoder.info().needs_f0; })
       .def_prop_ro("head", [](const PyVocoder& self) { return self.vocoder.info().head; },
                    "\"waveform\", or \"istft\" for a spectral head (Vocos, APNet).")
+      .def_prop_ro("mel_config", &mel_config,
+                   nb::sig("def mel_config(self) -> dict[str, object] | None"),
+                   "The mel settings it was trained with (Amphion's extract_mel_features), or "
+                   "None for a bare ONNX file.")
       .def_prop_ro(
           "stream_info",
           [](PyVocoder& self) {

@@ -109,6 +109,8 @@ def test_vocode_equals_the_cli(hifigan, tmp_path):
     assert (vocoder.family, vocoder.sample_rate, vocoder.hop_length, vocoder.n_mels) == \
         ("hifigan", hifigan.sample_rate, hifigan.hop, hifigan.n_mels)
     assert vocoder.head == "waveform" and not vocoder.needs_f0
+    manifest_mel = {k: v for k, v in hifigan.manifest["mel"].items() if k != "log"}
+    assert vocoder.mel_config == manifest_mel
 
 
 def test_mel_forms_and_buffers(hifigan):
