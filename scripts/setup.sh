@@ -29,7 +29,7 @@ APT_PACKAGES=(
 # Speech quality: PESQ, STOI and a recogniser (PocketSphinx, with its US English model) for the
 # measures; WORLD (pyworld) for the voice trainer's pitch targets. The Python package's build
 # (nanobind, scikit-build-core: pyproject.toml pins the same) and Ray for scaling it out
-# (examples/ray); pyarrow, which Ray Data needs, is the last release that runs on numpy 1.
+# (examples/ray), with a pyarrow (Ray Data's) that still runs on numpy 1 (26 needs numpy 2).
 PIP_PACKAGES=("numpy<2" onnxruntime onnx json5 safetensors "coremltools==9.0" pytest matplotlib
               pesq==0.0.4 pystoi==0.4.1 pocketsphinx==5.1.1 pyworld-prebuilt==0.3.6.post1
               nanobind==3.1.0 scikit-build-core==1.1.2 "ray[serve,data]==2.60.0" pyarrow==21.0.0)

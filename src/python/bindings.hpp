@@ -8,6 +8,7 @@
 #include <nanobind/nanobind.h>
 
 #include <filesystem>
+#include <mutex>
 #include <string>
 
 #include "amphora/amphora.hpp"
@@ -17,6 +18,15 @@ namespace amphora::python {
 void bind_model(nanobind::module_& module);
 void bind_vocoder(nanobind::module_& module);
 void bind_synthesizer(nanobind::module_& module);
+
+// Runs `call` without the GIL, holding `mutex` (released before the GIL is taken back, so a
+// thread waiting for it never holds the GIL).
+template <typename Call>
+auto without_gil(std::mutex& mutex, Call&& call) {
+  nanobind::gil_scoped_release release;
+  std::lock_guard lock(mutex);
+  return call();
+}
 
 // The Options every loader takes; `backend` is "native" or "torchscript".
 Options load_options(int threads, const std::string& backend);

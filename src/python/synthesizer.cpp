@@ -31,13 +31,8 @@ SpeechOptions speech_options(int64_t speaker, float speed, bool stream, int64_t 
 }
 
 Samples speak(PySynthesizer& self, const std::string& text, int64_t speaker, float speed) {
-  std::vector<float> samples;
-  {
-    nb::gil_scoped_release release;
-    std::lock_guard lock(self.mutex);
-    samples = self.synthesizer.speak(text, speech_options(speaker, speed, false, 16));
-  }
-  return to_numpy(std::move(samples));
+  const SpeechOptions options = speech_options(speaker, speed, false, 16);
+  return to_numpy(without_gil(self.mutex, [&] { return self.synthesizer.speak(text, options); }));
 }
 
 // The sink takes the GIL only while the callback runs; its samples are a copy, since the span
@@ -45,15 +40,12 @@ Samples speak(PySynthesizer& self, const std::string& text, int64_t speaker, flo
 nb::dict speak_to(PySynthesizer& self, const std::string& text, nb::callable on_audio,
                   int64_t speaker, float speed, bool stream, int64_t chunk_frames) {
   const SpeechOptions options = speech_options(speaker, speed, stream, chunk_frames);
-  SpeechReport report;
-  {
-    nb::gil_scoped_release release;
-    std::lock_guard lock(self.mutex);
-    report = self.synthesizer.speak(text, options, [&](std::span<const float> samples) {
+  const SpeechReport report = without_gil(self.mutex, [&] {
+    return self.synthesizer.speak(text, options, [&](std::span<const float> samples) {
       nb::gil_scoped_acquire acquire;
       on_audio(to_numpy(std::vector<float>(samples.begin(), samples.end())));
     });
-  }
+  });
   nb::dict result;
   result["sentences"] = report.sentences;
   result["skipped"] = report.skipped;

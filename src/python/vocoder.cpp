@@ -22,51 +22,47 @@ struct PyVocoder {
 };
 
 struct PyStream {
-  explicit PyStream(VocoderStream started) : stream(std::move(started)) {}
+  PyStream(VocoderStream started, VocoderInfo info)
+      : stream(std::move(started)), info(std::move(info)) {}
   VocoderStream stream;
+  VocoderInfo info;  // of its vocoder, for the f0 check
   std::mutex mutex;
 };
 
-// Runs `compute` without the GIL and holding `mutex`, then hands its samples to numpy.
-template <typename Compute>
-Samples compute_samples(std::mutex& mutex, Compute&& compute) {
-  std::vector<float> samples;
-  {
-    nb::gil_scoped_release release;
-    std::lock_guard lock(mutex);
-    samples = compute();
+// The f0 as a Tensor, when given. As the C ABI does, an f0 is refused where the vocoder takes
+// none: the C++ API would ignore it silently.
+std::optional<Tensor> f0_tensor(const std::optional<FloatArray>& f0, const VocoderInfo& info) {
+  if (!f0) return std::nullopt;
+  if (!info.needs_f0) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "this " + info.family + " vocoder takes no f0: pass none");
   }
-  return to_numpy(std::move(samples));
+  return to_tensor(*f0);
 }
 
 Samples vocode(PyVocoder& self, const FloatArray& mel, const std::optional<FloatArray>& f0) {
   const Tensor mel_tensor = to_tensor(mel);
-  const std::optional<Tensor> f0_tensor =
-      f0 ? std::optional<Tensor>(to_tensor(*f0)) : std::nullopt;
-  return compute_samples(self.mutex, [&] {
-    return f0_tensor ? self.vocoder.vocode(mel_tensor, *f0_tensor)
-                     : self.vocoder.vocode(mel_tensor);
-  });
+  const std::optional<Tensor> f0s = f0_tensor(f0, self.vocoder.info());
+  return to_numpy(without_gil(self.mutex, [&] {
+    return f0s ? self.vocoder.vocode(mel_tensor, *f0s) : self.vocoder.vocode(mel_tensor);
+  }));
 }
 
 Samples vocode_chunked(PyVocoder& self, const FloatArray& mel, int64_t chunk_frames,
                        const std::optional<FloatArray>& f0) {
   const Tensor mel_tensor = to_tensor(mel);
-  const std::optional<Tensor> f0_tensor =
-      f0 ? std::optional<Tensor>(to_tensor(*f0)) : std::nullopt;
-  return compute_samples(self.mutex, [&] {
-    return self.vocoder.vocode_chunked(mel_tensor, f0_tensor ? &*f0_tensor : nullptr,
-                                       chunk_frames);
-  });
+  const std::optional<Tensor> f0s = f0_tensor(f0, self.vocoder.info());
+  return to_numpy(without_gil(self.mutex, [&] {
+    return self.vocoder.vocode_chunked(mel_tensor, f0s ? &*f0s : nullptr, chunk_frames);
+  }));
 }
 
 Samples push(PyStream& self, const FloatArray& mel, const std::optional<FloatArray>& f0) {
   const Tensor mel_tensor = to_tensor(mel);
-  const std::optional<Tensor> f0_tensor =
-      f0 ? std::optional<Tensor>(to_tensor(*f0)) : std::nullopt;
-  return compute_samples(self.mutex, [&] {
-    return f0_tensor ? self.stream.push(mel_tensor, *f0_tensor) : self.stream.push(mel_tensor);
-  });
+  const std::optional<Tensor> f0s = f0_tensor(f0, self.info);
+  return to_numpy(without_gil(self.mutex, [&] {
+    return f0s ? self.stream.push(mel_tensor, *f0s) : self.stream.push(mel_tensor);
+  }));
 }
 
 // The manifest's "mel" section, as amphora_export.quality.amphion_mel takes it; None for a
@@ -114,17 +110,15 @@ void bind_vocoder(nb::module_& m) {
       .def(
           "finish",
           [](PyStream& self) {
-            return compute_samples(self.mutex, [&] { return self.stream.finish(); });
+            return to_numpy(without_gil(self.mutex, [&] { return self.stream.finish(); }));
           },
           "Ends the utterance; returns the remaining samples.")
       .def_prop_ro("frames_pushed",
                    [](PyStream& self) {
-                     std::lock_guard lock(self.mutex);
-                     return self.stream.frames_pushed();
+                     return without_gil(self.mutex, [&] { return self.stream.frames_pushed(); });
                    })
       .def_prop_ro("samples_returned", [](PyStream& self) {
-        std::lock_guard lock(self.mutex);
-        return self.stream.samples_returned();
+        return without_gil(self.mutex, [&] { return self.stream.samples_returned(); });
       });
 
   nb::class_<PyVocoder>(m, "Vocoder",
@@ -161,10 +155,8 @@ void bind_vocoder(nb::module_& m) {
                    "None for a bare ONNX file.")
       .def_prop_ro(
           "stream_info",
-          [](PyVocoder& self) {
-            nb::gil_scoped_release release;  // the first call analyses the graph
-            std::lock_guard lock(self.mutex);
-            return self.vocoder.stream_info();
+          [](PyVocoder& self) {  // the first call analyses the graph
+            return without_gil(self.mutex, [&] { return self.vocoder.stream_info(); });
           },
           nb::rv_policy::copy)
       .def("vocode", &vocode, nb::arg("mel"), nb::arg("f0") = nb::none(),
@@ -177,13 +169,8 @@ void bind_vocoder(nb::module_& m) {
       .def(
           "stream",
           [](PyVocoder& self) {
-            std::optional<VocoderStream> stream;
-            {
-              nb::gil_scoped_release release;
-              std::lock_guard lock(self.mutex);
-              stream.emplace(self.vocoder.stream());
-            }
-            return new PyStream(std::move(*stream));
+            VocoderStream stream = without_gil(self.mutex, [&] { return self.vocoder.stream(); });
+            return new PyStream(std::move(stream), self.vocoder.info());
           },
           nb::keep_alive<0, 1>(), nb::rv_policy::take_ownership,
           "A stateful stream of one utterance (native engine); fails naming the node when the "

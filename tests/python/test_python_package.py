@@ -196,6 +196,8 @@ def test_errors_are_amphora_errors_naming_the_fault(hifigan, tmp_path):
                        match=re.escape(f"[{hifigan.n_mels + 1}, 10]")) as caught:
         vocoder.vocode(wrong)
     assert isinstance(caught.value, ValueError)
+    with pytest.raises(amphora.InvalidArgumentError, match="hifigan vocoder takes no f0"):
+        vocoder.vocode(mel_of(hifigan, 4), np.full(4, 100, np.float32))
 
     stream = vocoder.stream()
     stream.push(mel_of(hifigan, 4))
