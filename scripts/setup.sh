@@ -83,15 +83,15 @@ if [ -z "${AMPHORA_SKIP_BUILD:-}" ]; then
     echo "setup: build failed; see build/build.log" >&2
     exit 1
   fi
-  # The Python package (pyproject.toml) into the venv. It builds in build/ too, so only the
-  # module is compiled, and it is reinstalled only when what it is made from changed since (or
-  # another checkout sharing this venv installed its own).
+  # The Python package (pyproject.toml) into the venv, built in build/ too (the build
+  # requirements are in the venv), so only the module is compiled. Reinstalled only when what it
+  # is made from changed since (or another checkout sharing this venv installed its own).
   PY_STAMP=.venv/.amphora-python
   if [ "$(cat "$PY_STAMP" 2>/dev/null)" != "$ROOT" ] || [ -n "$(find CMakeLists.txt \
        pyproject.toml cmake include src python/amphora -newer "$PY_STAMP" -print -quit)" ]; then
     echo "setup: installing the Python package amphora (log: build/python.log)"
-    if ! .venv/bin/pip install --no-build-isolation --no-deps --disable-pip-version-check . \
-         >build/python.log 2>&1; then
+    if ! .venv/bin/pip install --no-build-isolation -C build-dir=build --no-deps \
+         --disable-pip-version-check . >build/python.log 2>&1; then
       grep -E 'error|FAILED' -A3 build/python.log | head -40 >&2
       echo "setup: pip install . failed; see build/python.log" >&2
       exit 1
