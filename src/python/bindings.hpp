@@ -7,7 +7,6 @@
 
 #include <nanobind/nanobind.h>
 
-#include <filesystem>
 #include <mutex>
 #include <string>
 
@@ -30,6 +29,5 @@ auto without_gil(std::mutex& mutex, Call&& call) {
 
 // The Options every loader takes; `backend` is "native" or "torchscript".
 Options load_options(int threads, const std::string& backend);
-std::string path_string(const std::filesystem::path& path);
 
 }  // namespace amphora::python

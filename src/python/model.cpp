@@ -23,8 +23,6 @@ Options load_options(int threads, const std::string& backend) {
   return options;
 }
 
-std::string path_string(const std::filesystem::path& path) { return path.string(); }
-
 namespace {
 
 using namespace nb::literals;
@@ -91,7 +89,7 @@ void bind_model(nb::module_& m) {
              const std::string& backend) {
             const Options options = load_options(threads, backend);
             nb::gil_scoped_release release;
-            new (self) Model(Model::load(path_string(path), options));
+            new (self) Model(Model::load(path.string(), options));
           },
           nb::arg("path"), nb::kw_only(), nb::arg("threads") = 0,
           nb::arg("backend") = "native",

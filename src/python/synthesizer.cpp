@@ -21,17 +21,10 @@ struct PySynthesizer {
   std::mutex mutex;
 };
 
-SpeechOptions speech_options(int64_t speaker, float speed, bool stream, int64_t chunk_frames) {
+Samples speak(PySynthesizer& self, const std::string& text, int64_t speaker, float speed) {
   SpeechOptions options;
   options.speaker = speaker;
   options.speed = speed;
-  options.stream = stream;
-  options.chunk_frames = chunk_frames;
-  return options;
-}
-
-Samples speak(PySynthesizer& self, const std::string& text, int64_t speaker, float speed) {
-  const SpeechOptions options = speech_options(speaker, speed, false, 16);
   return to_numpy(without_gil(self.mutex, [&] { return self.synthesizer.speak(text, options); }));
 }
 
@@ -39,7 +32,7 @@ Samples speak(PySynthesizer& self, const std::string& text, int64_t speaker, flo
 // is the synthesizer's buffer. An exception from the callback ends speak_to with it.
 nb::dict speak_to(PySynthesizer& self, const std::string& text, nb::callable on_audio,
                   int64_t speaker, float speed, bool stream, int64_t chunk_frames) {
-  const SpeechOptions options = speech_options(speaker, speed, stream, chunk_frames);
+  const SpeechOptions options{speaker, speed, stream, chunk_frames};
   const SpeechReport report = without_gil(self.mutex, [&] {
     return self.synthesizer.speak(text, options, [&](std::span<const float> samples) {
       nb::gil_scoped_acquire acquire;
@@ -69,7 +62,7 @@ void bind_synthesizer(nb::module_& m) {
             const Options options = load_options(threads, backend);
             nb::gil_scoped_release release;
             new (self)
-                PySynthesizer(Synthesizer::load(path_string(voice), path_string(vocoder), options));
+                PySynthesizer(Synthesizer::load(voice.string(), vocoder.string(), options));
           },
           nb::arg("voice"), nb::arg("vocoder") = "", nb::kw_only(), nb::arg("threads") = 0,
           nb::arg("backend") = "native",
@@ -91,13 +84,14 @@ void bind_synthesizer(nb::module_& m) {
            "The whole text's speech as float32 samples at sample_rate. speed > 1 is faster.")
       .def("speak_to", &speak_to, nb::arg("text"), nb::arg("on_audio"), nb::kw_only(),
            nb::arg("speaker") = 0, nb::arg("speed") = 1.0f, nb::arg("stream") = true,
-           nb::arg("chunk_frames") = 16,
+           nb::arg("chunk_frames") = SpeechOptions{}.chunk_frames,
            nb::sig("def speak_to(self, text: str, on_audio: collections.abc.Callable[["
                    "numpy.typing.NDArray[numpy.float32]], object], *, speaker: int = 0, "
                    "speed: float = 1.0, stream: bool = True, chunk_frames: int = 16) -> "
                    "dict[str, object]"),
            "Calls on_audio(samples) in order as the speech is made: per sentence, or with "
-           "stream=True every chunk_frames mel frames. Returns the report (sentences, samples, "
+           "stream=True every chunk_frames mel frames (on_audio must not call this "
+           "synthesizer, which is busy). Returns the report (sentences, samples, "
            "first_audio_ms, compute_ms, warnings).");
 }
 

@@ -133,7 +133,7 @@ void bind_vocoder(nb::module_& m) {
             options.sample_rate = sample_rate;
             options.noise_seed = noise_seed;
             nb::gil_scoped_release release;
-            new (self) PyVocoder(Vocoder::load(path_string(path), options));
+            new (self) PyVocoder(Vocoder::load(path.string(), options));
           },
           nb::arg("path"), nb::kw_only(), nb::arg("threads") = 0, nb::arg("backend") = "native",
           nb::arg("sample_rate") = 0, nb::arg("noise_seed") = 0,

@@ -59,3 +59,10 @@ def write_pcm16(path: pathlib.Path, samples: np.ndarray, rate: int) -> np.ndarra
         w.setframerate(rate)
         w.writeframes(ints.tobytes())
     return ints.astype(np.float32) / 32768.0
+
+
+def read_pcm16(path: pathlib.Path) -> tuple[np.ndarray, int]:
+    """A 16-bit wav's samples (as floats, /32768) and its rate."""
+    with wave.open(str(path), "rb") as w:
+        assert w.getsampwidth() == 2
+        return np.frombuffer(w.readframes(w.getnframes()), np.int16) / 32768.0, w.getframerate()

@@ -6,12 +6,11 @@ with one clear error and no output file."""
 import json
 import re
 import subprocess
-import wave
 
 import numpy as np
 import pytest
 
-from e2e_util import ROOT, amphora_bin, export_package
+from e2e_util import ROOT, amphora_bin, export_package, read_pcm16
 SENTENCES = "The old fisherman painted a yellow bicycle. Call me at seven, said the baker!"
 
 
@@ -39,12 +38,6 @@ def amphora(*args, timeout=300):
                           timeout=timeout)
 
 
-def read_float_wav(path):
-    with wave.open(str(path), "rb") as w:
-        assert w.getsampwidth() == 2
-        return np.frombuffer(w.readframes(w.getnframes()), np.int16) / 32768.0, w.getframerate()
-
-
 # ----------------------------------------------------------------------------- phonemize
 
 def test_phonemize_prints_sentences_phones_and_the_voices_ids(packages):
@@ -68,7 +61,7 @@ def test_phonemize_record_labels_flites_own_audio(tmp_path):
                    "Seven boats drifted past.")
     assert proc.returncode == 0, proc.stderr
     labels = json.loads(proc.stdout)
-    samples, rate = read_float_wav(wav)
+    samples, rate = read_pcm16(wav)
     assert rate == labels["sample_rate"] == 16000
     ends = [end for _, end in labels["phones"]]
     assert ends == sorted(ends) and abs(ends[-1] - len(samples) / rate) < 0.15
@@ -104,8 +97,8 @@ def test_streamed_speech_equals_offline_speech(packages, tmp_path, voice, vocode
                    vocoder=vocoder)
     assert streamed.returncode == 0, streamed.stderr
     assert re.search(r"first audio after [\d.]+ ms", streamed.stdout)
-    a, rate = read_float_wav(tmp_path / "offline.wav")
-    b, _ = read_float_wav(tmp_path / "stream.wav")
+    a, rate = read_pcm16(tmp_path / "offline.wav")
+    b, _ = read_pcm16(tmp_path / "stream.wav")
     assert rate == json.loads((packages[voice] / "amphora.json").read_text())["sample_rate"]
     assert len(a) == len(b) > rate // 10
     # Streaming is exact to 1e-4 before the wav's 16-bit rounding: 4 steps of 1/32768 after.
@@ -118,7 +111,7 @@ def test_speaker_and_speed_change_the_speech(packages, tmp_path):
         out = tmp_path / f"{len(list(tmp_path.iterdir()))}.wav"
         proc = tts(packages, "fastspeech2", out, *extra)
         assert proc.returncode == 0, proc.stderr
-        return read_float_wav(out)[0]
+        return read_pcm16(out)[0]
     normal, fast = samples(), samples("--speed", "2")
     assert len(fast) < 0.7 * len(normal)
 

@@ -13,14 +13,13 @@ import subprocess
 import sys
 import threading
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import amphora
-from e2e_util import ROOT, amphora_bin, export_package, run_onnxruntime
+from e2e_util import ROOT, amphora_bin, export_package, read_pcm16, run_onnxruntime
 from exported_family import package_cache
 
 TOLERANCE = 1e-4
@@ -259,12 +258,6 @@ def test_compute_releases_the_gil(hifigan, voice):
 # ----------------------------------------------------------------------------- text to speech
 
 
-def read_float_wav(path: Path) -> np.ndarray:
-    with wave.open(str(path), "rb") as w:
-        assert w.getsampwidth() == 2
-        return np.frombuffer(w.readframes(w.getnframes()), np.int16) / 32768.0
-
-
 def test_speech_equals_the_cli_and_streams(voice, tmp_path):
     fs2, vocoder = voice
     amphora_cli("tts", "--voice", fs2, "--vocoder", vocoder, "--text", TEXT, "-o",
@@ -272,7 +265,7 @@ def test_speech_equals_the_cli_and_streams(voice, tmp_path):
     synthesizer = amphora.Synthesizer(fs2, vocoder, threads=1)
     assert synthesizer.family == "fastspeech2" and synthesizer.sample_rate > 0
     speech = synthesizer.speak(TEXT)
-    cli = read_float_wav(tmp_path / "cli.wav")
+    cli, _ = read_pcm16(tmp_path / "cli.wav")
     assert speech.shape == cli.shape
     np.testing.assert_allclose(speech, cli, atol=1.01 / 32768)  # the wav's 16-bit rounding
 
