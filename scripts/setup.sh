@@ -31,9 +31,13 @@ APT_PACKAGES=(
 # The Chinese G2P: pypinyin's dictionaries (its trainer's labels and lexicon), and transformers'
 # BertTokenizer as the reference its C++ tokenizer is tested against (4.44 still runs beside
 # Debian's torch 1.13 and numpy 1.x).
+# The Python package's build (nanobind, scikit-build-core: pyproject.toml pins the same) and Ray
+# for scaling it out (examples/ray), with a pyarrow (Ray Data's) that still runs on numpy 1 (26
+# needs numpy 2).
 PIP_PACKAGES=("numpy<2" onnxruntime onnx json5 safetensors "coremltools==9.0" pytest matplotlib
               pesq==0.0.4 pystoi==0.4.1 pocketsphinx==5.1.1 pyworld-prebuilt==0.3.6.post1
-              pypinyin==0.53.0 transformers==4.44.2)
+              pypinyin==0.53.0 transformers==4.44.2
+              nanobind==3.1.0 scikit-build-core==1.1.2 "ray[serve,data]==2.60.0" pyarrow==21.0.0)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -83,5 +87,20 @@ if [ -z "${AMPHORA_SKIP_BUILD:-}" ]; then
     grep -E 'error|FAILED' -A3 build/build.log | head -40 >&2
     echo "setup: build failed; see build/build.log" >&2
     exit 1
+  fi
+  # The Python package (pyproject.toml) into the venv, built in build/ too (the build
+  # requirements are in the venv), so only the module is compiled. Reinstalled only when what it
+  # is made from changed since (or another checkout sharing this venv installed its own).
+  PY_STAMP=.venv/.amphora-python
+  if [ "$(cat "$PY_STAMP" 2>/dev/null)" != "$ROOT" ] || [ -n "$(find CMakeLists.txt \
+       pyproject.toml cmake include src python/amphora -newer "$PY_STAMP" -print -quit)" ]; then
+    echo "setup: installing the Python package amphora (log: build/python.log)"
+    if ! .venv/bin/pip install --no-build-isolation -C build-dir=build --no-deps \
+         --disable-pip-version-check . >build/python.log 2>&1; then
+      grep -E 'error|FAILED' -A3 build/python.log | head -40 >&2
+      echo "setup: pip install . failed; see build/python.log" >&2
+      exit 1
+    fi
+    echo "$ROOT" > "$PY_STAMP"
   fi
 fi

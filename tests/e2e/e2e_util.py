@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+EXPORT = [str(ROOT / "scripts" / "bin" / "amphora-export")]
 
 
 def amphora_bin() -> pathlib.Path:
@@ -16,6 +17,14 @@ def amphora_bin() -> pathlib.Path:
     if not path.exists():
         pytest.fail(f"amphora binary not found at {path}: build it first (scripts/setup.sh)")
     return path
+
+
+def export_package(kind: str, output: pathlib.Path, *args: str,
+                   formats: str = "onnx") -> pathlib.Path:
+    """`amphora-export KIND ARGS --formats FORMATS --output OUTPUT --quiet`; returns OUTPUT."""
+    subprocess.run(EXPORT + [kind, *args, "--formats", formats, "--output", str(output),
+                             "--quiet"], check=True, timeout=600)
+    return output
 
 
 def run_amphora(model: pathlib.Path, inputs: dict, workdir: pathlib.Path, *extra: str) -> dict:
@@ -50,3 +59,10 @@ def write_pcm16(path: pathlib.Path, samples: np.ndarray, rate: int) -> np.ndarra
         w.setframerate(rate)
         w.writeframes(ints.tobytes())
     return ints.astype(np.float32) / 32768.0
+
+
+def read_pcm16(path: pathlib.Path) -> tuple[np.ndarray, int]:
+    """A 16-bit wav's samples (as floats, /32768) and its rate."""
+    with wave.open(str(path), "rb") as w:
+        assert w.getsampwidth() == 2
+        return np.frombuffer(w.readframes(w.getnframes()), np.int16) / 32768.0, w.getframerate()

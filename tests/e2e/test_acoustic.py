@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from e2e_util import ROOT, amphora_bin, run_amphora, run_onnxruntime
+from e2e_util import ROOT, amphora_bin, export_package, run_amphora, run_onnxruntime
 
-EXPORT = [str(ROOT / "scripts" / "bin" / "amphora-export")]
 TOLERANCE = {"fastspeech2": 1e-4, "vits": 1e-3}  # mel; waveform after the flows
 
 
@@ -20,15 +19,12 @@ def packages(tmp_path_factory):
     root = tmp_path_factory.mktemp("acoustic")
     out = {}
     for family in ("fastspeech2", "vits"):
-        out[family] = root / family
-        subprocess.run(EXPORT + ["acoustic", "--family", family, "--random-init", "--seed", "3",
-                                 "--formats", "onnx,torchscript", "--output", str(out[family]),
-                                 "--quiet"], check=True, timeout=600)
+        out[family] = export_package("acoustic", root / family, "--family", family,
+                                     "--random-init", "--seed", "3",
+                                     formats="onnx,torchscript")
     # The small random-init vocoder shares the small acoustic defaults' mel settings.
-    out["vocoder"] = root / "hifigan"
-    subprocess.run(EXPORT + ["vocoder", "--family", "hifigan", "--random-init", "--seed", "0",
-                             "--formats", "onnx", "--output", str(out["vocoder"]), "--quiet"],
-                   check=True, timeout=600)
+    out["vocoder"] = export_package("vocoder", root / "hifigan", "--family", "hifigan",
+                                    "--random-init", "--seed", "0")
     return out
 
 
@@ -127,11 +123,8 @@ def test_bad_input_fails_clearly(packages, tmp_path, case, tokens, extra, messag
     out = tmp_path / ("out.wav" if "vocoder" in case else "out.npy")
     if "BENCH_V3" in extra:
         # A vocoder package with other mel settings (22.05 kHz, 80 mels).
-        other = tmp_path / "v3"
-        subprocess.run(EXPORT + ["vocoder", "--family", "hifigan", "--random-init", "--config",
-                                 str(ROOT / "bench" / "configs" / "hifigan_v3.json"), "--formats",
-                                 "onnx", "--output", str(other), "--quiet"], check=True,
-                       timeout=600)
+        other = export_package("vocoder", tmp_path / "v3", "--family", "hifigan", "--random-init",
+                               "--config", str(ROOT / "bench" / "configs" / "hifigan_v3.json"))
         extra = [str(other) if e == "BENCH_V3" else e for e in extra]
     extra = [str(packages["vocoder"]) if e == "VOCODER" else e for e in extra]
     model = [] if "--model" in extra else ["--model", packages["fastspeech2"]]

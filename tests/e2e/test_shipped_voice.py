@@ -2,14 +2,11 @@
 amphora's C++ text-to-speech, is understood by a real recogniser: on held-out sentences (never
 trained on, never used to pick a checkpoint), PocketSphinx's word error rate on amphora's speech
 is at most 1.5x its word error rate on flite's own audio of the same sentences and voices."""
-import subprocess
 
 import pytest
 
 from amphora_export import speech_measures
-from e2e_util import ROOT
-
-EXPORT = [str(ROOT / "scripts" / "bin" / "amphora-export")]
+from e2e_util import ROOT, export_package
 SENTENCES = 20  # five per voice
 
 
@@ -19,9 +16,7 @@ def packages(tmp_path_factory):
     out = {"voice": root / "voice", "vocoder": root / "vocoder"}
     for kind, checkpoint, package in (("acoustic", "models/fastspeech2-flite", out["voice"]),
                                       ("vocoder", "models/hifigan-flite-small", out["vocoder"])):
-        subprocess.run(EXPORT + [kind, "--checkpoint", str(ROOT / checkpoint), "--formats",
-                                 "onnx", "--output", str(package), "--quiet"],
-                       check=True, timeout=600)
+        export_package(kind, package, "--checkpoint", str(ROOT / checkpoint))
     return out
 
 

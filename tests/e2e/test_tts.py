@@ -6,14 +6,11 @@ with one clear error and no output file."""
 import json
 import re
 import subprocess
-import wave
 
 import numpy as np
 import pytest
 
-from e2e_util import ROOT, amphora_bin
-
-EXPORT = [str(ROOT / "scripts" / "bin" / "amphora-export")]
+from e2e_util import ROOT, amphora_bin, export_package, read_pcm16
 SENTENCES = "The old fisherman painted a yellow bicycle. Call me at seven, said the baker!"
 
 
@@ -26,29 +23,19 @@ def packages(tmp_path_factory):
     # it a voice the English front end can drive.
     lexicon = ["--set", "preprocess.phone_extractor=lexicon", "--set", "model.text_token_num=152"]
     for family, extra in (("fastspeech2", []), ("vits", lexicon)):
-        subprocess.run(EXPORT + ["acoustic", "--family", family, "--random-init", "--seed", "3",
-                                 "--formats", "onnx", "--output", str(out[family]), "--quiet",
-                                 *extra], check=True, timeout=600)
+        export_package("acoustic", out[family], "--family", family, "--random-init", "--seed", "3",
+                       *extra)
     # The small random-init vocoder shares the small acoustic defaults' mel settings; the
     # shipped reference vocoder (22.05 kHz, 80 mels) does not.
-    subprocess.run(EXPORT + ["vocoder", "--family", "hifigan", "--random-init", "--seed", "0",
-                             "--formats", "onnx", "--output", str(out["vocoder"]), "--quiet"],
-                   check=True, timeout=600)
-    subprocess.run(EXPORT + ["vocoder", "--checkpoint", str(ROOT / "models/hifigan-flite-small"),
-                             "--formats", "onnx", "--output", str(out["vocoder_22k"]), "--quiet"],
-                   check=True, timeout=600)
+    export_package("vocoder", out["vocoder"], "--family", "hifigan", "--random-init", "--seed", "0")
+    export_package("vocoder", out["vocoder_22k"], "--checkpoint",
+                   str(ROOT / "models/hifigan-flite-small"))
     return out
 
 
 def amphora(*args, timeout=300):
     return subprocess.run([str(amphora_bin()), *map(str, args)], capture_output=True, text=True,
                           timeout=timeout)
-
-
-def read_float_wav(path):
-    with wave.open(str(path), "rb") as w:
-        assert w.getsampwidth() == 2
-        return np.frombuffer(w.readframes(w.getnframes()), np.int16) / 32768.0, w.getframerate()
 
 
 # ----------------------------------------------------------------------------- phonemize
@@ -74,7 +61,7 @@ def test_phonemize_record_labels_flites_own_audio(tmp_path):
                    "Seven boats drifted past.")
     assert proc.returncode == 0, proc.stderr
     labels = json.loads(proc.stdout)
-    samples, rate = read_float_wav(wav)
+    samples, rate = read_pcm16(wav)
     assert rate == labels["sample_rate"] == 16000
     ends = [end for _, end in labels["phones"]]
     assert ends == sorted(ends) and abs(ends[-1] - len(samples) / rate) < 0.15
@@ -110,8 +97,8 @@ def test_streamed_speech_equals_offline_speech(packages, tmp_path, voice, vocode
                    vocoder=vocoder)
     assert streamed.returncode == 0, streamed.stderr
     assert re.search(r"first audio after [\d.]+ ms", streamed.stdout)
-    a, rate = read_float_wav(tmp_path / "offline.wav")
-    b, _ = read_float_wav(tmp_path / "stream.wav")
+    a, rate = read_pcm16(tmp_path / "offline.wav")
+    b, _ = read_pcm16(tmp_path / "stream.wav")
     assert rate == json.loads((packages[voice] / "amphora.json").read_text())["sample_rate"]
     assert len(a) == len(b) > rate // 10
     # Streaming is exact to 1e-4 before the wav's 16-bit rounding: 4 steps of 1/32768 after.
@@ -124,7 +111,7 @@ def test_speaker_and_speed_change_the_speech(packages, tmp_path):
         out = tmp_path / f"{len(list(tmp_path.iterdir()))}.wav"
         proc = tts(packages, "fastspeech2", out, *extra)
         assert proc.returncode == 0, proc.stderr
-        return read_float_wav(out)[0]
+        return read_pcm16(out)[0]
     normal, fast = samples(), samples("--speed", "2")
     assert len(fast) < 0.7 * len(normal)
 

@@ -35,6 +35,8 @@ ALLOWED = {
     # On top too: the C ABI (include/amphora/amphora.h), built on the public C++ API alone, so
     # that what C programs get is what C++ programs get.
     "capi": LOWER,
+    # The Python module (nanobind) likewise: Python gets what C++ programs get.
+    "python": LOWER,
 }
 
 # The C ABI's header is C: it may include these headers of the C standard library.
