@@ -147,7 +147,7 @@ TEST(MatMul, SmallKernelMatchesReference) {
     return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
   };
   for (int trial = 0; trial < 300; ++trial) {
-    const int64_t m = pick(1, 30), k = pick(1, 150), n = pick(1, 80);
+    const int64_t m = pick(1, kSmallMatmulRows / 3), k = pick(1, 150), n = pick(1, 80);
     const int64_t batches = pick(1, 3);
     const bool shared = pick(0, 1) != 0;
     MatmulProblem p;
