@@ -8,6 +8,7 @@
 #include "op_test_util.hpp"
 #include "ops/kernel.hpp"
 #include "ops/matmul/matmul_onednn.hpp"
+#include "ops/matmul/matmul_small.hpp"
 
 namespace amphora {
 namespace {
@@ -135,6 +136,72 @@ TEST(MatMul, OnednnAcceptsLinearAndAttentionShapes) {
     std::vector<float> f = fast.to_float_vector(), r = reference.to_float_vector();
     for (size_t i = 0; i < f.size(); ++i) ASSERT_NEAR(f[i], r[i], 1e-4) << "at " << i;
   }
+}
+
+// The direct small-row kernel against the reference, on both ISAs: row counts around its
+// register blocks (6 and 12 rows), column counts around its panels (16 and 32, with tails), K
+// from 1, shared and per-batch B, alpha, accumulate, bias and GELU.
+TEST(MatMul, SmallKernelMatchesReference) {
+  std::mt19937 rng(17);
+  auto pick = [&](int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+  };
+  for (int trial = 0; trial < 300; ++trial) {
+    const int64_t m = pick(1, kSmallMatmulRows / 3), k = pick(1, 150), n = pick(1, 80);
+    const int64_t batches = pick(1, 3);
+    const bool shared = pick(0, 1) != 0;
+    MatmulProblem p;
+    p.a = {batches, m, k};
+    p.b = {shared ? 1 : batches, k, n};
+    p.out = {batches, m, n};
+    p.m = m;
+    p.k = k;
+    p.n = n;
+    p.alpha = pick(0, 1) ? 1.0f : 0.5f;
+    p.accumulate = pick(0, 3) == 0;
+    const bool with_bias = pick(0, 1) != 0, gelu = pick(0, 1) != 0;
+    Tensor a = random_tensor(p.a, rng), b = random_tensor(p.b, rng);
+    Tensor bias = random_tensor({n}, rng), start = random_tensor(p.out, rng);
+    // The reference: product (onto `start` when accumulating), then bias and exact GELU.
+    std::vector<float> want = start.to_float_vector();
+    matmul_reference(p, a.data<float>(), b.data<float>(), want.data());
+    for (size_t i = 0; i < want.size(); ++i) {
+      float v = want[i] + (with_bias ? bias.data<float>()[i % static_cast<size_t>(n)] : 0.0f);
+      if (gelu) v = 0.5f * v * (1.0f + std::erf(v / std::sqrt(2.0f)));
+      want[i] = v;
+    }
+    for (SmallMatmulIsa isa : {SmallMatmulIsa::kAuto, SmallMatmulIsa::kAvx2}) {
+      SCOPED_TRACE(::testing::Message() << "trial " << trial << " m " << m << " k " << k << " n "
+                                        << n << " batches " << batches << " shared " << shared
+                                        << " avx2 " << (isa == SmallMatmulIsa::kAvx2));
+      std::vector<float> got = start.to_float_vector();
+      ASSERT_TRUE(small_matmul(p, a.data<float>(), b.data<float>(), got.data(),
+                               with_bias ? bias.data<float>() : nullptr, gelu, isa));
+      for (size_t i = 0; i < got.size(); ++i) {
+        ASSERT_NEAR(got[i], want[i], 1e-4f * (1.0f + std::fabs(want[i]))) << "at " << i;
+      }
+    }
+  }
+}
+
+// Transposed operands and products with many rows are not its to take.
+TEST(MatMul, SmallKernelDeclinesTransposesAndManyRows) {
+  MatmulProblem p;
+  p.a = {2, 3};
+  p.b = {3, 4};
+  p.out = {2, 4};
+  p.m = 2;
+  p.k = 3;
+  p.n = 4;
+  std::vector<float> a(6, 1.0f), b(12, 1.0f), out(8, 0.0f);
+  p.trans_b = true;
+  EXPECT_FALSE(small_matmul(p, a.data(), b.data(), out.data()));
+  p.trans_b = false;
+  p.a = {2, kSmallMatmulRows, 3};
+  p.b = {1, 3, 4};
+  p.out = {2, kSmallMatmulRows, 4};
+  p.m = kSmallMatmulRows;
+  EXPECT_FALSE(small_matmul(p, a.data(), b.data(), out.data()));  // batches fold to 2x the rows
 }
 
 TEST(MatMul, MismatchedShapesNameTheNode) {

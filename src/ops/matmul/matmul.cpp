@@ -1,6 +1,7 @@
 // MatMul (numpy semantics: 1-D operands promoted, batch axes broadcast), Gemm (alpha, beta,
 // transA, transB, optional broadcast C) and com.amphora FusedMatMul (matmul_fused.hpp), all
-// reduced to a MatmulProblem and run through oneDNN or the reference kernel.
+// reduced to a MatmulProblem and run through the direct small-row kernel (matmul_small.hpp),
+// oneDNN or the reference kernel.
 #include <algorithm>
 #include <cmath>
 
@@ -9,6 +10,7 @@
 #include "ops/matmul/matmul_fused.hpp"
 #include "ops/matmul/matmul_onednn.hpp"
 #include "ops/matmul/matmul_problem.hpp"
+#include "ops/matmul/matmul_small.hpp"
 
 namespace amphora {
 namespace {
@@ -28,7 +30,11 @@ class MatmulKernelBase : public Kernel {
  protected:
   void compute(const MatmulProblem& p, const Tensor& a, const Tensor& b, Tensor& out) {
     if (out.numel() == 0) return;
-    if (p.k > 0 && !reference_ && fast_.run(p, a, b, out)) return;
+    if (p.k > 0 && !reference_ &&
+        (small_matmul(p, a.data<float>(), b.data<float>(), out.data<float>()) ||
+         fast_.run(p, a, b, out))) {
+      return;
+    }
     matmul_reference(p, a.data<float>(), b.data<float>(), out.data<float>());
   }
 
@@ -116,7 +122,12 @@ class FusedMatMulKernel : public MatmulKernelBase {
     }
     Tensor out = Tensor::uninitialized(DType::kFloat32, result);
     if (out.numel() == 0) return {out};
-    if (p.k > 0 && !reference_ && fast_.run(p, a, b, out, bias, gelu_)) return {out};
+    if (p.k > 0 && !reference_ &&
+        (small_matmul(p, a.data<float>(), b.data<float>(), out.data<float>(),
+                      bias ? bias->data<float>() : nullptr, gelu_) ||
+         fast_.run(p, a, b, out, bias, gelu_))) {
+      return {out};
+    }
     matmul_reference(p, a.data<float>(), b.data<float>(), out.data<float>());
     float* y = out.data<float>();
     const float* add = bias ? bias->data<float>() : nullptr;

@@ -1,0 +1,31 @@
+// Direct kernel for matrix products with few rows (linear layers of a transformer on one
+// sentence, attention per head): oneDNN's matmul spends most of its time on such products in
+// fixed per-call cost (argument maps, memory objects, its own blocking for large matrices), so a
+// G2P BERT at 20 characters ran its 13 linear layers at a fraction of the FMA rate. This kernel
+// reads B in its plain row-major layout (a panel of 32 or 16 columns stays in L1 across the row
+// blocks, so packing buys little at these sizes and would need B to be constant), keeps a block
+// of rows x panel in registers over the whole K, and applies alpha, Gemm's accumulate,
+// FusedMatMul's bias and GELU on the way out. AVX-512 where the CPU has it, AVX2 otherwise.
+#pragma once
+
+#include "ops/matmul/matmul_problem.hpp"
+
+namespace amphora {
+
+// Products with at most this many rows per matrix (after folding a linear layer's batch axes
+// into rows) take the direct kernel; larger ones go to oneDNN, whose threading and blocking pay
+// off there (measured on the G2P BERT: at 21 rows the direct kernel is as fast as oneDNN on
+// one thread and on two, with none of its spin-wait tail; at 101 rows oneDNN is 10 % faster
+// on one thread and much faster on two).
+inline constexpr int64_t kSmallMatmulRows = 64;
+
+enum class SmallMatmulIsa { kAuto, kAvx2 };
+
+// Computes the problem into out (plus bias over every row, then exact GELU, when given) and
+// returns true, or returns false having written nothing when the problem is not one it takes
+// (transposed operands, too many rows). `isa` forces the AVX2 path (tests).
+bool small_matmul(const MatmulProblem& p, const float* a, const float* b, float* out,
+                  const float* bias = nullptr, bool gelu = false,
+                  SmallMatmulIsa isa = SmallMatmulIsa::kAuto);
+
+}  // namespace amphora
