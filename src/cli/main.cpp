@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
       amphora::cli::add_phonemize_command(app),
       amphora::cli::add_tts_command(app),
       amphora::cli::add_bench_command(app),
+      amphora::cli::add_serve_command(app),
   };
 
   try {
