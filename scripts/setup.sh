@@ -25,11 +25,16 @@ APT_PACKAGES=(
   clang libclang-rt-14-dev libomp-14-dev
   # bench/harness.py (and its test) records `git describe`.
   git
+  # `amphora serve`: cpp-httplib (its -dev package depends on the OpenSSL, zlib and brotli
+  # headers its header includes); headless Chromium and its WebDriver for the page's test.
+  libcpp-httplib-dev chromium chromium-driver
 )
 # Speech quality: PESQ, STOI and a recogniser (PocketSphinx, with its US English model) for the
-# measures; WORLD (pyworld) for the voice trainer's pitch targets.
+# measures; WORLD (pyworld) for the voice trainer's pitch targets; Selenium drives Chromium in
+# the test of `amphora serve`'s page.
 PIP_PACKAGES=("numpy<2" onnxruntime onnx json5 safetensors "coremltools==9.0" pytest matplotlib
-              pesq==0.0.4 pystoi==0.4.1 pocketsphinx==5.1.1 pyworld-prebuilt==0.3.6.post1)
+              pesq==0.0.4 pystoi==0.4.1 pocketsphinx==5.1.1 pyworld-prebuilt==0.3.6.post1
+              selenium==4.51.0)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
