@@ -65,6 +65,10 @@ int serve(const Catalog& catalog, const ServeOptions& options) {
     fail(ErrorCode::kIo, "cannot listen on {}:{} ({})", options.host, options.port,
          std::strerror(errno));
   }
+  // httplib listens with a backlog of 5 (compiled into Debian's library): a burst of clients
+  // overflows it and some get their connection reset. Listening again only sets the backlog.
+  constexpr int kBacklog = 1024;
+  ::listen(listening, kBacklog);
   std::printf("amphora serve: listening on http://%s:%d/ (up to %d streams at once, %d waiting)\n",
               options.host.c_str(), port, options.max_streams, options.queue);
   std::fflush(stdout);

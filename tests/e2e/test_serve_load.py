@@ -1,0 +1,23 @@
+"""The short load test of `amphora serve` (bench/load_serve.py; the long one, 64 clients for 5
+minutes, is a bench command): 16 clients stream for 20 s on loopback, every response equals the
+offline output, RSS stays within 10 % after warm-up, and the server exits 0 on SIGTERM."""
+import json
+import subprocess
+import sys
+
+from e2e_util import ROOT
+
+
+def test_16_clients_for_20_seconds_get_exact_audio_in_flat_memory(tmp_path):
+    subprocess.run([str(ROOT / "scripts" / "bin" / "amphora-export"), "vocoder", "--family",
+                    "hifigan", "--random-init", "--seed", "0", "--formats", "onnx", "--output",
+                    str(tmp_path / "hifigan"), "--quiet"], check=True, timeout=600)
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "load_serve.py"), "--clients",
+                           "16", "--seconds", "20", "--model", str(tmp_path / "hifigan"),
+                           "--json", str(tmp_path / "load.json")],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    figures = json.loads((tmp_path / "load.json").read_text())
+    assert figures["failures"] == 0 and figures["requests"] >= 16
+    assert figures["rss_growth"] <= 0.10 and figures["server_exit_code"] == 0
+    assert figures["first_audio_ms"]["p50"] > 0
