@@ -32,7 +32,9 @@ request is the first one given. Over --max-streams + --queue requests: 503 with 
 SIGTERM or SIGINT: stop accepting connections, finish the streams in flight, exit 0.
 Example:
   amphora serve --model pkg/hifigan --voice pkg/voice --port 8080
-  curl -o out.wav --data-binary @mel.npy 'http://127.0.0.1:8080/v1/vocode?model=hifigan')";
+  curl -o out.wav --data-binary @mel.npy -H 'Content-Type: application/octet-stream' \
+      'http://127.0.0.1:8080/v1/vocode?model=hifigan'
+(curl's -d/--data-binary default type, a form body, is capped at 8 KiB by the HTTP library.))";
 
 int run_serve(ServeArgs& args) {
   if (args.models.empty() && args.voices.empty()) {

@@ -92,10 +92,13 @@ void Service::begin_draining() {
   admission_.drain();
 }
 
+Service::Clock::time_point Service::deadline_of(Clock::time_point received) const {
+  return received + std::chrono::duration_cast<Clock::duration>(
+                        std::chrono::duration<double>(options_.timeout_seconds));
+}
+
 std::shared_ptr<void> Service::admit(Clock::time_point received) {
-  const auto deadline = received + std::chrono::duration_cast<Clock::duration>(
-                                       std::chrono::duration<double>(options_.timeout_seconds));
-  Admission::Entry entry = admission_.enter(deadline);
+  Admission::Entry entry = admission_.enter(deadline_of(received));
   switch (entry.outcome) {
     case Admission::Outcome::kAdmitted:
       return entry.slot;
@@ -114,8 +117,7 @@ std::shared_ptr<void> Service::admit(Clock::time_point received) {
 void Service::stream(httplib::Response& res, const std::string& route,
                      const AudioEncoding& encoding, int sample_rate, Clock::time_point received,
                      std::shared_ptr<void> slot, Produce produce) {
-  const auto deadline = received + std::chrono::duration_cast<Clock::duration>(
-                                       std::chrono::duration<double>(options_.timeout_seconds));
+  const auto deadline = deadline_of(received);
   // The provider runs once, after the status line and headers have gone out, and writes the
   // whole body itself: each sink.write is one HTTP chunk on the wire, sent as soon as the
   // vocoder returns it. Returning false ends the connection without the closing chunk, so a

@@ -47,6 +47,8 @@ class Service {
 
   void vocode(const httplib::Request& req, httplib::Response& res);
   void tts(const httplib::Request& req, httplib::Response& res);
+  // When a request read at `received` runs out of time (--timeout).
+  Clock::time_point deadline_of(Clock::time_point received) const;
   // A stream slot for a request read at `received`, or a RequestError (503, or 504 when the
   // wait outlasted the request's time limit).
   std::shared_ptr<void> admit(Clock::time_point received);
