@@ -1,10 +1,12 @@
 #include "serve/http_server.hpp"
 
 #include <httplib.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -39,6 +41,14 @@ int serve(const Catalog& catalog, const ServeOptions& options) {
   block_stop_signals();  // in case the caller did not; the threads below inherit it
   const sigset_t signals = stop_signals();
 
+  // Memory under load: glibc gives busy threads arenas of their own (up to 8 per core) and
+  // raises its mmap threshold each time a large block is freed, so with a thread per
+  // connection, request bodies and audio buffers of every size end up spread over many
+  // arenas that fragment as streams come and go. One arena per core and a fixed threshold
+  // (larger blocks are mapped and given back when freed) keep the resident size from creeping
+  // up for as long as the server runs (bench/load_serve.py measures it).
+  mallopt(M_ARENA_MAX, static_cast<int>(std::max(2u, std::thread::hardware_concurrency())));
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   Service service(catalog, options);
   httplib::Server server;
   // The listening socket, kept to shut it down on SIGTERM: accept() then fails, httplib's
