@@ -1,5 +1,7 @@
 #include "serve/catalog.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 
@@ -31,6 +33,20 @@ nlohmann::json describe_vocoder(const std::string& name, const std::string& path
             {"lookahead_frames", stream.lookahead_frames},
             {"history_frames", stream.history_frames}}},
           {"manifest", read_manifest(path)}};
+}
+
+// By name, the first for an empty one; 404 naming the name and those served.
+template <typename Served>
+const Served& find_named(const std::vector<Served>& served, const std::string& name,
+                         const char* kind, const char* flag) {
+  if (served.empty()) refuse(404, "no {} is served (start the server with {})", kind, flag);
+  if (name.empty()) return served.front();
+  std::vector<std::string> names;
+  for (const Served& s : served) {
+    if (s.name == name) return s;
+    names.push_back(s.name);
+  }
+  refuse(404, "{} '{}' is not served ({}s: {})", kind, name, kind, fmt::join(names, ", "));
 }
 
 }  // namespace
@@ -75,11 +91,10 @@ Catalog Catalog::load(const std::vector<std::string>& vocoder_specs,
                       const std::vector<std::string>& voice_specs, const Options& options) {
   Catalog catalog;
   auto check_new_name = [&](const std::string& name, const std::string& spec) {
-    for (const auto& v : catalog.vocoders_) {
-      if (v.name == name) fail(ErrorCode::kInvalidArgument, "'{}': name '{}' is taken", spec, name);
-    }
-    for (const auto& v : catalog.voices_) {
-      if (v.name == name) fail(ErrorCode::kInvalidArgument, "'{}': name '{}' is taken", spec, name);
+    const auto taken = [&](const auto& served) { return served.name == name; };
+    if (std::any_of(catalog.vocoders_.begin(), catalog.vocoders_.end(), taken) ||
+        std::any_of(catalog.voices_.begin(), catalog.voices_.end(), taken)) {
+      fail(ErrorCode::kInvalidArgument, "'{}': name '{}' is taken", spec, name);
     }
   };
   for (const std::string& text : vocoder_specs) {
@@ -140,25 +155,11 @@ Catalog Catalog::load(const std::vector<std::string>& vocoder_specs,
 }
 
 const Catalog::ServedVocoder& Catalog::vocoder(const std::string& name) const {
-  if (vocoders_.empty()) refuse(404, "no vocoder is served (start the server with --model)");
-  if (name.empty()) return vocoders_.front();
-  std::vector<std::string> names;
-  for (const auto& v : vocoders_) {
-    if (v.name == name) return v;
-    names.push_back(v.name);
-  }
-  refuse(404, "model '{}' is not served (models: {})", name, fmt::join(names, ", "));
+  return find_named(vocoders_, name, "model", "--model");
 }
 
 const Catalog::ServedVoice& Catalog::voice(const std::string& name) const {
-  if (voices_.empty()) refuse(404, "no voice is served (start the server with --voice)");
-  if (name.empty()) return voices_.front();
-  std::vector<std::string> names;
-  for (const auto& v : voices_) {
-    if (v.name == name) return v;
-    names.push_back(v.name);
-  }
-  refuse(404, "voice '{}' is not served (voices: {})", name, fmt::join(names, ", "));
+  return find_named(voices_, name, "voice", "--voice");
 }
 
 nlohmann::json Catalog::describe() const {

@@ -74,14 +74,14 @@ std::string Metrics::render(const Gauges& gauges) const {
   family("amphora_first_audio_seconds", "histogram",
          "From the request read to the first audio samples sent.",
          [&](const std::string& labels, const RouteSeries& s) {
-           if (!s.aborted.empty() || s.audio_seconds > 0) {
+           if (s.first_audio.count() > 0) {
              s.first_audio.render(out, "amphora_first_audio_seconds", labels);
            }
          });
   family("amphora_real_time_factor", "histogram",
          "Compute time over audio time of each completed stream (< 1: faster than real time).",
          [&](const std::string& labels, const RouteSeries& s) {
-           if (s.audio_seconds > 0) s.rtf.render(out, "amphora_real_time_factor", labels);
+           if (s.rtf.count() > 0) s.rtf.render(out, "amphora_real_time_factor", labels);
          });
   family("amphora_audio_seconds_total", "counter", "Seconds of audio streamed.",
          [&](const std::string& labels, const RouteSeries& s) {

@@ -16,6 +16,7 @@ class Histogram {
   void observe(double value);
   // `name`_bucket{...,le="..."}, `name`_sum, `name`_count lines; `labels` like route="/v1/tts".
   void render(std::string& out, const std::string& name, const std::string& labels) const;
+  uint64_t count() const { return count_; }
 
  private:
   std::vector<double> bounds_;
