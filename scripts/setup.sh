@@ -25,9 +25,13 @@ APT_PACKAGES=(
   clang libclang-rt-14-dev libomp-14-dev
   # bench/harness.py (and its test) records `git describe`.
   git
+  # `amphora serve`: cpp-httplib (its -dev package depends on the OpenSSL, zlib and brotli
+  # headers its header includes); headless Chromium and its WebDriver for the page's test.
+  libcpp-httplib-dev chromium chromium-driver
 )
 # Speech quality: PESQ, STOI and a recogniser (PocketSphinx, with its US English model) for the
-# measures; WORLD (pyworld) for the voice trainer's pitch targets.
+# measures; WORLD (pyworld) for the voice trainer's pitch targets; Selenium drives Chromium in
+# the test of `amphora serve`'s page.
 # The Chinese G2P: pypinyin's dictionaries (its trainer's labels and lexicon), and transformers'
 # BertTokenizer as the reference its C++ tokenizer is tested against (4.44 still runs beside
 # Debian's torch 1.13 and numpy 1.x).
@@ -36,7 +40,7 @@ APT_PACKAGES=(
 # needs numpy 2).
 PIP_PACKAGES=("numpy<2" onnxruntime onnx json5 safetensors "coremltools==9.0" pytest matplotlib
               pesq==0.0.4 pystoi==0.4.1 pocketsphinx==5.1.1 pyworld-prebuilt==0.3.6.post1
-              pypinyin==0.53.0 transformers==4.44.2
+              selenium==4.51.0 pypinyin==0.53.0 transformers==4.44.2
               nanobind==3.1.0 scikit-build-core==1.1.2 "ray[serve,data]==2.60.0" pyarrow==21.0.0)
 
 missing=()

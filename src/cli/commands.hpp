@@ -21,5 +21,6 @@ Run add_phonemize_command(CLI::App& app);  // phonemize.cpp
 Run add_g2p_command(CLI::App& app);        // g2p.cpp
 Run add_tts_command(CLI::App& app);        // tts.cpp
 Run add_bench_command(CLI::App& app);      // bench.cpp
+Run add_serve_command(CLI::App& app);      // serve.cpp
 
 }  // namespace amphora::cli

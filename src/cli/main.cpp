@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
       amphora::cli::add_g2p_command(app),
       amphora::cli::add_tts_command(app),
       amphora::cli::add_bench_command(app),
+      amphora::cli::add_serve_command(app),
   };
 
   try {

@@ -21,7 +21,7 @@ if [ ! -f "$BUILD/build.ninja" ]; then
     -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
     -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
 fi
-TARGETS=(fuzz_npy fuzz_onnx_loader fuzz_wav fuzz_manifest)
+TARGETS=(fuzz_npy fuzz_onnx_loader fuzz_wav fuzz_manifest fuzz_serve_request)
 if ! ninja -C "$BUILD" -j"$(nproc)" "${TARGETS[@]}" >"$BUILD/build.log" 2>&1; then
   grep -E 'error|FAILED' -A3 "$BUILD/build.log" | head -40 >&2
   echo "fuzz: build failed; see $BUILD/build.log" >&2
@@ -30,7 +30,7 @@ fi
 
 # Seed corpora: a few numpy-style files and the smallest ONNX node-test models.
 SEEDS="$BUILD/seeds"
-mkdir -p "$SEEDS/npy" "$SEEDS/onnx" "$SEEDS/wav" "$SEEDS/manifest" "$BUILD/findings"
+mkdir -p "$SEEDS/npy" "$SEEDS/onnx" "$SEEDS/wav" "$SEEDS/manifest" "$SEEDS/serve" "$BUILD/findings"
 PYTHON="$ROOT/.venv/bin/python"
 [ -x "$PYTHON" ] || PYTHON=python3
 "$PYTHON" - "$SEEDS/npy" <<'PY' || echo "fuzz: numpy not available, .npy corpus starts empty"
@@ -100,6 +100,13 @@ for family in hifigan vocos nsf_hifigan; do
   fi
 done
 
+# Requests to `amphora serve`: query, Accept and subtype lines, then a body (a speech request, or
+# a small mel .npy).
+printf '%s\n' '/v1/vocode?model=hifigan&subtype=float' 'audio/wav;q=0.9, audio/L16' 'float' \
+  '{"text": "Hello there.", "voice": "v", "speaker": 1, "speed": 1.5}' >"$SEEDS/serve/speech"
+{ printf '%s\n' '/v1/vocode?model=a%20b' 'audio/L16' 'pcm16'; cat "$SEEDS/npy/seed0.npy"; } \
+  >"$SEEDS/serve/mel" 2>/dev/null || true
+
 status=0
 for target in "${TARGETS[@]}"; do
   case "$target" in
@@ -107,6 +114,7 @@ for target in "${TARGETS[@]}"; do
     fuzz_onnx_loader) corpus="$SEEDS/onnx" ;;
     fuzz_wav) corpus="$SEEDS/wav" ;;
     fuzz_manifest) corpus="$SEEDS/manifest" ;;
+    fuzz_serve_request) corpus="$SEEDS/serve" ;;
   esac
   work="$BUILD/corpus-$target"
   mkdir -p "$work"

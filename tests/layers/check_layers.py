@@ -29,9 +29,12 @@ ALLOWED = {
     "backends": LOWER + ["core", "graph", "ops", "passes", "runtime"],
     "pipeline": LOWER + ["core", "graph", "ops", "passes", "runtime", "stream", "audio",
                  "text"],
+    # `amphora serve` (HTTP, cpp-httplib), under the CLI that starts it: the public API, with
+    # the .npy reader and the audio files and mel of the layers below.
+    "serve": LOWER + ["core", "audio"],
     # On top: everything but the backends, which it reaches through the API.
     "cli": LOWER + ["core", "graph", "ops", "passes", "runtime", "stream", "audio", "text",
-                    "pipeline"],
+                    "pipeline", "serve"],
     # On top too: the C ABI (include/amphora/amphora.h), built on the public C++ API alone, so
     # that what C programs get is what C++ programs get.
     "capi": LOWER,
