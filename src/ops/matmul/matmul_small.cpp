@@ -225,27 +225,9 @@ bool small_matmul(const MatmulProblem& p, const float* a, const float* b, float*
   if (b_shared) {
     product(a, b, out, rows);
   } else {
-    // Element strides of each batch axis; 0 where that operand broadcasts (as the reference).
-    std::vector<int64_t> a_stride(batch_rank), b_stride(batch_rank), index(batch_rank, 0);
-    int64_t a_step = p.m * p.k, b_step = p.k * p.n;
-    for (size_t i = batch_rank; i-- > 0;) {
-      a_stride[i] = p.a[i] == 1 ? 0 : a_step;
-      b_stride[i] = p.b[i] == 1 ? 0 : b_step;
-      a_step *= p.a[i];
-      b_step *= p.b[i];
-    }
-    for (int64_t batch = 0; batch < batches; ++batch) {
-      int64_t a_off = 0, b_off = 0;
-      for (size_t i = 0; i < batch_rank; ++i) {
-        a_off += index[i] * a_stride[i];
-        b_off += index[i] * b_stride[i];
-      }
+    for_each_batch(p, [&](int64_t batch, int64_t a_off, int64_t b_off) {
       product(a + a_off, b + b_off, out + batch * p.m * p.n, p.m);
-      for (size_t i = batch_rank; i-- > 0;) {  // next batch index, C order
-        if (++index[i] < p.out[i]) break;
-        index[i] = 0;
-      }
-    }
+    });
   }
   if (bias || gelu) epilogue(out, p.m * batches, p.n, bias, gelu);
   return true;
