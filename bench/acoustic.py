@@ -107,6 +107,16 @@ def cpu_line():
     return f"{model}, {os.cpu_count()} cores, {' / '.join(isa)}"
 
 
+def write_results(name, rows, table):
+    """Prints the table and keeps it with the rows under bench/results/NAME-STAMP.{json,md}."""
+    print(table)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = BENCH / "results" / f"{name}-{stamp}"
+    out.with_suffix(".json").write_text(json.dumps({"cpu": cpu_line(), "rows": rows}, indent=1))
+    out.with_suffix(".md").write_text(table)
+    print(f"wrote {out.relative_to(ROOT)}.json (+ .md)", file=sys.stderr)
+
+
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         _, _, runtime, package, inputs_dir, threads, runs = sys.argv
@@ -155,12 +165,7 @@ def main():
     table = header + "".join(
         f"| {r['model']} | {r['tokens']} | {r['threads']} | {r['runtime']} | "
         f"{r['median_ms']:.1f} | {r['vs_ort']:.2f}x |\n" for r in rows)
-    print(table)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = BENCH / "results" / f"acoustic-{stamp}"
-    out.with_suffix(".json").write_text(json.dumps({"cpu": cpu_line(), "rows": rows}, indent=1))
-    out.with_suffix(".md").write_text(table)
-    print(f"wrote {out.relative_to(ROOT)}.json (+ .md)", file=sys.stderr)
+    write_results("acoustic", rows, table)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 sys.path.insert(0, str(BENCH))
-from acoustic import cpu_line  # noqa: E402
+from acoustic import cpu_line, write_results  # noqa: E402
 
 
 def sentence_ids(model, chars, seed=0):
@@ -106,12 +106,7 @@ def main():
     table = header + "".join(
         f"| {r['chars']} | {r['threads']} | {r['runtime']} | {r['median_ms']:.3f} | "
         f"{r['sentences_per_s']:.0f} | {r['vs_ort']:.2f}x |\n" for r in rows)
-    print(table)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = BENCH / "results" / f"g2p-{stamp}"
-    out.with_suffix(".json").write_text(json.dumps({"cpu": cpu_line(), "rows": rows}, indent=1))
-    out.with_suffix(".md").write_text(table)
-    print(f"wrote {out.relative_to(ROOT)}.json (+ .md)", file=sys.stderr)
+    write_results("g2p", rows, table)
 
 
 if __name__ == "__main__":
