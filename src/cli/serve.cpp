@@ -48,13 +48,15 @@ int run_serve(ServeArgs& args) {
   model_options.threads =
       args.threads > 0 ? args.threads : std::max(1, cores / args.options.max_streams);
   const serve::Catalog catalog = serve::Catalog::load(args.models, args.voices, model_options);
-  for (const auto& model : catalog.describe()["models"]) {
+  // Kept in a variable: a range-for over a member of a temporary would read freed memory.
+  const auto description = catalog.describe();
+  for (const auto& model : description["models"]) {
     std::printf(
         "amphora serve: model %s (%s, %d Hz)%s\n", model["name"].get<std::string>().c_str(),
         model["family"].get<std::string>().c_str(), model["sample_rate"].get<int>(),
         model["streaming"]["streamable"].get<bool>() ? "" : " runs offline: it does not stream");
   }
-  for (const auto& voice : catalog.describe()["voices"]) {
+  for (const auto& voice : description["voices"]) {
     const std::string vocoder =
         voice["vocoder"].is_null() ? "its own waveform" : voice["vocoder"].get<std::string>();
     std::printf("amphora serve: voice %s (%s, %lld speakers) through %s\n",
