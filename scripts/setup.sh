@@ -88,7 +88,7 @@ if [ -z "${AMPHORA_SKIP_BUILD:-}" ]; then
   fi
   echo "setup: building (log: build/build.log)"
   if ! cmake --build build -j"$(nproc)" >build/build.log 2>&1; then
-    grep -E 'error|FAILED' -A3 build/build.log | head -40 >&2
+    grep -E 'error|FAILED' -A3 build/build.log | head -40 >&2 || tail -n 20 build/build.log >&2
     echo "setup: build failed; see build/build.log" >&2
     exit 1
   fi
@@ -99,9 +99,10 @@ if [ -z "${AMPHORA_SKIP_BUILD:-}" ]; then
   if [ "$(cat "$PY_STAMP" 2>/dev/null)" != "$ROOT" ] || [ -n "$(find CMakeLists.txt \
        pyproject.toml cmake include src python/amphora -newer "$PY_STAMP" -print -quit)" ]; then
     echo "setup: installing the Python package amphora (log: build/python.log)"
-    if ! .venv/bin/pip install --no-build-isolation -C build-dir=build --no-deps \
+    # --config-settings, not -C: Debian's pip 23.0 (the venv's) knows only the long form.
+    if ! .venv/bin/pip install --no-build-isolation --config-settings=build-dir=build --no-deps \
          --disable-pip-version-check . >build/python.log 2>&1; then
-      grep -E 'error|FAILED' -A3 build/python.log | head -40 >&2
+      tail -n 20 build/python.log >&2
       echo "setup: pip install . failed; see build/python.log" >&2
       exit 1
     fi
