@@ -41,7 +41,8 @@ APT_PACKAGES=(
 PIP_PACKAGES=("numpy<2" onnxruntime onnx json5 safetensors "coremltools==9.0" pytest matplotlib
               pesq==0.0.4 pystoi==0.4.1 pocketsphinx==5.1.1 pyworld-prebuilt==0.3.6.post1
               selenium==4.51.0 pypinyin==0.53.0 transformers==4.44.2
-              nanobind==3.1.0 scikit-build-core==1.1.2 "ray[serve,data]==2.60.0" pyarrow==21.0.0)
+              nanobind==3.1.0 scikit-build-core==1.1.2 "ray[serve,data]==2.60.0" pyarrow==21.0.0
+              onnxsim==0.8.1)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -22,5 +22,7 @@ Run add_g2p_command(CLI::App& app);        // g2p.cpp
 Run add_tts_command(CLI::App& app);        // tts.cpp
 Run add_bench_command(CLI::App& app);      // bench.cpp
 Run add_serve_command(CLI::App& app);      // serve.cpp
+Run add_optimize_command(CLI::App& app);   // rewrite.cpp
+Run add_quantize_command(CLI::App& app);   // rewrite.cpp
 
 }  // namespace amphora::cli

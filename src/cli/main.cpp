@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
       amphora::cli::add_tts_command(app),
       amphora::cli::add_bench_command(app),
       amphora::cli::add_serve_command(app),
+      amphora::cli::add_optimize_command(app),
+      amphora::cli::add_quantize_command(app),
   };
 
   try {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -65,6 +66,10 @@ struct Graph {
   std::map<std::string, int64_t> opset_imports;  // domain -> version ("" for ai.onnx)
   std::map<std::string, std::string> metadata;   // ONNX metadata_props
   std::string producer;
+  std::string name;        // the ONNX graph's name
+  // Initializers the file stored as float16; the importer widened them to float32.
+  std::set<std::string> float16_initializers;
+  int64_t ir_version = 0;  // as the file declared it (0: not from a file)
 
   int64_t opset(const std::string& domain = "") const;
 };

@@ -14,6 +14,7 @@
 #include <iterator>
 #include <set>
 
+#include "core/float16.hpp"
 #include "graph/onnx_inference_guard.hpp"
 
 namespace amphora {
@@ -56,6 +57,42 @@ void copy_typed(const Repeated& values, Tensor& tensor, const std::string& what)
   });
 }
 
+// A float16 tensor (weights `amphora quantize --fp16` stored at half size) becomes float32:
+// amphora computes in float32, and the graph's Cast to float then has nothing left to do.
+Tensor widen_float16(const onnx::TensorProto& proto, const std::string& what) {
+  Shape shape(proto.dims().begin(), proto.dims().end());
+  int64_t numel = 0;
+  try {
+    numel = shape_numel(shape);
+  } catch (const Error& e) {
+    fail(e.code(), "{}: {}", what, e.what());
+  }
+  Tensor tensor(DType::kFloat32, shape);
+  float* out = tensor.data<float>();
+  if (proto.has_raw_data()) {
+    const std::string& raw = proto.raw_data();
+    if (raw.size() != static_cast<size_t>(numel) * 2) {
+      fail(ErrorCode::kInvalidModel, "{}: raw_data has {} bytes but shape {} of float16 needs {}",
+           what, raw.size(), shape_str(shape), numel * 2);
+    }
+    for (int64_t i = 0; i < numel; ++i) {
+      uint16_t h;
+      std::memcpy(&h, raw.data() + 2 * i, 2);
+      out[i] = half_to_float(h);
+    }
+  } else {
+    // Without raw_data, ONNX keeps each half's bits in an int32_data entry.
+    if (proto.int32_data_size() != numel) {
+      fail(ErrorCode::kInvalidModel, "{}: holds {} values but its shape {} needs {}", what,
+           proto.int32_data_size(), shape_str(shape), numel);
+    }
+    for (int64_t i = 0; i < numel; ++i) {
+      out[i] = half_to_float(static_cast<uint16_t>(proto.int32_data(static_cast<int>(i))));
+    }
+  }
+  return tensor;
+}
+
 Tensor tensor_from_proto(const onnx::TensorProto& proto, const std::string& what) {
   if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
     fail(ErrorCode::kUnsupported,
@@ -64,12 +101,13 @@ Tensor tensor_from_proto(const onnx::TensorProto& proto, const std::string& what
          what);
   }
   if (proto.has_segment()) fail(ErrorCode::kUnsupported, "{}: segmented tensors", what);
-  DType dtype;
+  DType dtype = DType::kFloat32;
   try {
-    dtype = dtype_from_onnx(proto.data_type());
+    if (proto.data_type() != onnx::TensorProto::FLOAT16) dtype = dtype_from_onnx(proto.data_type());
   } catch (const Error& e) {
     fail(e.code(), "{}: {}", what, e.what());
   }
+  if (proto.data_type() == onnx::TensorProto::FLOAT16) return widen_float16(proto, what);
   Shape shape;
   for (int64_t d : proto.dims()) {
     if (d < 0) fail(ErrorCode::kInvalidModel, "{}: negative dimension {}", what, d);
@@ -195,6 +233,7 @@ std::string canonical_domain(const std::string& domain) {
 Graph graph_from_model(onnx::ModelProto& model, const std::string& source) {
   Graph graph;
   graph.producer = model.producer_name();
+  graph.name = model.graph().name();
   for (const auto& opset : model.opset_import()) {
     graph.opset_imports[canonical_domain(opset.domain())] = opset.version();
   }
@@ -204,6 +243,7 @@ Graph graph_from_model(onnx::ModelProto& model, const std::string& source) {
   for (auto& init : *g.mutable_initializer()) {
     graph.initializers[init.name()] =
         tensor_from_proto(init, fmt::format("{}: initializer '{}'", source, init.name()));
+    if (init.data_type() == onnx::TensorProto::FLOAT16) graph.float16_initializers.insert(init.name());
     std::string().swap(*init.mutable_raw_data());
   }
   if (g.sparse_initializer_size() > 0) {
@@ -265,6 +305,7 @@ Graph import_model(onnx::ModelProto& model, const std::string& source) {
   // Newer exporters write IR versions this libonnx (1.12, IR 8) refuses outright, although
   // the graphs usually use nothing newer. Check them as IR 8: anything that really needs a
   // newer IR (new element types, function overloads) still fails in the checker or below.
+  const int64_t declared_ir_version = model.ir_version();
   if (model.ir_version() > onnx::IR_VERSION) model.set_ir_version(onnx::IR_VERSION);
   try {
     onnx::checker::check_model(model);
@@ -276,7 +317,9 @@ Graph import_model(onnx::ModelProto& model, const std::string& source) {
   } catch (const std::exception& e) {
     fail(ErrorCode::kInvalidModel, "{}: ONNX shape inference fails: {}", source, e.what());
   }
-  return graph_from_model(model, source);
+  Graph graph = graph_from_model(model, source);
+  graph.ir_version = declared_ir_version;
+  return graph;
 }
 
 [[noreturn]] void fail_to_parse(const std::string& source) {

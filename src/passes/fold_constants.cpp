@@ -8,6 +8,10 @@
 // that are also graph inputs (an overridable default, not a constant), and anything large, so
 // that loading never computes more than a few small tensors. A node whose kernel refuses its
 // inputs stays too, so that running the graph reports the error with its usual context.
+// `any_size` (for `amphora optimize`, which runs once, offline) lifts the limit on inputs, so a
+// weight-norm chain over whole weights folds; an output may then be as large as the largest
+// input, never larger, so the file cannot grow.
+#include <algorithm>
 #include <set>
 
 #include "ops/kernel.hpp"
@@ -34,7 +38,7 @@ bool may_fold(const Node& node) {
 
 }  // namespace
 
-bool fold_constants(Graph& graph) {
+bool fold_constants(Graph& graph, bool any_size) {
   std::set<std::string> overridable;
   for (const auto& input : graph.inputs) overridable.insert(input.name);
   std::set<std::string> outputs;
@@ -49,9 +53,14 @@ bool fold_constants(Graph& graph) {
     if (!may_fold(node)) continue;
     std::vector<const Tensor*> inputs;
     bool all_constant = true;
+    int64_t max_output = kMaxFoldedElements;
     for (const std::string& name : node.inputs) {
       const Tensor* value = name.empty() ? nullptr : constant(name);
-      if (!name.empty() && (!value || value->numel() > kMaxFoldedElements)) all_constant = false;
+      if (!name.empty() && !value) all_constant = false;
+      if (value && value->numel() > kMaxFoldedElements) {
+        if (!any_size) all_constant = false;
+        max_output = std::max(max_output, value->numel());
+      }
       inputs.push_back(value);
     }
     bool returned = false;
@@ -66,7 +75,7 @@ bool fold_constants(Graph& graph) {
       continue;
     }
     bool small = results.size() == node.outputs.size();
-    for (const Tensor& t : results) small = small && t.numel() <= kMaxFoldedElements;
+    for (const Tensor& t : results) small = small && t.numel() <= max_output;
     if (!small) continue;
     for (size_t i = 0; i < results.size(); ++i) {
       if (!node.outputs[i].empty()) graph.initializers[node.outputs[i]] = std::move(results[i]);

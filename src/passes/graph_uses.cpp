@@ -1,5 +1,7 @@
 #include "passes/graph_uses.hpp"
 
+#include <algorithm>
+
 namespace amphora {
 
 GraphUses::GraphUses(const Graph& graph) {
@@ -77,6 +79,34 @@ std::string other_operand(const Node& node, const std::string& value) {
   if (node.inputs[0] == value && node.inputs[1] != value) return node.inputs[1];
   if (node.inputs[1] == value && node.inputs[0] != value) return node.inputs[0];
   return "";
+}
+
+const ValueInfo* declared_value(const Graph& graph, const std::string& value) {
+  for (const ValueInfo& info : graph.inputs) {
+    if (info.name == value) return &info;
+  }
+  for (const ValueInfo& info : graph.outputs) {
+    if (info.name == value) return &info;
+  }
+  auto it = graph.value_info.find(value);
+  return it == graph.value_info.end() ? nullptr : &it->second;
+}
+
+std::string unused_name(const Graph& graph, const std::string& base) {
+  std::set<std::string> taken;
+  for (const Node& node : graph.nodes) taken.insert(node.outputs.begin(), node.outputs.end());
+  for (const ValueInfo& info : graph.inputs) taken.insert(info.name);
+  std::string name = base;
+  for (int i = 2; graph.initializers.count(name) || taken.count(name); ++i) {
+    name = base + "_" + std::to_string(i);
+  }
+  return name;
+}
+
+void rename_reads(Graph& graph, const std::string& from, const std::string& to) {
+  for (Node& node : graph.nodes) {
+    std::replace(node.inputs.begin(), node.inputs.end(), from, to);
+  }
 }
 
 }  // namespace amphora

@@ -43,6 +43,17 @@ const Node* sole_reader(const Graph& graph, const GraphUses& uses, const std::se
 // The constant behind `value` (an initializer or a Constant node's output), or null.
 const Tensor* constant_value(const Graph& graph, const GraphUses& uses, const std::string& value);
 
+// What the model declares or ONNX shape inference found about `value` (a graph input or output,
+// or an intermediate value), or null. Not for initializers: their tensors say it exactly.
+const ValueInfo* declared_value(const Graph& graph, const std::string& value);
+
+// A name for a new value or initializer, `base` or `base_2`, `base_3`, ..., that no initializer
+// and no node output has yet.
+std::string unused_name(const Graph& graph, const std::string& base);
+
+// Makes every node read `to` where it read `from` (a value being replaced by an equal one).
+void rename_reads(Graph& graph, const std::string& from, const std::string& to);
+
 // The operand of a two-input node other than `value`, or "" when `value` is not exactly one.
 std::string other_operand(const Node& node, const std::string& value);
 

@@ -3,20 +3,31 @@
 namespace amphora {
 
 int optimize_graph(Graph& graph, GraphUse use) {
+  const bool portable = use == GraphUse::kPortable;
   // Activations first move past pads (one per call; each move takes an activation one node
   // further down, so this ends), then the shrinking passes run to a fixed point; the cap
   // guards against a future pass that undoes another.
-  while (move_activation_past_pad(graph)) {
+  if (!portable) {
+    while (move_activation_past_pad(graph)) {
+    }
   }
   constexpr int kMaxRounds = 8;
   int rounds = 0;
   while (rounds < kMaxRounds) {
-    bool changed = fold_constants(graph);
+    bool changed = fold_constants(graph, portable);
+    changed = fold_shapes(graph) || changed;
+    changed = remove_identities(graph) || changed;
     changed = remove_dead_nodes(graph) || changed;
-    changed = fuse_conv(graph) || changed;
-    if (use == GraphUse::kOffline) changed = fuse_reflect_pad(graph) || changed;
-    changed = fuse_snake(graph) || changed;
-    changed = fuse_matmul(graph) || changed;
+    changed = fold_batch_norm(graph) || changed;
+    if (use != GraphUse::kStreaming) changed = fuse_zero_pad(graph) || changed;
+    if (portable) {
+      changed = fuse_gemm(graph) || changed;
+    } else {
+      changed = fuse_conv(graph) || changed;
+      if (use == GraphUse::kOffline) changed = fuse_reflect_pad(graph) || changed;
+      changed = fuse_snake(graph) || changed;
+      changed = fuse_matmul(graph) || changed;
+    }
     if (!changed) break;
     ++rounds;
   }

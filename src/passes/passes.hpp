@@ -25,9 +25,26 @@ bool fuse_snake(Graph& graph);
 // bias and scale -> com.amphora FusedMatMul (fuse_matmul.cpp, ops/matmul/matmul_fused.hpp).
 bool fuse_matmul(Graph& graph);
 
-// Nodes whose inputs are all small constants are run once and become initializers
-// (fold_constants.cpp).
-bool fold_constants(Graph& graph);
+// Nodes whose inputs are all small constants (any constants with `any_size`) are run once and
+// become initializers (fold_constants.cpp).
+bool fold_constants(Graph& graph, bool any_size = false);
+
+// Shape and Size of values whose dimensions are all known become constants (fold_shapes.cpp).
+bool fold_shapes(Graph& graph);
+
+// Identity, inference Dropout and Cast to the same type are removed (remove_identities.cpp).
+bool remove_identities(Graph& graph);
+
+// Conv -> BatchNormalization with constant statistics becomes one Conv (fold_batch_norm.cpp).
+bool fold_batch_norm(Graph& graph);
+
+// Pad(constant 0, spatial axes) -> Conv becomes the Conv with larger pads (fuse_pad.cpp).
+// Offline only, as fuse_reflect_pad.
+bool fuse_zero_pad(Graph& graph);
+
+// MatMul(matrix, constant [K, N]) + constant bias [N] -> Gemm (fuse_gemm.cpp). Portable use
+// only: the runtime's own fuse_matmul covers it.
+bool fuse_gemm(Graph& graph);
 
 // Pad(reflect, time axis) -> unpadded 1-D Conv becomes a FusedConv with pad_mode "reflect"
 // (fuse_pad.cpp). Offline only: the streamer needs the Pad node.
@@ -37,9 +54,10 @@ bool fuse_reflect_pad(Graph& graph);
 // (dead_nodes.cpp).
 bool remove_dead_nodes(Graph& graph);
 
-// Who will run the optimized graph: a Session over whole inputs, or the streamer, which some
-// rewrites would defeat.
-enum class GraphUse { kOffline, kStreaming };
+// Who will run the optimized graph: a Session over whole inputs; the streamer, which some
+// rewrites would defeat; or any ONNX runtime, for `amphora optimize`, which writes the graph
+// back to a file: only rewrites whose result is standard ONNX (no com.amphora ops).
+enum class GraphUse { kOffline, kStreaming, kPortable };
 
 // Runs every pass for `use` until none changes the graph; returns the number of rounds that
 // changed it.

@@ -126,7 +126,11 @@ TEST(OnnxImport, InitializerProblemsNameTheInitializer) {
   init->set_raw_data(std::string(8, '\0'));  // 3 floats need 12 bytes
   expect_error([&] { load_onnx_from_bytes(b.bytes(), "m.onnx"); }, ErrorCode::kInvalidModel,
                "initializer 'bias': raw_data has 8 bytes");
-  init->set_data_type(onnx::TensorProto::FLOAT16);
+  init->set_data_type(onnx::TensorProto::FLOAT16);  // read, widened to float32
+  init->set_raw_data(std::string(4, '\0'));
+  expect_error([&] { load_onnx_from_bytes(b.bytes(), "m.onnx"); }, ErrorCode::kInvalidModel,
+               "initializer 'bias': raw_data has 4 bytes but shape [3] of float16 needs 6");
+  init->set_data_type(onnx::TensorProto::BFLOAT16);
   init->set_raw_data(std::string(6, '\0'));
   expect_error([&] { load_onnx_from_bytes(b.bytes(), "m.onnx"); }, ErrorCode::kUnsupported,
                "initializer 'bias'");

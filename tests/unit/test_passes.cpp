@@ -213,8 +213,8 @@ TEST(ActivationPastPad, MelganReflectPadThenConvLosesItsLeakyRelu) {
     m.output("y");
     Graph fused = expect_same_results(m.graph, {{"x", random_tensor({1, 5, 40}, rng)}});
     EXPECT_EQ(count_ops(fused, "LeakyRelu"), 0u) << mode;
-    // A reflect pad goes into the conv as well (fuse_pad.cpp).
-    EXPECT_EQ(count_ops(fused, "Pad"), std::string(mode) == "reflect" ? 0u : 1u) << mode;
+    // A reflect or zero pad goes into the conv as well (fuse_pad.cpp).
+    EXPECT_EQ(count_ops(fused, "Pad"), std::string(mode) == "edge" ? 1u : 0u) << mode;
     EXPECT_EQ(count_ops(fused, "FusedConv"), 1u) << mode;
   }
   // A constant pad with a non-zero value does not commute with the activation: left alone.
@@ -607,6 +607,196 @@ TEST(Profile, RecordsEveryNodeWithShapesAndConvFlops) {
   EXPECT_EQ(profile[0].output_shapes[0], (Shape{1, 8, 100}));
   EXPECT_DOUBLE_EQ(profile[0].flops, 2.0 * 8 * 100 * 4 * 3);
   EXPECT_GE(profile[0].ms, 0.0);
+}
+
+
+// The rewrites `amphora optimize` writes back as standard ONNX (GraphUse::kPortable); the
+// runtime runs them too.
+
+TEST(RemoveIdentities, IdentityDropoutAndSameTypeCastGoAndGraphOutputsKeepTheirNames) {
+  std::mt19937 rng(9);
+  GraphMaker m;
+  m.input("x");
+  m.node("Identity", {"x"}, "x1");
+  m.node("Tanh", {"x1"}, "t");
+  m.node("Dropout", {"t"}, "d");
+  m.node("Cast", {"d"}, "c").attributes["to"] = int64_t{1};  // float -> float
+  for (const char* value : {"t", "d"}) m.graph.value_info[value] = {value, DType::kFloat32, {}, false};
+  m.node("Neg", {"c"}, "n");
+  m.node("Identity", {"n"}, "y");  // into a graph output: Neg writes "y" instead
+  m.node("Identity", {"x"}, "passthrough");  // input straight to output: stays
+  m.output("y");
+  m.output("passthrough");
+  Graph graph = m.graph;
+  EXPECT_TRUE(remove_identities(graph));
+  ASSERT_EQ(graph.nodes.size(), 3u);
+  EXPECT_EQ(graph.nodes[0].op_type, "Tanh");
+  EXPECT_EQ(graph.nodes[0].inputs[0], "x");
+  EXPECT_EQ(graph.nodes[1].op_type, "Neg");
+  EXPECT_EQ(graph.nodes[1].inputs[0], "t");
+  EXPECT_EQ(graph.nodes[1].outputs[0], "y");
+  EXPECT_EQ(graph.nodes[2].op_type, "Identity");
+  EXPECT_FALSE(remove_identities(graph));
+  expect_same_results(m.graph, {{"x", random_tensor({1, 3, 7}, rng)}});
+}
+
+TEST(RemoveIdentities, CastToAnotherTypeOrADropoutWhoseMaskIsReadStays) {
+  GraphMaker m;
+  m.input("x");
+  m.node("Cast", {"x"}, "i").attributes["to"] = int64_t{7};  // float -> int64
+  Node& dropout = m.node("Dropout", {"x"}, "d");
+  dropout.outputs.push_back("mask");
+  m.output("i");
+  m.output("d");
+  m.output("mask");
+  Graph graph = m.graph;
+  EXPECT_FALSE(remove_identities(graph));
+  EXPECT_EQ(graph.nodes.size(), 2u);
+}
+
+TEST(FoldBatchNorm, ConvThenBatchNormIsOneConvWithTheSameResults) {
+  std::mt19937 rng(10);
+  GraphMaker m;
+  m.input("x");
+  m.conv("x", "c", 3, 4, 3, 1);
+  m.output("c");
+  const Graph conv_only = m.graph;  // the reference: BatchNormalization applied below by hand
+  m.graph.outputs.clear();
+  std::vector<float> gamma = {0.5f, 1.5f, -1.0f, 2.0f}, beta = {0.1f, -0.2f, 0.3f, 0.0f};
+  std::vector<float> mean = {0.2f, -0.1f, 0.0f, 1.0f}, var = {1.0f, 0.25f, 4.0f, 0.5f};
+  auto vec = [](const std::vector<float>& v) {
+    Tensor t(DType::kFloat32, {static_cast<int64_t>(v.size())});
+    std::copy(v.begin(), v.end(), t.data<float>());
+    return t;
+  };
+  m.graph.initializers["gamma"] = vec(gamma);
+  m.graph.initializers["beta"] = vec(beta);
+  m.graph.initializers["mean"] = vec(mean);
+  m.graph.initializers["var"] = vec(var);
+  m.node("BatchNormalization", {"c", "gamma", "beta", "mean", "var"}, "y").attributes["epsilon"] =
+      1e-3f;
+  m.output("y");
+  Graph graph = m.graph;
+  EXPECT_TRUE(fold_batch_norm(graph));
+  ASSERT_EQ(graph.nodes.size(), 1u);
+  EXPECT_EQ(graph.nodes[0].op_type, "Conv");
+  EXPECT_EQ(graph.nodes[0].outputs[0], "y");
+
+  const std::map<std::string, Tensor> inputs = {{"x", random_tensor({1, 3, 9}, rng)}};
+  const Tensor c = Session(conv_only, SessionOptions{1, true, false, false}).run(inputs).at("c");
+  const Tensor y = Session(graph, SessionOptions{1, true, false, false}).run(inputs).at("y");
+  ASSERT_EQ(y.shape(), c.shape());
+  for (int64_t ch = 0; ch < 4; ++ch) {
+    for (int64_t t = 0; t < 9; ++t) {
+      const float want =
+          (c.data<float>()[ch * 9 + t] - mean[ch]) / std::sqrt(var[ch] + 1e-3f) * gamma[ch] +
+          beta[ch];
+      EXPECT_NEAR(y.data<float>()[ch * 9 + t], want, 1e-5f) << ch << "," << t;
+    }
+  }
+}
+
+TEST(FuseZeroPad, ZeroPadOfTimeJoinsTheConvPadsOtherPadsStay) {
+  std::mt19937 rng(11);
+  GraphMaker m;
+  m.input("x");
+  auto pads = [&](const std::string& name, std::vector<int64_t> p) {
+    Tensor t(DType::kInt64, {static_cast<int64_t>(p.size())});
+    std::copy(p.begin(), p.end(), t.data<int64_t>());
+    m.graph.initializers[name] = std::move(t);
+  };
+  pads("time_pads", {0, 0, 2, 0, 0, 1});
+  pads("channel_pads", {0, 1, 0, 0, 0, 0});
+  m.graph.initializers["one"] = Tensor::scalar<float>(1.0f);
+  m.node("Pad", {"x", "time_pads"}, "p");
+  m.conv("p", "c", 3, 3, 3, 2);  // pads 2, 2 of its own
+  m.node("Pad", {"c", "time_pads", "one"}, "p1");  // pads with ones: stays
+  m.conv("p1", "c1", 3, 3, 3, 1);
+  m.node("Pad", {"c1", "channel_pads"}, "p2");  // pads channels: stays
+  m.conv("p2", "y", 4, 2, 1, 1);
+  m.output("y");
+  Graph graph = m.graph;
+  EXPECT_TRUE(fuse_zero_pad(graph));
+  EXPECT_EQ(count_ops(graph, "Pad"), 2u);
+  EXPECT_EQ(graph.nodes[0].op_type, "Conv");
+  EXPECT_EQ(graph.nodes[0].get_ints("pads"), (std::vector<int64_t>{4, 3}));
+  EXPECT_FALSE(fuse_zero_pad(graph));
+  expect_same_results(m.graph, {{"x", random_tensor({1, 3, 11}, rng)}});
+}
+
+TEST(FuseGemm, MatrixTimesConstantPlusBiasBecomesGemmWithTheSameResults) {
+  std::mt19937 rng(12);
+  GraphMaker m;
+  m.graph.inputs.push_back({"x", DType::kFloat32, {{-1, "N"}, {6, ""}}});
+  m.graph.inputs.push_back({"batched", DType::kFloat32, {{1, ""}, {-1, "N"}, {6, ""}}});
+  m.graph.initializers["w"] = random_tensor({6, 5}, rng);
+  m.graph.initializers["b"] = random_tensor({5}, rng);
+  m.node("MatMul", {"x", "w"}, "xw");
+  m.node("Add", {"xw", "b"}, "y");
+  m.node("MatMul", {"batched", "w"}, "bw");  // rank 3: Gemm cannot take it
+  m.node("Add", {"bw", "b"}, "z");
+  m.output("y");
+  m.output("z");
+  Graph graph = m.graph;
+  EXPECT_TRUE(fuse_gemm(graph));
+  EXPECT_EQ(count_ops(graph, "Gemm"), 1u);
+  EXPECT_EQ(count_ops(graph, "MatMul"), 1u);
+  Session reference(m.graph, SessionOptions{1, true, false, false});
+  Session rewritten(graph, SessionOptions{1, true, false, false});
+  const std::map<std::string, Tensor> inputs = {{"x", random_tensor({4, 6}, rng)},
+                                                {"batched", random_tensor({1, 4, 6}, rng)}};
+  const Tensor want = reference.run(inputs).at("y");
+  const Tensor have = rewritten.run(inputs).at("y");
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    EXPECT_NEAR(have.data<float>()[i], want.data<float>()[i], 1e-5f);
+  }
+}
+
+TEST(FoldShapes, ShapeOfKnownDimsIsAConstantSymbolicOnesStay) {
+  GraphMaker m;
+  m.input("x");  // [1, C, T]: symbolic
+  m.graph.inputs.push_back({"fixed", DType::kFloat32, {{2, ""}, {3, ""}, {4, ""}}});
+  m.node("Shape", {"x"}, "x_shape");
+  m.node("Shape", {"fixed"}, "fixed_tail").attributes["start"] = int64_t{-2};
+  m.node("Size", {"fixed"}, "fixed_size");
+  m.output("x_shape");
+  m.output("fixed_tail2");
+  m.node("Identity", {"fixed_tail"}, "fixed_tail2");
+  m.node("Identity", {"fixed_size"}, "fixed_size2");
+  m.output("fixed_size2");
+  Graph graph = m.graph;
+  EXPECT_TRUE(fold_shapes(graph));
+  EXPECT_EQ(count_ops(graph, "Shape"), 1u);
+  EXPECT_EQ(count_ops(graph, "Size"), 0u);
+  const Tensor& tail = graph.initializers.at("fixed_tail");
+  ASSERT_EQ(tail.numel(), 2);
+  EXPECT_EQ(tail.data<int64_t>()[0], 3);
+  EXPECT_EQ(tail.data<int64_t>()[1], 4);
+  EXPECT_EQ(graph.initializers.at("fixed_size").data<int64_t>()[0], 24);
+}
+
+TEST(OptimizeGraph, PortableUseWritesOnlyStandardOpsAndFoldsLargeConstants) {
+  std::mt19937 rng(13);
+  GraphMaker m;
+  m.input("x");
+  // A weight-norm chain over a weight too large for the runtime's folding limit.
+  m.graph.initializers["v"] = random_tensor({300, 300, 1}, rng);
+  m.graph.initializers["g"] = random_tensor({300, 1, 1}, rng);
+  m.node("ReduceL2", {"v"}, "norm").attributes["axes"] = std::vector<int64_t>{1, 2};
+  m.node("Div", {"v", "norm"}, "direction");
+  m.node("Mul", {"direction", "g"}, "w");
+  m.node("Conv", {"x", "w"}, "c");
+  m.node("LeakyRelu", {"c"}, "y").attributes["alpha"] = 0.1f;
+  m.output("y");
+  m.graph.opset_imports[""] = 13;
+  Graph portable = m.graph;
+  optimize_graph(portable, GraphUse::kPortable);
+  ASSERT_EQ(portable.nodes.size(), 2u);
+  for (const Node& node : portable.nodes) EXPECT_TRUE(node.domain.empty()) << node.op_type;
+  Graph runtime = m.graph;
+  optimize_graph(runtime, GraphUse::kOffline);
+  EXPECT_EQ(count_ops(runtime, "Div"), 1u);  // 90000 values: over the load-time limit
+  expect_same_results(m.graph, {{"x", random_tensor({1, 300, 5}, rng)}}, 1e-3f);
 }
 
 }  // namespace
