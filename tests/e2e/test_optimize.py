@@ -14,7 +14,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from amphora_export.vocoders import FAMILIES
-from e2e_util import amphora_bin, run_amphora, run_onnxruntime
+from e2e_util import ROOT, amphora_bin, run_amphora, run_onnxruntime
 from exported_family import package_cache
 
 
@@ -234,3 +234,32 @@ def test_bad_requests_fail_clearly_and_write_nothing(packages, tmp_path):
     err = amphora("quantize", str(tmp_path / "relu.onnx"), str(tmp_path / "r.onnx"), "--fp16",
                   ok=False).stderr
     assert "nothing to quantize" in err and not (tmp_path / "r.onnx").exists()
+
+
+def test_quantized_quality_measures_and_records_fp16(packages, tmp_path):
+    """The quality command runs both packages on held-out speech and records its figures; fp16
+    stays within its bound (log-mel L1 increase <= 0.001)."""
+    import json
+    import os
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
+    source = packages("hifigan").dir
+    out = tmp_path / "fp16"
+    amphora("quantize", str(source), str(out), "--fp16")
+    proc = subprocess.run([sys.executable, "-m", "amphora_export.quantized_quality",
+                           "--reference", str(source), "--quantized", str(out), "--sentences", "1",
+                           "--amphora", str(amphora_bin()), "--record", "--json"],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(proc.stdout)
+    assert results["scheme"] == "float16" and results["within_bounds"]
+    assert results["all"]["utterances"] == 3  # two examples and one held-out sentence
+    assert abs(results["all"]["log_mel_l1_increase"]) <= 0.001
+    recorded = json.loads((out / "amphora.json").read_text())["quantization"]["quality"]
+    assert recorded["utterances"] == 3 and recorded["within_bounds"]
+    # The float32 package itself is not a quantized copy: refused, naming the field.
+    proc = subprocess.run([sys.executable, "-m", "amphora_export.quantized_quality",
+                           "--reference", str(source), "--quantized", str(source)],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 1 and "quantization.weights" in proc.stderr
