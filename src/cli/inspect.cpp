@@ -72,7 +72,8 @@ ordered_json inspect_json(const std::string& path, const Graph& graph, const Gra
   report["outputs"] = values_json(graph.outputs);
   report["nodes"] = s.node_count;
   report["parameters"] = s.parameters;
-  report["parameter_bytes"] = s.parameter_bytes;
+  report["parameter_bytes"] = s.parameter_bytes;  // as computed: float32 for float16-stored weights
+  report["float16_weights"] = graph.float16_initializers.size();
   report["ops"] = ordered_json::array();
   ordered_json unsupported = ordered_json::array();
   for (const OpCount& op : s.ops) {
@@ -127,8 +128,13 @@ void print_text(const ordered_json& r) {
     }
   }
   double mb = r["parameter_bytes"].get<double>() / (1024.0 * 1024.0);
-  std::printf("nodes:      %s\nparameters: %s (%.2f MiB)\nops:\n", r["nodes"].dump().c_str(),
+  std::printf("nodes:      %s\nparameters: %s (%.2f MiB as float32)\n", r["nodes"].dump().c_str(),
               r["parameters"].dump().c_str(), mb);
+  if (r["float16_weights"].get<size_t>() > 0) {
+    std::printf("stored:     %s weight tensors as float16 (widened to float32 at load)\n",
+                r["float16_weights"].dump().c_str());
+  }
+  std::printf("ops:\n");
   for (const auto& op : r["ops"]) {
     std::string name = op["op_type"].get<std::string>();
     if (op["domain"] != "ai.onnx") name = op["domain"].get<std::string>() + "::" + name;

@@ -231,16 +231,26 @@ def test_metrics_are_prometheus_text_counting_what_happened(server, packages):
     before = parse_prometheus(server.request("GET", "/metrics")[2].decode())[1]
     server.request("POST", "/v1/vocode", npy_bytes(random_mel(packages, 20)), NPY)
     server.request("POST", "/v1/vocode?model=nope", b"x", NPY)
-    status, headers, text = server.request("GET", "/metrics")
-    assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
-    types, after = parse_prometheus(text.decode())
 
     def value(samples, name, **labels):
         return samples.get((name, frozenset(labels.items())), 0.0)
 
-    for status_code, added in (("200", 1), ("404", 1)):
-        key = ("amphora_requests_total", {"route": "/v1/vocode", "status": status_code})
-        assert value(after, key[0], **key[1]) == value(before, key[0], **key[1]) + added
+    def counted(samples, status_code):
+        labels = {"route": "/v1/vocode", "status": status_code}
+        return value(samples, "amphora_requests_total", **labels) - value(
+            before, "amphora_requests_total", **labels)
+
+    # A request is counted once its response has gone out, which may be just after the client
+    # has read it: wait (briefly) for the count, then it must be exact.
+    deadline = time.monotonic() + 10
+    while True:
+        status, headers, text = server.request("GET", "/metrics")
+        assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        types, after = parse_prometheus(text.decode())
+        if (counted(after, "200") and counted(after, "404")) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert counted(after, "200") == 1 and counted(after, "404") == 1
     assert types["amphora_first_audio_seconds"] == "histogram"
     buckets = [v for (name, labels), v in sorted(after.items(), key=lambda kv: str(kv[0]))
                if name == "amphora_first_audio_seconds_bucket"
