@@ -96,5 +96,7 @@ void register_shape_ops(OpRegistry& registry);
 void register_pad_resize_ops(OpRegistry& registry);  // Pad, Resize
 void register_conv_ops(OpRegistry& registry);        // Conv, ConvTranspose
 void register_matmul_ops(OpRegistry& registry);      // MatMul, Gemm
+// QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear.
+void register_quantize_ops(OpRegistry& registry);
 
 }  // namespace amphora

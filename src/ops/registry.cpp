@@ -13,6 +13,7 @@ OpRegistry& OpRegistry::instance() {
     register_pad_resize_ops(*r);
     register_conv_ops(*r);
     register_matmul_ops(*r);
+    register_quantize_ops(*r);
     return r;
   }();
   return *registry;
