@@ -12,6 +12,15 @@ struct OnednnMatmul::Plan {
   bool supported = false;
   dnnl::primitive primitive;
   memory::desc a, b, out, bias;
+  // Constant B: the primitive reads it in `b_packed` (its own layout); `b` is B's plain layout.
+  bool pack_b = false;
+  memory::desc b_packed;
+};
+
+struct OnednnMatmul::PackedB {
+  Tensor source;  // held, so that its buffer is not reused while the packing is kept
+  memory::desc desc;
+  memory packed;
 };
 
 OnednnMatmul::OnednnMatmul() = default;
@@ -36,12 +45,32 @@ memory::desc operand_desc(const Shape& batch, int64_t rows, int64_t cols, bool t
 
 }  // namespace
 
+dnnl::memory OnednnMatmul::packed_b(const Plan& plan, const Tensor& b) {
+  for (const auto& entry : packed_) {
+    if (entry->source.raw() == b.raw() && entry->desc == plan.b_packed) return entry->packed;
+  }
+  // A buffer not seen before: forget packings of buffers that are gone, then pack.
+  std::erase_if(packed_, [&](const auto& entry) { return entry->source.raw() != b.raw(); });
+  auto entry = std::make_unique<PackedB>();
+  entry->source = b;
+  entry->desc = plan.b_packed;
+  entry->packed = memory(plan.b_packed, onednn_engine());
+  memory plain = onednn_wrap(plan.b, b);
+  dnnl::reorder(plain, entry->packed)
+      .execute(onednn_stream(), {{DNNL_ARG_FROM, plain}, {DNNL_ARG_TO, entry->packed}});
+  onednn_stream().wait();
+  packed_.push_back(std::move(entry));
+  return packed_.back()->packed;
+}
+
 bool OnednnMatmul::run(const MatmulProblem& p, const Tensor& a, const Tensor& b, Tensor& out,
-                       const Tensor* bias, bool gelu) {
+                       const Tensor* bias, bool gelu, bool constant_b) {
+  // Packing pays off when B is reused over many rows; a few rows (a streamed chunk) read it once.
+  constant_b = constant_b && p.b.size() >= 2 && shape_numel(p.b) == p.k * p.n && !p.trans_b;
   std::vector<int64_t> key = p.a;
   key.insert(key.end(), p.b.begin(), p.b.end());
   key.push_back(p.accumulate ? 1 : 0);
-  key.push_back((bias ? 2 : 0) + (gelu ? 1 : 0));
+  key.push_back((bias ? 2 : 0) + (gelu ? 1 : 0) + (constant_b ? 4 : 0));
   if (!plans_.count(key) && plans_.size() >= kMaxPlans) plans_.clear();  // bound the cache
   auto& slot = plans_[key];
   if (!slot) {
@@ -62,6 +91,9 @@ bool OnednnMatmul::run(const MatmulProblem& p, const Tensor& a, const Tensor& b,
     }
     slot->a = operand_desc(a_batch, m, p.k, p.trans_a);
     slot->b = operand_desc(b_batch, p.k, p.n, p.trans_b);
+    const bool pack_b = constant_b && b_batch.empty();
+    const memory::desc b_any(onednn_dims({p.k, p.n}), memory::data_type::f32,
+                             memory::format_tag::any);
     slot->out = operand_desc(out_batch, m, p.n, false);
     if (bias) {  // [1, ..., 1, N]: broadcast over every row
       memory::dims dims(slot->out.dims().size(), 1);
@@ -75,9 +107,13 @@ bool OnednnMatmul::run(const MatmulProblem& p, const Tensor& a, const Tensor& b,
     if (gelu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
     attr.set_post_ops(ops);
     try {
-      dnnl::matmul::desc desc = bias ? dnnl::matmul::desc(slot->a, slot->b, slot->bias, slot->out)
-                                     : dnnl::matmul::desc(slot->a, slot->b, slot->out);
-      slot->primitive = dnnl::matmul(dnnl::matmul::primitive_desc(desc, attr, onednn_engine()));
+      const memory::desc& b_desc = pack_b ? b_any : slot->b;
+      dnnl::matmul::desc desc = bias ? dnnl::matmul::desc(slot->a, b_desc, slot->bias, slot->out)
+                                     : dnnl::matmul::desc(slot->a, b_desc, slot->out);
+      const dnnl::matmul::primitive_desc pd(desc, attr, onednn_engine());
+      slot->primitive = dnnl::matmul(pd);
+      slot->pack_b = pack_b && pd.weights_desc() != slot->b;
+      slot->b_packed = pd.weights_desc();
       slot->supported = true;
     } catch (const dnnl::error&) {
       // No implementation (e.g. an unusual broadcast); stays on the reference kernel.
@@ -87,7 +123,8 @@ bool OnednnMatmul::run(const MatmulProblem& p, const Tensor& a, const Tensor& b,
   if (!plan.supported) return false;
   dnnl::stream& stream = onednn_stream();
   std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, onednn_wrap(plan.a, a)},
-                                          {DNNL_ARG_WEIGHTS, onednn_wrap(plan.b, b)},
+                                          {DNNL_ARG_WEIGHTS, plan.pack_b ? packed_b(plan, b)
+                                                                         : onednn_wrap(plan.b, b)},
                                           {DNNL_ARG_DST, onednn_wrap(plan.out, out)}};
   if (bias) args[DNNL_ARG_BIAS] = onednn_wrap(plan.bias, *bias);
   plan.primitive.execute(stream, args);
