@@ -37,4 +37,17 @@ void sin_fast(const float* x, float* y, int64_t n) {
   }
 }
 
+void cos_fast(const float* x, float* y, int64_t n) {
+  bool outside = false;
+#pragma omp parallel for simd schedule(static) reduction(|| : outside) if (n > kParallelElements)
+  for (int64_t i = 0; i < n; ++i) {
+    y[i] = fast_cos(x[i]);
+    outside = outside || !(std::fabs(x[i]) <= kFastSinLimit);
+  }
+  if (!outside) return;
+  for (int64_t i = 0; i < n; ++i) {
+    if (!(std::fabs(x[i]) <= kFastSinLimit)) y[i] = std::cos(x[i]);
+  }
+}
+
 }  // namespace amphora

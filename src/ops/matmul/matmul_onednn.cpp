@@ -1,5 +1,7 @@
 #include "ops/matmul/matmul_onednn.hpp"
 
+#include <memory>
+#include <mutex>
 #include <unordered_map>
 
 #include "ops/onednn.hpp"
@@ -49,18 +51,36 @@ dnnl::memory OnednnMatmul::packed_b(const Plan& plan, const Tensor& b) {
   for (const auto& entry : packed_) {
     if (entry->source.raw() == b.raw() && entry->desc == plan.b_packed) return entry->packed;
   }
-  // A buffer not seen before: forget packings of buffers that are gone, then pack.
+  // Not packed for this kernel yet: share a packing another kernel made of the same buffer
+  // (the kernels of several streams of one model), or make it. The process-wide list holds
+  // weak references: a packing lives as long as some kernel uses it.
+  static std::mutex mutex;
+  static std::vector<std::weak_ptr<PackedB>> shared;
+  std::lock_guard<std::mutex> lock(mutex);
+  std::shared_ptr<PackedB> found;
+  for (const auto& weak : shared) {
+    std::shared_ptr<PackedB> entry = weak.lock();
+    if (entry && entry->source.raw() == b.raw() && entry->desc == plan.b_packed) {
+      found = std::move(entry);
+      break;
+    }
+  }
+  if (!found) {
+    std::erase_if(shared, [](const auto& weak) { return weak.expired(); });
+    found = std::make_shared<PackedB>();
+    found->source = b;
+    found->desc = plan.b_packed;
+    found->packed = memory(plan.b_packed, onednn_engine());
+    memory plain = onednn_wrap(plan.b, b);
+    dnnl::reorder(plain, found->packed)
+        .execute(onednn_stream(), {{DNNL_ARG_FROM, plain}, {DNNL_ARG_TO, found->packed}});
+    onednn_stream().wait();
+    shared.push_back(found);
+  }
+  // Forget this kernel's packings of buffers that are gone from the model.
   std::erase_if(packed_, [&](const auto& entry) { return entry->source.raw() != b.raw(); });
-  auto entry = std::make_unique<PackedB>();
-  entry->source = b;
-  entry->desc = plan.b_packed;
-  entry->packed = memory(plan.b_packed, onednn_engine());
-  memory plain = onednn_wrap(plan.b, b);
-  dnnl::reorder(plain, entry->packed)
-      .execute(onednn_stream(), {{DNNL_ARG_FROM, plain}, {DNNL_ARG_TO, entry->packed}});
-  onednn_stream().wait();
-  packed_.push_back(std::move(entry));
-  return packed_.back()->packed;
+  packed_.push_back(found);
+  return found->packed;
 }
 
 bool OnednnMatmul::run(const MatmulProblem& p, const Tensor& a, const Tensor& b, Tensor& out,
