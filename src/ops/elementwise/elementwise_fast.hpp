@@ -69,6 +69,9 @@ inline float fast_cos(float in) { return fast_sin_shifted(in, 1); }
 void sin_fast(const float* x, float* y, int64_t n);
 void cos_fast(const float* x, float* y, int64_t n);  // Vocos' phase -> spectrum
 
+// e^x through exp8 (avx2_lanes.hpp, within 2 ulp), libm outside its range [-87.34, 88.38].
+void exp_fast(const float* x, float* y, int64_t n);
+
 // tanh(x) as a rational function, an odd degree-13 polynomial over an even degree-6 one, on x
 // clamped to +-7.9053111 (beyond which float tanh is +-1): max abs error ~1e-7. The
 // coefficients are Eigen's generic_fast_tanh_float. (A vocoder's final tanh over the waveform
