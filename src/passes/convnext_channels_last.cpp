@@ -59,6 +59,7 @@ std::optional<Block> match_block(const Graph& graph, const GraphUses& uses,
   const Tensor* w = constant_value(graph, uses, conv.inputs[1]);
   if (!w || w->dtype() != DType::kFloat32 || w->rank() != 3 || w->dim(1) != 1) return std::nullopt;
   const int64_t channels = w->dim(0), kernel = w->dim(2);
+  if (kernel > 64) return std::nullopt;  // DwConvLayerNorm's limit
   if (conv.get_int("group", 1) != channels) return std::nullopt;
   if (conv.inputs.size() == 3 && !conv.inputs[2].empty() &&
       !has_values(constant_value(graph, uses, conv.inputs[2]), channels)) {

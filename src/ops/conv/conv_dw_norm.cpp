@@ -1,5 +1,7 @@
 #include "ops/conv/conv_dw_norm.hpp"
 
+#include <immintrin.h>
+
 #include <cmath>
 #include <vector>
 
@@ -8,6 +10,8 @@
 
 namespace amphora {
 namespace {
+
+constexpr int64_t kMaxTaps = 64;  // a fast row keeps a pointer per tap on the stack
 
 struct DwConvNormAttrs {
   int64_t kernel = 1, pad_begin = 0, pad_end = 0, dilation = 1;
@@ -20,13 +24,13 @@ DwConvNormAttrs parse_attrs(const Node& node) {
   const std::vector<int64_t> pads = node.get_ints("pads");
   const std::vector<int64_t> dilations = node.get_ints("dilations");
   const std::vector<int64_t> strides = node.get_ints("strides");
-  if (kernel.size() != 1 || kernel[0] < 1 || (!pads.empty() && pads.size() != 2) ||
+  if (kernel.size() != 1 || kernel[0] < 1 || kernel[0] > kMaxTaps || (!pads.empty() && pads.size() != 2) ||
       (!dilations.empty() && (dilations.size() != 1 || dilations[0] < 1)) ||
       (!strides.empty() && (strides.size() != 1 || strides[0] != 1))) {
     fail(ErrorCode::kInvalidModel,
-         "{}: DwConvLayerNorm needs kernel_shape [K], pads [begin, end], dilations [d] and "
-         "stride 1",
-         node.display_name());
+         "{}: DwConvLayerNorm needs kernel_shape [K] (K <= {}), pads [begin, end], dilations "
+         "[d] and stride 1",
+         node.display_name(), kMaxTaps);
   }
   a.kernel = kernel[0];
   if (!pads.empty()) {
@@ -75,45 +79,85 @@ void reference_row(const Problem& p, const DwConvNormAttrs& a, const float* w, i
   }
 }
 
-// The fast path: taps are [K, C] (`taps[k * C + c]`), so each tap is one vector pass over the
-// channels of an input row; the conv row is built in the output row and normalised in place.
-// Every row is computed the same way whatever the length and the threads, so a streamed run
-// (which sees the same rows in windows) gives the same values.
+float horizontal_sum(__m256 v) {
+  const __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 h = _mm_add_ps(q, _mm_movehl_ps(q, q));
+  return _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
+}
+
+// The fast path: taps are [K, C] (`taps[k * C + c]`). A row's conv is built 32 channels at a
+// time in registers over all its taps (bias first, then the taps in order), stored once, and
+// summed on the way; then the variance and the normalisation in vectors. Every row is computed
+// the same way whatever the length and the threads, so a streamed run (which sees the same rows
+// in windows) gives the same values.
 void fast_row(const Problem& p, const DwConvNormAttrs& a, const float* taps, int64_t n,
               int64_t t) {
   const int64_t channels = p.channels;
   float* out = p.y + (n * p.out_steps + t) * channels;
-  if (p.bias) {
-#pragma omp simd
-    for (int64_t c = 0; c < channels; ++c) out[c] = p.bias[c];
-  } else {
-#pragma omp simd
-    for (int64_t c = 0; c < channels; ++c) out[c] = 0.0f;
-  }
+  const float* rows[kMaxTaps];
+  const float* weights[kMaxTaps];
+  int valid = 0;
   for (int64_t k = 0; k < a.kernel; ++k) {
     const int64_t s = t - a.pad_begin + k * a.dilation;
     if (s < 0 || s >= p.in_steps) continue;
-    const float* row = p.x + (n * p.in_steps + s) * channels;
-    const float* w = taps + k * channels;
-#pragma omp simd
-    for (int64_t c = 0; c < channels; ++c) out[c] += w[c] * row[c];
+    rows[valid] = p.x + (n * p.in_steps + s) * channels;
+    weights[valid++] = taps + k * channels;
   }
-  float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-  for (int64_t c = 0; c < channels; ++c) sum += out[c];
-  const float mean = sum / static_cast<float>(channels);
-  float squares = 0.0f;
-#pragma omp simd reduction(+ : squares)
-  for (int64_t c = 0; c < channels; ++c) squares += (out[c] - mean) * (out[c] - mean);
-  const float inv_std = 1.0f / std::sqrt(squares / static_cast<float>(channels) + a.epsilon);
-  if (p.shift) {
-#pragma omp simd
-    for (int64_t c = 0; c < channels; ++c) {
-      out[c] = (out[c] - mean) * inv_std * p.scale[c] + p.shift[c];
+  __m256 vsum = _mm256_setzero_ps();
+  int64_t c = 0;
+  for (; c + 32 <= channels; c += 32) {
+    __m256 acc[4];
+    for (int j = 0; j < 4; ++j) {
+      acc[j] = p.bias ? _mm256_loadu_ps(p.bias + c + 8 * j) : _mm256_setzero_ps();
     }
-  } else {
-#pragma omp simd
-    for (int64_t c = 0; c < channels; ++c) out[c] = (out[c] - mean) * inv_std * p.scale[c];
+    for (int v = 0; v < valid; ++v) {
+      for (int j = 0; j < 4; ++j) {
+        acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(weights[v] + c + 8 * j),
+                                 _mm256_loadu_ps(rows[v] + c + 8 * j), acc[j]);
+      }
+    }
+    for (int j = 0; j < 4; ++j) {
+      _mm256_storeu_ps(out + c + 8 * j, acc[j]);
+      vsum = _mm256_add_ps(vsum, acc[j]);
+    }
+  }
+  for (; c + 8 <= channels; c += 8) {
+    __m256 acc = p.bias ? _mm256_loadu_ps(p.bias + c) : _mm256_setzero_ps();
+    for (int v = 0; v < valid; ++v) {
+      acc = _mm256_fmadd_ps(_mm256_loadu_ps(weights[v] + c), _mm256_loadu_ps(rows[v] + c), acc);
+    }
+    _mm256_storeu_ps(out + c, acc);
+    vsum = _mm256_add_ps(vsum, acc);
+  }
+  float sum = horizontal_sum(vsum);
+  for (; c < channels; ++c) {
+    float acc = p.bias ? p.bias[c] : 0.0f;
+    for (int v = 0; v < valid; ++v) acc = std::fma(weights[v][c], rows[v][c], acc);
+    out[c] = acc;
+    sum += acc;
+  }
+  const float mean = sum / static_cast<float>(channels);
+  const __m256 vmean = _mm256_set1_ps(mean);
+  __m256 vsq = _mm256_setzero_ps();
+  c = 0;
+  for (; c + 8 <= channels; c += 8) {
+    const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(out + c), vmean);
+    vsq = _mm256_fmadd_ps(d, d, vsq);
+  }
+  float squares = horizontal_sum(vsq);
+  for (; c < channels; ++c) squares += (out[c] - mean) * (out[c] - mean);
+  const float inv_std = 1.0f / std::sqrt(squares / static_cast<float>(channels) + a.epsilon);
+  const __m256 vinv = _mm256_set1_ps(inv_std);
+  c = 0;
+  for (; c + 8 <= channels; c += 8) {
+    __m256 v = _mm256_mul_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(out + c), vmean), vinv),
+                             _mm256_loadu_ps(p.scale + c));
+    if (p.shift) v = _mm256_add_ps(v, _mm256_loadu_ps(p.shift + c));
+    _mm256_storeu_ps(out + c, v);
+  }
+  for (; c < channels; ++c) {
+    const float v = (out[c] - mean) * inv_std * p.scale[c];
+    out[c] = p.shift ? v + p.shift[c] : v;
   }
 }
 
