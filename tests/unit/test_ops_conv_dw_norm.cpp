@@ -170,8 +170,8 @@ Node fused_matmul_node(bool gelu) {
   return node;
 }
 
-// Y = activation(A x B + bias) + Sum, on the small-row kernel (<= 64 rows), oneDNN (more rows,
-// B packed once and reused) and the reference.
+// Y = activation(A x B + bias) + Sum, on the small-row kernel (<= 64 rows), oneDNN (more rows)
+// and the reference.
 TEST(FusedMatMul, ResidualSumOnEveryPath) {
   std::mt19937 rng(15);
   for (bool gelu : {false, true}) {
@@ -188,7 +188,7 @@ TEST(FusedMatMul, ResidualSumOnEveryPath) {
         ASSERT_EQ(reference.data<float>()[i], without.data<float>()[i] + sum.data<float>()[i]);
       }
       auto kernel = OpRegistry::instance().create(node, 1, KernelOptions{});
-      for (int run = 0; run < 2; ++run) {  // the second run reuses the packed B
+      for (int run = 0; run < 2; ++run) {  // the second run reuses the plan
         const Tensor fast = kernel->run({&a, &b, &bias, &sum}).at(0);
         EXPECT_LT(relative_error(fast, reference), 1e-4);
       }

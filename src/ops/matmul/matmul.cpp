@@ -138,7 +138,7 @@ class FusedMatMulKernel : public MatmulKernelBase {
     if (p.k > 0 && !reference_ &&
         (small_matmul(p, a.data<float>(), b.data<float>(), out.data<float>(),
                       bias ? bias->data<float>() : nullptr, gelu_) ||
-         fast_.run(p, a, b, out, bias, gelu_, /*constant_b=*/true))) {
+         fast_.run(p, a, b, out, bias, gelu_))) {
       done = true;
     }
     if (!done) {

@@ -4,9 +4,8 @@
 // semantics), B [K, N], optional bias with N values (added to every row), optional Sum shaped
 // like Y (a residual, added last: Y = activation(A x B + bias) + Sum; written by
 // passes/convnext_channels_last.cpp). Attribute `activation`: "Gelu" (exact, with erf) or absent.
-// oneDNN runs it as one matmul with a bias, an eltwise_gelu_erf post-op or Sum as its sum post-op,
-// and B reordered once into its own layout; the reference path is matmul_reference, then bias,
-// std::erf and Sum.
+// oneDNN runs it as one matmul with a bias, an eltwise_gelu_erf post-op or Sum as its sum post-op;
+// the reference path is matmul_reference, then bias, std::erf and Sum.
 #pragma once
 
 #include "ops/kernel.hpp"
