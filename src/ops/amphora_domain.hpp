@@ -1,6 +1,7 @@
 // The com.amphora operator domain: the ops amphora's graph passes write (src/passes) and that
 // graphs saved after them carry -- FusedConv and FusedConvTranspose (conv/conv_fused.hpp),
-// FusedMatMul (matmul/matmul_fused.hpp) and Snake (elementwise/snake.hpp). Passes and the
+// FusedMatMul (matmul/matmul_fused.hpp), DwConvLayerNorm (conv/conv_dw_norm.hpp) and Snake
+// (elementwise/snake.hpp). Passes and the
 // streamer need the domain's name without depending on any one op's kernel, hence this header.
 #pragma once
 

@@ -25,6 +25,12 @@ bool fuse_snake(Graph& graph);
 // bias and scale -> com.amphora FusedMatMul (fuse_matmul.cpp, ops/matmul/matmul_fused.hpp).
 bool fuse_matmul(Graph& graph);
 
+// Vocos' ConvNeXt blocks -> channels-last: depthwise Conv + Transpose + LayerNorm become one
+// com.amphora DwConvLayerNorm on [N, T, C], the residual Add rides on the second FusedMatMul, and
+// Transpose pairs that undo each other are bypassed (convnext_channels_last.cpp,
+// ops/conv/conv_dw_norm.hpp). Runs after fuse_matmul.
+bool convnext_channels_last(Graph& graph);
+
 // Nodes whose inputs are all small constants (any constants with `any_size`) are run once and
 // become initializers (fold_constants.cpp).
 bool fold_constants(Graph& graph, bool any_size = false);

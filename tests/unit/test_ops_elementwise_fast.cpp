@@ -121,6 +121,75 @@ TEST(FastSin, SinKernelFastAndReferencePathsAgree) {
   EXPECT_EQ(fast.data<float>()[5], std::sin(2e5f));
 }
 
+// The cosine is the sine one quadrant on: the same error bound over the same inputs.
+TEST(FastCos, WithinAFewTenMillionthsOfStdCosAndLibmBeyondItsRange) {
+  std::vector<float> x;
+  for (float v = -20.0f; v <= 20.0f; v += 1e-3f) x.push_back(v);
+  for (float v = -1e4f; v <= 1e4f; v += 0.37f) x.push_back(v);
+  const float specials[] = {0.0f,    -0.0f, 1e-30f,    1.5707964f, 3.1415927f, -4.712389f,
+                            9999.9f, 1e4f,  1.0001e4f, 1e5f,       -3e7f,      1e30f};
+  x.insert(x.end(), std::begin(specials), std::end(specials));
+  std::vector<float> y(x.size());
+  cos_fast(x.data(), y.data(), static_cast<int64_t>(x.size()));
+  double worst = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    worst = std::max(worst, std::fabs(double{y[i]} - std::cos(double{x[i]})));
+    if (std::fabs(x[i]) > kFastSinLimit) {
+      ASSERT_EQ(y[i], std::cos(x[i])) << x[i];
+    }
+  }
+  EXPECT_LT(worst, 3e-7);
+  EXPECT_EQ(fast_cos(0.0f), 1.0f);
+  const float odd[] = {std::nanf(""), -std::numeric_limits<float>::infinity()};
+  float out[2];
+  cos_fast(odd, out, 2);
+  EXPECT_TRUE(std::isnan(out[0]) && std::isnan(out[1]));
+}
+
+TEST(FastCos, CosKernelFastAndReferencePathsAgree) {
+  std::mt19937 rng(8);
+  std::normal_distribution<float> normal(0.0f, 30.0f);
+  Tensor x(DType::kFloat32, {2, 90001});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = normal(rng);
+  x.data<float>()[5] = -2e5f;
+  const Tensor fast = expect_fast_kernel_near_libm(
+      "Cos", 7, x, [](float v) { return std::cos(v); }, 3e-7f);
+  EXPECT_EQ(fast.data<float>()[5], std::cos(-2e5f));
+}
+
+// Exp through exp8 within 2 ulp (relative) of std::exp, libm outside exp8's range (subnormal
+// and infinite results), NaN kept; ragged lengths exercise the scalar tail.
+TEST(FastExp, WithinTwoUlpOfStdExpAndLibmBeyondItsRange) {
+  std::vector<float> x;
+  for (float v = -90.0f; v <= 90.0f; v += 1.7e-3f) x.push_back(v);
+  const float specials[] = {0.0f, -0.0f, 1e-30f, -87.34f, -87.3366f, 88.37f, 88.7f, 89.0f,
+                            -100.0f, std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(), std::nanf("")};
+  x.insert(x.end(), std::begin(specials), std::end(specials));
+  std::vector<float> y(x.size());
+  exp_fast(x.data(), y.data(), static_cast<int64_t>(x.size()));
+  double worst = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const float want = std::exp(x[i]);
+    if (std::isnan(want)) {
+      ASSERT_TRUE(std::isnan(y[i])) << x[i];
+    } else if (!(x[i] >= -87.3365447f && x[i] <= 88.3762626647949f)) {
+      ASSERT_EQ(y[i], want) << x[i];
+    } else {
+      worst = std::max(worst, std::fabs(double{y[i]} - want) / want);
+    }
+  }
+  EXPECT_LT(worst, 2.5e-7);
+  Tensor t(DType::kFloat32, {3, 30001});  // large enough to go parallel
+  std::mt19937 rng(9);
+  std::normal_distribution<float> normal(0.0f, 1.0f);  // |e^x| < ~400: 2 ulp < 1e-4
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = normal(rng);
+  t.data<float>()[7] = 95.0f;
+  const Tensor fast = expect_fast_kernel_near_libm(
+      "Exp", 13, t, [](float v) { return std::exp(v); }, 1e-4f);
+  EXPECT_EQ(fast.data<float>()[7], std::exp(95.0f));
+}
+
 // The vectorised Relu/LeakyRelu row against `v >= 0 ? v : v * slope`, bit for bit: signed
 // zeros, NaN, infinities and ragged lengths, out of place and in place.
 TEST(LeakyReluRow, BitIdenticalToTheScalarDefinition) {

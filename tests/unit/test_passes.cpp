@@ -9,7 +9,9 @@
 #include "ops/amphora_domain.hpp"
 #include "passes/passes.hpp"
 #include "runtime/session.hpp"
+#include "stream/graph_streamer.hpp"
 #include "stream/plan.hpp"
+#include "stream/time_slices.hpp"
 
 namespace amphora {
 namespace {
@@ -566,6 +568,155 @@ TEST(FusedMatMul, WrongBiasSizeIsRefusedNamingTheNode) {
   node.attributes["activation"] = std::string("Swish");
   testing::expect_error([&] { OpRegistry::instance().create(node, 1, KernelOptions{}); },
                         ErrorCode::kInvalidModel, {"linear_3", "Swish"});
+}
+
+// Vocos' backbone as exported: x [1, C, T] -> Transpose -> LayerNorm -> Transpose, then
+// `blocks` ConvNeXt blocks (depthwise Conv k7 -> Transpose -> LayerNorm -> Linear + GELU ->
+// Linear -> layer scale -> Transpose -> residual Add), then Transpose -> final LayerNorm ->
+// y [1, T, C].
+GraphMaker vocos_backbone(int64_t channels, int64_t hidden, int blocks) {
+  GraphMaker m;
+  m.graph.inputs.push_back({"x", DType::kFloat32, {{1, ""}, {channels, ""}, {-1, "T"}}});
+  auto transpose = [&](const std::string& in, const std::string& out) {
+    m.node("Transpose", {in}, out).attributes["perm"] = std::vector<int64_t>{0, 2, 1};
+  };
+  auto layer_norm = [&](const std::string& in, const std::string& out) {
+    m.graph.initializers[out + "_s"] = random_tensor({channels}, m.rng, 1.0f);
+    m.graph.initializers[out + "_b"] = random_tensor({channels}, m.rng, 0.3f);
+    Node& n = m.node("LayerNormalization", {in, out + "_s", out + "_b"}, out);
+    n.attributes["axis"] = int64_t{-1};
+    n.attributes["epsilon"] = 1e-6f;
+  };
+  auto constant_node = [&](const std::string& name, float value) {
+    m.node("Constant", {}, name).attributes["value"] = Tensor::scalar<float>(value);
+  };
+  transpose("x", "x_tc");
+  layer_norm("x_tc", "norm0");
+  transpose("norm0", "h0");
+  std::string h = "h0";
+  for (int i = 0; i < blocks; ++i) {
+    const std::string p = fmt::format("b{}_", i);
+    m.conv(h, p + "dw", channels, channels, 7, 1).attributes["group"] = channels;
+    m.graph.initializers[p + "dw_w"] = random_tensor({channels, 1, 7}, m.rng, 0.4f);
+    transpose(p + "dw", p + "tc");
+    layer_norm(p + "tc", p + "norm");
+    m.graph.initializers[p + "w1"] = random_tensor({channels, hidden}, m.rng, 0.3f);
+    m.graph.initializers[p + "b1"] = random_tensor({hidden}, m.rng, 0.3f);
+    m.graph.initializers[p + "w2"] = random_tensor({hidden, channels}, m.rng, 0.2f);
+    m.graph.initializers[p + "b2"] = random_tensor({channels}, m.rng, 0.3f);
+    m.graph.initializers[p + "gamma"] = random_tensor({channels}, m.rng, 0.5f);
+    constant_node(p + "sqrt2", std::sqrt(2.0f));
+    constant_node(p + "one", 1.0f);
+    constant_node(p + "half", 0.5f);
+    m.node("MatMul", {p + "norm", p + "w1"}, p + "mm1");
+    m.node("Add", {p + "b1", p + "mm1"}, p + "l1");
+    m.node("Div", {p + "l1", p + "sqrt2"}, p + "scaled");
+    m.node("Erf", {p + "scaled"}, p + "erf");
+    m.node("Add", {p + "erf", p + "one"}, p + "erf1");
+    m.node("Mul", {p + "l1", p + "erf1"}, p + "gated");
+    m.node("Mul", {p + "gated", p + "half"}, p + "act");
+    m.node("MatMul", {p + "act", p + "w2"}, p + "mm2");
+    m.node("Add", {p + "b2", p + "mm2"}, p + "l2");
+    m.node("Mul", {p + "gamma", p + "l2"}, p + "scaled2");
+    transpose(p + "scaled2", p + "back");
+    m.node("Add", {h, p + "back"}, p + "out");
+    h = p + "out";
+  }
+  transpose(h, "final_tc");
+  layer_norm("final_tc", "y");
+  m.output("y");
+  return m;
+}
+
+TEST(ConvNeXtChannelsLast, VocosBlocksStayChannelsLastWithTheSameResults) {
+  const GraphMaker m = vocos_backbone(24, 64, 3);
+  std::mt19937 rng(21);
+  for (int64_t t : {1, 7, 300}) {
+    const Graph fused =
+        expect_same_results(m.graph, {{"x", random_tensor({1, 24, t}, rng, 2.0f)}}, 2e-4f);
+    EXPECT_EQ(count_ops(fused, "DwConvLayerNorm"), 3u);
+    EXPECT_EQ(count_ops(fused, "FusedMatMul"), 6u);
+    EXPECT_EQ(count_ops(fused, "Conv") + count_ops(fused, "Add"), 0u);
+    EXPECT_EQ(count_ops(fused, "Transpose"), 1u);  // the input's only
+    EXPECT_EQ(count_ops(fused, "LayerNormalization"), 2u);
+    size_t residuals = 0;
+    for (const Node& node : fused.nodes) residuals += node.op_type == "FusedMatMul" &&
+                                                      node.inputs.size() == 4;
+    EXPECT_EQ(residuals, 3u);
+  }
+}
+
+// The streamer follows the rewritten graph: its plan has the conv's field (3 frames each way per
+// block), and streamed output equals the offline output of the same graph for any push sizes.
+TEST(ConvNeXtChannelsLast, StreamsExactlyAsTheOfflineGraph) {
+  const GraphMaker m = vocos_backbone(16, 32, 2);
+  auto graph = std::make_shared<Graph>(m.graph);
+  optimize_graph(*graph, GraphUse::kStreaming);
+  EXPECT_EQ(count_ops(*graph, "DwConvLayerNorm"), 2u);
+  KernelOptions options;
+  options.reference = true;  // the same arithmetic for every chunk size
+  auto plan = std::make_shared<stream::StreamPlan>(
+      stream::plan_stream(*graph, {{"x", {2, 1}}}, options));
+  ASSERT_TRUE(plan->problem.empty()) << plan->problem;
+  EXPECT_EQ(plan->field.history_frames, 6);
+  EXPECT_EQ(plan->field.lookahead_frames, 6);
+  std::mt19937 rng(22);
+  const Tensor x = random_tensor({1, 16, 50}, rng);
+  Session offline(*graph, SessionOptions{1, true, false, false});
+  const Tensor want = offline.run({{"x", x}}).at("y");
+  for (uint64_t seed = 0; seed < 3; ++seed) {
+    stream::GraphStreamer streamer(graph, plan, options);
+    std::mt19937 pick(static_cast<unsigned>(seed));
+    std::vector<Tensor> pieces;
+    for (int64_t at = 0; at < 50;) {
+      const int64_t n = std::min<int64_t>(1 + static_cast<int64_t>(pick() % 9), 50 - at);
+      pieces.push_back(streamer.push({{"x", stream::slice_axis(x, 2, at, n)}}).at("y"));
+      at += n;
+    }
+    pieces.push_back(streamer.finish().at("y"));
+    std::vector<float> got;
+    for (const Tensor& piece : pieces) {
+      if (piece.rank() != 3) continue;  // nothing final yet
+      ASSERT_EQ(piece.dim(2), 16);
+      const float* v = piece.data<float>();
+      got.insert(got.end(), v, v + piece.numel());
+    }
+    ASSERT_EQ(static_cast<int64_t>(got.size()), want.numel()) << "seed " << seed;
+    for (int64_t i = 0; i < want.numel(); ++i) {
+      ASSERT_EQ(got[static_cast<size_t>(i)], want.data<float>()[i]) << "seed " << seed << " " << i;
+    }
+  }
+}
+
+// Blocks that differ from the pattern stay as they are: a residual from elsewhere, a strided
+// conv, a LayerNorm value read twice.
+TEST(ConvNeXtChannelsLast, LeavesBlocksThatDifferAlone) {
+  std::mt19937 rng(23);
+  for (int variant = 0; variant < 3; ++variant) {
+    GraphMaker m = vocos_backbone(8, 16, 1);
+    Graph& g = m.graph;
+    for (Node& node : g.nodes) {
+      if (variant == 0 && node.op_type == "Add" && node.outputs[0] == "b0_out") {
+        node.inputs[0] = "x";  // residual is not the conv's input
+      }
+      if (variant == 1 && node.op_type == "Conv") {
+        node.attributes["pads"] = std::vector<int64_t>{3, 2};  // output one step shorter
+      }
+    }
+    if (variant == 1) {
+      // Keep the graph valid: the residual add would not broadcast, so drop the block's Add.
+      for (Node& node : g.nodes) {
+        if (node.outputs[0] == "b0_out") {
+          node.op_type = "Identity";
+          node.inputs = {"b0_back"};
+        }
+      }
+    }
+    if (variant == 2) m.output("b0_norm");
+    const Graph fused =
+        expect_same_results(g, {{"x", random_tensor({1, 8, 20}, rng, 2.0f)}}, 2e-4f);
+    EXPECT_EQ(count_ops(fused, "DwConvLayerNorm"), 0u) << "variant " << variant;
+  }
 }
 
 TEST(RemoveDeadNodes, DropsNodesAndInitializersNobodyReads) {

@@ -71,6 +71,29 @@ StreamRule fused_conv_rule(bool transpose) {
   };
 }
 
+// com.amphora's DwConvLayerNorm: a conv along axis 1 of [N, T, C] (the LayerNorm is over the
+// channels of each output step).
+std::string dw_conv_norm_rule(const Node& node, const std::vector<size_t>& streams,
+                              const StreamQuery& query, StreamNodePlan& plan) {
+  const Tensor* weight = node.inputs.size() > 1 ? query.constant(node.inputs[1]) : nullptr;
+  if (streams.size() != 1 || streams[0] != 0 || query.rank(node.inputs[0]) != 3 ||
+      plan.axis != 1 || !weight || weight->rank() != 3) {
+    return "the streamer handles DwConvLayerNorm over time on axis 1 of X with constant weights "
+           "only";
+  }
+  const std::vector<int64_t> pads = node.get_ints("pads");
+  const std::vector<int64_t> dilations = node.get_ints("dilations");
+  plan.role = StreamRole::kConv;
+  plan.kernel = weight->dim(2);
+  if (!dilations.empty()) plan.dilation = dilations[0];
+  if (pads.size() == 2) {
+    plan.pad_begin = pads[0];
+    plan.pad_end = pads[1];
+  }
+  plan.kernel_node.attributes["pads"] = std::vector<int64_t>{0, 0};
+  return "";
+}
+
 }  // namespace
 
 void register_conv_stream_rules(OpRegistry& registry) {
@@ -78,6 +101,7 @@ void register_conv_stream_rules(OpRegistry& registry) {
   registry.set_stream_rule("", "ConvTranspose", conv_rule(true));
   registry.set_stream_rule(kAmphoraDomain, "FusedConv", fused_conv_rule(false));
   registry.set_stream_rule(kAmphoraDomain, "FusedConvTranspose", fused_conv_rule(true));
+  registry.set_stream_rule(kAmphoraDomain, "DwConvLayerNorm", dw_conv_norm_rule);
 }
 
 }  // namespace amphora

@@ -1,5 +1,6 @@
 #include "ops/elementwise/elementwise_fast.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "ops/avx2_lanes.hpp"
@@ -24,16 +25,98 @@ void tanh_fast(const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = fast_tanh(x[i]);
 }
 
-void sin_fast(const float* x, float* y, int64_t n) {
-  bool outside = false;  // NaN, infinities and huge inputs: libm, in a second (rare) pass
-#pragma omp parallel for simd schedule(static) reduction(|| : outside) if (n > kParallelElements)
-  for (int64_t i = 0; i < n; ++i) {
-    y[i] = fast_sin(x[i]);
-    outside = outside || !(std::fabs(x[i]) <= kFastSinLimit);
+namespace {
+
+// fast_sin_shifted on 8 lanes, the same reduction, polynomials and quadrant choice (written out
+// because the scalar form, inlined in a loop, stays scalar).
+__m256 sin8(__m256 in, int quarter_turns) {
+  auto c = [](float v) { return _mm256_set1_ps(v); };
+  const __m256 inside = _mm256_cmp_ps(
+      _mm256_andnot_ps(c(-0.0f), in), c(kFastSinLimit), _CMP_LE_OQ);  // false for NaN
+  const __m256 a = _mm256_and_ps(in, inside);
+  const __m256 k = _mm256_sub_ps(_mm256_fmadd_ps(a, c(0.636619772f), c(12582912.0f)),
+                                 c(12582912.0f));
+  __m256 r = _mm256_sub_ps(a, _mm256_mul_ps(k, c(1.5703125f)));
+  r = _mm256_sub_ps(r, _mm256_mul_ps(k, c(4.837512969970703e-4f)));
+  r = _mm256_sub_ps(r, _mm256_mul_ps(k, c(7.549790126404332e-8f)));
+  const __m256 r2 = _mm256_mul_ps(r, r);
+  __m256 sp = _mm256_fnmadd_ps(r2, c(1.9515295891e-4f), c(8.3321608736e-3f));
+  sp = _mm256_fmadd_ps(r2, sp, c(-1.6666654611e-1f));
+  const __m256 s = _mm256_add_ps(r, _mm256_mul_ps(_mm256_mul_ps(r, r2), sp));
+  __m256 cp = _mm256_fmadd_ps(r2, c(2.443315711809948e-5f), c(-1.388731625493765e-3f));
+  cp = _mm256_fmadd_ps(r2, cp, c(4.166664568298827e-2f));
+  const __m256 cv = _mm256_add_ps(_mm256_sub_ps(c(1.0f), _mm256_mul_ps(c(0.5f), r2)),
+                                  _mm256_mul_ps(_mm256_mul_ps(r2, r2), cp));
+  const __m256i quadrant = _mm256_add_epi32(_mm256_cvttps_epi32(k), _mm256_set1_epi32(quarter_turns));
+  const __m256 odd = _mm256_castsi256_ps(_mm256_cmpeq_epi32(
+      _mm256_and_si256(quadrant, _mm256_set1_epi32(1)), _mm256_set1_epi32(1)));
+  const __m256 v = _mm256_blendv_ps(s, cv, odd);
+  const __m256i sign = _mm256_slli_epi32(_mm256_and_si256(quadrant, _mm256_set1_epi32(2)), 30);
+  return _mm256_xor_ps(v, _mm256_castsi256_ps(sign));
+}
+
+// sin (quarter_turns 0) or cos (1) over x; inputs outside the fast range take libm.
+void sine_fast(const float* x, float* y, int64_t n, int quarter_turns) {
+  constexpr int64_t kChunk = 4096;
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  int outside = 0;
+#pragma omp parallel for schedule(static) reduction(| : outside) if (n > kParallelElements)
+  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+    const int64_t lo = chunk * kChunk, hi = std::min(n, lo + kChunk);
+    int64_t i = lo;
+    __m256 bad = _mm256_setzero_ps();
+    for (; i + 8 <= hi; i += 8) {
+      const __m256 v = _mm256_loadu_ps(x + i);
+      bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), v),
+                                            _mm256_set1_ps(kFastSinLimit), _CMP_NLE_UQ));
+      _mm256_storeu_ps(y + i, sin8(v, quarter_turns));
+    }
+    int tail_bad = _mm256_movemask_ps(bad);
+    for (; i < hi; ++i) {
+      y[i] = fast_sin_shifted(x[i], quarter_turns);
+      tail_bad |= !(std::fabs(x[i]) <= kFastSinLimit);
+    }
+    outside |= tail_bad != 0;
   }
   if (!outside) return;
   for (int64_t i = 0; i < n; ++i) {
-    if (!(std::fabs(x[i]) <= kFastSinLimit)) y[i] = std::sin(x[i]);
+    if (!(std::fabs(x[i]) <= kFastSinLimit)) y[i] = quarter_turns ? std::cos(x[i]) : std::sin(x[i]);
+  }
+}
+
+}  // namespace
+
+void sin_fast(const float* x, float* y, int64_t n) { sine_fast(x, y, n, 0); }
+
+void cos_fast(const float* x, float* y, int64_t n) { sine_fast(x, y, n, 1); }
+
+void exp_fast(const float* x, float* y, int64_t n) {
+  // exp8's range: below it std::exp is subnormal, above it infinite; those take libm.
+  constexpr float kLow = -87.3365447f, kHigh = 88.3762626647949f;
+  constexpr int64_t kChunk = 4096;
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  int outside = 0;
+#pragma omp parallel for schedule(static) reduction(| : outside) if (n > kParallelElements)
+  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+    const int64_t lo = chunk * kChunk, hi = std::min(n, lo + kChunk);
+    int64_t i = lo;
+    __m256 bad = _mm256_setzero_ps();
+    for (; i + 8 <= hi; i += 8) {
+      const __m256 v = _mm256_loadu_ps(x + i);
+      const __m256 in_range = _mm256_and_ps(_mm256_cmp_ps(v, _mm256_set1_ps(kLow), _CMP_GE_OQ),
+                                            _mm256_cmp_ps(v, _mm256_set1_ps(kHigh), _CMP_LE_OQ));
+      bad = _mm256_or_ps(bad, _mm256_xor_ps(in_range, _mm256_castsi256_ps(_mm256_set1_epi32(-1))));
+      _mm256_storeu_ps(y + i, exp8(v));
+    }
+    int tail_bad = _mm256_movemask_ps(bad);
+    for (; i < hi; ++i) {
+      y[i] = std::exp(x[i]);
+    }
+    outside |= tail_bad != 0;
+  }
+  if (!outside) return;
+  for (int64_t i = 0; i < n; ++i) {
+    if (!(x[i] >= kLow && x[i] <= kHigh)) y[i] = std::exp(x[i]);
   }
 }
 

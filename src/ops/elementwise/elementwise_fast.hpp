@@ -43,7 +43,8 @@ inline constexpr float kFastSinLimit = 1e4f;
 // |r| <= pi/4 picked by the quadrant k mod 4. Max abs error ~1e-7 (BigVGAN's Snake: Sin was
 // 13 % of a run with libm). Other inputs (huge, infinite, NaN) give 0, for the caller to
 // replace with libm's value: converting their k to int would be undefined.
-inline float fast_sin(float in) {
+// `quarter_turns` adds that many pi/2 to x exactly (by the quadrant): 1 gives cos(x).
+inline float fast_sin_shifted(float in, int quarter_turns) {
   const float a = std::fabs(in) <= kFastSinLimit ? in : 0.0f;  // NaN fails the test too
   constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
   const float k = (a * 0.636619772f + kRound) - kRound;
@@ -55,12 +56,21 @@ inline float fast_sin(float in) {
       1.0f - 0.5f * r2 +
       r2 * r2 *
           (4.166664568298827e-2f + r2 * (-1.388731625493765e-3f + r2 * 2.443315711809948e-5f));
-  const int quadrant = static_cast<int>(k) & 3;
+  const int quadrant = (static_cast<int>(k) + quarter_turns) & 3;
   const float v = (quadrant & 1) ? c : s;
   return (quadrant & 2) ? -v : v;
 }
 
+inline float fast_sin(float in) { return fast_sin_shifted(in, 0); }
+
+// cos(x) for |x| <= kFastSinLimit, the same way (the quadrant one further); max abs error ~1e-7.
+inline float fast_cos(float in) { return fast_sin_shifted(in, 1); }
+
 void sin_fast(const float* x, float* y, int64_t n);
+void cos_fast(const float* x, float* y, int64_t n);  // Vocos' phase -> spectrum
+
+// e^x through exp8 (avx2_lanes.hpp, within 2 ulp), libm outside its range [-87.34, 88.38].
+void exp_fast(const float* x, float* y, int64_t n);
 
 // tanh(x) as a rational function, an odd degree-13 polynomial over an even degree-6 one, on x
 // clamped to +-7.9053111 (beyond which float tanh is +-1): max abs error ~1e-7. The

@@ -20,7 +20,7 @@ T negate(T x) {
   }
 }
 
-// Erf, Sin and Tanh: the reference is libm; float32 takes the vectorised fast form
+// Erf, Exp, Sin, Cos and Tanh: the reference is libm; float32 takes the vectorised fast form
 // (elementwise_fast.hpp) unless reference kernels are asked for.
 template <typename Libm>
 void register_fast_float(OpRegistry& registry, const char* op, int64_t since,
@@ -70,9 +70,9 @@ void register_unary_ops(OpRegistry& registry) {
     return e / (T{1} + e);
   });
   add_unary_fn<kFloat>(registry, "Sqrt", 1, [](auto x) { return std::sqrt(x); });
-  add_unary_fn<kFloat>(registry, "Exp", 1, [](auto x) { return std::exp(x); });
+  register_fast_float(registry, "Exp", 1, exp_fast, [](auto v) { return std::exp(v); });
   add_unary_fn<kFloat>(registry, "Log", 1, [](auto x) { return std::log(x); });
-  add_unary_fn<kFloat>(registry, "Cos", 7, [](auto x) { return std::cos(x); });
+  register_fast_float(registry, "Cos", 7, cos_fast, [](auto v) { return std::cos(v); });
   add_unary_fn<kFloat>(registry, "Atan", 7, [](auto x) { return std::atan(x); });
   register_fast_float(registry, "Erf", 9, erf_fast, [](auto v) { return std::erf(v); });
   register_fast_float(registry, "Sin", 7, sin_fast, [](auto v) { return std::sin(v); });

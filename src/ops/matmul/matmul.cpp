@@ -108,33 +108,54 @@ class FusedMatMulKernel : public MatmulKernelBase {
   }
 
   std::vector<Tensor> run(const std::vector<const Tensor*>& inputs) override {
-    check_input_count(node_, inputs, 2, 3);
+    check_input_count(node_, inputs, 2, 4);
     const Tensor& a = *inputs[0];
     const Tensor& b = *inputs[1];
     const Tensor* bias = inputs.size() > 2 ? inputs[2] : nullptr;
+    const Tensor* sum = inputs.size() > 3 ? inputs[3] : nullptr;
     Shape result;
-    const MatmulProblem p = matmul_problem(node_, a, b, result);
+    MatmulProblem p = matmul_problem(node_, a, b, result);
     if (b.rank() != 2 || (bias && (bias->dtype() != DType::kFloat32 || bias->numel() != p.n))) {
       fail(ErrorCode::kInvalidArgument,
            "{}: expects B [K, N] and a float32 bias of N values; got A {}, B {}, bias {}",
            node_.display_name(), shape_str(a.shape()), shape_str(b.shape()),
            bias ? shape_str(bias->shape()) : "none");
     }
+    if (sum && (sum->dtype() != DType::kFloat32 || sum->shape() != result)) {
+      fail(ErrorCode::kInvalidArgument, "{}: Sum must be float32 shaped like the output {}, got {}",
+           node_.display_name(), shape_str(result), shape_str(sum->shape()));
+    }
     Tensor out = Tensor::uninitialized(DType::kFloat32, result);
     if (out.numel() == 0) return {out};
+    // Without an activation the residual rides along as the product's accumulator (oneDNN's
+    // sum post-op, the small kernel's accumulate); after a GELU it is added at the end.
+    const bool sum_first = sum && !gelu_;
+    if (sum_first) {
+      std::copy_n(sum->data<float>(), out.numel(), out.data<float>());
+      p.accumulate = true;
+    }
+    bool done = false;
     if (p.k > 0 && !reference_ &&
         (small_matmul(p, a.data<float>(), b.data<float>(), out.data<float>(),
                       bias ? bias->data<float>() : nullptr, gelu_) ||
          fast_.run(p, a, b, out, bias, gelu_))) {
-      return {out};
+      done = true;
     }
-    matmul_reference(p, a.data<float>(), b.data<float>(), out.data<float>());
-    float* y = out.data<float>();
-    const float* add = bias ? bias->data<float>() : nullptr;
-    for (int64_t i = 0; i < out.numel(); ++i) {
-      float v = y[i] + (add ? add[i % p.n] : 0.0f);
-      if (gelu_) v = 0.5f * v * (1.0f + std::erf(v / std::sqrt(2.0f)));
-      y[i] = v;
+    if (!done) {
+      p.accumulate = false;
+      matmul_reference(p, a.data<float>(), b.data<float>(), out.data<float>());
+      float* y = out.data<float>();
+      const float* add = bias ? bias->data<float>() : nullptr;
+      for (int64_t i = 0; i < out.numel(); ++i) {
+        float v = y[i] + (add ? add[i % p.n] : 0.0f);
+        if (gelu_) v = 0.5f * v * (1.0f + std::erf(v / std::sqrt(2.0f)));
+        y[i] = v;
+      }
+    }
+    if (sum && (!done || !sum_first)) {
+      float* y = out.data<float>();
+      const float* s = sum->data<float>();
+      for (int64_t i = 0; i < out.numel(); ++i) y[i] += s[i];
     }
     return {out};
   }
