@@ -48,7 +48,9 @@ Tensor int64s(std::vector<int64_t> values) {
 // mel [1, 4, frames] -> reflect Pad -> Conv k3 (dilation 2) -> LeakyRelu -> ConvTranspose x4
 // (k8, pads 2, bias) -> Slice [1:-1] -> edge Pad 1 each side -> Tanh -> audio [1, 1, 4*frames]:
 // every stateful role a waveform vocoder uses.
-std::string toy_vocoder(bool reduce_over_time = false) {
+// With `qdq`, the mel is first quantized to int8 with one scale per band and dequantized, as a
+// QDQ model's inputs are.
+std::string toy_vocoder(bool reduce_over_time = false, bool qdq = false) {
   OnnxModelBuilder b(17);
   b.input("mel", kFloat, {"1", "4", "frames"});
   b.initializer("pads", int64s({0, 0, 2, 0, 0, 3}));
@@ -61,6 +63,13 @@ std::string toy_vocoder(bool reduce_over_time = false) {
   b.initializer("axes", int64s({2}));
   b.initializer("edge_pads", int64s({0, 0, 1, 0, 0, 1}));
   std::string x = "mel";
+  if (qdq) {
+    b.initializer("q_scale", Tensor::from_vector<float>({4}, {0.01f, 0.02f, 0.015f, 0.03f}));
+    b.initializer("q_zero", Tensor::from_vector<int8_t>({4}, {0, 2, -3, 1}));
+    b.add("QuantizeLinear", {"mel", "q_scale", "q_zero"}, {"mel_q"});
+    b.add("DequantizeLinear", {"mel_q", "q_scale", "q_zero"}, {"mel_dq"});
+    x = "mel_dq";
+  }
   if (reduce_over_time) {
     auto& mean = b.node("ReduceMean", {"mel"}, {"mean"});
     ints(mean, "axes", {2});
@@ -184,6 +193,16 @@ TEST(Stream, MisuseFailsClearly) {
     EXPECT_NE(std::string(e.what()).find("after finish"), std::string::npos) << e.what();
   }
   EXPECT_THROW(vocoder.vocode_chunked(random_tensor({1, 4, 6}, 4), nullptr, 0), Error);
+}
+
+TEST(Stream, QuantizeAndDequantizeStreamExactly) {
+  const Vocoder vocoder = Vocoder::load(save(toy_vocoder(false, true), "toy_vocoder_qdq"));
+  ASSERT_TRUE(vocoder.stream_info().streamable) << vocoder.stream_info().not_streamable_because;
+  const Tensor mel = random_tensor({1, 4, 37}, 5);
+  const std::vector<float> offline = vocoder.vocode(mel);
+  for (uint64_t seed = 0; seed < 3; ++seed) {
+    EXPECT_LE(max_abs_diff(stream_in_pieces(vocoder, mel, {1, 2, 5, 9}, seed), offline), 1e-5);
+  }
 }
 
 TEST(Stream, ReductionOverTimeIsRefusedWithTheNode) {
