@@ -23,24 +23,9 @@ import onnxruntime as ort
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "python"))
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 from acoustic import cpu_line, write_results  # noqa: E402
-
-
-def raw_export(family, path, frames):
-    import torch
-    from amphora_export.vocoders import FAMILIES
-
-    spec = FAMILIES[family]
-    cfg = spec.default_config()
-    torch.manual_seed(0)
-    module = spec.export_module(spec.build(cfg).eval(), cfg).eval()
-    example = spec.example_inputs(cfg, 24, torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        torch.onnx.export(module, example, str(path), opset_version=17,
-                          input_names=spec.input_names(cfg), output_names=spec.output_names(cfg),
-                          dynamic_axes=spec.dynamic_axes(cfg), do_constant_folding=False)
-    inputs = spec.example_inputs(cfg, frames, torch.Generator().manual_seed(1))
-    return {n: t.numpy() for n, t in zip(spec.input_names(cfg), inputs)}
+from exported_family import example_feed, raw_export  # noqa: E402
 
 
 def main():
@@ -58,7 +43,7 @@ def main():
         for family in args.families.split(","):
             files = {name: pathlib.Path(tmp) / f"{family}_{name}.onnx"
                      for name in ("raw", "onnxsim", "amphora")}
-            feed = raw_export(family, files["raw"], args.frames)
+            feed = example_feed(*raw_export(family, files["raw"]), args.frames)
             simplified, ok = onnxsim.simplify(onnx.load(str(files["raw"])))
             assert ok, family
             onnx.save(simplified, str(files["onnxsim"]))

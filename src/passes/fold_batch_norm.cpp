@@ -74,10 +74,7 @@ bool fold_batch_norm(Graph& graph) {
     conv.outputs[0] = bn->outputs[0];
     removed.insert(bn->index);
   }
-  if (removed.empty()) return false;
-  std::map<size_t, Node> placed;
-  replace_fused_nodes(graph, removed, placed);
-  return true;
+  return remove_nodes(graph, removed);
 }
 
 }  // namespace amphora

@@ -82,10 +82,7 @@ bool fold_constants(Graph& graph, bool any_size) {
     }
     folded.insert(node.index);
   }
-  if (folded.empty()) return false;
-  std::map<size_t, Node> placed;
-  replace_fused_nodes(graph, folded, placed);
-  return true;
+  return remove_nodes(graph, folded);
 }
 
 }  // namespace amphora

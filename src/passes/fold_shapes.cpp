@@ -56,10 +56,7 @@ bool fold_shapes(Graph& graph) {
     graph.initializers[node.outputs[0]] = std::move(value);
     folded.insert(node.index);
   }
-  if (folded.empty()) return false;
-  std::map<size_t, Node> placed;
-  replace_fused_nodes(graph, folded, placed);
-  return true;
+  return remove_nodes(graph, folded);
 }
 
 }  // namespace amphora

@@ -110,10 +110,7 @@ bool fuse_zero_pad(Graph& graph) {
     conv.inputs[0] = pad.inputs[0];
     removed.insert(pad.index);
   }
-  if (removed.empty()) return false;
-  std::map<size_t, Node> placed;
-  replace_fused_nodes(graph, removed, placed);
-  return true;
+  return remove_nodes(graph, removed);
 }
 
 bool fuse_reflect_pad(Graph& graph) {

@@ -52,6 +52,13 @@ void replace_fused_nodes(Graph& graph, const std::set<size_t>& removed,
   renumber_nodes(graph);
 }
 
+bool remove_nodes(Graph& graph, const std::set<size_t>& removed) {
+  if (removed.empty()) return false;
+  std::map<size_t, Node> none;
+  replace_fused_nodes(graph, removed, none);
+  return true;
+}
+
 bool is_default_domain(const Node& node) { return node.domain.empty() || node.domain == "ai.onnx"; }
 
 bool is_op(const Node& node, const char* op, size_t inputs) {

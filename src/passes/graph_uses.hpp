@@ -60,6 +60,9 @@ std::string other_operand(const Node& node, const std::string& value);
 // Renumbers Node::index after nodes were removed or reordered.
 void renumber_nodes(Graph& graph);
 
+// Drops the nodes at the `removed` positions, if any, and renumbers; returns whether any went.
+bool remove_nodes(Graph& graph, const std::set<size_t>& removed);
+
 // Drops the nodes at the `removed` positions and puts each fused node at its position in
 // `placed` (the last node it absorbed, so that all its inputs exist by then); renumbers.
 void replace_fused_nodes(Graph& graph, const std::set<size_t>& removed,

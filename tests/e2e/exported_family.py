@@ -72,3 +72,30 @@ def package_cache(root: Path, formats: tuple[str, ...]):
         return cache[family]
 
     return get
+
+
+def raw_export(family: str, path: Path):
+    """torch.onnx.export of the family's default configuration with random weights and constant
+    folding off: weight norm, pads and shapes computed in the graph, as a user's own export may
+    leave them (what `amphora optimize` is measured on). Returns (spec, config)."""
+    import torch
+    from amphora_export.vocoders import FAMILIES as SPECS
+
+    spec = SPECS[family]
+    cfg = spec.default_config()
+    torch.manual_seed(0)
+    module = spec.export_module(spec.build(cfg).eval(), cfg).eval()
+    example = spec.example_inputs(cfg, 24, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.onnx.export(module, example, str(path), opset_version=17,
+                          input_names=spec.input_names(cfg), output_names=spec.output_names(cfg),
+                          dynamic_axes=spec.dynamic_axes(cfg), do_constant_folding=False)
+    return spec, cfg
+
+
+def example_feed(spec, cfg, frames: int) -> dict:
+    """Named numpy inputs of `frames` frames (seeded by the length)."""
+    import torch
+
+    inputs = spec.example_inputs(cfg, frames, torch.Generator().manual_seed(frames))
+    return {n: t.numpy() for n, t in zip(spec.input_names(cfg), inputs)}

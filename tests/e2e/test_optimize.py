@@ -10,38 +10,17 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from amphora_export.vocoders import FAMILIES
 from e2e_util import ROOT, amphora_bin, run_amphora, run_onnxruntime
-from exported_family import package_cache
+from exported_family import example_feed as feeds, package_cache, raw_export
 
 
 def amphora(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run([str(amphora_bin()), *args], capture_output=True, text=True, timeout=600)
     assert (proc.returncode == 0) == ok, proc.stdout + proc.stderr
     return proc
-
-
-def raw_export(family: str, path):
-    """torch.onnx.export without constant folding: weight norm, pads and shapes computed in
-    the graph, as a user's own export may leave them."""
-    spec = FAMILIES[family]
-    cfg = spec.default_config()
-    torch.manual_seed(0)
-    module = spec.export_module(spec.build(cfg).eval(), cfg).eval()
-    example = spec.example_inputs(cfg, 24, torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        torch.onnx.export(module, example, str(path), opset_version=17,
-                          input_names=spec.input_names(cfg), output_names=spec.output_names(cfg),
-                          dynamic_axes=spec.dynamic_axes(cfg), do_constant_folding=False)
-    return spec, cfg
-
-
-def feeds(spec, cfg, frames: int) -> dict:
-    inputs = spec.example_inputs(cfg, frames, torch.Generator().manual_seed(frames))
-    return {n: t.numpy() for n, t in zip(spec.input_names(cfg), inputs)}
 
 
 def assert_close(have: dict, want: dict, relative: float):
