@@ -55,10 +55,15 @@ __m256 sin8(__m256 in, int quarter_turns) {
   return _mm256_xor_ps(v, _mm256_castsi256_ps(sign));
 }
 
-// sin (quarter_turns 0) or cos (1) over x; inputs outside the fast range take libm.
-void sine_fast(const float* x, float* y, int64_t n, int quarter_turns) {
+// y = fast8(x) eight lanes at a time (`tail` for the last few), in parallel chunks; the inputs
+// `inside` rejects are then computed again by `exact` (libm). Each chunk keeps one flag, so in
+// the common case -- every input inside -- the check costs one OR per eight values.
+template <typename Fast8, typename Inside8, typename Tail, typename Inside, typename Exact>
+void map8_with_fallback(const float* x, float* y, int64_t n, Fast8 fast8, Inside8 inside8,
+                        Tail tail, Inside inside, Exact exact) {
   constexpr int64_t kChunk = 4096;
   const int64_t chunks = (n + kChunk - 1) / kChunk;
+  const __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
   int outside = 0;
 #pragma omp parallel for schedule(static) reduction(| : outside) if (n > kParallelElements)
   for (int64_t chunk = 0; chunk < chunks; ++chunk) {
@@ -67,21 +72,33 @@ void sine_fast(const float* x, float* y, int64_t n, int quarter_turns) {
     __m256 bad = _mm256_setzero_ps();
     for (; i + 8 <= hi; i += 8) {
       const __m256 v = _mm256_loadu_ps(x + i);
-      bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), v),
-                                            _mm256_set1_ps(kFastSinLimit), _CMP_NLE_UQ));
-      _mm256_storeu_ps(y + i, sin8(v, quarter_turns));
+      bad = _mm256_or_ps(bad, _mm256_xor_ps(inside8(v), all));
+      _mm256_storeu_ps(y + i, fast8(v));
     }
     int tail_bad = _mm256_movemask_ps(bad);
     for (; i < hi; ++i) {
-      y[i] = fast_sin_shifted(x[i], quarter_turns);
-      tail_bad |= !(std::fabs(x[i]) <= kFastSinLimit);
+      y[i] = tail(x[i]);
+      tail_bad |= !inside(x[i]);
     }
     outside |= tail_bad != 0;
   }
   if (!outside) return;
   for (int64_t i = 0; i < n; ++i) {
-    if (!(std::fabs(x[i]) <= kFastSinLimit)) y[i] = quarter_turns ? std::cos(x[i]) : std::sin(x[i]);
+    if (!inside(x[i])) y[i] = exact(x[i]);
   }
+}
+
+// sin (quarter_turns 0) or cos (1) over x; inputs outside the fast range take libm.
+void sine_fast(const float* x, float* y, int64_t n, int quarter_turns) {
+  map8_with_fallback(
+      x, y, n, [=](__m256 v) { return sin8(v, quarter_turns); },
+      [](__m256 v) {  // false for NaN
+        return _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), v),
+                             _mm256_set1_ps(kFastSinLimit), _CMP_LE_OQ);
+      },
+      [=](float v) { return fast_sin_shifted(v, quarter_turns); },
+      [](float v) { return std::fabs(v) <= kFastSinLimit; },
+      [=](float v) { return quarter_turns ? std::cos(v) : std::sin(v); });
 }
 
 }  // namespace
@@ -93,31 +110,14 @@ void cos_fast(const float* x, float* y, int64_t n) { sine_fast(x, y, n, 1); }
 void exp_fast(const float* x, float* y, int64_t n) {
   // exp8's range: below it std::exp is subnormal, above it infinite; those take libm.
   constexpr float kLow = -87.3365447f, kHigh = 88.3762626647949f;
-  constexpr int64_t kChunk = 4096;
-  const int64_t chunks = (n + kChunk - 1) / kChunk;
-  int outside = 0;
-#pragma omp parallel for schedule(static) reduction(| : outside) if (n > kParallelElements)
-  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-    const int64_t lo = chunk * kChunk, hi = std::min(n, lo + kChunk);
-    int64_t i = lo;
-    __m256 bad = _mm256_setzero_ps();
-    for (; i + 8 <= hi; i += 8) {
-      const __m256 v = _mm256_loadu_ps(x + i);
-      const __m256 in_range = _mm256_and_ps(_mm256_cmp_ps(v, _mm256_set1_ps(kLow), _CMP_GE_OQ),
-                                            _mm256_cmp_ps(v, _mm256_set1_ps(kHigh), _CMP_LE_OQ));
-      bad = _mm256_or_ps(bad, _mm256_xor_ps(in_range, _mm256_castsi256_ps(_mm256_set1_epi32(-1))));
-      _mm256_storeu_ps(y + i, exp8(v));
-    }
-    int tail_bad = _mm256_movemask_ps(bad);
-    for (; i < hi; ++i) {
-      y[i] = std::exp(x[i]);
-    }
-    outside |= tail_bad != 0;
-  }
-  if (!outside) return;
-  for (int64_t i = 0; i < n; ++i) {
-    if (!(x[i] >= kLow && x[i] <= kHigh)) y[i] = std::exp(x[i]);
-  }
+  const auto exact = [](float v) { return std::exp(v); };
+  map8_with_fallback(
+      x, y, n, exp8,
+      [](__m256 v) {
+        return _mm256_and_ps(_mm256_cmp_ps(v, _mm256_set1_ps(kLow), _CMP_GE_OQ),
+                             _mm256_cmp_ps(v, _mm256_set1_ps(kHigh), _CMP_LE_OQ));
+      },
+      exact, [](float v) { return v >= kLow && v <= kHigh; }, exact);
 }
 
 }  // namespace amphora
