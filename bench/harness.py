@@ -3,6 +3,7 @@ PyTorch eager and TorchScript, interleaved, with the machine's measured FMA peak
 
     .venv/bin/python bench/harness.py              # everything (long: run it on a quiet machine)
     .venv/bin/python bench/harness.py --quick      # 2 models, 1 length, 1 round: a smoke run
+    .venv/bin/python bench/harness.py --quantized  # int8: amphora's and ONNX Runtime's recipes
 Writes bench/results/<stamp>.json, <stamp>.md (the table for RESULTS.md) and <stamp>.png.
 """
 import argparse
@@ -32,6 +33,15 @@ MODELS = {
     "tiny_hifigan": ("hifigan", None),  # the family's small default: for tests
 }
 RUNTIMES = ["amphora", "onnxruntime", "torch", "torchscript"]
+# --quantized: each engine on the float32 file and on int8 files. "amphora-int8" and
+# "ort-qdq-int8" run the file `amphora quantize --int8` writes (static QDQ, every layer
+# quantized); "ort-dynamic-int8" runs the recipe users follow today: onnxsim, then ONNX Runtime's
+# quantize_dynamic(op_types_to_quantize=["MatMul", "Conv"], weight_type=QUInt8).
+QUANTIZED_RUNTIMES = ["amphora", "amphora-int8", "onnxruntime", "ort-dynamic-int8", "ort-qdq-int8"]
+QUANTIZED_MODELS = ["hifigan_v3", "hifigan_v1", "melgan", "bigvgan_base", "vocos_small"]
+# runtime -> (engine, package variant: "" for the float32 package)
+ENGINES = {"amphora-int8": ("amphora", "int8"), "ort-qdq-int8": ("onnxruntime", "int8"),
+           "ort-dynamic-int8": ("onnxruntime", "ort-dynamic")}
 
 
 def log(message):
@@ -107,7 +117,49 @@ def export_package(name, workdir, seed=0):
     return package
 
 
+def quantized_variants(binary, package):
+    """The int8 packages beside `package` (made once, again when the float32 model changes):
+    `<package>-int8` by `amphora quantize --int8`, calibrated on two random mels like the
+    bench's inputs, every layer quantized (random weights: a quality budget means nothing);
+    `<package>-ort-dynamic` by onnxsim and ONNX Runtime's quantize_dynamic."""
+    import numpy as np
+    source = package / "model.onnx"
+    int8, dynamic = package.with_name(package.name + "-int8"), \
+        package.with_name(package.name + "-ort-dynamic")
+    if not (int8 / "model.onnx").exists() or \
+            (int8 / "model.onnx").stat().st_mtime < source.stat().st_mtime:
+        log(f"quantizing {package.name} with amphora ...")
+        manifest = json.loads((package / "amphora.json").read_text())
+        with tempfile.TemporaryDirectory() as tmp:
+            rng = np.random.default_rng(0)
+            for i in range(2):
+                np.save(pathlib.Path(tmp) / f"mel{i}.npy",
+                        rng.standard_normal((manifest["n_mels"], 512)).astype(np.float32))
+            subprocess.run([str(binary), "quantize", str(package), str(int8), "--int8",
+                            "--calibrate", tmp, "--mel-l1-budget", "1000", "--force"],
+                           check=True, capture_output=True)
+    if not (dynamic / "model.onnx").exists() or \
+            (dynamic / "model.onnx").stat().st_mtime < source.stat().st_mtime:
+        log(f"quantizing {package.name} with onnxsim + quantize_dynamic ...")
+        import onnx
+        import onnxsim
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+        dynamic.mkdir(parents=True, exist_ok=True)
+        shutil.copy(package / "amphora.json", dynamic / "amphora.json")
+        simplified, valid = onnxsim.simplify(onnx.load(str(source)))
+        if not valid:
+            sys.exit(f"harness: onnxsim could not check its simplification of {source}")
+        onnx.save(simplified, str(dynamic / "simplified.onnx"))
+        quantize_dynamic(str(dynamic / "simplified.onnx"), str(dynamic / "model.onnx"),
+                         op_types_to_quantize=["MatMul", "Conv"], weight_type=QuantType.QUInt8)
+        (dynamic / "simplified.onnx").unlink()
+    return {"int8": int8, "ort-dynamic": dynamic}
+
+
 def measure(runtime, binary, package, frames, threads, runs, profile, torchscript_native):
+    runtime, variant = ENGINES.get(runtime, (runtime, ""))
+    if variant:
+        package = quantized_variants(binary, package)[variant]
     if runtime == "amphora" or (runtime == "torchscript" and torchscript_native):
         cmd = [str(binary), "bench", str(package), "--frames", str(frames), "--threads",
                str(threads), "--warmup", "0", "--runs", str(runs), "--json"]
@@ -131,6 +183,9 @@ MODEL_FILES = {"amphora": "model.onnx", "onnxruntime": "model.onnx", "torchscrip
 
 
 def model_file_mb(package, runtime):
+    runtime, variant = ENGINES.get(runtime, (runtime, ""))
+    if variant:
+        package = package.with_name(package.name + "-" + variant)
     name = MODEL_FILES.get(runtime)
     return (package / name).stat().st_size / 1e6 if name and (package / name).exists() else None
 
@@ -212,7 +267,38 @@ def markdown(result):
               f"Command: `{result['command']}`; median of {result['rounds']} interleaved "
               f"rounds of {result['runs']} timed runs each.\n")
     formats = format_table(result)
-    return header + "\n" + "\n".join(lines) + "\n" + ("\n" + formats if formats else "")
+    quantized = quantized_table(result)
+    return header + "\n" + "\n".join(lines) + "\n" + ("\n" + formats if formats else "") + \
+        ("\n" + quantized if quantized else "")
+
+
+def quantized_table(result):
+    """--quantized: one row per model, length and threads, every runtime's median side by side
+    with the int8 targets' ratios and the file sizes; "" when no int8 runtime was measured."""
+    by = {(r["model"], r["frames"], r["threads"], r["runtime"]): r for r in result["rows"]}
+    if not any(k[3] in ENGINES for k in by):
+        return ""
+    lines = ["int8: median ms per runtime (amphora fp32 / amphora int8 / ORT fp32 / ORT on its "
+             "own quantize_dynamic file / ORT on amphora's QDQ file), the int8 targets' ratios, "
+             "file MB (fp32 / amphora int8 / ORT dynamic).", "",
+             "| model | frames | threads | amphora | amphora int8 | ORT | ORT dynamic int8 | "
+             "ORT on QDQ | int8 vs ORT fp32 | int8 vs ORT dynamic | int8 vs amphora fp32 | "
+             "file MB |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for model, frames, threads in sorted({k[:3] for k in by}):
+        ms = {rt: by[(model, frames, threads, rt)]["median_ms"] for rt in QUANTIZED_RUNTIMES
+              if (model, frames, threads, rt) in by}
+        cell = lambda rt: f"{ms[rt]:.1f}" if rt in ms else "-"
+        ratio = lambda rt: f"{ms[rt] / ms['amphora-int8']:.2f}x" \
+            if rt in ms and "amphora-int8" in ms else "-"
+        size = lambda rt: (by.get((model, frames, threads, rt)) or {}).get("model_mb")
+        sizes = " / ".join(f"{size(rt):.1f}" if size(rt) else "-"
+                           for rt in ("amphora", "amphora-int8", "ort-dynamic-int8"))
+        lines.append(f"| {model} | {frames} | {threads} | " +
+                     " | ".join(cell(rt) for rt in QUANTIZED_RUNTIMES) +
+                     f" | {ratio('onnxruntime')} | {ratio('ort-dynamic-int8')} | "
+                     f"{ratio('amphora')} | {sizes} |")
+    return "\n".join(lines) + "\n"
 
 
 # The seed document's comparison: one vocoder, 80x512 mel, batch 1, every format.
@@ -222,7 +308,8 @@ FORMAT_NAMES = {"amphora": "ONNX, amphora native engine", "onnxruntime": "ONNX, 
 
 
 def format_rows(result):
-    return [r for r in result["rows"] if (r["model"], r["frames"]) == FORMAT_CASE]
+    return [r for r in result["rows"]
+            if (r["model"], r["frames"]) == FORMAT_CASE and r["runtime"] in RUNTIMES]
 
 
 def format_table(result):
@@ -275,7 +362,8 @@ def chart(result, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     groups = sorted({(r["model"], r["frames"], r["threads"]) for r in result["rows"]})
-    runtimes = [r for r in RUNTIMES if any(row["runtime"] == r for row in result["rows"])]
+    runtimes = [r for r in RUNTIMES + list(ENGINES)
+                if any(row["runtime"] == r for row in result["rows"])]
     fig, axes = plt.subplots(2, 1, figsize=(max(8, len(groups) * 0.9), 8))
     width = 0.8 / max(len(runtimes), 1)
     for i, runtime in enumerate(runtimes):
@@ -304,10 +392,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="hifigan_v3 and vocos_small, 128 frames, 1 round of 2 runs")
+    parser.add_argument("--quantized", action="store_true",
+                        help="int8: amphora and ONNX Runtime on float32 and int8 files of "
+                             f"{', '.join(QUANTIZED_MODELS)} at 512 frames "
+                             f"(runtimes {', '.join(QUANTIZED_RUNTIMES)})")
     parser.add_argument("--models", help=f"comma list of {', '.join(MODELS)}")
     parser.add_argument("--frames", help="comma list (default 128,512,2048)")
     parser.add_argument("--threads", help="comma list (default 1,2)")
-    parser.add_argument("--runtimes", help=f"comma list of {', '.join(RUNTIMES)}")
+    parser.add_argument("--runtimes",
+                        help=f"comma list of {', '.join(RUNTIMES + list(ENGINES))}")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 3)")
     parser.add_argument("--runs", type=int, help="timed runs per round (default 3)")
     parser.add_argument("--amphora", help="amphora binary (default $AMPHORA_BIN or build/amphora)")
@@ -332,18 +425,21 @@ def main():
     split = lambda text, default, kind=str: [kind(x) for x in text.split(",")] if text \
         else default
     args.models = split(args.models, ["hifigan_v3", "vocos_small"] if quick else
+                        QUANTIZED_MODELS if args.quantized else
                         [m for m in MODELS if m != "tiny_hifigan"])
-    args.frames = split(args.frames, [128] if quick else [128, 512, 2048], int)
+    args.frames = split(args.frames, [128] if quick else [512] if args.quantized
+                        else [128, 512, 2048], int)
     args.threads = split(args.threads, [2] if quick else [1, 2], int)
-    args.runtimes = split(args.runtimes, RUNTIMES)
+    args.runtimes = split(args.runtimes, QUANTIZED_RUNTIMES if args.quantized else RUNTIMES)
     args.rounds = args.rounds or (1 if quick else 3)
     args.runs = args.runs or (2 if quick else 3)
     for name in args.models:
         if name not in MODELS:
             sys.exit(f"harness: unknown model '{name}'; known: {', '.join(MODELS)}")
+    known = RUNTIMES + list(ENGINES)
     for runtime in args.runtimes:
-        if runtime not in RUNTIMES:
-            sys.exit(f"harness: unknown runtime '{runtime}'; known: {', '.join(RUNTIMES)}")
+        if runtime not in known:
+            sys.exit(f"harness: unknown runtime '{runtime}'; known: {', '.join(known)}")
     binary = amphora_binary(args.amphora)
     args.workdir.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)

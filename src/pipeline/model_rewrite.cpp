@@ -42,9 +42,11 @@ RewritePaths rewrite_paths(const std::string& in, const std::string& out, bool o
     p.out_dir = out;
     p.out_file = (fs::path(out) / fs::path(p.in_file).lexically_relative(in)).string();
   } else {
-    if (!fs::exists(in, ec)) fail(ErrorCode::kIo, "{}: no such .onnx file or package directory", in);
+    if (!fs::exists(in, ec))
+      fail(ErrorCode::kIo, "{}: no such .onnx file or package directory", in);
     p.in_file = in;
-    p.out_file = fs::is_directory(out, ec) ? (fs::path(out) / fs::path(in).filename()).string() : out;
+    p.out_file =
+        fs::is_directory(out, ec) ? (fs::path(out) / fs::path(in).filename()).string() : out;
   }
   const std::string& target = p.out_dir.empty() ? p.out_file : p.out_dir;
   if (!overwrite && fs::exists(target, ec)) {
@@ -102,14 +104,16 @@ void write_rewritten(const RewritePaths& p, Graph& graph, const OnnxWriteOptions
       }
       if (change.onnx_only && manifest->contains("formats")) {
         for (const auto& [format, file_name] : (*manifest)["formats"].items()) {
-          if (format != "onnx" && file_name.is_string()) left_out.insert(file_name.get<std::string>());
+          if (format != "onnx" && file_name.is_string())
+            left_out.insert(file_name.get<std::string>());
         }
       }
       apply_edit(*manifest, change, onnx_name);
     }
     std::error_code ec;
     fs::create_directories(p.out_dir, ec);
-    if (ec) fail(ErrorCode::kIo, "{}: cannot create the package directory: {}", p.out_dir, ec.message());
+    if (ec)
+      fail(ErrorCode::kIo, "{}: cannot create the package directory: {}", p.out_dir, ec.message());
   }
   save_onnx(graph, p.out_file, options);
   if (p.in_dir.empty()) return;
@@ -163,6 +167,15 @@ bool is_quantized(const Graph& graph) {
   return false;
 }
 
+void refuse_quantized(const Graph& graph, const std::string& file) {
+  if (is_quantized(graph)) {
+    fail(ErrorCode::kInvalidArgument,
+         "{}: the model is already quantized (float16 weights or QuantizeLinear/DequantizeLinear "
+         "nodes); quantize the float32 original instead",
+         file);
+  }
+}
+
 // A weight worth storing as float16: enough values to matter (scalars and tiny vectors keep
 // their exact value) and all of them finite in float16.
 bool fits_float16(const Tensor& tensor) {
@@ -195,17 +208,11 @@ RewriteSummary optimize_model(const std::string& in, const std::string& out, boo
   return summary;
 }
 
-RewriteSummary quantize_model_fp16(const std::string& in, const std::string& out,
-                                   bool overwrite) {
+RewriteSummary quantize_model_fp16(const std::string& in, const std::string& out, bool overwrite) {
   const RewritePaths paths = rewrite_paths(in, out, overwrite);
   RewriteSummary summary;
   Graph graph = load_optimized(paths, summary);
-  if (is_quantized(graph)) {
-    fail(ErrorCode::kInvalidArgument,
-         "{}: the model is already quantized (float16 weights or QuantizeLinear/DequantizeLinear "
-         "nodes); quantize the float32 original instead",
-         paths.in_file);
-  }
+  refuse_quantized(graph, paths.in_file);
   // Each weight W becomes a float16 initializer W_fp16 and a Cast(W_fp16 -> W, to float), so
   // every node still reads W; the Casts go first, as the initializers they replace were.
   OnnxWriteOptions options;
@@ -250,6 +257,65 @@ RewriteSummary quantize_model_fp16(const std::string& in, const std::string& out
                    true});
   finish_summary(graph, summary);
   summary.notes.push_back(fmt::format("{} weight tensors stored as float16", tensors));
+  return summary;
+}
+
+RewriteSummary quantize_model_int8(const std::string& in, const std::string& out, bool overwrite,
+                                   const Int8Options& options) {
+  const RewritePaths paths = rewrite_paths(in, out, overwrite);
+  RewriteSummary summary;
+  Graph graph = load_optimized(paths, summary);
+  refuse_quantized(graph, paths.in_file);
+  // Per-channel DequantizeLinear (its axis) is opset 13.
+  constexpr int64_t kPerAxisOpset = 13;
+  if (graph.opset() < kPerAxisOpset) {
+    fail(ErrorCode::kUnsupported,
+         "{}: opset {}; int8 weights with one scale per channel need opset {} or later (export "
+         "the model again with a newer opset)",
+         paths.in_file, graph.opset(), kPerAxisOpset);
+  }
+  Int8Result result =
+      quantize_graph_int8(graph, paths.in_dir.empty() ? paths.in_file : paths.in_dir, options);
+  json kept = json::array();
+  for (const LayerCost& layer : result.layers) {
+    if (layer.kept_float) kept.push_back({{"node", layer.node}, {"why", layer.why}});
+  }
+  json record = {
+      {"weights", "int8"},
+      {"weight_scales", "per output channel, symmetric"},
+      {"activations", result.static_activations ? "int8, one scale per tensor, calibrated"
+                                                : "uint8, dynamic (range of each run)"},
+      {"compute", "int8"},
+      {"quantized_layers", result.quantized},
+      {"float_layers", kept},
+      {"by", "amphora quantize --int8"}};
+  if (result.static_activations) {
+    record["calibration"] = {{"files", result.calibration_files.size()},
+                             {"frames", result.calibration_frames}};
+  }
+  if (result.mel_l1) {
+    record["calibration_log_mel_l1_increase"] = *result.mel_l1;
+    record["log_mel_l1_increase_budget"] = options.mel_l1_budget;
+  }
+  write_rewritten(paths, result.graph, {}, {[&](json& m) { m["quantization"] = record; }, true});
+  finish_summary(result.graph, summary);
+  summary.notes.push_back(fmt::format(
+      "{} of {} layers quantized to int8 ({} activations)", result.quantized, result.layers.size(),
+      result.static_activations ? "static, calibrated" : "dynamic"));
+  for (const LayerCost& layer : result.layers) {
+    if (layer.kept_float)
+      summary.notes.push_back(fmt::format("kept float: {} ({})", layer.node, layer.why));
+  }
+  if (result.mel_l1) {
+    summary.notes.push_back(
+        fmt::format("copy-synthesis log-mel L1 on the calibration data: {:+.4f} "
+                    "over the float model's (budget {:.4f})",
+                    *result.mel_l1, options.mel_l1_budget));
+  } else if (!result.static_activations) {
+    summary.notes.push_back(
+        "no calibration data: no layer measured (pass --calibrate to keep the "
+        "costliest layers float)");
+  }
   return summary;
 }
 

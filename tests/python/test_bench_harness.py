@@ -62,6 +62,37 @@ def test_quick_run_on_a_tiny_model_writes_json_and_markdown(tmp_path):
     assert float(cells[8]) > 0
 
 
+def test_quantized_run_puts_int8_beside_both_recipes(tmp_path):
+    """--quantized: amphora and ONNX Runtime on the float32 file, amphora's int8 QDQ file and
+    ONNX Runtime's own quantize_dynamic file, in one table with the int8 ratios and file sizes."""
+    binary = amphora_binary()
+    out = tmp_path / "results"
+    cmd = [sys.executable, str(ROOT / "bench" / "harness.py"), "--quantized", "--models",
+           "tiny_hifigan", "--frames", "24", "--threads", "1", "--rounds", "1", "--runs", "1",
+           "--amphora", str(binary), "--workdir", str(tmp_path / "pkgs"), "--out", str(out),
+           "--no-chart"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    [record_path] = out.glob("*.json")
+    rows = {row["runtime"]: row for row in json.loads(record_path.read_text())["rows"]}
+    assert set(rows) == {"amphora", "amphora-int8", "onnxruntime", "ort-dynamic-int8",
+                         "ort-qdq-int8"}
+    pkgs = tmp_path / "pkgs"
+    int8 = json.loads((pkgs / "tiny_hifigan-int8" / "amphora.json").read_text())
+    assert int8["quantization"]["weights"] == "int8"
+    dynamic = {n.op_type for n in __import__("onnx").load(
+        str(pkgs / "tiny_hifigan-ort-dynamic" / "model.onnx")).graph.node}
+    assert "ConvInteger" in dynamic or "DynamicQuantizeLinear" in dynamic
+    assert rows["amphora-int8"]["model_mb"] < rows["amphora"]["model_mb"] / 2
+    assert rows["ort-qdq-int8"]["model_mb"] == rows["amphora-int8"]["model_mb"]
+    [table] = [p.read_text() for p in out.glob("*.md")]
+    [line] = [l for l in table.splitlines() if l.startswith("| tiny_hifigan | 24 | 1 | ") and
+              l.count("|") > 12]
+    cells = [c.strip() for c in line.split("|")[1:-1]]
+    assert all(float(c) > 0 for c in cells[3:8])  # every runtime's median
+    assert all(c.endswith("x") for c in cells[8:11])  # the three ratios
+
+
 def test_unknown_model_is_refused_with_the_known_names(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "harness.py"), "--models",
                            "wavenet", "--amphora", str(amphora_binary()), "--out",
