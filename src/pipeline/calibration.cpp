@@ -66,8 +66,9 @@ Tensor read_mel(const std::string& file, int64_t n_mels,
     const audio::AudioBuffer wav = audio::read_audio(file);
     if (wav.sample_rate != mel->sample_rate) {
       fail(ErrorCode::kInvalidArgument,
-           "{}: sampled at {} Hz, but the model's mels are made at {} Hz; resample it first", file,
-           wav.sample_rate, mel->sample_rate);
+           "{}: sampled at {} Hz, but the model's mels are made at {} Hz; calibrate with its mel "
+           "at that rate (`amphora mel --model PACKAGE --wav FILE -o FILE.npy` resamples)",
+           file, wav.sample_rate, mel->sample_rate);
     }
     return audio::mel_spectrogram(wav.samples, *mel);
   }
