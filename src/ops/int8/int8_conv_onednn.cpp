@@ -1,0 +1,218 @@
+#include "ops/int8/int8_conv_onednn.hpp"
+
+#include <unordered_map>
+
+#include "ops/conv/conv_onednn_desc.hpp"
+#include "ops/int8/int8_quantize.hpp"
+#include "ops/onednn.hpp"
+
+namespace amphora {
+
+using dnnl::memory;
+
+struct OnednnInt8Conv::Plan {
+  bool supported = false;
+  dnnl::primitive primitive;
+  // src: s8 channels-last, dst: f32 channels-last (the int8 kernels' layouts); dst_plain: y.
+  memory::desc src, dst, dst_plain, bias, weights_plain, weights_desc;
+  dnnl::primitive dst_reorder, residual_reorder;
+  // Conv padding, written into the quantized copy of X (zeros or mirrored) so that the
+  // primitive runs unpadded: one code path for both padding modes.
+  int64_t pad_begin = 0, pad_end = 0;
+  std::vector<float> scales;       // x_scale * w_scale[c], the output scales
+  std::vector<float> scaled_bias;  // bias / scales: oneDNN 2.x adds the bias before scaling
+  memory weights;
+  Tensor weights_source;  // held so that its address cannot be reused by another buffer
+};
+
+struct OnednnInt8Conv::PackedWeights {
+  Tensor source;  // keeps the source buffer alive, so its address identifies it
+  memory::desc desc;
+  memory packed;
+};
+
+OnednnInt8Conv::OnednnInt8Conv() = default;
+OnednnInt8Conv::~OnednnInt8Conv() = default;
+
+namespace {
+
+memory::dims activation_dims(int64_t batch, int64_t channels, const std::vector<int64_t>& spatial) {
+  memory::dims dims = {batch, channels};
+  dims.insert(dims.end(), spatial.begin(), spatial.end());
+  return dims;
+}
+
+memory::format_tag channels_last(size_t rank) {
+  return rank == 3 ? memory::format_tag::nwc : memory::format_tag::nhwc;
+}
+
+memory::format_tag channels_first(size_t rank) {
+  return rank == 3 ? memory::format_tag::ncw : memory::format_tag::nchw;
+}
+
+// The first implementation oneDNN offers that is neither a reference loop nor a brgemm kernel
+// (whose primitive creation grows with the time axis in oneDNN 2.6, as conv_onednn.cpp says);
+// those only when nothing else applies.
+template <typename PrimitiveDesc>
+PrimitiveDesc choose(const PrimitiveDesc& first) {
+  PrimitiveDesc pd = first;
+  do {
+    const std::string impl = pd.impl_info_str();
+    if (impl.find("brg") == std::string::npos && impl.find("ref") == std::string::npos) return pd;
+  } while (pd.next_impl());
+  return first;
+}
+
+dnnl::reorder reorder_between(const memory::desc& from, const memory::desc& to) {
+  return dnnl::reorder(dnnl::reorder::primitive_desc(onednn_engine(), from, onednn_engine(), to));
+}
+
+}  // namespace
+
+OnednnInt8Conv::Plan* OnednnInt8Conv::plan_for(const ConvGeometry& g, const Int8Scales& scales,
+                                               bool has_bias, const ConvPostOps& post) {
+  std::vector<int64_t> key = {g.batch,  g.in_channels,    g.out_channels,
+                              g.group,  g.transpose,      has_bias,
+                              post.sum, post.reflect_pad, static_cast<int64_t>(post.activation)};
+  for (const auto* v :
+       {&g.in, &g.kernel, &g.out, &g.strides, &g.dilations, &g.pad_begin, &g.pad_end}) {
+    key.insert(key.end(), v->begin(), v->end());
+  }
+  if (auto it = plans_.find(key); it != plans_.end()) return it->second.get();
+  // Streaming with ever-changing chunk lengths must not grow the cache without bound.
+  if (plans_.size() >= kMaxPlans) plans_.clear();
+  auto& slot = plans_[key];
+  slot = std::make_unique<Plan>();
+  Plan& plan = *slot;
+  if (g.spatial_rank != 1) return &plan;
+  ConvGeometry c = g;
+  if (!g.transpose) {
+    plan.pad_begin = g.pad_begin[0];
+    plan.pad_end = g.pad_end[0];
+    if (plan.pad_begin < 0 || plan.pad_end < 0) return &plan;
+    c.in[0] += plan.pad_begin + plan.pad_end;
+    c.pad_begin[0] = c.pad_end[0] = 0;
+  } else if (post.reflect_pad) {
+    return &plan;
+  }
+  const ConvGeometry lifted = lift_depthwise_1d(c);
+  const size_t rank = lifted.spatial_rank + 2;
+  const memory::dims src_dims = activation_dims(c.batch, c.in_channels, lifted.in);
+  const memory::dims dst_dims = activation_dims(c.batch, c.out_channels, lifted.out);
+  plan.src = memory::desc(src_dims, memory::data_type::s8, channels_last(rank));
+  plan.dst = memory::desc(dst_dims, memory::data_type::f32, channels_last(rank));
+  plan.dst_plain = memory::desc(dst_dims, memory::data_type::f32, channels_first(rank));
+  plan.bias = memory::desc({c.out_channels}, memory::data_type::f32, memory::format_tag::a);
+  plan.weights_plain = weights_desc_over_onnx(lifted, memory::data_type::s8);
+  const memory::desc weights_any(plan.weights_plain.dims(), memory::data_type::s8,
+                                 memory::format_tag::any);
+  memory::dims strides(lifted.strides.begin(), lifted.strides.end());
+  memory::dims dilations(lifted.spatial_rank), pad_l(lifted.spatial_rank),
+      pad_r(lifted.spatial_rank);
+  for (size_t i = 0; i < lifted.spatial_rank; ++i) {
+    dilations[i] = lifted.dilations[i] - 1;  // oneDNN counts the holes, ONNX the step
+    const int64_t span = (lifted.kernel[i] - 1) * lifted.dilations[i] + 1;
+    pad_l[i] = lifted.pad_begin[i];
+    // Right padding that reproduces ONNX's output size exactly (for ConvTranspose it absorbs
+    // output_padding).
+    pad_r[i] =
+        lifted.transpose
+            ? (lifted.in[i] - 1) * lifted.strides[i] + span - lifted.pad_begin[i] - lifted.out[i]
+            : (lifted.out[i] - 1) * lifted.strides[i] + span - lifted.in[i] - lifted.pad_begin[i];
+    if (pad_l[i] < 0) return &plan;  // a ConvTranspose cropping by output_shape: reference
+  }
+  plan.scales.resize(c.out_channels);
+  for (int64_t ch = 0; ch < c.out_channels; ++ch) plan.scales[ch] = scales.x_scale * scales.w(ch);
+  dnnl::primitive_attr attr = conv_post_ops_attr(post);
+  attr.set_output_scales(1 << 1, plan.scales);  // per output channel (axis 1 of dst)
+  const auto prop = dnnl::prop_kind::forward_inference;
+  try {
+    if (g.transpose) {
+      using Deconv = dnnl::deconvolution_forward;
+      const auto algo = dnnl::algorithm::deconvolution_direct;
+      auto d = has_bias ? Deconv::desc(prop, algo, plan.src, weights_any, plan.bias, plan.dst,
+                                       strides, dilations, pad_l, pad_r)
+                        : Deconv::desc(prop, algo, plan.src, weights_any, plan.dst, strides,
+                                       dilations, pad_l, pad_r);
+      const auto pd = choose(Deconv::primitive_desc(d, attr, onednn_engine()));
+      plan.primitive = Deconv(pd);
+      plan.weights_desc = pd.weights_desc();
+      implementation_ = pd.impl_info_str();
+    } else {
+      using Conv = dnnl::convolution_forward;
+      const auto algo = dnnl::algorithm::convolution_direct;
+      auto d = has_bias ? Conv::desc(prop, algo, plan.src, weights_any, plan.bias, plan.dst,
+                                     strides, dilations, pad_l, pad_r)
+                        : Conv::desc(prop, algo, plan.src, weights_any, plan.dst, strides,
+                                     dilations, pad_l, pad_r);
+      const auto pd = choose(Conv::primitive_desc(d, attr, onednn_engine()));
+      plan.primitive = Conv(pd);
+      plan.weights_desc = pd.weights_desc();
+      implementation_ = pd.impl_info_str();
+    }
+    plan.dst_reorder = reorder_between(plan.dst, plan.dst_plain);
+    if (post.sum) plan.residual_reorder = reorder_between(plan.dst_plain, plan.dst);
+  } catch (const dnnl::error&) {
+    return &plan;  // no int8 implementation for this problem: the caller runs the reference
+  }
+  plan.supported = true;
+  return &plan;
+}
+
+void OnednnInt8Conv::bind_weights(Plan& plan, const Tensor& w) {
+  for (const auto& entry : packed_) {
+    if (entry->source.raw() == w.raw() && entry->desc == plan.weights_desc) {
+      plan.weights = entry->packed;
+      plan.weights_source = w;
+      return;
+    }
+  }
+  // A buffer we have not seen: forget packings of buffers that are gone from the model, then
+  // pack (the reorder also computes oneDNN's compensation for signed int8 inputs).
+  std::erase_if(packed_, [&](const auto& entry) { return entry->source.raw() != w.raw(); });
+  auto entry = std::make_unique<PackedWeights>();
+  entry->source = w;
+  entry->desc = plan.weights_desc;
+  entry->packed = memory(plan.weights_desc, onednn_engine());
+  const memory plain(plan.weights_plain, onednn_engine(), const_cast<void*>(w.raw()));
+  reorder_between(plan.weights_plain, plan.weights_desc)
+      .execute(onednn_stream(), {{DNNL_ARG_FROM, plain}, {DNNL_ARG_TO, entry->packed}});
+  onednn_stream().wait();
+  plan.weights = entry->packed;
+  plan.weights_source = w;
+  packed_.push_back(std::move(entry));
+}
+
+bool OnednnInt8Conv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w,
+                         const Int8Scales& scales, const Tensor* bias, const ConvPostOps& post,
+                         const Tensor* residual, Tensor& y) {
+  Plan* plan = plan_for(g, scales, bias != nullptr, post);
+  if (!plan->supported) return false;
+  if (plan->weights_source.raw() != w.raw()) bind_weights(*plan, w);
+  dnnl::stream& stream = onednn_stream();
+  const memory src(plan->src, onednn_engine(), onednn_scratch(0, plan->src.get_size()));
+  quantize_ncw_to_nwc(x.data<float>(), g.batch, g.in_channels, g.in[0], plan->pad_begin,
+                      plan->pad_end, post.reflect_pad ? Int8Padding::kReflect : Int8Padding::kZeros,
+                      post.input_activation ? post.input_slope : 1.0f, scales.x_scale,
+                      static_cast<int8_t*>(src.get_data_handle()));
+  const memory dst(plan->dst, onednn_engine(), onednn_scratch(1, plan->dst.get_size()));
+  if (residual) {  // the sum post-op accumulates into dst, so dst starts as the residual
+    plan->residual_reorder.execute(
+        stream, {{DNNL_ARG_FROM, onednn_wrap(plan->dst_plain, *residual)}, {DNNL_ARG_TO, dst}});
+  }
+  std::unordered_map<int, memory> args{
+      {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, plan->weights}, {DNNL_ARG_DST, dst}};
+  if (bias) {
+    plan->scaled_bias.resize(plan->scales.size());
+    const float* b = bias->data<float>();
+    for (size_t c = 0; c < plan->scales.size(); ++c) plan->scaled_bias[c] = b[c] / plan->scales[c];
+    args[DNNL_ARG_BIAS] = memory(plan->bias, onednn_engine(), plan->scaled_bias.data());
+  }
+  plan->primitive.execute(stream, args);
+  plan->dst_reorder.execute(stream,
+                            {{DNNL_ARG_FROM, dst}, {DNNL_ARG_TO, onednn_wrap(plan->dst_plain, y)}});
+  stream.wait();
+  return true;
+}
+
+}  // namespace amphora
