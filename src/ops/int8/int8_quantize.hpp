@@ -12,9 +12,16 @@ namespace amphora {
 
 // QuantizeLinear to int8 with zero point 0; `slope` is the input activation's negative-side slope
 // (1: none). Division, not a multiplication by 1/scale, so that halves round as the spec's do.
+// Rounding half to even as nearbyint does in the default mode, but as two additions that the
+// compiler vectorises (nearbyint is a libm call that saves the FP environment): adding and
+// subtracting 1.5 * 2^23 leaves the nearest integer for |v| < 2^22, and v is clamped to
+// [-129, 128] first (everything beyond saturates anyway).
 inline int8_t quantize_int8(float v, float slope, float scale) {
+  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23
   v = v >= 0.0f ? v : v * slope;
-  return static_cast<int8_t>(std::clamp(std::nearbyint(v / scale), -128.0f, 127.0f));
+  const float clamped = std::clamp(v / scale, -129.0f, 128.0f);
+  const float rounded = (clamped + kRound) - kRound;
+  return static_cast<int8_t>(std::clamp(rounded, -128.0f, 127.0f));
 }
 
 // How X's time padding is filled in the quantized copy.
