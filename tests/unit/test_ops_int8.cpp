@@ -126,18 +126,18 @@ Node conv_node(const ConvCase& c, bool transpose, const Int8Problem& p) {
   return node;
 }
 
-void check_conv(const ConvCase& c, bool transpose, uint32_t seed) {
+void check_conv(const ConvCase& c, bool transpose, int64_t batch, uint32_t seed) {
   register_amphora_domain_ops_once();
   const Shape w = transpose ? Shape{c.in, c.out / c.group, c.k} : Shape{c.out, c.in / c.group, c.k};
   const int64_t out_len = transpose ? c.length * c.stride : c.length;
-  Int8Problem p = random_problem({2, c.in, c.length}, w, c.out, {2, c.out, out_len}, seed);
+  Int8Problem p = random_problem({batch, c.in, c.length}, w, c.out, {batch, c.out, out_len}, seed);
   const Node node = conv_node(c, transpose, p);
   std::vector<const Tensor*> inputs = {&p.x, &p.w_q, c.bias ? &p.bias : nullptr};
   if (c.residual) inputs.push_back(&p.residual);
   const std::string what = node.op_type + " " + std::to_string(c.in) + "->" +
                            std::to_string(c.out) + " k" + std::to_string(c.k) + " d" +
                            std::to_string(c.dilation) + " s" + std::to_string(c.stride) + " g" +
-                           std::to_string(c.group);
+                           std::to_string(c.group) + " batch " + std::to_string(batch);
   // The QDQ graph's float op: transpose W's per-channel axis is 1 (the only group's OC/g).
   const Tensor want = qdq_reference(node, p, transpose ? 1 : 0, c.residual ? &p.residual : nullptr);
   expect_close(run_path(node, inputs, false), want, what + " (oneDNN int8)");
@@ -169,7 +169,9 @@ TEST(Int8Conv, MatchesTheQdqGraphOnHifiganShapes) {
       {16, 24, 7, 1, 1, 1, 64, true, true, false, true, "reflect"},
   };
   uint32_t seed = 1;
-  for (const ConvCase& c : cases) check_conv(c, false, seed++);
+  for (const ConvCase& c : cases) {
+    for (int64_t batch : {1, 2}) check_conv(c, false, batch, seed++);
+  }
 }
 
 TEST(Int8ConvTranspose, MatchesTheQdqGraphOnHifiganUpsamplers) {
@@ -178,9 +180,13 @@ TEST(Int8ConvTranspose, MatchesTheQdqGraphOnHifiganUpsamplers) {
       {64, 32, 8, 1, 4, 1, 64, true, true, false, true},
       {48, 24, 16, 1, 8, 1, 33, true, false, true, true},
       {32, 16, 16, 1, 8, 1, 20, false, true, true, false},
+      {24, 16, 11, 1, 5, 1, 31, true, true, true, true},  // kernel not a multiple of the stride
   };
   uint32_t seed = 100;
-  for (const ConvCase& c : cases) check_conv(c, true, seed++);
+  // Batch 1 runs as a sub-pixel conv, batch 2 as oneDNN's int8 deconvolution.
+  for (const ConvCase& c : cases) {
+    for (int64_t batch : {1, 2}) check_conv(c, true, batch, seed++);
+  }
 }
 
 void check_matmul(bool bias, bool gelu, bool residual, uint32_t seed) {

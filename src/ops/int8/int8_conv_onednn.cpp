@@ -1,8 +1,10 @@
 #include "ops/int8/int8_conv_onednn.hpp"
 
+#include <algorithm>
 #include <unordered_map>
 
 #include "ops/conv/conv_onednn_desc.hpp"
+#include "ops/conv/deconv_subpixel.hpp"
 #include "ops/int8/int8_quantize.hpp"
 #include "ops/onednn.hpp"
 
@@ -21,6 +23,11 @@ struct OnednnInt8Conv::Plan {
   int64_t pad_begin = 0, pad_end = 0;
   std::vector<float> scales;       // x_scale * w_scale[c], the output scales
   std::vector<float> scaled_bias;  // bias / scales: oneDNN 2.x adds the bias before scaling
+  // A strided ConvTranspose runs as its stacked sub-pixel conv (deconv_subpixel.hpp): oneDNN's
+  // int8 deconvolution is 2-4x slower than the float sub-pixel conv. `geometry` is the
+  // ConvTranspose's; the stacked output (nwc) is interleaved into y with the residual added.
+  SubpixelSplit subpixel;
+  ConvGeometry geometry;
   memory weights;
   Tensor weights_source;  // held so that its address cannot be reused by another buffer
 };
@@ -63,6 +70,31 @@ PrimitiveDesc choose(const PrimitiveDesc& first) {
   return first;
 }
 
+// The stacked sub-pixel conv's output, nwc [steps, C_out*s] (stacked channel o*s + p), -> y
+// [C_out, T_out]: step n's s phases of channel o are s consecutive floats, which land at
+// y[o, origin + n*s + p] (cropped to [0, T_out)), plus the residual.
+void interleave_nwc(const ConvGeometry& g, const SubpixelSplit& split, const float* stacked,
+                    const float* residual, float* y) {
+  const int64_t s = split.stride, steps = split.steps, length = g.out[0];
+  const int64_t width = g.out_channels * s;
+  const int64_t origin = split.first_step * s - g.pad_begin[0];  // t of step 0, phase 0
+#pragma omp parallel for schedule(static) if (width * steps > 65536)
+  for (int64_t o = 0; o < g.out_channels; ++o) {
+    float* row = y + o * length;
+    const float* res = residual ? residual + o * length : nullptr;
+    for (int64_t n = 0; n < steps; ++n) {
+      const int64_t t0 = origin + n * s;
+      const int64_t p_begin = std::max<int64_t>(0, -t0), p_end = std::min(s, length - t0);
+      const float* from = stacked + n * width + o * s;
+      if (res) {
+        for (int64_t p = p_begin; p < p_end; ++p) row[t0 + p] = from[p] + res[t0 + p];
+      } else {
+        for (int64_t p = p_begin; p < p_end; ++p) row[t0 + p] = from[p];
+      }
+    }
+  }
+}
+
 dnnl::reorder reorder_between(const memory::desc& from, const memory::desc& to) {
   return dnnl::reorder(dnnl::reorder::primitive_desc(onednn_engine(), from, onednn_engine(), to));
 }
@@ -86,10 +118,19 @@ OnednnInt8Conv::Plan* OnednnInt8Conv::plan_for(const ConvGeometry& g, const Int8
   Plan& plan = *slot;
   if (g.spatial_rank != 1) return &plan;
   ConvGeometry c = g;
-  if (!g.transpose) {
-    plan.pad_begin = g.pad_begin[0];
-    plan.pad_end = g.pad_end[0];
-    if (plan.pad_begin < 0 || plan.pad_end < 0) return &plan;
+  ConvPostOps primitive_post = post;
+  int64_t phases = 1;  // output channels per scale: the sub-pixel stack's s phases
+  if (g.transpose && (plan.subpixel = split_subpixel(g)).valid) {
+    plan.geometry = g;
+    c = plan.subpixel.stacked;
+    phases = plan.subpixel.stride;
+    primitive_post.sum = false;  // added while interleaving
+  }
+  if (!c.transpose) {
+    plan.pad_begin = c.pad_begin[0];
+    plan.pad_end = c.pad_end[0];
+    // A negative end padding (a sub-pixel stack's unused last inputs) drops input steps.
+    if (plan.pad_begin < 0 || (plan.pad_end < 0 && !plan.subpixel.valid)) return &plan;
     c.in[0] += plan.pad_begin + plan.pad_end;
     c.pad_begin[0] = c.pad_end[0] = 0;
   } else if (post.reflect_pad) {
@@ -122,12 +163,14 @@ OnednnInt8Conv::Plan* OnednnInt8Conv::plan_for(const ConvGeometry& g, const Int8
     if (pad_l[i] < 0) return &plan;  // a ConvTranspose cropping by output_shape: reference
   }
   plan.scales.resize(c.out_channels);
-  for (int64_t ch = 0; ch < c.out_channels; ++ch) plan.scales[ch] = scales.x_scale * scales.w(ch);
-  dnnl::primitive_attr attr = conv_post_ops_attr(post);
+  for (int64_t ch = 0; ch < c.out_channels; ++ch) {
+    plan.scales[ch] = scales.x_scale * scales.w(ch / phases);
+  }
+  dnnl::primitive_attr attr = conv_post_ops_attr(primitive_post);
   attr.set_output_scales(1 << 1, plan.scales);  // per output channel (axis 1 of dst)
   const auto prop = dnnl::prop_kind::forward_inference;
   try {
-    if (g.transpose) {
+    if (c.transpose) {
       using Deconv = dnnl::deconvolution_forward;
       const auto algo = dnnl::algorithm::deconvolution_direct;
       auto d = has_bias ? Deconv::desc(prop, algo, plan.src, weights_any, plan.bias, plan.dst,
@@ -150,8 +193,8 @@ OnednnInt8Conv::Plan* OnednnInt8Conv::plan_for(const ConvGeometry& g, const Int8
       plan.weights_desc = pd.weights_desc();
       implementation_ = pd.impl_info_str();
     }
-    plan.dst_reorder = reorder_between(plan.dst, plan.dst_plain);
-    if (post.sum) plan.residual_reorder = reorder_between(plan.dst_plain, plan.dst);
+    if (!plan.subpixel.valid) plan.dst_reorder = reorder_between(plan.dst, plan.dst_plain);
+    if (primitive_post.sum) plan.residual_reorder = reorder_between(plan.dst_plain, plan.dst);
   } catch (const dnnl::error&) {
     return &plan;  // no int8 implementation for this problem: the caller runs the reference
   }
@@ -174,7 +217,13 @@ void OnednnInt8Conv::bind_weights(Plan& plan, const Tensor& w) {
   entry->source = w;
   entry->desc = plan.weights_desc;
   entry->packed = memory(plan.weights_desc, onednn_engine());
-  const memory plain(plan.weights_plain, onednn_engine(), const_cast<void*>(w.raw()));
+  Tensor source = w;
+  if (plan.subpixel.valid) {  // the stacked conv's weights [C_out*s, C_in, M]
+    const ConvGeometry& stacked = plan.subpixel.stacked;
+    source = Tensor(DType::kInt8, {stacked.out_channels, stacked.in_channels, stacked.kernel[0]});
+    stack_subpixel_weights(plan.geometry, plan.subpixel, w.data<int8_t>(), source.data<int8_t>());
+  }
+  const memory plain(plan.weights_plain, onednn_engine(), const_cast<void*>(source.raw()));
   reorder_between(plan.weights_plain, plan.weights_desc)
       .execute(onednn_stream(), {{DNNL_ARG_FROM, plain}, {DNNL_ARG_TO, entry->packed}});
   onednn_stream().wait();
@@ -196,7 +245,7 @@ bool OnednnInt8Conv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w
                       post.input_activation ? post.input_slope : 1.0f, scales.x_scale,
                       static_cast<int8_t*>(src.get_data_handle()));
   const memory dst(plan->dst, onednn_engine(), onednn_scratch(1, plan->dst.get_size()));
-  if (residual) {  // the sum post-op accumulates into dst, so dst starts as the residual
+  if (residual && !plan->subpixel.valid) {  // the sum post-op accumulates into dst
     plan->residual_reorder.execute(
         stream, {{DNNL_ARG_FROM, onednn_wrap(plan->dst_plain, *residual)}, {DNNL_ARG_TO, dst}});
   }
@@ -205,10 +254,19 @@ bool OnednnInt8Conv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w
   if (bias) {
     plan->scaled_bias.resize(plan->scales.size());
     const float* b = bias->data<float>();
-    for (size_t c = 0; c < plan->scales.size(); ++c) plan->scaled_bias[c] = b[c] / plan->scales[c];
+    const size_t phases = plan->subpixel.valid ? plan->subpixel.stride : 1;
+    for (size_t c = 0; c < plan->scales.size(); ++c) {
+      plan->scaled_bias[c] = b[c / phases] / plan->scales[c];
+    }
     args[DNNL_ARG_BIAS] = memory(plan->bias, onednn_engine(), plan->scaled_bias.data());
   }
   plan->primitive.execute(stream, args);
+  if (plan->subpixel.valid) {
+    stream.wait();
+    interleave_nwc(plan->geometry, plan->subpixel, static_cast<const float*>(dst.get_data_handle()),
+                   residual ? residual->data<float>() : nullptr, y.data<float>());
+    return true;
+  }
   plan->dst_reorder.execute(stream,
                             {{DNNL_ARG_FROM, dst}, {DNNL_ARG_TO, onednn_wrap(plan->dst_plain, y)}});
   stream.wait();

@@ -63,15 +63,18 @@ void quantize_steps(const float* x, int64_t channels, int64_t length, int64_t t0
 void quantize_ncw_to_nwc(const float* x, int64_t batch, int64_t channels, int64_t length,
                          int64_t pad_begin, int64_t pad_end, Int8Padding padding, float slope,
                          float scale, int8_t* out) {
-  if (channels <= 0 || length <= 0) return;
-  const int64_t padded = pad_begin + length + pad_end;
+  // A negative end padding drops X's last steps (they reach no output).
+  const int64_t used = length + std::min<int64_t>(pad_end, 0);
+  pad_end = std::max<int64_t>(pad_end, 0);
+  if (channels <= 0 || used <= 0) return;
+  const int64_t padded = pad_begin + used + pad_end;
   constexpr int64_t kTile = 256;  // steps per task: 8 KiB of each of up to 8 rows in flight
-  const int64_t tiles = (length + kTile - 1) / kTile;
-#pragma omp parallel for collapse(2) schedule(static) if (batch * channels * length > 65536)
+  const int64_t tiles = (used + kTile - 1) / kTile;
+#pragma omp parallel for collapse(2) schedule(static) if (batch * channels * used > 65536)
   for (int64_t n = 0; n < batch; ++n) {
     for (int64_t tile = 0; tile < tiles; ++tile) {
       quantize_steps(x + n * channels * length, channels, length, tile * kTile,
-                     std::min(length, (tile + 1) * kTile), slope, scale,
+                     std::min(used, (tile + 1) * kTile), slope, scale,
                      out + (n * padded + pad_begin) * channels);
     }
   }
@@ -81,15 +84,15 @@ void quantize_ncw_to_nwc(const float* x, int64_t batch, int64_t channels, int64_
     int8_t* on = out + n * padded * channels;
     const auto fill = [&](int64_t p) {
       int8_t* dst = on + (p + pad_begin) * channels;
-      const int64_t from = source_step(p, length, padding);
-      if (from < 0 || from >= length) {
+      const int64_t from = source_step(p, used, padding);
+      if (from < 0 || from >= used) {
         std::memset(dst, 0, channel_bytes);
       } else {
         std::memcpy(dst, on + (from + pad_begin) * channels, channel_bytes);
       }
     };
     for (int64_t p = -pad_begin; p < 0; ++p) fill(p);
-    for (int64_t p = length; p < length + pad_end; ++p) fill(p);
+    for (int64_t p = used; p < used + pad_end; ++p) fill(p);
   }
 }
 

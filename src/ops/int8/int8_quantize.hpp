@@ -28,7 +28,8 @@ inline int8_t quantize_int8(float v, float slope, float scale) {
 enum class Int8Padding { kZeros, kReflect };
 
 // x [batch, channels, length] float (ncw) -> out [batch, pad_begin + length + pad_end, channels]
-// int8 (nwc), the padding materialised (zeros, or X mirrored as ONNX Pad mode reflect).
+// int8 (nwc), the padding materialised (zeros, or X mirrored as ONNX Pad mode reflect). A
+// negative pad_end leaves out X's last -pad_end steps instead.
 void quantize_ncw_to_nwc(const float* x, int64_t batch, int64_t channels, int64_t length,
                          int64_t pad_begin, int64_t pad_end, Int8Padding padding, float slope,
                          float scale, int8_t* out);
