@@ -1130,5 +1130,47 @@ TEST(FuseInt8, AQdqValueReadByAConvAndAnotherNodeStaysForTheOther) {
   expect_same_results(m.graph, {{"x", random_tensor({1, 4, 30}, rng)}}, 1e-4f);
 }
 
+// Vocos' pointwise layers quantized: QDQ -> MatMul(int8 [24, 72]) + bias -> GELU -> QDQ ->
+// MatMul(int8 [72, 24]) + bias -> layer scale (negative values included).
+TEST(FuseInt8, QuantizedLinearGeluAndLayerScaleBecomeTwoInt8MatMuls) {
+  register_amphora_domain_ops_once();
+  GraphMaker m;
+  m.graph.inputs.push_back({"x", DType::kFloat32, {{1, ""}, {-1, "T"}, {24, ""}}});
+  const auto constant_node = [&](const std::string& name, float value) {
+    m.node("Constant", {}, name).attributes["value"] = Tensor::scalar<float>(value);
+  };
+  m.graph.initializers["b1"] = random_tensor({72}, m.rng, 0.3f);
+  m.graph.initializers["b2"] = random_tensor({24}, m.rng, 0.3f);
+  m.graph.initializers["gamma"] = random_tensor({24}, m.rng, 1.0f);
+  constant_node("sqrt2", std::sqrt(2.0f));
+  constant_node("one", 1.0f);
+  constant_node("half", 0.5f);
+  qdq(m, "x", "x_dq", 0.05f);
+  m.node("MatMul", {"x_dq", int8_weights(m, "w1", {24, 72}, 1, 24)}, "mm1");
+  m.node("Add", {"b1", "mm1"}, "h");
+  m.node("Div", {"h", "sqrt2"}, "scaled");
+  m.node("Erf", {"scaled"}, "erf");
+  m.node("Add", {"erf", "one"}, "erf1");
+  m.node("Mul", {"h", "erf1"}, "gated");
+  m.node("Mul", {"gated", "half"}, "act");
+  qdq(m, "act", "act_dq", 0.02f);
+  m.node("MatMul", {"act_dq", int8_weights(m, "w2", {72, 24}, 1, 72)}, "mm2");
+  m.node("Add", {"mm2", "b2"}, "h2");
+  m.node("Mul", {"gamma", "h2"}, "y");
+  m.output("y");
+  Graph optimized = m.graph;
+  optimize_graph(optimized, GraphUse::kOffline);
+  ASSERT_EQ(optimized.nodes.size(), 2u);
+  EXPECT_EQ(count_int8(optimized), 2u);
+  EXPECT_EQ(optimized.nodes[0].get_string("activation", ""), "Gelu");
+  EXPECT_EQ(optimized.nodes[1].inputs.size(), 3u);  // the bias, scaled by gamma
+  std::mt19937 rng(6);
+  // As in the conv test above: a GELU output moved across a rounding boundary of the second
+  // QuantizeLinear by float summation order costs one quantum (0.02) times a weight.
+  for (int64_t t : {1, 9, 300}) {
+    expect_same_results(m.graph, {{"x", random_tensor({1, t, 24}, rng, 2.0f)}}, 1e-2f);
+  }
+}
+
 }  // namespace
 }  // namespace amphora

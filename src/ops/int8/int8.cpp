@@ -12,13 +12,14 @@ Int8Scales parse_int8_scales(const Node& node) {
   s.present = true;
   s.x_scale = node.get_float("x_scale", 0.0f);
   s.w_scale = node.get_floats("w_scale");
-  const auto usable = [](float v) { return std::isfinite(v) && v > 0.0f; };
-  bool ok = usable(s.x_scale) && !s.w_scale.empty();
+  // w_scale may be negative: fuse_matmul folds a layer scale into it.
+  const auto usable = [](float v) { return std::isfinite(v) && v != 0.0f; };
+  bool ok = usable(s.x_scale) && s.x_scale > 0.0f && !s.w_scale.empty();
   for (float v : s.w_scale) ok = ok && usable(v);
   if (!ok) {
     fail(ErrorCode::kInvalidModel,
-         "{}: an int8 node needs a positive finite x_scale and w_scale values (got x_scale {} and "
-         "{} w_scale values)",
+         "{}: an int8 node needs a positive finite x_scale and non-zero finite w_scale values (got "
+         "x_scale {} and {} w_scale values)",
          node.display_name(), s.x_scale, s.w_scale.size());
   }
   return s;

@@ -29,7 +29,8 @@ struct Int8Scales {
 
 // Whether the node is an int8 variant (has x_scale).
 bool is_int8_node(const Node& node);
-// Parses and checks x_scale / w_scale (positive and finite), failing naming the node.
+// Parses and checks x_scale (positive) and w_scale (non-zero; negative after a folded layer
+// scale), all finite, failing naming the node.
 Int8Scales parse_int8_scales(const Node& node);
 // Fails naming the node unless W is int8 and w_scale has 1 or `out_channels` values.
 void check_int8_weights(const Node& node, const Int8Scales& scales, const Tensor& w,
