@@ -27,12 +27,13 @@ Tensor random_tensor(const Shape& shape, DType type = DType::kFloat32) {
   return t;
 }
 
-// args: channels in, out, kernel, dilation (Conv) or stride (ConvTranspose), length, int8 (0/1).
+// args: channels in, out, kernel, dilation (Conv) or stride (ConvTranspose), length, and 0 for
+// float, 1 for int8 (static x_scale), 2 for int8 with dynamic quantization of X.
 void run_conv(benchmark::State& state, bool transpose) {
   register_amphora_domain_ops_once();
   const int64_t cin = state.range(0), cout = state.range(1), k = state.range(2);
   const int64_t step = state.range(3), length = state.range(4);
-  const bool int8 = state.range(5) != 0;
+  const bool int8 = state.range(5) != 0, dynamic = state.range(5) == 2;
   Node node;
   node.domain = kAmphoraDomain;
   node.op_type = transpose ? "FusedConvTranspose" : "FusedConv";
@@ -45,10 +46,12 @@ void run_conv(benchmark::State& state, bool transpose) {
     node.attributes["dilations"] = std::vector<int64_t>{step};
     node.attributes["pads"] = std::vector<int64_t>{(k - 1) * step / 2, (k - 1) * step / 2};
   }
-  if (int8) {
+  if (dynamic) {
+    node.attributes["x_dynamic"] = int64_t{1};
+  } else if (int8) {
     node.attributes["x_scale"] = 0.01f;
-    node.attributes["w_scale"] = std::vector<float>(cout, 0.001f);
   }
+  if (int8) node.attributes["w_scale"] = std::vector<float>(cout, 0.001f);
   const Shape w_shape = transpose ? Shape{cin, cout, k} : Shape{cout, cin, k};
   Tensor x = random_tensor({1, cin, length});
   Tensor w = random_tensor(w_shape, int8 ? DType::kInt8 : DType::kFloat32);
@@ -66,7 +69,7 @@ void BM_ConvTranspose(benchmark::State& state) { run_conv(state, true); }
 
 // HiFi-GAN-like resblock convs at 512 channels and the first upsampler's output length.
 BENCHMARK(BM_Conv)
-    ->ArgsProduct({{512}, {512}, {7}, {1}, {4096}, {0, 1}})
+    ->ArgsProduct({{512}, {512}, {7}, {1}, {4096}, {0, 1, 2}})
     ->ArgsProduct({{512}, {512}, {3}, {1, 3, 5}, {4096}, {0, 1}})
     ->ArgsProduct({{256}, {256}, {3}, {5}, {4096}, {0, 1}})
     ->ArgsProduct({{128}, {128}, {7}, {3}, {32768}, {0, 1}})
@@ -75,7 +78,7 @@ BENCHMARK(BM_Conv)
     ->UseRealTime();
 BENCHMARK(BM_ConvTranspose)
     ->ArgsProduct({{512}, {256}, {16}, {8}, {512}, {0, 1}})
-    ->ArgsProduct({{256}, {128}, {16}, {8}, {4096}, {0, 1}})
+    ->ArgsProduct({{256}, {128}, {16}, {8}, {4096}, {0, 1, 2}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -5,6 +5,10 @@
 // calibrated, symmetric):
 //   x -> QuantizeLinear(x_scale, int8 0) -> DequantizeLinear(same) -> op input 0
 //   int8 W -> DequantizeLinear(w_scale, int8 zeros, axis = the output channels') -> op input 1
+// Offline, also the dynamic variant (no calibration): x -> DynamicQuantizeLinear -> (uint8,
+// scale, zero point) -> DequantizeLinear -> op input 0, which becomes the int8 node with
+// x_dynamic = 1 (the kernel computes the range of X on each run, as DynamicQuantizeLinear). Not
+// for the streamer, which refuses DynamicQuantizeLinear: its range spans the whole input.
 // Only that exact pattern: a scalar positive x_scale equal on both sides with an int8 zero point
 // of 0, constant int8 weights of a 1-D conv ([OC, IC/g, k] or [IC, OC/g, k]) or a matrix [K, N],
 // per-output-channel (or per-tensor) positive weight scales with zero zero points. Anything else
@@ -19,6 +23,7 @@
 //
 // Runs first in every round, before fold_constants, which would otherwise turn the weights'
 // DequantizeLinear into a float initializer (for weights of up to 65536 values).
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -31,15 +36,26 @@ namespace {
 
 class Int8Matcher {
  public:
-  Int8Matcher(const Graph& graph, const GraphUses& uses) : graph_(graph), uses_(uses) {
+  Int8Matcher(const Graph& graph, const GraphUses& uses, bool dynamic)
+      : graph_(graph), uses_(uses), dynamic_(dynamic) {
     for (const ValueInfo& input : graph.inputs) overridable_.insert(input.name);
   }
 
   // The float X behind `value` = DequantizeLinear(QuantizeLinear(X)) with one int8 scale and a
-  // zero point of 0 on both; sets x_scale.
-  std::string quantized_input(const std::string& value, float& x_scale) const {
+  // zero point of 0 on both (sets x_scale), or, where dynamic ones are wanted,
+  // DequantizeLinear(DynamicQuantizeLinear(X)) with all three of its outputs (sets dynamic).
+  std::string quantized_input(const std::string& value, float& x_scale, bool& dynamic) const {
     const Node* dq = producer(value, "DequantizeLinear");
     if (!dq || dq->inputs.size() != 3) return "";
+    if (const int64_t p = uses_.producer(dq->inputs[0]); dynamic_ && p >= 0) {
+      const Node& dql = graph_.nodes[p];
+      if (is_default_domain(dql) && dql.op_type == "DynamicQuantizeLinear" &&
+          dql.inputs.size() == 1 && dql.outputs.size() == 3 &&
+          std::equal(dq->inputs.begin(), dq->inputs.end(), dql.outputs.begin())) {
+        dynamic = true;
+        return dql.inputs[0];
+      }
+    }
     const Node* q = producer(dq->inputs[0], "QuantizeLinear");
     if (!q || q->inputs.size() != 3 || q->get_int("block_size", 0) != 0 || q->has("output_dtype")) {
       return "";
@@ -115,6 +131,7 @@ class Int8Matcher {
 
   const Graph& graph_;
   const GraphUses& uses_;
+  bool dynamic_;
   std::set<std::string> overridable_;
 };
 
@@ -127,7 +144,8 @@ bool rewrite(const Int8Matcher& match, Node& node) {
     return false;
   }
   float x_scale = 0.0f;
-  const std::string x = match.quantized_input(node.inputs[0], x_scale);
+  bool dynamic = false;
+  const std::string x = match.quantized_input(node.inputs[0], x_scale, dynamic);
   if (x.empty()) return false;
   std::vector<float> scales;
   const Tensor* w = nullptr;
@@ -148,16 +166,20 @@ bool rewrite(const Int8Matcher& match, Node& node) {
   node.op_type = conv ? "FusedConv" : transpose ? "FusedConvTranspose" : "FusedMatMul";
   node.inputs[0] = x;
   node.inputs[1] = w_q;
-  node.attributes["x_scale"] = x_scale;
+  if (dynamic) {
+    node.attributes["x_dynamic"] = int64_t{1};
+  } else {
+    node.attributes["x_scale"] = x_scale;
+  }
   node.attributes["w_scale"] = scales;
   return true;
 }
 
 }  // namespace
 
-bool fuse_int8(Graph& graph) {
+bool fuse_int8(Graph& graph, bool dynamic) {
   const GraphUses uses(graph);
-  const Int8Matcher match(graph, uses);
+  const Int8Matcher match(graph, uses, dynamic);
   bool changed = false;
   for (Node& node : graph.nodes) changed = rewrite(match, node) || changed;
   if (changed) graph.opset_imports[kAmphoraDomain] = 1;

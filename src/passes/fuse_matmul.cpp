@@ -84,8 +84,9 @@ std::string fresh_name(const Graph& graph, const std::map<std::string, Tensor>& 
 // An int8 FusedMatMul (fuse_int8.cpp) with nothing fused into it yet: starts a chain as a
 // MatMul does.
 bool is_bare_int8_matmul(const Node& node) {
-  return node.domain == kAmphoraDomain && node.op_type == "FusedMatMul" && node.has("x_scale") &&
-         !node.has("activation") && node.inputs.size() == 2 && node.outputs.size() == 1;
+  return node.domain == kAmphoraDomain && node.op_type == "FusedMatMul" &&
+         (node.has("x_scale") || node.has("x_dynamic")) && !node.has("activation") &&
+         node.inputs.size() == 2 && node.outputs.size() == 1;
 }
 
 // w_scale[j] *= gamma[j] on an int8 FusedMatMul: (x W + b) g = x (W g) + b g. False (nothing

@@ -17,7 +17,7 @@ int optimize_graph(Graph& graph, GraphUse use) {
     bool changed = false;
     // Before fold_constants, which would dequantize the int8 weights into float initializers;
     // the Q/DQ nodes it leaves unread go at once, so that nothing folds them either.
-    if (!portable && fuse_int8(graph)) {
+    if (!portable && fuse_int8(graph, use == GraphUse::kOffline)) {
       remove_dead_nodes(graph);
       changed = true;
     }

@@ -66,14 +66,22 @@ Tensor qdq_reference(Node float_node, const Int8Problem& p, int64_t axis, const 
     float_node.attributes.erase("input_activation");
     float_node.attributes.erase("input_alpha");
   }
-  const Tensor x_scale = Tensor::scalar<float>(p.x_scale);
-  const Tensor zero = Tensor::scalar<int8_t>(0);
-  const Tensor x_q = run_path(quant_node("QuantizeLinear"), {&x, &x_scale, &zero}, true);
-  const Tensor x_dq = run_path(quant_node("DequantizeLinear"), {&x_q, &x_scale, &zero}, true);
+  Tensor x_dq;
+  if (float_node.has("x_dynamic")) {  // DynamicQuantizeLinear: uint8 with X's range
+    const std::vector<Tensor> q = testing::run_op(
+        testing::make_node("DynamicQuantizeLinear", 1, {}, 3), {&x}, 17, KernelOptions{true, 0});
+    x_dq = run_path(quant_node("DequantizeLinear"), {&q[0], &q[1], &q[2]}, true);
+  } else {
+    const Tensor x_scale = Tensor::scalar<float>(p.x_scale);
+    const Tensor zero = Tensor::scalar<int8_t>(0);
+    const Tensor x_q = run_path(quant_node("QuantizeLinear"), {&x, &x_scale, &zero}, true);
+    x_dq = run_path(quant_node("DequantizeLinear"), {&x_q, &x_scale, &zero}, true);
+  }
   Tensor zeros(DType::kInt8, p.w_scale.shape());
   const Tensor w = run_path(quant_node("DequantizeLinear", {{"axis", axis}}),
                             {&p.w_q, &p.w_scale, &zeros}, true);
   float_node.attributes.erase("x_scale");
+  float_node.attributes.erase("x_dynamic");
   float_node.attributes.erase("w_scale");
   std::vector<const Tensor*> inputs = {&x_dq, &w};
   if (float_node.inputs.size() > 2)
@@ -126,18 +134,24 @@ Node conv_node(const ConvCase& c, bool transpose, const Int8Problem& p) {
   return node;
 }
 
-void check_conv(const ConvCase& c, bool transpose, int64_t batch, uint32_t seed) {
+void check_conv(const ConvCase& c, bool transpose, int64_t batch, uint32_t seed,
+                bool dynamic = false) {
   register_amphora_domain_ops_once();
   const Shape w = transpose ? Shape{c.in, c.out / c.group, c.k} : Shape{c.out, c.in / c.group, c.k};
   const int64_t out_len = transpose ? c.length * c.stride : c.length;
   Int8Problem p = random_problem({batch, c.in, c.length}, w, c.out, {batch, c.out, out_len}, seed);
-  const Node node = conv_node(c, transpose, p);
+  Node node = conv_node(c, transpose, p);
+  if (dynamic) {
+    node.attributes.erase("x_scale");
+    node.attributes["x_dynamic"] = int64_t{1};
+  }
   std::vector<const Tensor*> inputs = {&p.x, &p.w_q, c.bias ? &p.bias : nullptr};
   if (c.residual) inputs.push_back(&p.residual);
   const std::string what = node.op_type + " " + std::to_string(c.in) + "->" +
                            std::to_string(c.out) + " k" + std::to_string(c.k) + " d" +
                            std::to_string(c.dilation) + " s" + std::to_string(c.stride) + " g" +
-                           std::to_string(c.group) + " batch " + std::to_string(batch);
+                           std::to_string(c.group) + " batch " + std::to_string(batch) +
+                           (dynamic ? " dynamic" : "");
   // The QDQ graph's float op: transpose W's per-channel axis is 1 (the only group's OC/g).
   const Tensor want = qdq_reference(node, p, transpose ? 1 : 0, c.residual ? &p.residual : nullptr);
   expect_close(run_path(node, inputs, false), want, what + " (oneDNN int8)");
@@ -189,7 +203,7 @@ TEST(Int8ConvTranspose, MatchesTheQdqGraphOnHifiganUpsamplers) {
   }
 }
 
-void check_matmul(bool bias, bool gelu, bool residual, uint32_t seed) {
+void check_matmul(bool bias, bool gelu, bool residual, uint32_t seed, bool dynamic = false) {
   register_amphora_domain_ops_once();
   const int64_t n = 2, t = 70, c = 96, d = 80;
   Int8Problem p = random_problem({n, t, c}, {c, d}, d, {n, t, d}, seed);
@@ -197,13 +211,17 @@ void check_matmul(bool bias, bool gelu, bool residual, uint32_t seed) {
   if (!residual) node.inputs.pop_back();
   node.domain = kAmphoraDomain;
   if (gelu) node.attributes["activation"] = std::string("Gelu");
-  node.attributes["x_scale"] = p.x_scale;
+  if (dynamic) {
+    node.attributes["x_dynamic"] = int64_t{1};
+  } else {
+    node.attributes["x_scale"] = p.x_scale;
+  }
   node.attributes["w_scale"] = p.w_scale.to_float_vector();
   std::vector<const Tensor*> inputs = {&p.x, &p.w_q, bias ? &p.bias : nullptr};
   if (residual) inputs.push_back(&p.residual);
   const Tensor want = qdq_reference(node, p, 1, residual ? &p.residual : nullptr);
   const std::string what = std::string("MatMul") + (bias ? " bias" : "") + (gelu ? " gelu" : "") +
-                           (residual ? " sum" : "");
+                           (residual ? " sum" : "") + (dynamic ? " dynamic" : "");
   expect_close(run_path(node, inputs, false), want, what + " (oneDNN int8)");
   expect_close(run_path(node, inputs, true), want, what + " (int8 reference)");
 }
@@ -215,6 +233,30 @@ TEST(Int8MatMul, MatchesTheQdqGraphWithAndWithoutPostOps) {
       for (bool residual : {false, true}) check_matmul(bias, gelu, residual, seed++);
     }
   }
+}
+
+// DynamicQuantizeLinear's uint8 X with a zero point: the same kernels with u8 sources, the zero
+// point taken out through the bias (padding, sub-pixel stacks and depthwise convs included);
+// a batch-2 ConvTranspose runs the reference.
+TEST(Int8Conv, DynamicQuantizationMatchesTheQdqGraph) {
+  const std::vector<ConvCase> convs = {
+      {64, 48, 3, 1, 1, 1, 200, false, false, false, true},
+      {32, 32, 7, 3, 1, 1, 128, true, true, true, true},
+      {32, 32, 7, 1, 1, 32, 150, true, false, false, false},
+      {16, 24, 7, 1, 1, 1, 64, true, true, false, true, "reflect"},
+  };
+  uint32_t seed = 300;
+  for (const ConvCase& c : convs) {
+    for (int64_t batch : {1, 2}) check_conv(c, false, batch, seed++, true);
+  }
+  const std::vector<ConvCase> transposes = {
+      {64, 32, 8, 1, 4, 1, 64, true, true, false, true},
+      {32, 16, 16, 1, 8, 1, 20, false, true, true, false},
+  };
+  for (const ConvCase& c : transposes) {
+    for (int64_t batch : {1, 2}) check_conv(c, true, batch, seed++, true);
+  }
+  for (bool bias : {false, true}) check_matmul(bias, !bias, bias, seed++, true);
 }
 
 TEST(Int8Conv, FloatWeightsOrAWrongScaleCountAreRefusedNamingTheNode) {

@@ -1172,5 +1172,28 @@ TEST(FuseInt8, QuantizedLinearGeluAndLayerScaleBecomeTwoInt8MatMuls) {
   }
 }
 
+// Without calibration: x -> DynamicQuantizeLinear -> DequantizeLinear -> Conv. Offline the conv
+// runs int8 with X's range taken per run; the streamer's graph keeps DynamicQuantizeLinear,
+// which it refuses (its range spans the whole input).
+TEST(FuseInt8, DynamicQuantizationRunsInt8OfflineOnly) {
+  register_amphora_domain_ops_once();
+  GraphMaker m;
+  m.input("x");
+  m.node("DynamicQuantizeLinear", {"x"}, "x_q").outputs = {"x_q", "x_scale", "x_zero"};
+  m.node("DequantizeLinear", {"x_q", "x_scale", "x_zero"}, "x_dq");
+  m.graph.initializers["b"] = random_tensor({6}, m.rng, 0.1f);
+  conv1d(m, "Conv", {"x_dq", int8_weights(m, "w", {6, 4, 3}, 0, 12), "b"}, "y", 3, 1, 1, 1);
+  m.output("y");
+  Graph offline = m.graph;
+  optimize_graph(offline, GraphUse::kOffline);
+  ASSERT_EQ(offline.nodes.size(), 1u);
+  EXPECT_EQ(offline.nodes[0].get_int("x_dynamic", 0), 1);
+  Graph streamed = m.graph;
+  optimize_graph(streamed, GraphUse::kStreaming);
+  EXPECT_EQ(count_ops(streamed, "DynamicQuantizeLinear"), 1u);
+  std::mt19937 rng(7);
+  expect_same_results(m.graph, {{"x", random_tensor({1, 4, 40}, rng)}}, 1e-4f);
+}
+
 }  // namespace
 }  // namespace amphora

@@ -87,8 +87,7 @@ Chosen choose(const PrimitiveDesc& first) {
   return {Primitive(pd), pd.src_desc(), pd.weights_desc(), pd.dst_desc(), pd.impl_info_str()};
 }
 
-dnnl::primitive_attr post_ops_attr(const ConvPostOps& post) {
-  dnnl::post_ops ops;
+dnnl::primitive_attr post_ops_attr(const ConvPostOps& post, dnnl::post_ops ops = {}) {
   using Activation = ConvPostOps::Activation;
   switch (post.activation) {
     case Activation::kNone:
@@ -575,6 +574,8 @@ ConvGeometry lift_depthwise_1d(const ConvGeometry& g) {
   return lifted;
 }
 
-dnnl::primitive_attr conv_post_ops_attr(const ConvPostOps& post) { return post_ops_attr(post); }
+dnnl::primitive_attr conv_post_ops_attr(const ConvPostOps& post, const dnnl::post_ops& first) {
+  return post_ops_attr(post, first);
+}
 
 }  // namespace amphora

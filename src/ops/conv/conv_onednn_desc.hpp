@@ -17,8 +17,10 @@ dnnl::memory::desc weights_desc_over_onnx(const ConvGeometry& g, dnnl::memory::d
 // other problems unchanged. Only descriptors change: the buffers are identical.
 ConvGeometry lift_depthwise_1d(const ConvGeometry& g);
 
-// The activation (eltwise) and residual (sum) post-ops of a fused conv, in that order; the input
-// activation and reflect padding are not post-ops (they are applied while packing X).
-dnnl::primitive_attr conv_post_ops_attr(const ConvPostOps& post);
+// The activation (eltwise) and residual (sum) post-ops of a fused conv, in that order, after
+// `first`; the input activation and reflect padding are not post-ops (they are applied while
+// packing X).
+dnnl::primitive_attr conv_post_ops_attr(const ConvPostOps& post,
+                                        const dnnl::post_ops& first = dnnl::post_ops());
 
 }  // namespace amphora

@@ -4,13 +4,14 @@
 
 namespace amphora {
 
-bool is_int8_node(const Node& node) { return node.has("x_scale"); }
+bool is_int8_node(const Node& node) { return node.has("x_scale") || node.has("x_dynamic"); }
 
 Int8Scales parse_int8_scales(const Node& node) {
   Int8Scales s;
   if (!is_int8_node(node)) return s;
   s.present = true;
-  s.x_scale = node.get_float("x_scale", 0.0f);
+  s.dynamic = node.get_int("x_dynamic", 0) != 0;
+  s.x_scale = s.dynamic ? 1.0f : node.get_float("x_scale", 0.0f);
   s.w_scale = node.get_floats("w_scale");
   // w_scale may be negative: fuse_matmul folds a layer scale into it.
   const auto usable = [](float v) { return std::isfinite(v) && v != 0.0f; };

@@ -80,8 +80,12 @@ class Int8ConvKernel : public Kernel {
     post.sum = exact_sum;
     const Tensor* sum = exact_sum ? residual : nullptr;
     if (y.numel() > 0 && x.numel() > 0) {
-      if (reference_ || !fast_.run(g, x, w, scales_, bias, post, sum, y)) {
-        run_reference(g, x, w, bias, sum, y);
+      const float slope = post_.input_activation ? post_.input_slope : 1.0f;
+      const Quantizer quant = scales_.dynamic
+                                  ? Quantizer::dynamic(x.data<float>(), x.numel(), slope)
+                                  : Quantizer::int8(slope, scales_.x_scale);
+      if (reference_ || !fast_.run(g, x, w, scales_, quant, bias, post, sum, y)) {
+        run_reference(g, x, w, quant, bias, sum, y);
       }
     } else if (exact_sum) {
       y = residual->clone();  // an empty conv adds nothing
@@ -94,7 +98,8 @@ class Int8ConvKernel : public Kernel {
 
  private:
   void run_reference(const ConvGeometry& padded, const Tensor& x, const Tensor& w,
-                     const Tensor* bias, const Tensor* residual, Tensor& y) const {
+                     const Quantizer& quant, const Tensor* bias, const Tensor* residual,
+                     Tensor& y) const {
     ConvGeometry g = padded;
     Tensor input = x.clone();
     if (post_.reflect_pad) {
@@ -102,8 +107,7 @@ class Int8ConvKernel : public Kernel {
       g = unpadded.geometry;
       input = unpadded.x.clone();
     }
-    fake_quantize(input.data<float>(), input.numel(),
-                  post_.input_activation ? post_.input_slope : 1.0f, scales_.x_scale);
+    fake_quantize(input.data<float>(), input.numel(), quant);
     const Tensor weights = dequantized_weights(g, scales_, w);
     const float* b = bias ? bias->data<float>() : nullptr;
     float* out = y.data<float>();

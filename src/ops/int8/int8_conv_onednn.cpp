@@ -15,7 +15,8 @@ using dnnl::memory;
 struct OnednnInt8Conv::Plan {
   bool supported = false;
   dnnl::primitive primitive;
-  // src: s8 channels-last, dst: f32 channels-last (the int8 kernels' layouts); dst_plain: y.
+  // src: s8 (u8 when dynamic) channels-last, dst: f32 channels-last (the int8 kernels'
+  // layouts); dst_plain: y.
   memory::desc src, dst, dst_plain, bias, weights_plain, weights_desc;
   dnnl::primitive dst_reorder, residual_reorder;
   // Conv padding, written into the quantized copy of X (zeros or mirrored) so that the
@@ -23,6 +24,15 @@ struct OnednnInt8Conv::Plan {
   int64_t pad_begin = 0, pad_end = 0;
   std::vector<float> scales;       // x_scale * w_scale[c], the output scales
   std::vector<float> scaled_bias;  // bias / scales: oneDNN 2.x adds the bias before scaling
+  // Dynamic quantization: uint8 X with a zero point zp and a scale known per run only. oneDNN
+  // 2.6 convs take no run-time output scales, so the output scales are w_scale alone and X's
+  // scale is a binary multiply post-op by a run-time scalar (before the activation); the zero
+  // point is taken out through the bias: with the padding materialised as zp, every output
+  // sums all of its channel's weights, so sum (q - zp) w = sum q w - zp * weight_sums[c].
+  bool dynamic = false;
+  memory::desc scalar_desc;
+  float x_scale = 1.0f;  // the run's scale, read by the post-op
+  std::vector<float> weight_sums;
   // A strided ConvTranspose runs as its stacked sub-pixel conv (deconv_subpixel.hpp): oneDNN's
   // int8 deconvolution is 2-4x slower than the float sub-pixel conv. `geometry` is the
   // ConvTranspose's; the stacked output (nwc) is interleaved into y with the residual added.
@@ -36,6 +46,7 @@ struct OnednnInt8Conv::PackedWeights {
   Tensor source;  // keeps the source buffer alive, so its address identifies it
   memory::desc desc;
   memory packed;
+  std::vector<float> weight_sums;  // per output channel of the primitive
 };
 
 OnednnInt8Conv::OnednnInt8Conv() = default;
@@ -103,6 +114,7 @@ dnnl::reorder reorder_between(const memory::desc& from, const memory::desc& to) 
 
 OnednnInt8Conv::Plan* OnednnInt8Conv::plan_for(const ConvGeometry& g, const Int8Scales& scales,
                                                bool has_bias, const ConvPostOps& post) {
+  if (scales.dynamic) has_bias = true;  // it carries the zero point's correction
   std::vector<int64_t> key = {g.batch,  g.in_channels,    g.out_channels,
                               g.group,  g.transpose,      has_bias,
                               post.sum, post.reflect_pad, static_cast<int64_t>(post.activation)};
@@ -126,6 +138,8 @@ OnednnInt8Conv::Plan* OnednnInt8Conv::plan_for(const ConvGeometry& g, const Int8
     phases = plan.subpixel.stride;
     primitive_post.sum = false;  // added while interleaving
   }
+  plan.dynamic = scales.dynamic;
+  if (plan.dynamic && c.transpose) return &plan;  // oneDNN pads a deconvolution itself
   if (!c.transpose) {
     plan.pad_begin = c.pad_begin[0];
     plan.pad_end = c.pad_end[0];
@@ -140,7 +154,8 @@ OnednnInt8Conv::Plan* OnednnInt8Conv::plan_for(const ConvGeometry& g, const Int8
   const size_t rank = lifted.spatial_rank + 2;
   const memory::dims src_dims = activation_dims(c.batch, c.in_channels, lifted.in);
   const memory::dims dst_dims = activation_dims(c.batch, c.out_channels, lifted.out);
-  plan.src = memory::desc(src_dims, memory::data_type::s8, channels_last(rank));
+  plan.src = memory::desc(src_dims, plan.dynamic ? memory::data_type::u8 : memory::data_type::s8,
+                          channels_last(rank));
   plan.dst = memory::desc(dst_dims, memory::data_type::f32, channels_last(rank));
   plan.dst_plain = memory::desc(dst_dims, memory::data_type::f32, channels_first(rank));
   plan.bias = memory::desc({c.out_channels}, memory::data_type::f32, memory::format_tag::a);
@@ -164,9 +179,15 @@ OnednnInt8Conv::Plan* OnednnInt8Conv::plan_for(const ConvGeometry& g, const Int8
   }
   plan.scales.resize(c.out_channels);
   for (int64_t ch = 0; ch < c.out_channels; ++ch) {
-    plan.scales[ch] = scales.x_scale * scales.w(ch / phases);
+    plan.scales[ch] = (plan.dynamic ? 1.0f : scales.x_scale) * scales.w(ch / phases);
   }
-  dnnl::primitive_attr attr = conv_post_ops_attr(primitive_post);
+  dnnl::post_ops first;
+  if (plan.dynamic) {
+    plan.scalar_desc = memory::desc(memory::dims(rank, 1), memory::data_type::f32,
+                                    rank == 3 ? memory::format_tag::abc : memory::format_tag::abcd);
+    first.append_binary(dnnl::algorithm::binary_mul, plan.scalar_desc);
+  }
+  dnnl::primitive_attr attr = conv_post_ops_attr(primitive_post, first);
   attr.set_output_scales(1 << 1, plan.scales);  // per output channel (axis 1 of dst)
   const auto prop = dnnl::prop_kind::forward_inference;
   try {
@@ -206,6 +227,7 @@ void OnednnInt8Conv::bind_weights(Plan& plan, const Tensor& w) {
   for (const auto& entry : packed_) {
     if (entry->source.raw() == w.raw() && entry->desc == plan.weights_desc) {
       plan.weights = entry->packed;
+      plan.weight_sums = entry->weight_sums;
       plan.weights_source = w;
       return;
     }
@@ -223,27 +245,34 @@ void OnednnInt8Conv::bind_weights(Plan& plan, const Tensor& w) {
     source = Tensor(DType::kInt8, {stacked.out_channels, stacked.in_channels, stacked.kernel[0]});
     stack_subpixel_weights(plan.geometry, plan.subpixel, w.data<int8_t>(), source.data<int8_t>());
   }
+  entry->weight_sums.assign(source.dim(0), 0.0f);
+  const int64_t per_channel = source.numel() / source.dim(0);
+  for (int64_t c = 0; c < source.dim(0); ++c) {
+    int64_t sum = 0;
+    for (int64_t i = 0; i < per_channel; ++i) sum += source.data<int8_t>()[c * per_channel + i];
+    entry->weight_sums[c] = static_cast<float>(sum);
+  }
   const memory plain(plan.weights_plain, onednn_engine(), const_cast<void*>(source.raw()));
   reorder_between(plan.weights_plain, plan.weights_desc)
       .execute(onednn_stream(), {{DNNL_ARG_FROM, plain}, {DNNL_ARG_TO, entry->packed}});
   onednn_stream().wait();
   plan.weights = entry->packed;
+  plan.weight_sums = entry->weight_sums;
   plan.weights_source = w;
   packed_.push_back(std::move(entry));
 }
 
 bool OnednnInt8Conv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w,
-                         const Int8Scales& scales, const Tensor* bias, const ConvPostOps& post,
-                         const Tensor* residual, Tensor& y) {
+                         const Int8Scales& scales, const Quantizer& quant, const Tensor* bias,
+                         const ConvPostOps& post, const Tensor* residual, Tensor& y) {
   Plan* plan = plan_for(g, scales, bias != nullptr, post);
-  if (!plan->supported) return false;
+  if (!plan->supported || (plan->dynamic && quant.scale == 0.0f)) return false;
   if (plan->weights_source.raw() != w.raw()) bind_weights(*plan, w);
   dnnl::stream& stream = onednn_stream();
   const memory src(plan->src, onednn_engine(), onednn_scratch(0, plan->src.get_size()));
   quantize_ncw_to_nwc(x.data<float>(), g.batch, g.in_channels, g.in[0], plan->pad_begin,
                       plan->pad_end, post.reflect_pad ? Int8Padding::kReflect : Int8Padding::kZeros,
-                      post.input_activation ? post.input_slope : 1.0f, scales.x_scale,
-                      static_cast<int8_t*>(src.get_data_handle()));
+                      quant, static_cast<uint8_t*>(src.get_data_handle()));
   const memory dst(plan->dst, onednn_engine(), onednn_scratch(1, plan->dst.get_size()));
   if (residual && !plan->subpixel.valid) {  // the sum post-op accumulates into dst
     plan->residual_reorder.execute(
@@ -251,12 +280,19 @@ bool OnednnInt8Conv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w
   }
   std::unordered_map<int, memory> args{
       {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, plan->weights}, {DNNL_ARG_DST, dst}};
-  if (bias) {
+  const size_t phases = plan->subpixel.valid ? plan->subpixel.stride : 1;
+  const float x_scale = plan->dynamic ? quant.scale : 1.0f;  // not in the output scales
+  if (plan->dynamic) {
+    plan->x_scale = quant.scale;
+    args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1] =
+        memory(plan->scalar_desc, onednn_engine(), &plan->x_scale);
+  }
+  if (bias || plan->dynamic) {
     plan->scaled_bias.resize(plan->scales.size());
-    const float* b = bias->data<float>();
-    const size_t phases = plan->subpixel.valid ? plan->subpixel.stride : 1;
+    const float* b = bias ? bias->data<float>() : nullptr;
     for (size_t c = 0; c < plan->scales.size(); ++c) {
-      plan->scaled_bias[c] = b[c / phases] / plan->scales[c];
+      plan->scaled_bias[c] = (b ? b[c / phases] / (x_scale * plan->scales[c]) : 0.0f) -
+                             (plan->dynamic ? quant.zero_point * plan->weight_sums[c] : 0.0f);
     }
     args[DNNL_ARG_BIAS] = memory(plan->bias, onednn_engine(), plan->scaled_bias.data());
   }

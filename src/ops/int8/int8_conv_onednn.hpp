@@ -1,6 +1,7 @@
 // oneDNN int8 fast path of the int8 FusedConv / FusedConvTranspose (int8.hpp): X is quantized to
 // s8 in the channels-last layout (nwc) the int8 primitives want, with the input activation and
-// the conv's padding (zeros or reflect) applied in the same loop; then one s8 x s8 -> s32
+// the conv's padding (zeros or reflect) applied in the same loop; then one s8 x s8 -> s32 (u8 x
+// s8 for dynamic quantization, the zero point taken out through the bias)
 // convolution (or deconvolution) whose output scales x_scale * w_scale[c] turn the int32 sums
 // into float, with the bias, the activation as an eltwise post-op and the residual as a sum
 // post-op. The float result is reordered from nwc to ONNX's ncw. Weights are reordered once per
@@ -15,6 +16,7 @@
 #include "ops/conv/conv_attrs.hpp"
 #include "ops/conv/conv_post_ops.hpp"
 #include "ops/int8/int8.hpp"
+#include "ops/int8/int8_quantize.hpp"
 
 namespace amphora {
 
@@ -30,8 +32,10 @@ class OnednnInt8Conv {
   // when post.sum. Returns false, having written nothing, when the problem is not a 1-D one
   // oneDNN runs in int8 (e.g. a ConvTranspose cropping more than its kernel); the caller then
   // runs the reference. Not safe to call concurrently on one object.
+  // `quant` quantizes X (int8, or uint8 with a zero point when scales.dynamic).
   bool run(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Int8Scales& scales,
-           const Tensor* bias, const ConvPostOps& post, const Tensor* residual, Tensor& y);
+           const Quantizer& quant, const Tensor* bias, const ConvPostOps& post,
+           const Tensor* residual, Tensor& y);
 
   // The oneDNN implementation of the last plan (e.g. "jit_int8:avx512_core_vnni"), for the
   // benchmark's report.

@@ -23,8 +23,12 @@ class OnednnInt8Matmul {
  public:
   // out [m, n] from float a [m, k] and int8 b [k, n]; `residual` already copied into out when
   // `sum`. Returns false, having written nothing, when oneDNN cannot run it.
+  // `quant` quantizes A: int8, or uint8 with a zero point (scales.dynamic), which is taken out
+  // through the bias: sum_k (q - zp) b = sum_k q b - zp * column_sums[n].
   bool run(int64_t m, int64_t k, int64_t n, const Tensor& a, const Tensor& b,
-           const Int8Scales& scales, const Tensor* bias, bool gelu, bool sum, Tensor& out) {
+           const Int8Scales& scales, const Quantizer& quant, const Tensor* bias, bool gelu,
+           bool sum, Tensor& out) {
+    if (scales.dynamic && quant.scale == 0.0f) return false;
     Plan* plan = plan_for(m, k, n, scales, bias != nullptr, gelu, sum);
     if (!plan->supported) return false;
     if (weights_source_.raw() != b.raw() || !(weights_desc_ == plan->weights_desc)) {
@@ -34,17 +38,27 @@ class OnednnInt8Matmul {
       memory plain(memory::desc({k, n}, memory::data_type::s8, memory::format_tag::ab),
                    onednn_engine(), const_cast<void*>(b.raw()));
       dnnl::reorder(plain, weights_).execute(onednn_stream(), plain, weights_);
+      column_sums_.assign(n, 0.0f);
+      for (int64_t r = 0; r < k; ++r) {
+        for (int64_t j = 0; j < n; ++j) column_sums_[j] += b.data<int8_t>()[r * n + j];
+      }
     }
     const memory src(plan->src, onednn_engine(), onednn_scratch(0, plan->src.get_size()));
-    quantize_dense(a.data<float>(), m * k, 1.0f, scales.x_scale,
-                   static_cast<int8_t*>(src.get_data_handle()));
+    quantize_dense(a.data<float>(), m * k, quant, static_cast<uint8_t*>(src.get_data_handle()));
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src},
                                          {DNNL_ARG_WEIGHTS, weights_},
                                          {DNNL_ARG_DST, onednn_wrap(plan->dst, out)}};
-    if (bias) {  // oneDNN 2.x adds the bias before the output scales
+    if (scales.dynamic) {
+      for (int64_t j = 0; j < n; ++j) plan->scales[j] = quant.scale * scales.w(j);
+      args[DNNL_ARG_ATTR_OUTPUT_SCALES] =
+          memory(plan->scales_desc, onednn_engine(), plan->scales.data());
+    }
+    if (bias || scales.dynamic) {  // oneDNN 2.x adds the bias before the output scales
       plan->scaled_bias.resize(n);
-      for (int64_t j = 0; j < n; ++j)
-        plan->scaled_bias[j] = bias->data<float>()[j] / plan->scales[j];
+      for (int64_t j = 0; j < n; ++j) {
+        plan->scaled_bias[j] = (bias ? bias->data<float>()[j] / plan->scales[j] : 0.0f) -
+                               (scales.dynamic ? quant.zero_point * column_sums_[j] : 0.0f);
+      }
       args[DNNL_ARG_BIAS] = memory(plan->bias, onednn_engine(), plan->scaled_bias.data());
     }
     plan->primitive.execute(onednn_stream(), args);
@@ -56,18 +70,20 @@ class OnednnInt8Matmul {
   struct Plan {
     bool supported = false;
     dnnl::primitive primitive;
-    memory::desc src, dst, bias, weights_desc;
+    memory::desc src, dst, bias, weights_desc, scales_desc;
     std::vector<float> scales, scaled_bias;
   };
 
   Plan* plan_for(int64_t m, int64_t k, int64_t n, const Int8Scales& scales, bool has_bias,
                  bool gelu, bool sum) {
+    if (scales.dynamic) has_bias = true;  // it carries the zero point's correction
     const std::vector<int64_t> key = {m, k, n, has_bias, gelu, sum};
     if (auto it = plans_.find(key); it != plans_.end()) return it->second.get();
     if (plans_.size() >= kMaxPlans) plans_.clear();  // streaming chunk lengths vary
     auto& plan = plans_[key];
     plan = std::make_unique<Plan>();
-    plan->src = memory::desc({m, k}, memory::data_type::s8, memory::format_tag::ab);
+    plan->src = memory::desc({m, k}, scales.dynamic ? memory::data_type::u8 : memory::data_type::s8,
+                             memory::format_tag::ab);
     plan->dst = memory::desc({m, n}, memory::data_type::f32, memory::format_tag::ab);
     plan->bias = memory::desc({1, n}, memory::data_type::f32, memory::format_tag::ab);
     const memory::desc weights_any({k, n}, memory::data_type::s8, memory::format_tag::any);
@@ -78,7 +94,12 @@ class OnednnInt8Matmul {
     if (sum) ops.append_sum(1.0f);
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
-    attr.set_output_scales(1 << 1, plan->scales);  // per column of dst
+    if (scales.dynamic) {
+      attr.set_output_scales(1 << 1, {DNNL_RUNTIME_F32_VAL});  // per column, per run
+      plan->scales_desc = memory::desc({n}, memory::data_type::f32, memory::format_tag::a);
+    } else {
+      attr.set_output_scales(1 << 1, plan->scales);  // per column of dst
+    }
     try {
       const auto d = has_bias ? dnnl::matmul::desc(plan->src, weights_any, plan->bias, plan->dst)
                               : dnnl::matmul::desc(plan->src, weights_any, plan->dst);
@@ -97,6 +118,7 @@ class OnednnInt8Matmul {
   Tensor weights_source_;  // held so that its address cannot be reused by another buffer
   memory::desc weights_desc_;
   memory weights_;
+  std::vector<float> column_sums_;  // of the int8 B, for the dynamic zero point
 };
 
 class Int8MatMulKernel : public Kernel {
@@ -137,18 +159,21 @@ class Int8MatMulKernel : public Kernel {
     Tensor out = Tensor::uninitialized(DType::kFloat32, result);
     if (out.numel() == 0) return {out};
     if (sum) std::copy_n(sum->data<float>(), out.numel(), out.data<float>());
+    const Quantizer quant = scales_.dynamic ? Quantizer::dynamic(a.data<float>(), a.numel(), 1.0f)
+                                            : Quantizer::int8(1.0f, scales_.x_scale);
     if (reference_ || k == 0 ||
-        !fast_.run(m, k, n, a, b, scales_, bias, gelu_, sum != nullptr, out)) {
-      run_reference(m, k, n, a, b, bias, sum, out);
+        !fast_.run(m, k, n, a, b, scales_, quant, bias, gelu_, sum != nullptr, out)) {
+      run_reference(m, k, n, a, b, quant, bias, sum, out);
     }
     return {out};
   }
 
  private:
   void run_reference(int64_t m, int64_t k, int64_t n, const Tensor& a, const Tensor& b,
-                     const Tensor* bias, const Tensor* sum, Tensor& out) const {
+                     const Quantizer& quant, const Tensor* bias, const Tensor* sum,
+                     Tensor& out) const {
     Tensor fa = a.clone();
-    fake_quantize(fa.data<float>(), fa.numel(), 1.0f, scales_.x_scale);
+    fake_quantize(fa.data<float>(), fa.numel(), quant);
     Tensor fb(DType::kFloat32, b.shape());
     for (int64_t r = 0; r < k; ++r) {
       for (int64_t j = 0; j < n; ++j) {
