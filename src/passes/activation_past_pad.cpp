@@ -45,8 +45,8 @@ bool move_activation_past_pad(Graph& graph) {
       continue;
     }
     const int64_t p = uses.producer(pad.inputs[0]);
-    if (p < 0 || removed.count(static_cast<size_t>(p)) ||
-        !is_slope_activation(graph.nodes[p]) || !uses.has_single_reader(pad.inputs[0])) {
+    if (p < 0 || removed.count(static_cast<size_t>(p)) || !is_slope_activation(graph.nodes[p]) ||
+        !uses.has_single_reader(pad.inputs[0])) {
       continue;
     }
     // The activation moves to just after the pad: the pad's other inputs (pads, axes) may be

@@ -134,8 +134,8 @@ bool rewrite_blocks(Graph& graph) {
   for (const Node& node : graph.nodes) {
     if (removed.count(node.index)) continue;
     if (std::optional<Block> b = match_block(graph, uses, removed, node)) {
-      for (const Node* n : {b->conv, b->to_channels_last, b->norm, b->fc1, b->fc2,
-                            b->to_channels_first, b->add}) {
+      for (const Node* n :
+           {b->conv, b->to_channels_last, b->norm, b->fc1, b->fc2, b->to_channels_first, b->add}) {
         removed.insert(n->index);
       }
       blocks.push_back(*b);

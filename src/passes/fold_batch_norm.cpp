@@ -48,7 +48,8 @@ bool fold_batch_norm(Graph& graph) {
     const float* mean = channel_constant(graph, uses, bn->inputs[3], channels);
     const float* var = channel_constant(graph, uses, bn->inputs[4], channels);
     const bool has_bias = conv.inputs.size() > 2 && !conv.inputs[2].empty();
-    const float* bias = has_bias ? channel_constant(graph, uses, conv.inputs[2], channels) : nullptr;
+    const float* bias =
+        has_bias ? channel_constant(graph, uses, conv.inputs[2], channels) : nullptr;
     if (!gamma || !beta || !mean || !var || (has_bias && !bias)) continue;
 
     const float epsilon = bn->get_float("epsilon", 1e-5f);

@@ -4,7 +4,8 @@
 // (ops/matmul/matmul_fused.hpp). The scale is folded into new weights and bias: (xW + b) * g =
 // x (W g) + b g. W, bias and gamma must be constants; every absorbed value but h (read by the
 // GELU's Div and Mul) has exactly one reader and is not a graph output. The fused node takes the
-// place of the last node it absorbs.
+// place of the last node it absorbs. An int8 FusedMatMul (fuse_int8.cpp) starts a chain too; its
+// int8 weights stay and the layer scale goes into its per-column weight scales.
 #include <algorithm>
 #include <cmath>
 #include <set>
@@ -80,6 +81,29 @@ std::string fresh_name(const Graph& graph, const std::map<std::string, Tensor>& 
   return name;
 }
 
+// An int8 FusedMatMul (fuse_int8.cpp) with nothing fused into it yet: starts a chain as a
+// MatMul does.
+bool is_bare_int8_matmul(const Node& node) {
+  return node.domain == kAmphoraDomain && node.op_type == "FusedMatMul" &&
+         (node.has("x_scale") || node.has("x_dynamic")) && !node.has("activation") &&
+         node.inputs.size() == 2 && node.outputs.size() == 1;
+}
+
+// w_scale[j] *= gamma[j] on an int8 FusedMatMul: (x W + b) g = x (W g) + b g. False (nothing
+// changed) when a product is not a usable scale.
+bool fold_scale_into_int8(const Tensor& gamma, Node& fused) {
+  std::vector<float> scales = fused.get_floats("w_scale");
+  const int64_t n = gamma.numel();
+  if (scales.size() == 1) scales.assign(n, scales[0]);
+  if (static_cast<int64_t>(scales.size()) != n) return false;
+  for (int64_t j = 0; j < n; ++j) {
+    scales[j] *= gamma.data<float>()[j];
+    if (!std::isfinite(scales[j]) || scales[j] == 0.0f) return false;
+  }
+  fused.attributes["w_scale"] = scales;
+  return true;
+}
+
 }  // namespace
 
 bool fuse_matmul(Graph& graph) {
@@ -90,16 +114,20 @@ bool fuse_matmul(Graph& graph) {
   std::map<std::string, Tensor> scaled;  // new initializers, added after the walk
   const Matcher match(graph, uses, removed);
   for (const Node& matmul : graph.nodes) {
-    if (!is_op(matmul, "MatMul", 2) || removed.count(matmul.index)) continue;
+    const bool int8 = is_bare_int8_matmul(matmul);
+    if ((!is_op(matmul, "MatMul", 2) && !int8) || removed.count(matmul.index)) continue;
     const Tensor* weights = match.constant(matmul.inputs[1]);
-    if (!weights || weights->dtype() != DType::kFloat32 || weights->rank() != 2) continue;
+    if (!weights || weights->dtype() != (int8 ? DType::kInt8 : DType::kFloat32) ||
+        weights->rank() != 2) {
+      continue;
+    }
     const int64_t n = weights->dim(1);
     const Node* add = match.only_reader(matmul.outputs[0], "Add", 2);
     if (!add) continue;
     const std::string bias = other_operand(*add, matmul.outputs[0]);
     if (!per_column(match.constant(bias), n)) continue;
 
-    Node fused;
+    Node fused = int8 ? matmul : Node{};  // an int8 one keeps x_scale and w_scale
     fused.name = matmul.name;
     fused.domain = kAmphoraDomain;
     fused.op_type = "FusedMatMul";
@@ -112,7 +140,17 @@ bool fuse_matmul(Graph& graph) {
     } else if (const Node* scale = match.only_reader(output, "Mul", 2)) {
       const std::string gamma_name = other_operand(*scale, output);
       const Tensor* gamma = match.constant(gamma_name);
-      if (per_column(gamma, n)) {
+      if (int8 && per_column(gamma, n) && fold_scale_into_int8(*gamma, fused)) {
+        // int8 weights stay: gamma goes into the per-column weight scales (and the bias).
+        Tensor b = Tensor(DType::kFloat32, {n});
+        const float* g = gamma->data<float>();
+        const float* b0 = match.constant(bias)->data<float>();
+        for (int64_t j = 0; j < n; ++j) b.data<float>()[j] = b0[j] * g[j];
+        fused.inputs[2] = fresh_name(graph, scaled, bias + "_scaled");
+        scaled[fused.inputs[2]] = std::move(b);
+        absorbed.push_back(scale->index);
+        output = scale->outputs[0];
+      } else if (!int8 && per_column(gamma, n)) {
         // Scaled in place when this MatMul alone reads the initializer: Vocos' scaled matrices
         // are half its weights, and a copy would double their memory and load time.
         const auto it = graph.initializers.find(matmul.inputs[1]);

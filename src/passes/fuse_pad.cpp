@@ -38,9 +38,8 @@ bool pads_with_zero(const Graph& graph, const GraphUses& uses, const Node& pad) 
   const Tensor* value = constant_value(graph, uses, pad.inputs[2]);
   if (!value || value->numel() != 1) return false;
   bool zero = false;
-  visit_dtype(value->dtype(), [&](auto t) {
-    zero = value->data<decltype(t)>()[0] == decltype(t){};
-  });
+  visit_dtype(value->dtype(),
+              [&](auto t) { zero = value->data<decltype(t)>()[0] == decltype(t){}; });
   return zero;
 }
 
@@ -88,15 +87,15 @@ bool fuse_zero_pad(Graph& graph) {
     Node& conv = graph.nodes[uses.readers(pad.outputs[0]).front()];
     const bool plain_conv = is_default_domain(conv) && conv.op_type == "Conv";
     const bool fused_conv = conv.domain == kAmphoraDomain && conv.op_type == "FusedConv";
-    if (!(plain_conv || fused_conv) || conv.has("pad_mode") || !feeds_only_x(conv, pad.outputs[0]) ||
-        conv.get_string("auto_pad", "NOTSET") != "NOTSET") {
+    if (!(plain_conv || fused_conv) || conv.has("pad_mode") ||
+        !feeds_only_x(conv, pad.outputs[0]) || conv.get_string("auto_pad", "NOTSET") != "NOTSET") {
       continue;
     }
     // Pads of batch and channels cannot move into a conv; those of the spatial axes add to its.
     const std::vector<int64_t> pads = constant_pads(graph, uses, pad);
     const size_t rank = pads.size() / 2;
-    if (rank < 3 || pads.size() != 2 * rank || pads[0] || pads[1] || pads[rank] ||
-        pads[rank + 1] || std::any_of(pads.begin(), pads.end(), [](int64_t p) { return p < 0; })) {
+    if (rank < 3 || pads.size() != 2 * rank || pads[0] || pads[1] || pads[rank] || pads[rank + 1] ||
+        std::any_of(pads.begin(), pads.end(), [](int64_t p) { return p < 0; })) {
       continue;
     }
     const size_t spatial = rank - 2;

@@ -14,7 +14,14 @@ int optimize_graph(Graph& graph, GraphUse use) {
   constexpr int kMaxRounds = 8;
   int rounds = 0;
   while (rounds < kMaxRounds) {
-    bool changed = fold_constants(graph, portable);
+    bool changed = false;
+    // Before fold_constants, which would dequantize the int8 weights into float initializers;
+    // the Q/DQ nodes it leaves unread go at once, so that nothing folds them either.
+    if (!portable && fuse_int8(graph, use == GraphUse::kOffline)) {
+      remove_dead_nodes(graph);
+      changed = true;
+    }
+    changed = fold_constants(graph, portable) || changed;
     changed = fold_shapes(graph) || changed;
     changed = remove_identities(graph) || changed;
     changed = remove_dead_nodes(graph) || changed;

@@ -12,6 +12,12 @@ namespace amphora {
 // com.amphora FusedConv/FusedConvTranspose (fuse_conv.cpp).
 bool fuse_conv(Graph& graph);
 
+// QDQ-quantized Conv / ConvTranspose / MatMul (x through QuantizeLinear -> DequantizeLinear, int8
+// weights through DequantizeLinear) -> the int8 com.amphora FusedConv / FusedConvTranspose /
+// FusedMatMul (fuse_int8.cpp, ops/int8/int8.hpp). With `dynamic` (offline only), also X through
+// DynamicQuantizeLinear -> DequantizeLinear. Must run before fold_constants.
+bool fuse_int8(Graph& graph, bool dynamic);
+
 // Relu/LeakyRelu -> Pad (reflect, edge, or constant 0) -> ... becomes Pad -> activation -> ...,
 // so that the activation meets the conv after the pad (activation_past_pad.cpp). Rewrites one
 // occurrence per call.

@@ -640,8 +640,8 @@ TEST(ConvNeXtChannelsLast, VocosBlocksStayChannelsLastWithTheSameResults) {
     EXPECT_EQ(count_ops(fused, "Transpose"), 1u);  // the input's only
     EXPECT_EQ(count_ops(fused, "LayerNormalization"), 2u);
     size_t residuals = 0;
-    for (const Node& node : fused.nodes) residuals += node.op_type == "FusedMatMul" &&
-                                                      node.inputs.size() == 4;
+    for (const Node& node : fused.nodes)
+      residuals += node.op_type == "FusedMatMul" && node.inputs.size() == 4;
     EXPECT_EQ(residuals, 3u);
   }
 }
@@ -655,8 +655,8 @@ TEST(ConvNeXtChannelsLast, StreamsExactlyAsTheOfflineGraph) {
   EXPECT_EQ(count_ops(*graph, "DwConvLayerNorm"), 2u);
   KernelOptions options;
   options.reference = true;  // the same arithmetic for every chunk size
-  auto plan = std::make_shared<stream::StreamPlan>(
-      stream::plan_stream(*graph, {{"x", {2, 1}}}, options));
+  auto plan =
+      std::make_shared<stream::StreamPlan>(stream::plan_stream(*graph, {{"x", {2, 1}}}, options));
   ASSERT_TRUE(plan->problem.empty()) << plan->problem;
   EXPECT_EQ(plan->field.history_frames, 6);
   EXPECT_EQ(plan->field.lookahead_frames, 6);
@@ -760,7 +760,6 @@ TEST(Profile, RecordsEveryNodeWithShapesAndConvFlops) {
   EXPECT_GE(profile[0].ms, 0.0);
 }
 
-
 // The rewrites `amphora optimize` writes back as standard ONNX (GraphUse::kPortable); the
 // runtime runs them too.
 
@@ -772,9 +771,10 @@ TEST(RemoveIdentities, IdentityDropoutAndSameTypeCastGoAndGraphOutputsKeepTheirN
   m.node("Tanh", {"x1"}, "t");
   m.node("Dropout", {"t"}, "d");
   m.node("Cast", {"d"}, "c").attributes["to"] = int64_t{1};  // float -> float
-  for (const char* value : {"t", "d"}) m.graph.value_info[value] = {value, DType::kFloat32, {}, false};
+  for (const char* value : {"t", "d"})
+    m.graph.value_info[value] = {value, DType::kFloat32, {}, false};
   m.node("Neg", {"c"}, "n");
-  m.node("Identity", {"n"}, "y");  // into a graph output: Neg writes "y" instead
+  m.node("Identity", {"n"}, "y");            // into a graph output: Neg writes "y" instead
   m.node("Identity", {"x"}, "passthrough");  // input straight to output: stays
   m.output("y");
   m.output("passthrough");
@@ -860,7 +860,7 @@ TEST(FuseZeroPad, ZeroPadOfTimeJoinsTheConvPadsOtherPadsStay) {
   pads("channel_pads", {0, 1, 0, 0, 0, 0});
   m.graph.initializers["one"] = Tensor::scalar<float>(1.0f);
   m.node("Pad", {"x", "time_pads"}, "p");
-  m.conv("p", "c", 3, 3, 3, 2);  // pads 2, 2 of its own
+  m.conv("p", "c", 3, 3, 3, 2);                    // pads 2, 2 of its own
   m.node("Pad", {"c", "time_pads", "one"}, "p1");  // pads with ones: stays
   m.conv("p1", "c1", 3, 3, 3, 1);
   m.node("Pad", {"c1", "channel_pads"}, "p2");  // pads channels: stays
@@ -948,6 +948,251 @@ TEST(OptimizeGraph, PortableUseWritesOnlyStandardOpsAndFoldsLargeConstants) {
   optimize_graph(runtime, GraphUse::kOffline);
   EXPECT_EQ(count_ops(runtime, "Div"), 1u);  // 90000 values: over the load-time limit
   expect_same_results(m.graph, {{"x", random_tensor({1, 300, 5}, rng)}}, 1e-3f);
+}
+
+// --- fuse_int8: QDQ-quantized convs and matmuls -> int8 com.amphora nodes ---
+
+// x -> QuantizeLinear -> DequantizeLinear (scalar `scale`, int8 zero point `zero`) -> y.
+void qdq(GraphMaker& m, const std::string& x, const std::string& y, float scale, int8_t zero = 0) {
+  m.graph.initializers[y + "_scale"] = Tensor::scalar<float>(scale);
+  m.graph.initializers[y + "_zero"] = Tensor::scalar<int8_t>(zero);
+  m.node("QuantizeLinear", {x, y + "_scale", y + "_zero"}, y + "_q");
+  m.node("DequantizeLinear", {y + "_q", y + "_scale", y + "_zero"}, y);
+}
+
+// Random int8 weights of `shape` with one scale per index of `axis` (values ~ N(0, 1/fan_in)),
+// behind a DequantizeLinear; returns its output.
+std::string int8_weights(GraphMaker& m, const std::string& name, const Shape& shape, int64_t axis,
+                         int64_t fan_in) {
+  Tensor q(DType::kInt8, shape);
+  std::uniform_int_distribution<int> value(-127, 127);
+  for (int64_t i = 0; i < q.numel(); ++i) q.data<int8_t>()[i] = static_cast<int8_t>(value(m.rng));
+  Tensor scale(DType::kFloat32, {shape[axis]});
+  std::uniform_real_distribution<float> spread(0.5f, 1.5f);
+  const float base = 1.7f / (127.0f * std::sqrt(static_cast<float>(fan_in)));
+  for (int64_t c = 0; c < shape[axis]; ++c) scale.data<float>()[c] = base * spread(m.rng);
+  m.graph.initializers[name + "_q"] = q;
+  m.graph.initializers[name + "_scale"] = scale;
+  m.graph.initializers[name + "_zero"] = Tensor(DType::kInt8, {shape[axis]});
+  m.node("DequantizeLinear", {name + "_q", name + "_scale", name + "_zero"}, name)
+      .attributes["axis"] = axis;
+  return name;
+}
+
+Node& conv1d(GraphMaker& m, const std::string& op, std::vector<std::string> inputs,
+             const std::string& y, int64_t k, int64_t dilation, int64_t stride, int64_t pad) {
+  Node& n = m.node(op, std::move(inputs), y);
+  n.attributes["kernel_shape"] = std::vector<int64_t>{k};
+  n.attributes["dilations"] = std::vector<int64_t>{dilation};
+  n.attributes["strides"] = std::vector<int64_t>{stride};
+  n.attributes["pads"] = std::vector<int64_t>{pad, pad};
+  return n;
+}
+
+size_t count_int8(const Graph& graph) {
+  size_t n = 0;
+  for (const Node& node : graph.nodes) n += node.has("x_scale");
+  return n;
+}
+
+// A HiFi-GAN resblock, an upsampler and a Vocos-style projection, all quantized as
+// `amphora quantize --int8` writes them:
+//   x -> LeakyRelu -> QDQ -> Conv k7 (+ x) -> r -> LeakyRelu -> QDQ -> Conv k3 d3 -> LeakyRelu
+//     -> QDQ -> ConvTranspose x4 -> up;   r -> Transpose -> QDQ -> MatMul [16, 12] -> proj
+Graph quantized_block() {
+  GraphMaker m;
+  const int64_t c = 16;
+  m.input("x");
+  m.leaky("x", "a1", 0.1f);
+  qdq(m, "a1", "a1_dq", 0.02f);
+  const std::string w1 = int8_weights(m, "w1", {c, c, 7}, 0, c * 7);
+  m.graph.initializers["b1"] = random_tensor({c}, m.rng, 0.1f);
+  conv1d(m, "Conv", {"a1_dq", w1, "b1"}, "c1", 7, 1, 1, 3);
+  m.node("Add", {"c1", "x"}, "r");
+  m.leaky("r", "a2", 0.1f);
+  qdq(m, "a2", "a2_dq", 0.03f);
+  const std::string w2 = int8_weights(m, "w2", {c, c, 3}, 0, c * 3);
+  conv1d(m, "Conv", {"a2_dq", w2}, "c2", 3, 3, 1, 3);
+  m.leaky("c2", "a3", 0.1f);
+  qdq(m, "a3", "a3_dq", 0.02f);
+  const std::string wt = int8_weights(m, "wt", {c, 8, 8}, 1, c * 2);
+  m.graph.initializers["bt"] = random_tensor({8}, m.rng, 0.1f);
+  conv1d(m, "ConvTranspose", {"a3_dq", wt, "bt"}, "up", 8, 1, 4, 2);
+  m.node("Transpose", {"r"}, "r_t").attributes["perm"] = std::vector<int64_t>{0, 2, 1};
+  qdq(m, "r_t", "r_dq", 0.02f);
+  const std::string wm = int8_weights(m, "wm", {c, 12}, 1, c);
+  m.node("MatMul", {"r_dq", wm}, "proj");
+  m.output("up");
+  m.output("proj");
+  return std::move(m.graph);
+}
+
+TEST(FuseInt8, QuantizedConvsAndMatMulRunInt8WithTheQdqGraphsResults) {
+  register_amphora_domain_ops_once();
+  const Graph graph = quantized_block();
+  Graph optimized = graph;
+  optimize_graph(optimized, GraphUse::kOffline);
+  EXPECT_EQ(count_int8(optimized), 4u);
+  EXPECT_EQ(count_ops(optimized, "QuantizeLinear") + count_ops(optimized, "DequantizeLinear"), 0u);
+  EXPECT_EQ(count_ops(optimized, "LeakyRelu"), 0u);  // each one moved into its conv
+  EXPECT_EQ(count_ops(optimized, "FusedConv"), 2u);
+  EXPECT_EQ(count_ops(optimized, "FusedConvTranspose"), 1u);
+  EXPECT_EQ(count_ops(optimized, "FusedMatMul"), 1u);
+  for (const Node& node : optimized.nodes) {
+    if (node.name == "Conv_4") {  // the first conv: input LeakyRelu and the residual
+      EXPECT_EQ(node.get_string("input_activation", ""), "LeakyRelu");
+      EXPECT_EQ(node.inputs.size(), 4u);
+    }
+  }
+  for (GraphUse use : {GraphUse::kStreaming}) {
+    Graph streamed = graph;
+    optimize_graph(streamed, use);
+    EXPECT_EQ(count_int8(streamed), 4u);
+  }
+  Graph portable = graph;
+  optimize_graph(portable, GraphUse::kPortable);  // standard ONNX only
+  EXPECT_EQ(count_int8(portable), 0u);
+  EXPECT_EQ(count_ops(portable, "QuantizeLinear"), 4u);
+
+  std::mt19937 rng(3);
+  // The int8 kernels see the same int8 values and sum them exactly; the float results differ
+  // from the QDQ graph's only by summation order (~1e-6), except where such a difference moves
+  // a conv's output across a rounding boundary of the next QuantizeLinear: one quantum (0.03)
+  // times a weight downstream. The tolerance allows a few of those; the op tests
+  // (test_ops_int8.cpp) check each kernel tightly.
+  expect_same_results(graph, {{"x", random_tensor({1, 16, 150}, rng)}}, 1e-2f);
+}
+
+TEST(FuseInt8, LeavesInexactPatternsOnTheReferencePath) {
+  register_amphora_domain_ops_once();
+  const auto build = [](int variant) {
+    GraphMaker m;
+    m.input("x");
+    if (variant == 3) m.graph.inputs.push_back({"dynamic_scale", DType::kFloat32, {}});
+    const std::string scale = "x_dq_scale";
+    switch (variant) {
+      case 0:  // a zero point that is not 0
+        qdq(m, "x", "x_dq", 0.02f, 3);
+        break;
+      case 1: {  // one scale per channel for X
+        m.graph.initializers[scale] = Tensor::from_vector<float>({4}, {0.01f, 0.02f, 0.03f, 0.04f});
+        m.graph.initializers["x_dq_zero"] = Tensor(DType::kInt8, {4});
+        m.node("QuantizeLinear", {"x", scale, "x_dq_zero"}, "x_q");
+        m.node("DequantizeLinear", {"x_q", scale, "x_dq_zero"}, "x_dq");
+        break;
+      }
+      case 2: {  // different scales on the two sides
+        qdq(m, "x", "x_dq", 0.02f);
+        m.graph.initializers["other_scale"] = Tensor::scalar<float>(0.03f);
+        m.graph.nodes.back().inputs[1] = "other_scale";
+        break;
+      }
+      case 3: {  // a scale computed at run time
+        m.graph.initializers["x_dq_zero"] = Tensor::scalar<int8_t>(0);
+        m.node("QuantizeLinear", {"x", "dynamic_scale", "x_dq_zero"}, "x_q");
+        m.node("DequantizeLinear", {"x_q", "dynamic_scale", "x_dq_zero"}, "x_dq");
+        break;
+      }
+    }
+    const std::string w = int8_weights(m, "w", {6, 4, 3}, 0, 12);
+    conv1d(m, "Conv", {"x_dq", w}, "y", 3, 1, 1, 1);
+    m.output("y");
+    return std::move(m.graph);
+  };
+  std::mt19937 rng(4);
+  for (int variant = 0; variant < 4; ++variant) {
+    Graph graph = build(variant);
+    Graph optimized = graph;
+    optimize_graph(optimized, GraphUse::kOffline);
+    EXPECT_EQ(count_int8(optimized), 0u) << "variant " << variant;
+    EXPECT_EQ(count_ops(optimized, "QuantizeLinear"), 1u) << "variant " << variant;
+    std::map<std::string, Tensor> inputs = {{"x", random_tensor({1, 4, 20}, rng)}};
+    if (variant == 3) inputs["dynamic_scale"] = Tensor::scalar<float>(0.02f);
+    expect_same_results(graph, inputs, 1e-5f);
+  }
+}
+
+TEST(FuseInt8, AQdqValueReadByAConvAndAnotherNodeStaysForTheOther) {
+  register_amphora_domain_ops_once();
+  GraphMaker m;
+  m.input("x");
+  qdq(m, "x", "x_dq", 0.02f);
+  const std::string w = int8_weights(m, "w", {4, 4, 3}, 0, 12);
+  conv1d(m, "Conv", {"x_dq", w}, "c", 3, 1, 1, 1);
+  m.node("Relu", {"x_dq"}, "relu");
+  m.node("Add", {"c", "relu"}, "y");
+  m.output("y");
+  Graph optimized = m.graph;
+  optimize_graph(optimized, GraphUse::kOffline);
+  EXPECT_EQ(count_int8(optimized), 1u);
+  EXPECT_EQ(count_ops(optimized, "DequantizeLinear"), 1u);  // for the Relu
+  std::mt19937 rng(5);
+  expect_same_results(m.graph, {{"x", random_tensor({1, 4, 30}, rng)}}, 1e-4f);
+}
+
+// Vocos' pointwise layers quantized: QDQ -> MatMul(int8 [24, 72]) + bias -> GELU -> QDQ ->
+// MatMul(int8 [72, 24]) + bias -> layer scale (negative values included).
+TEST(FuseInt8, QuantizedLinearGeluAndLayerScaleBecomeTwoInt8MatMuls) {
+  register_amphora_domain_ops_once();
+  GraphMaker m;
+  m.graph.inputs.push_back({"x", DType::kFloat32, {{1, ""}, {-1, "T"}, {24, ""}}});
+  const auto constant_node = [&](const std::string& name, float value) {
+    m.node("Constant", {}, name).attributes["value"] = Tensor::scalar<float>(value);
+  };
+  m.graph.initializers["b1"] = random_tensor({72}, m.rng, 0.3f);
+  m.graph.initializers["b2"] = random_tensor({24}, m.rng, 0.3f);
+  m.graph.initializers["gamma"] = random_tensor({24}, m.rng, 1.0f);
+  constant_node("sqrt2", std::sqrt(2.0f));
+  constant_node("one", 1.0f);
+  constant_node("half", 0.5f);
+  qdq(m, "x", "x_dq", 0.05f);
+  m.node("MatMul", {"x_dq", int8_weights(m, "w1", {24, 72}, 1, 24)}, "mm1");
+  m.node("Add", {"b1", "mm1"}, "h");
+  m.node("Div", {"h", "sqrt2"}, "scaled");
+  m.node("Erf", {"scaled"}, "erf");
+  m.node("Add", {"erf", "one"}, "erf1");
+  m.node("Mul", {"h", "erf1"}, "gated");
+  m.node("Mul", {"gated", "half"}, "act");
+  qdq(m, "act", "act_dq", 0.02f);
+  m.node("MatMul", {"act_dq", int8_weights(m, "w2", {72, 24}, 1, 72)}, "mm2");
+  m.node("Add", {"mm2", "b2"}, "h2");
+  m.node("Mul", {"gamma", "h2"}, "y");
+  m.output("y");
+  Graph optimized = m.graph;
+  optimize_graph(optimized, GraphUse::kOffline);
+  ASSERT_EQ(optimized.nodes.size(), 2u);
+  EXPECT_EQ(count_int8(optimized), 2u);
+  EXPECT_EQ(optimized.nodes[0].get_string("activation", ""), "Gelu");
+  EXPECT_EQ(optimized.nodes[1].inputs.size(), 3u);  // the bias, scaled by gamma
+  std::mt19937 rng(6);
+  // As in the conv test above: a GELU output moved across a rounding boundary of the second
+  // QuantizeLinear by float summation order costs one quantum (0.02) times a weight.
+  for (int64_t t : {1, 9, 300}) {
+    expect_same_results(m.graph, {{"x", random_tensor({1, t, 24}, rng, 2.0f)}}, 1e-2f);
+  }
+}
+
+// Without calibration: x -> DynamicQuantizeLinear -> DequantizeLinear -> Conv. Offline the conv
+// runs int8 with X's range taken per run; the streamer's graph keeps DynamicQuantizeLinear,
+// which it refuses (its range spans the whole input).
+TEST(FuseInt8, DynamicQuantizationRunsInt8OfflineOnly) {
+  register_amphora_domain_ops_once();
+  GraphMaker m;
+  m.input("x");
+  m.node("DynamicQuantizeLinear", {"x"}, "x_q").outputs = {"x_q", "x_scale", "x_zero"};
+  m.node("DequantizeLinear", {"x_q", "x_scale", "x_zero"}, "x_dq");
+  m.graph.initializers["b"] = random_tensor({6}, m.rng, 0.1f);
+  conv1d(m, "Conv", {"x_dq", int8_weights(m, "w", {6, 4, 3}, 0, 12), "b"}, "y", 3, 1, 1, 1);
+  m.output("y");
+  Graph offline = m.graph;
+  optimize_graph(offline, GraphUse::kOffline);
+  ASSERT_EQ(offline.nodes.size(), 1u);
+  EXPECT_EQ(offline.nodes[0].get_int("x_dynamic", 0), 1);
+  Graph streamed = m.graph;
+  optimize_graph(streamed, GraphUse::kStreaming);
+  EXPECT_EQ(count_ops(streamed, "DynamicQuantizeLinear"), 1u);
+  std::mt19937 rng(7);
+  expect_same_results(m.graph, {{"x", random_tensor({1, 4, 40}, rng)}}, 1e-4f);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "amphora/vocoder.hpp"
 #include "audio/istft_stream.hpp"
 #include "graph/onnx_import.hpp"
+#include "runtime/execution.hpp"
 #include "runtime/session.hpp"
 #include "stream/graph_streamer.hpp"
 #include "stream/measured_field.hpp"
@@ -202,6 +203,88 @@ TEST(Stream, QuantizeAndDequantizeStreamExactly) {
   const std::vector<float> offline = vocoder.vocode(mel);
   for (uint64_t seed = 0; seed < 3; ++seed) {
     EXPECT_LE(max_abs_diff(stream_in_pieces(vocoder, mel, {1, 2, 5, 9}, seed), offline), 1e-5);
+  }
+}
+
+// A vocoder whose convs are all quantized as `amphora quantize --int8` writes them (QDQ on X,
+// int8 weights with per-channel scales behind a DequantizeLinear): conv k3 -> LeakyRelu ->
+// ConvTranspose x4 -> LeakyRelu -> conv k7 d3 + residual -> conv k7 -> Tanh.
+std::string int8_vocoder() {
+  OnnxModelBuilder b(17);
+  b.input("mel", kFloat, {"1", "4", "frames"});
+  std::mt19937 rng(9);
+  const auto qdq = [&](const std::string& x, const std::string& y, float scale) {
+    b.initializer(y + "_s", Tensor::scalar<float>(scale));
+    b.initializer(y + "_z", Tensor::scalar<int8_t>(0));
+    b.add("QuantizeLinear", {x, y + "_s", y + "_z"}, {y + "_q"});
+    b.add("DequantizeLinear", {y + "_q", y + "_s", y + "_z"}, {y});
+  };
+  const auto weights = [&](const std::string& name, const Shape& shape, int64_t axis) {
+    Tensor q(DType::kInt8, shape);
+    std::uniform_int_distribution<int> value(-127, 127);
+    for (int64_t i = 0; i < q.numel(); ++i) q.data<int8_t>()[i] = static_cast<int8_t>(value(rng));
+    const float fan_in = static_cast<float>(q.numel() / shape[axis]);
+    std::vector<float> scales(shape[axis]);
+    for (float& s : scales)
+      s = (0.5f + static_cast<float>(rng() % 100) / 100) / (127 * std::sqrt(fan_in));
+    b.initializer(name + "_q", q);
+    b.initializer(name + "_s", Tensor::from_vector<float>({shape[axis]}, scales));
+    b.initializer(name + "_z", Tensor(DType::kInt8, {shape[axis]}));
+    auto& dq = b.node("DequantizeLinear", {name + "_q", name + "_s", name + "_z"}, {name});
+    auto* attribute = dq.add_attribute();
+    attribute->set_name("axis");
+    attribute->set_type(onnx::AttributeProto::INT);
+    attribute->set_i(axis);
+    return name;
+  };
+  b.initializer("b1", random_tensor({16}, 1, 0.1f));
+  b.initializer("bt", random_tensor({8}, 2, 0.1f));
+  qdq("mel", "mel_dq", 0.02f);
+  ints(b.node("Conv", {"mel_dq", weights("w1", {16, 4, 3}, 0), "b1"}, {"c1"}), "pads", {1, 1});
+  b.add("LeakyRelu", {"c1"}, {"a1"});
+  qdq("a1", "a1_dq", 0.02f);
+  auto& up = b.node("ConvTranspose", {"a1_dq", weights("wt", {16, 8, 8}, 1), "bt"}, {"u"});
+  ints(up, "strides", {4});
+  ints(up, "pads", {2, 2});
+  b.add("LeakyRelu", {"u"}, {"r"});
+  qdq("r", "r_dq", 0.03f);
+  auto& dilated = b.node("Conv", {"r_dq", weights("w2", {8, 8, 7}, 0)}, {"c2"});
+  ints(dilated, "dilations", {3});
+  ints(dilated, "pads", {9, 9});
+  b.add("Add", {"c2", "r"}, {"r2"});
+  qdq("r2", "r2_dq", 0.03f);
+  ints(b.node("Conv", {"r2_dq", weights("w3", {1, 8, 7}, 0)}, {"c3"}), "pads", {3, 3});
+  b.add("Tanh", {"c3"}, {"audio"});
+  b.output("audio", kFloat, {"1", "1", "?"});
+  return b.bytes();
+}
+
+TEST(Stream, Int8ConvsStreamExactlyAsTheyRunOffline) {
+  const std::string bytes = int8_vocoder();
+  // The streamer's graph runs the int8 kernels, not QuantizeLinear/DequantizeLinear.
+  const Graph streamed = prepare_graph(load_onnx_from_bytes(bytes), GraphUse::kStreaming, true);
+  size_t int8_nodes = 0, qdq_nodes = 0;
+  for (const Node& node : streamed.nodes) {
+    int8_nodes += node.has("x_scale");
+    qdq_nodes += node.op_type == "QuantizeLinear" || node.op_type == "DequantizeLinear";
+  }
+  EXPECT_EQ(int8_nodes, 4u);
+  EXPECT_EQ(qdq_nodes, 0u);
+
+  const Vocoder vocoder = Vocoder::load(save(bytes, "int8_vocoder"));
+  ASSERT_TRUE(vocoder.stream_info().streamable) << vocoder.stream_info().not_streamable_because;
+  for (int64_t frames : {5, 37}) {
+    const Tensor mel = random_tensor({1, 4, frames}, 6 + frames);
+    const std::vector<float> offline = vocoder.vocode(mel);
+    ASSERT_EQ(static_cast<int64_t>(offline.size()), 4 * frames);
+    // A conv's int32 sums and their scaling are the same on any window, so streamed convs
+    // match offline ones bit for bit; the ConvTranspose's overlapping sums are added in float
+    // by the streamer (~1e-7), which the next QuantizeLinear almost never rounds differently.
+    for (uint64_t seed = 0; seed < 3; ++seed) {
+      EXPECT_LE(max_abs_diff(stream_in_pieces(vocoder, mel, {1, 2, 5, 9}, seed), offline), 1e-5)
+          << frames << " frames, seed " << seed;
+    }
+    EXPECT_LE(max_abs_diff(vocoder.vocode_chunked(mel, nullptr, 3), offline), 1e-5);
   }
 }
 
@@ -406,7 +489,7 @@ TEST(TimeSlices, JoinAxisGathersSpansAndZerosInOnePass) {
   const Tensor joined =
       stream::join_axis({{nullptr, 0, 1}, {&a, 2, 1}, {&a, 0, 2}, {nullptr, 0, 2}}, a, 1);
   ASSERT_EQ(joined.shape(), (Shape{2, 6, 2}));
-  const std::vector<int64_t> expected = {0, 0, 5, 6,  1, 2,  3,  4,  0, 0, 0, 0,
+  const std::vector<int64_t> expected = {0, 0, 5,  6,  1, 2, 3, 4,  0, 0, 0, 0,
                                          0, 0, 11, 12, 7, 8, 9, 10, 0, 0, 0, 0};
   const int64_t* got = joined.data<int64_t>();
   EXPECT_EQ(std::vector<int64_t>(got, got + joined.numel()), expected);

@@ -11,6 +11,7 @@
 #include "ops/conv/conv_fast_path.hpp"
 #include "ops/conv/conv_reference.hpp"
 #include "ops/conv/conv_reflect_pad.hpp"
+#include "ops/int8/int8.hpp"
 
 namespace amphora {
 namespace {
@@ -176,7 +177,10 @@ ConvPostOps parse_conv_post_ops(const Node& node) {
 void register_fused_conv_ops(OpRegistry& registry) {
   for (bool transpose : {false, true}) {
     registry.add(kAmphoraDomain, transpose ? "FusedConvTranspose" : "FusedConv", 1,
-                 [transpose](const Node& node, int64_t, const KernelOptions& options) {
+                 [transpose](const Node& node, int64_t,
+                             const KernelOptions& options) -> std::unique_ptr<Kernel> {
+                   // int8 weights and a quantized X (passes/fuse_int8.cpp): ops/int8
+                   if (is_int8_node(node)) return make_int8_conv_kernel(node, transpose, options);
                    return std::make_unique<FusedConvKernel>(node, transpose, options);
                  });
   }

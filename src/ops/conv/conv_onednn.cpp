@@ -4,6 +4,7 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "ops/conv/conv_onednn_desc.hpp"
 #include "ops/conv/conv_phases.hpp"
 #include "ops/conv/conv_tiled.hpp"
 #include "ops/conv/deconv_subpixel.hpp"
@@ -51,35 +52,6 @@ OnednnConv::~OnednnConv() = default;
 
 namespace {
 
-// Weights as oneDNN sees them: [G, OC/G, IC/G, k...] when grouped, [OC, IC, k...] otherwise,
-// described over ONNX's buffer with explicit strides. ConvTranspose stores [IC, OC/G, k...],
-// i.e. the input-channel axis is outermost, hence the different strides.
-memory::desc weights_desc_over_onnx(const ConvGeometry& g) {
-  int64_t k_size = 1;
-  for (int64_t k : g.kernel) k_size *= k;
-  const int64_t oc_g = g.out_channels_per_group(), ic_g = g.in_channels_per_group();
-  memory::dims dims, strides;
-  if (g.group > 1) dims.push_back(g.group);
-  dims.push_back(oc_g);
-  dims.push_back(ic_g);
-  if (g.transpose) {
-    if (g.group > 1) strides.push_back(ic_g * oc_g * k_size);
-    strides.push_back(k_size);
-    strides.push_back(oc_g * k_size);
-  } else {
-    if (g.group > 1) strides.push_back(oc_g * ic_g * k_size);
-    strides.push_back(ic_g * k_size);
-    strides.push_back(k_size);
-  }
-  int64_t inner = k_size;
-  for (int64_t k : g.kernel) {
-    dims.push_back(k);
-    inner /= k;
-    strides.push_back(inner);
-  }
-  return memory::desc(dims, memory::data_type::f32, strides);
-}
-
 memory::desc any_desc(const memory::desc& plain) {
   return memory::desc(plain.dims(), memory::data_type::f32, memory::format_tag::any);
 }
@@ -115,8 +87,7 @@ Chosen choose(const PrimitiveDesc& first) {
   return {Primitive(pd), pd.src_desc(), pd.weights_desc(), pd.dst_desc(), pd.impl_info_str()};
 }
 
-dnnl::primitive_attr post_ops_attr(const ConvPostOps& post) {
-  dnnl::post_ops ops;
+dnnl::primitive_attr post_ops_attr(const ConvPostOps& post, dnnl::post_ops ops = {}) {
   using Activation = ConvPostOps::Activation;
   switch (post.activation) {
     case Activation::kNone:
@@ -168,24 +139,6 @@ Chosen create_primitive(const ConvGeometry& g, const memory::desc& src, const me
   auto d = bias ? Conv::desc(prop, algo, src, weights, *bias, dst, strides, dilations, pad_l, pad_r)
                 : Conv::desc(prop, algo, src, weights, dst, strides, dilations, pad_l, pad_r);
   return choose<Conv::primitive_desc, Conv>(Conv::primitive_desc(d, attr, onednn_engine()));
-}
-
-// oneDNN 2.6 has no direct depthwise kernel for 1-D on AVX2 and falls back to one tiny GEMM
-// per channel (~10x slower); the same problem as 2-D with a height of 1 gets its jit depthwise
-// kernel. The lift changes only descriptors: the buffers are identical.
-ConvGeometry lift_depthwise_1d(const ConvGeometry& g) {
-  if (g.spatial_rank != 1 || g.group == 1 || g.in_channels_per_group() != 1) return g;
-  ConvGeometry lifted = g;
-  lifted.spatial_rank = 2;
-  auto prepend = [](std::vector<int64_t>& v, int64_t value) { v.insert(v.begin(), value); };
-  prepend(lifted.in, 1);
-  prepend(lifted.kernel, 1);
-  prepend(lifted.out, 1);
-  prepend(lifted.strides, 1);
-  prepend(lifted.dilations, 1);
-  prepend(lifted.pad_begin, 0);
-  prepend(lifted.pad_end, 0);
-  return lifted;
 }
 
 // out = Relu/LeakyRelu(in) with `slope` on the negative side: a conv's input activation where it
@@ -248,7 +201,7 @@ OnednnConv::Plan* OnednnConv::plan_for(const ConvGeometry& g, const Tensor& x, c
   x_shape.insert(x_shape.end(), lifted.in.begin(), lifted.in.end());
   plan.src_plain = onednn_plain_desc(x_shape);
   plan.dst_plain = onednn_plain_desc(lifted.output_shape());
-  plan.weights_plain = weights_desc_over_onnx(lifted);
+  plan.weights_plain = weights_desc_over_onnx(lifted, memory::data_type::f32);
   plan.bias_plain = onednn_plain_desc({g.out_channels});
   Chosen chosen;
   // On AVX-512, ask for nCw16c activations first: that is what jit:avx512_core wants, and the
@@ -304,7 +257,7 @@ bool OnednnConv::plan_direct_blocked(Plan& plan, const ConvGeometry& conv, const
   };
   const memory::desc src = blocked(src_shape);
   const memory::desc dst = blocked(dst_shape);
-  plan.weights_plain = weights_desc_over_onnx(conv);
+  plan.weights_plain = weights_desc_over_onnx(conv, memory::data_type::f32);
   plan.bias_plain = onednn_plain_desc({conv.out_channels});
   Chosen chosen;
   try {
@@ -572,6 +525,57 @@ void OnednnConv::run_subpixel(const Plan& plan, const Tensor& x, const Tensor* b
   onednn_stream().wait();
   interleave_subpixel(g, plan.subpixel, static_cast<const float*>(dst.get_data_handle()),
                       residual ? residual->data<float>() : nullptr, y.data<float>());
+}
+
+// Weights as oneDNN sees them: [G, OC/G, IC/G, k...] when grouped, [OC, IC, k...] otherwise,
+// described over ONNX's buffer with explicit strides. ConvTranspose stores [IC, OC/G, k...],
+// i.e. the input-channel axis is outermost, hence the different strides.
+memory::desc weights_desc_over_onnx(const ConvGeometry& g, memory::data_type type) {
+  int64_t k_size = 1;
+  for (int64_t k : g.kernel) k_size *= k;
+  const int64_t oc_g = g.out_channels_per_group(), ic_g = g.in_channels_per_group();
+  memory::dims dims, strides;
+  if (g.group > 1) dims.push_back(g.group);
+  dims.push_back(oc_g);
+  dims.push_back(ic_g);
+  if (g.transpose) {
+    if (g.group > 1) strides.push_back(ic_g * oc_g * k_size);
+    strides.push_back(k_size);
+    strides.push_back(oc_g * k_size);
+  } else {
+    if (g.group > 1) strides.push_back(oc_g * ic_g * k_size);
+    strides.push_back(ic_g * k_size);
+    strides.push_back(k_size);
+  }
+  int64_t inner = k_size;
+  for (int64_t k : g.kernel) {
+    dims.push_back(k);
+    inner /= k;
+    strides.push_back(inner);
+  }
+  return memory::desc(dims, type, strides);
+}
+
+// oneDNN 2.6 has no direct depthwise kernel for 1-D on AVX2 and falls back to one tiny GEMM
+// per channel (~10x slower); the same problem as 2-D with a height of 1 gets its jit depthwise
+// kernel. The lift changes only descriptors: the buffers are identical.
+ConvGeometry lift_depthwise_1d(const ConvGeometry& g) {
+  if (g.spatial_rank != 1 || g.group == 1 || g.in_channels_per_group() != 1) return g;
+  ConvGeometry lifted = g;
+  lifted.spatial_rank = 2;
+  auto prepend = [](std::vector<int64_t>& v, int64_t value) { v.insert(v.begin(), value); };
+  prepend(lifted.in, 1);
+  prepend(lifted.kernel, 1);
+  prepend(lifted.out, 1);
+  prepend(lifted.strides, 1);
+  prepend(lifted.dilations, 1);
+  prepend(lifted.pad_begin, 0);
+  prepend(lifted.pad_end, 0);
+  return lifted;
+}
+
+dnnl::primitive_attr conv_post_ops_attr(const ConvPostOps& post, const dnnl::post_ops& first) {
+  return post_ops_attr(post, first);
 }
 
 }  // namespace amphora

@@ -48,6 +48,9 @@ StreamRule conv_rule(bool transpose) {
 StreamRule fused_conv_rule(bool transpose) {
   return [transpose](const Node& node, const std::vector<size_t>&, const StreamQuery& query,
                      StreamNodePlan& plan) -> std::string {
+    if (node.has("x_dynamic")) {
+      return "it quantizes X with the range of the whole input (DynamicQuantizeLinear)";
+    }
     if (node.get_string("pad_mode", "constant") != "constant") {
       return "its reflect padding is fused in (an offline rewrite); the streamer needs the Pad "
              "node";
@@ -76,8 +79,8 @@ StreamRule fused_conv_rule(bool transpose) {
 std::string dw_conv_norm_rule(const Node& node, const std::vector<size_t>& streams,
                               const StreamQuery& query, StreamNodePlan& plan) {
   const Tensor* weight = node.inputs.size() > 1 ? query.constant(node.inputs[1]) : nullptr;
-  if (streams.size() != 1 || streams[0] != 0 || query.rank(node.inputs[0]) != 3 ||
-      plan.axis != 1 || !weight || weight->rank() != 3) {
+  if (streams.size() != 1 || streams[0] != 0 || query.rank(node.inputs[0]) != 3 || plan.axis != 1 ||
+      !weight || weight->rank() != 3) {
     return "the streamer handles DwConvLayerNorm over time on axis 1 of X with constant weights "
            "only";
   }

@@ -48,23 +48,37 @@ SubpixelSplit split_subpixel(const ConvGeometry& g) {
   return split;
 }
 
-void stack_subpixel_weights(const ConvGeometry& g, const SubpixelSplit& split, const float* w,
-                            float* stacked) {
+namespace {
+
+template <typename T>
+void stack_weights(const ConvGeometry& g, const SubpixelSplit& split, const T* w, T* stacked) {
   const int64_t s = split.stride, taps = split.taps, k = g.kernel[0];
   const int64_t in_ch = g.in_channels, out_ch = g.out_channels;
   for (int64_t o = 0; o < out_ch; ++o) {
     for (int64_t p = 0; p < s; ++p) {
       for (int64_t c = 0; c < in_ch; ++c) {
-        float* row = stacked + ((o * s + p) * in_ch + c) * taps;
-        const float* taps_in = w + (c * out_ch + o) * k;
+        T* row = stacked + ((o * s + p) * in_ch + c) * taps;
+        const T* taps_in = w + (c * out_ch + o) * k;
         // Tap q of the conv meets x[n - (M-1-q)], i.e. deconv tap p + (M-1-q)*s: reversed.
         for (int64_t q = 0; q < taps; ++q) {
           const int64_t j = p + (taps - 1 - q) * s;
-          row[q] = j < k ? taps_in[j] : 0.0f;
+          row[q] = j < k ? taps_in[j] : T{0};
         }
       }
     }
   }
+}
+
+}  // namespace
+
+void stack_subpixel_weights(const ConvGeometry& g, const SubpixelSplit& split, const float* w,
+                            float* stacked) {
+  stack_weights(g, split, w, stacked);
+}
+
+void stack_subpixel_weights(const ConvGeometry& g, const SubpixelSplit& split, const int8_t* w,
+                            int8_t* stacked) {
+  stack_weights(g, split, w, stacked);
 }
 
 void stack_subpixel_bias(const ConvGeometry& g, const SubpixelSplit& split, const float* bias,

@@ -35,6 +35,9 @@ SubpixelSplit split_subpixel(const ConvGeometry& g);
 // W'[o*s + p, c, q] = w[c, o, p + (M-1-q)*s], zero where that tap is >= k.
 void stack_subpixel_weights(const ConvGeometry& g, const SubpixelSplit& split, const float* w,
                             float* stacked);
+// The same for int8 weights (the int8 ConvTranspose, ops/int8/int8_conv_onednn.hpp).
+void stack_subpixel_weights(const ConvGeometry& g, const SubpixelSplit& split, const int8_t* w,
+                            int8_t* stacked);
 // bias [C_out] -> [C_out*s], repeated per phase.
 void stack_subpixel_bias(const ConvGeometry& g, const SubpixelSplit& split, const float* bias,
                          float* stacked);

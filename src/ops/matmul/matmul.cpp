@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "ops/amphora_domain.hpp"
+#include "ops/int8/int8.hpp"
 #include "ops/kernel.hpp"
 #include "ops/matmul/matmul_fused.hpp"
 #include "ops/matmul/matmul_onednn.hpp"
@@ -249,10 +250,13 @@ void register_matmul_ops(OpRegistry& registry) {
 }
 
 void register_fused_matmul_op(OpRegistry& registry) {
-  registry.add(kAmphoraDomain, "FusedMatMul", 1,
-               [](const Node& node, int64_t, const KernelOptions& options) {
-                 return std::make_unique<FusedMatMulKernel>(node, options);
-               });
+  registry.add(
+      kAmphoraDomain, "FusedMatMul", 1,
+      [](const Node& node, int64_t, const KernelOptions& options) -> std::unique_ptr<Kernel> {
+        // int8 B and a quantized A (passes/fuse_int8.cpp): ops/int8
+        if (is_int8_node(node)) return make_int8_matmul_kernel(node, options);
+        return std::make_unique<FusedMatMulKernel>(node, options);
+      });
 }
 
 }  // namespace amphora

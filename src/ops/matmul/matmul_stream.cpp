@@ -20,6 +20,9 @@ std::string matmul_rule(const Node& node, const std::vector<size_t>& streams,
 
 std::string fused_matmul_rule(const Node& node, const std::vector<size_t>& streams,
                               const StreamQuery& query, StreamNodePlan& plan) {
+  if (node.has("x_dynamic")) {
+    return "it quantizes A with the range of the whole input (DynamicQuantizeLinear)";
+  }
   std::vector<size_t> operands;
   for (size_t s : streams) {
     if (s != 3) {
