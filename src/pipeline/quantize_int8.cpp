@@ -177,25 +177,34 @@ Int8Result quantize_graph_int8(const Graph& graph, const std::string& model_path
            float_l1;
   };
 
-  size_t done = 0;
-  for (size_t i : chosen) {
-    LayerCost& layer = layer_of(i);
-    layer.mel_l1 = cost({i});
-    report(options, fmt::format("layer {}/{} {} ({}): log-mel L1 {:+.4f} quantized alone", ++done,
-                                chosen.size(), layer.node, layer.op_type, *layer.mel_l1));
-  }
+  // The whole model first: when it meets the budget, no layer needs measuring alone.
   double whole = cost(chosen);
   report(options, fmt::format("all {} layers quantized: log-mel L1 {:+.4f} (budget {:.4f})",
                               chosen.size(), whole, options.mel_l1_budget));
+  if (whole > options.mel_l1_budget) {
+    size_t done = 0;
+    for (size_t i : chosen) {
+      LayerCost& layer = layer_of(i);
+      layer.mel_l1 = cost({i});
+      report(options, fmt::format("layer {}/{} {} ({}): log-mel L1 {:+.4f} quantized alone", ++done,
+                                  chosen.size(), layer.node, layer.op_type, *layer.mel_l1));
+    }
+  }
   while (whole > options.mel_l1_budget && chosen.size() > 1) {
+    // Cost per weight: a small layer near the waveform that costs much goes back to float
+    // before a large one that costs a little, which keeps most of the int8 bytes and work.
+    auto per_weight = [&](size_t node) {
+      return *layer_of(node).mel_l1 /
+             static_cast<double>(graph.initializers.at(graph.nodes[node].inputs[1]).numel());
+    };
     const size_t worst = *std::max_element(chosen.begin(), chosen.end(), [&](size_t a, size_t b) {
-      return *layer_of(a).mel_l1 < *layer_of(b).mel_l1;
+      return per_weight(a) < per_weight(b);
     });
     LayerCost& layer = layer_of(worst);
     layer.kept_float = true;
-    layer.why =
-        fmt::format("costliest left ({:+.4f} alone) while the model was at {:+.4f} > {:.4f}",
-                    *layer.mel_l1, whole, options.mel_l1_budget);
+    layer.why = fmt::format(
+        "costliest per weight left ({:+.4f} alone) while the model was at {:+.4f} > {:.4f}",
+        *layer.mel_l1, whole, options.mel_l1_budget);
     chosen.erase(worst);
     whole = cost(chosen);
     report(options, fmt::format("{} stays float: {} layers quantized, log-mel L1 {:+.4f}",

@@ -1,8 +1,9 @@
-// `amphora quantize --int8`: which layers to quantize, by measurement. Each quantizable layer
-// (qdq_graph.hpp) is quantized alone and the calibration mels vocoded; how much that raises the
-// copy-synthesis log-mel L1 (the audio's log-mel against the mel it was made from) over the
-// float model's is the layer's cost. Then all layers are quantized together and, while the
-// whole model's increase exceeds the budget, the costliest layer left goes back to float. Without
+// `amphora quantize --int8`: which layers to quantize, by measurement. The cost of a set of
+// quantized layers (qdq_graph.hpp) is how much it raises the copy-synthesis log-mel L1 (the
+// audio's log-mel against the mel it was made from, over the calibration mels) above the float
+// model's. All layers are quantized; when that costs more than the budget, each layer is
+// measured quantized alone, and the costliest per weight left goes back to float until the budget
+// is met. Without
 // calibration data the activations are quantized dynamically and every layer is quantized (nothing
 // to measure with).
 #pragma once
