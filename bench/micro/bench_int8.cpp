@@ -74,6 +74,7 @@ BENCHMARK(BM_Conv)
     ->ArgsProduct({{256}, {256}, {3}, {5}, {4096}, {0, 1}})
     ->ArgsProduct({{128}, {128}, {7}, {3}, {32768}, {0, 1}})
     ->ArgsProduct({{32}, {32}, {3}, {1}, {131072}, {0, 1}})
+    ->ArgsProduct({{32}, {1}, {7}, {1}, {131072}, {0, 1}})  // conv_post
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_ConvTranspose)

@@ -54,4 +54,13 @@ bool onednn_has_avx512() {
   return (isa & avx512) == avx512;
 }
 
+bool onednn_has_vnni() {
+  onednn_engine();
+  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  const auto has = [isa](dnnl::cpu_isa wanted) {
+    return (isa & static_cast<unsigned>(wanted)) == static_cast<unsigned>(wanted);
+  };
+  return has(dnnl::cpu_isa::avx512_core_vnni) || has(dnnl::cpu_isa::avx2_vnni);
+}
+
 }  // namespace amphora

@@ -31,5 +31,8 @@ void* onednn_scratch(size_t slot, size_t bytes);
 
 // Whether oneDNN may use AVX-512 (avx512_core) on this machine and under ONEDNN_MAX_CPU_ISA.
 bool onednn_has_avx512();
+// Whether oneDNN may use VNNI (avx512_core_vnni or avx2_vnni) here: without it, its int8 kernels
+// multiply with vpmaddubsw, whose int16 pair sums saturate, so int8 results are not exact.
+bool onednn_has_vnni();
 
 }  // namespace amphora

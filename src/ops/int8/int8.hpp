@@ -39,6 +39,11 @@ Int8Scales parse_int8_scales(const Node& node);
 void check_int8_weights(const Node& node, const Int8Scales& scales, const Tensor& w,
                         int64_t out_channels);
 
+// Whether oneDNN's int8 kernels compute exact int32 sums on this machine: with VNNI. Without it
+// they multiply with vpmaddubsw, whose int16 pair sums saturate; the int8 kernels then run the
+// float fast paths on the same quantized values instead (int8_conv_onednn.cpp).
+bool int8_kernels_exact();
+
 // Kernels for int8 FusedConv / FusedConvTranspose (int8_conv_kernel.cpp) and FusedMatMul
 // (int8_matmul.cpp); the float ops' factories hand int8 nodes to these.
 std::unique_ptr<Kernel> make_int8_conv_kernel(const Node& node, bool transpose,

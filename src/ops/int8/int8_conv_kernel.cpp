@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "ops/conv/conv_attrs.hpp"
+#include "ops/conv/conv_fast_path.hpp"
 #include "ops/conv/conv_fused.hpp"
 #include "ops/conv/conv_reference.hpp"
 #include "ops/conv/conv_reflect_pad.hpp"
@@ -84,7 +85,7 @@ class Int8ConvKernel : public Kernel {
       const Quantizer quant = scales_.dynamic
                                   ? Quantizer::dynamic(x.data<float>(), x.numel(), slope)
                                   : Quantizer::int8(slope, scales_.x_scale);
-      if (reference_ || !fast_.run(g, x, w, scales_, quant, bias, post, sum, y)) {
+      if (reference_ || !run_fast(g, x, w, quant, bias, post, sum, y)) {
         run_reference(g, x, w, quant, bias, sum, y);
       }
     } else if (exact_sum) {
@@ -97,6 +98,22 @@ class Int8ConvKernel : public Kernel {
   }
 
  private:
+  // oneDNN's int8 conv where the CPU has VNNI; elsewhere (its int8 kernels would saturate) the
+  // float fast path on the same quantized values: X fake-quantized, W dequantized once.
+  bool run_fast(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Quantizer& quant,
+                const Tensor* bias, const ConvPostOps& post, const Tensor* sum, Tensor& y) {
+    if (int8_kernels_exact()) return fast_.run(g, x, w, scales_, quant, bias, post, sum, y);
+    if (float_source_.raw() != w.raw()) {
+      float_weights_ = dequantized_weights(g, scales_, w);
+      float_source_ = w;
+    }
+    Tensor input = x.clone();
+    fake_quantize(input.data<float>(), input.numel(), quant);
+    ConvPostOps rest = post;
+    rest.input_activation = false;  // applied by fake_quantize
+    return float_fast_.run(g, input, float_weights_, bias, rest, sum, y);
+  }
+
   void run_reference(const ConvGeometry& padded, const Tensor& x, const Tensor& w,
                      const Quantizer& quant, const Tensor* bias, const Tensor* residual,
                      Tensor& y) const {
@@ -130,6 +147,8 @@ class Int8ConvKernel : public Kernel {
   Int8Scales scales_;
   bool reference_;
   OnednnInt8Conv fast_;
+  ConvFastPath float_fast_;
+  Tensor float_weights_, float_source_;  // W dequantized, and the int8 buffer it came from
   std::unique_ptr<Kernel> broadcast_add_;
 };
 

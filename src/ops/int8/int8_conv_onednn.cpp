@@ -49,6 +49,8 @@ struct OnednnInt8Conv::PackedWeights {
   std::vector<float> weight_sums;  // per output channel of the primitive
 };
 
+bool int8_kernels_exact() { return onednn_has_vnni(); }
+
 OnednnInt8Conv::OnednnInt8Conv() = default;
 OnednnInt8Conv::~OnednnInt8Conv() = default;
 
