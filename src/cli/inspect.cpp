@@ -74,6 +74,11 @@ ordered_json inspect_json(const std::string& path, const Graph& graph, const Gra
   report["parameters"] = s.parameters;
   report["parameter_bytes"] = s.parameter_bytes;  // as computed: float32 for float16-stored weights
   report["float16_weights"] = graph.float16_initializers.size();
+  size_t int8_weights = 0;  // a QDQ model's quantized weights (scales and zero points aside)
+  for (const auto& [name, tensor] : graph.initializers) {
+    int8_weights += tensor.dtype() == DType::kInt8 && tensor.rank() >= 2;
+  }
+  report["int8_weights"] = int8_weights;
   report["ops"] = ordered_json::array();
   ordered_json unsupported = ordered_json::array();
   for (const OpCount& op : s.ops) {
@@ -128,11 +133,15 @@ void print_text(const ordered_json& r) {
     }
   }
   double mb = r["parameter_bytes"].get<double>() / (1024.0 * 1024.0);
-  std::printf("nodes:      %s\nparameters: %s (%.2f MiB as float32)\n", r["nodes"].dump().c_str(),
+  std::printf("nodes:      %s\nparameters: %s (%.2f MiB as loaded)\n", r["nodes"].dump().c_str(),
               r["parameters"].dump().c_str(), mb);
   if (r["float16_weights"].get<size_t>() > 0) {
     std::printf("stored:     %s weight tensors as float16 (widened to float32 at load)\n",
                 r["float16_weights"].dump().c_str());
+  }
+  if (r["int8_weights"].get<size_t>() > 0) {
+    std::printf("stored:     %s weight tensors as int8 (QDQ: run as int8 kernels)\n",
+                r["int8_weights"].dump().c_str());
   }
   std::printf("ops:\n");
   for (const auto& op : r["ops"]) {

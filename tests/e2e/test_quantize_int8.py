@@ -86,6 +86,7 @@ def test_static_int8_is_qdq_that_both_runtimes_run_alike(packages, tmp_path, fam
     manifest = json.loads((out / "amphora.json").read_text())
     q = manifest["quantization"]
     assert q["weights"] == "int8" and q["quantized_layers"] == len(nodes)
+    assert f"{len(nodes)} weight tensors as int8" in amphora("inspect", str(out)).stdout
     assert q["calibration"]["files"] == 2 and q["calibration"]["frames"] == 100
     assert manifest["formats"] == {"onnx": "model.onnx"} and not (out / "model.ts").exists()
     weight_bytes = lambda m: sum(numpy_helper.to_array(i).nbytes for i in m.graph.initializer)
