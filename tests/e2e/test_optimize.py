@@ -207,16 +207,17 @@ def test_bad_requests_fail_clearly_and_write_nothing(packages, tmp_path):
     err = amphora("optimize", str(source), str(once), ok=False).stderr
     assert "--force" in err
     assert "quantization" in (once / "amphora.json").read_text()  # untouched
-    # A model with nothing to store as float16: a lone Relu.
+    # A model with nothing to store as float16 or int8: a lone Relu.
     relu = helper.make_model(helper.make_graph(
         [helper.make_node("Relu", ["x"], ["y"])], "relu",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])]),
         opset_imports=[helper.make_opsetid("", 17)])
     onnx.save(relu, str(tmp_path / "relu.onnx"))
-    err = amphora("quantize", str(tmp_path / "relu.onnx"), str(tmp_path / "r.onnx"), "--fp16",
-                  ok=False).stderr
-    assert "nothing to quantize" in err and not (tmp_path / "r.onnx").exists()
+    for scheme in ("--fp16", "--int8"):
+        err = amphora("quantize", str(tmp_path / "relu.onnx"), str(tmp_path / "r.onnx"), scheme,
+                      ok=False).stderr
+        assert "nothing to quantize" in err and not (tmp_path / "r.onnx").exists()
 
 
 def test_quantized_quality_measures_and_records_fp16(packages, tmp_path):
