@@ -1,5 +1,5 @@
-// The int8 FusedConv / FusedConvTranspose kernel (int8.hpp): the oneDNN int8 path
-// (int8_conv_onednn.hpp), or the reference -- X fake-quantized and W dequantized, then the float
+// The int8 FusedConv / FusedConvTranspose kernel (int8.hpp): the tiled VNNI path for narrow convs
+// (int8_conv_tiled.hpp), the oneDNN int8 path (int8_conv_onednn.hpp), or the reference -- X fake-quantized and W dequantized, then the float
 // reference conv and the same element-wise steps as FusedConv's reference: what the QDQ graph
 // this node replaced computes.
 #include <cstring>
@@ -7,10 +7,12 @@
 #include "ops/conv/conv_attrs.hpp"
 #include "ops/conv/conv_fast_path.hpp"
 #include "ops/conv/conv_fused.hpp"
+#include "ops/conv/conv_narrow.hpp"
 #include "ops/conv/conv_reference.hpp"
 #include "ops/conv/conv_reflect_pad.hpp"
 #include "ops/int8/int8.hpp"
 #include "ops/int8/int8_conv_onednn.hpp"
+#include "ops/int8/int8_conv_tiled.hpp"
 #include "ops/int8/int8_quantize.hpp"
 
 namespace amphora {
@@ -98,17 +100,23 @@ class Int8ConvKernel : public Kernel {
   }
 
  private:
-  // oneDNN's int8 conv where the CPU has VNNI; elsewhere (its int8 kernels would saturate) the
-  // float fast path on the same quantized values: X fake-quantized, W dequantized once.
+  // Where the CPU has VNNI: the tiled VNNI kernel for narrow convs, oneDNN's int8 conv for the
+  // rest. Elsewhere (oneDNN's int8 kernels would saturate), and for a conv_post of one or two
+  // output channels (int8 pads them to 16 channels of work, and the float narrow_conv is 2x
+  // faster than that), the float fast path on the same quantized values: X fake-quantized, W
+  // dequantized once.
   bool run_fast(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Quantizer& quant,
                 const Tensor* bias, const ConvPostOps& post, const Tensor* sum, Tensor& y) {
-    if (int8_kernels_exact()) return fast_.run(g, x, w, scales_, quant, bias, post, sum, y);
+    if (int8_kernels_exact() && !narrow_conv_applies(g)) {
+      return tiled_.run(g, x, w, scales_, quant, bias, post, sum, y) ||
+             fast_.run(g, x, w, scales_, quant, bias, post, sum, y);
+    }
     if (float_source_.raw() != w.raw()) {
       float_weights_ = dequantized_weights(g, scales_, w);
       float_source_ = w;
     }
-    Tensor input = x.clone();
-    fake_quantize(input.data<float>(), input.numel(), quant);
+    Tensor input = Tensor::uninitialized(DType::kFloat32, x.shape());
+    fake_quantize(x.data<float>(), input.data<float>(), input.numel(), quant);
     ConvPostOps rest = post;
     rest.input_activation = false;  // applied by fake_quantize
     return float_fast_.run(g, input, float_weights_, bias, rest, sum, y);
@@ -146,6 +154,7 @@ class Int8ConvKernel : public Kernel {
   ConvPostOps post_;
   Int8Scales scales_;
   bool reference_;
+  Int8TiledConv tiled_;
   OnednnInt8Conv fast_;
   ConvFastPath float_fast_;
   Tensor float_weights_, float_source_;  // W dequantized, and the int8 buffer it came from

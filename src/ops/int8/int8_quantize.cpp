@@ -27,14 +27,22 @@ class Lanes {
         high_(_mm256_set1_ps(q.high())),
         is_unsigned_(q.is_unsigned) {}
 
-  __m128i operator()(__m256 v) const {
+  // The quantized values, as floats.
+  __m256 quantize(__m256 v) const {
     const __m256 round = _mm256_set1_ps(12582912.0f);
     v = leaky_relu8(v, slope_);
     v = _mm256_min_ps(_mm256_max_ps(_mm256_div_ps(v, scale_), _mm256_set1_ps(-512.0f)),
                       _mm256_set1_ps(512.0f));
     v = _mm256_add_ps(_mm256_sub_ps(_mm256_add_ps(v, round), round), zero_);
-    v = _mm256_min_ps(_mm256_max_ps(v, low_), high_);
-    const __m256i q = _mm256_cvtps_epi32(v);  // exact: v is already an integer
+    return _mm256_min_ps(_mm256_max_ps(v, low_), high_);
+  }
+  // (quantize(v) - zero_point) * scale: what DequantizeLinear gives back.
+  __m256 fake_quantize(__m256 v) const {
+    return _mm256_mul_ps(_mm256_sub_ps(quantize(v), zero_), scale_);
+  }
+
+  __m128i operator()(__m256 v) const {
+    const __m256i q = _mm256_cvtps_epi32(quantize(v));  // exact: already an integer
     const __m128i words =
         _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
     return is_unsigned_ ? _mm_packus_epi16(words, words) : _mm_packs_epi16(words, words);
@@ -138,12 +146,22 @@ void quantize_dense(const float* x, int64_t n, const Quantizer& quant, uint8_t* 
   for (int64_t i = whole; i < n; ++i) out[i] = quant.byte(quant.quantize(x[i]));
 }
 
-void fake_quantize(float* x, int64_t n, const Quantizer& quant) {
+void fake_quantize(float* x, int64_t n, const Quantizer& quant) { fake_quantize(x, x, n, quant); }
+
+void fake_quantize(const float* x, float* out, int64_t n, const Quantizer& quant) {
   if (quant.scale == 0.0f) {
-    std::fill(x, x + n, 0.0f);
+    std::fill(out, out + n, 0.0f);
     return;
   }
-  for (int64_t i = 0; i < n; ++i) x[i] = (quant.quantize(x[i]) - quant.zero_point) * quant.scale;
+  const Lanes lanes(quant);
+  const int64_t whole = n / 8 * 8;
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < whole; i += 8) {
+    _mm256_storeu_ps(out + i, lanes.fake_quantize(_mm256_loadu_ps(x + i)));
+  }
+  for (int64_t i = whole; i < n; ++i) {
+    out[i] = (quant.quantize(x[i]) - quant.zero_point) * quant.scale;
+  }
 }
 
 }  // namespace amphora

@@ -59,5 +59,8 @@ void quantize_dense(const float* x, int64_t n, const Quantizer& quant, uint8_t* 
 // x -> (quantize(x) - zero_point) * scale: what DequantizeLinear(QuantizeLinear(act(x))) gives,
 // in place; all zeros when quant.scale is 0 (DynamicQuantizeLinear of zeros).
 void fake_quantize(float* x, int64_t n, const Quantizer& quant);
+// The same from x into out (n values each; out may be x), 8 lanes at a time: the float paths
+// that stand in for the int8 kernels (no VNNI, conv_post) run it over a whole activation.
+void fake_quantize(const float* x, float* out, int64_t n, const Quantizer& quant);
 
 }  // namespace amphora

@@ -1,0 +1,297 @@
+// Int8TiledConv: int8 1-D convs over time tiles with AVX-512 VNNI (int8_conv_tiled.hpp).
+#include "ops/int8/int8_conv_tiled.hpp"
+
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+
+#include "ops/onednn.hpp"
+
+// The library is built for Haswell; these functions run only where int8_tiled_available() said
+// the CPU has AVX-512 VNNI.
+#define AMPHORA_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+// GCC 12's AVX-512 intrinsics start their results from _mm512_undefined_*(), a self-initialised
+// variable that -Wmaybe-uninitialized reports wherever they are inlined.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace amphora {
+namespace {
+
+constexpr int64_t kOutBlock = 8;   // output channels per register block
+constexpr int64_t kVectors = 3;    // 16-step vectors per register block: 8 x 3 accumulators
+constexpr int64_t kChunk = 16 * kVectors;  // output steps per register block
+// Bytes of the packed window each thread aims at: it stays in L2 while every block of output
+// channels reads it.
+constexpr int64_t kWindowBytes = 96 * 1024;
+constexpr int64_t kMaxTile = 64 * kChunk;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// What a static X's bytes are offset by to make them unsigned.
+int stored_offset(const Quantizer& q) { return q.is_unsigned ? 0 : 128; }
+
+uint8_t stored_byte(const Quantizer& q, float v) {
+  return static_cast<uint8_t>(q.byte(q.quantize(v)) + stored_offset(q));
+}
+
+// The stored byte of the quantized zero (the padding).
+uint8_t stored_zero(const Quantizer& q) {
+  return static_cast<uint8_t>(q.byte(q.zero_point) + stored_offset(q));
+}
+
+// Source step of window step t (outside [0, length) per the padding), or -1 for the zero.
+int64_t source_step(int64_t t, int64_t length, Int8Padding padding) {
+  if (t >= 0 && t < length) return t;
+  if (padding == Int8Padding::kZeros) return -1;
+  const int64_t mirrored = t < 0 ? -t : 2 * (length - 1) - t;
+  return mirrored >= 0 && mirrored < length ? mirrored : -1;
+}
+
+// Window steps [n0, n1) of the 4-channel group `group`, one value at a time.
+void pack_steps_scalar(const float* x, int64_t channels, int64_t length, int64_t begin,
+                       int64_t width, Int8Padding padding, const Quantizer& quant, int64_t group,
+                       int64_t n0, int64_t n1, uint8_t* out) {
+  const uint8_t zero = stored_zero(quant);
+  uint8_t* rows = out + group * width * 4;
+  for (int64_t n = n0; n < n1; ++n) {
+    const int64_t t = source_step(begin + n, length, padding);
+    for (int64_t i = 0; i < 4; ++i) {
+      const int64_t c = group * 4 + i;
+      rows[n * 4 + i] = c < channels && t >= 0 ? stored_byte(quant, x[c * length + t]) : zero;
+    }
+  }
+}
+
+// Quantizer::quantize and the stored byte on 16 lanes: the same operations in the same order,
+// rounding half to even as the scalar's magic-number addition does, so the bytes are identical.
+struct QuantLanes {
+  __m512 slope, scale, zero_point, low, high;
+  __m512i offset;
+};
+
+AMPHORA_VNNI QuantLanes quant_lanes(const Quantizer& q) {
+  return {_mm512_set1_ps(q.slope),      _mm512_set1_ps(q.scale), _mm512_set1_ps(q.zero_point),
+          _mm512_set1_ps(q.low()),      _mm512_set1_ps(q.high()),
+          _mm512_set1_epi32(stored_offset(q))};
+}
+
+AMPHORA_VNNI inline __m128i stored_bytes16(__m512 v, const QuantLanes& q) {
+  const __mmask16 keep = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GE_OQ);
+  v = _mm512_mask_blend_ps(keep, _mm512_mul_ps(v, q.slope), v);
+  v = _mm512_div_ps(v, q.scale);
+  v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-512.0f)), _mm512_set1_ps(512.0f));
+  v = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  v = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(v, q.zero_point), q.low), q.high);
+  const __m512i bytes = _mm512_add_epi32(_mm512_cvtps_epi32(v), q.offset);  // 0..255
+  return _mm512_cvtepi32_epi8(bytes);
+}
+
+AMPHORA_VNNI void pack_window_avx512(const float* x, int64_t channels, int64_t length,
+                                     int64_t begin, int64_t width, Int8Padding padding,
+                                     const Quantizer& quant, uint8_t* out) {
+  const QuantLanes lanes = quant_lanes(quant);
+  const int64_t inside_begin = std::clamp<int64_t>(-begin, 0, width);
+  const int64_t inside_end = std::clamp<int64_t>(length - begin, inside_begin, width);
+  for (int64_t group = 0; group < ceil_div(channels, 4); ++group) {
+    if (group * 4 + 4 > channels) {  // the last, partial group
+      pack_steps_scalar(x, channels, length, begin, width, padding, quant, group, 0, width, out);
+      continue;
+    }
+    pack_steps_scalar(x, channels, length, begin, width, padding, quant, group, 0, inside_begin,
+                      out);
+    const float* rows = x + group * 4 * length + begin;  // step n of row i: rows[i * length + n]
+    uint8_t* to = out + group * width * 4;
+    int64_t n = inside_begin;
+    for (; n + 16 <= inside_end; n += 16) {
+      __m128i b[4];
+      for (int64_t i = 0; i < 4; ++i) b[i] = stored_bytes16(_mm512_loadu_ps(rows + i * length + n), lanes);
+      // 4 rows of 16 steps -> 16 steps of 4 channels: bytes, then byte pairs, interleaved.
+      const __m128i lo01 = _mm_unpacklo_epi8(b[0], b[1]), hi01 = _mm_unpackhi_epi8(b[0], b[1]);
+      const __m128i lo23 = _mm_unpacklo_epi8(b[2], b[3]), hi23 = _mm_unpackhi_epi8(b[2], b[3]);
+      auto* at = reinterpret_cast<__m128i*>(to + n * 4);
+      _mm_storeu_si128(at + 0, _mm_unpacklo_epi16(lo01, lo23));
+      _mm_storeu_si128(at + 1, _mm_unpackhi_epi16(lo01, lo23));
+      _mm_storeu_si128(at + 2, _mm_unpacklo_epi16(hi01, hi23));
+      _mm_storeu_si128(at + 3, _mm_unpackhi_epi16(hi01, hi23));
+    }
+    pack_steps_scalar(x, channels, length, begin, width, padding, quant, group, n, width, out);
+  }
+}
+
+// Where one register block's results go: ncw rows of y, with the per-channel scale and bias,
+// the activation (LeakyRelu's slope; Relu is slope 0) and the residual.
+struct WriteOut {
+  float* y;
+  const float* residual;  // or nullptr
+  int64_t length, channels;
+  const float* scale;  // per output channel: x_scale * w_scale
+  const float* bias;   // or nullptr
+  bool activate;
+  float slope;
+};
+
+// kOutBlock channels x kChunk steps: sums start at `init` (the zero point's correction), then
+// for each group of 4 input channels and tap one 64-byte load of X per 16 steps and one
+// broadcast weight dword per channel feed kOutBlock x kVectors vpdpbusd. `valid` outputs from
+// step t are stored.
+AMPHORA_VNNI void conv_block(const uint8_t* x, int64_t row_bytes, const int32_t* w, int64_t groups,
+                             int64_t taps, int64_t tap_bytes, const int32_t* init,
+                             const WriteOut& out, int64_t first_channel, int64_t t, int64_t valid) {
+  __m512i acc[kOutBlock][kVectors];
+#pragma GCC unroll 8
+  for (int64_t o = 0; o < kOutBlock; ++o) {
+#pragma GCC unroll 3
+    for (int64_t v = 0; v < kVectors; ++v) acc[o][v] = _mm512_set1_epi32(init[o]);
+  }
+  for (int64_t g = 0; g < groups; ++g) {
+    const uint8_t* xg = x + g * row_bytes;
+    const int32_t* wg = w + g * taps * kOutBlock;
+    for (int64_t j = 0; j < taps; ++j) {
+      __m512i xv[kVectors];
+#pragma GCC unroll 3
+      for (int64_t v = 0; v < kVectors; ++v) xv[v] = _mm512_loadu_si512(xg + j * tap_bytes + 64 * v);
+#pragma GCC unroll 8
+      for (int64_t o = 0; o < kOutBlock; ++o) {
+        const __m512i wv = _mm512_set1_epi32(wg[j * kOutBlock + o]);
+#pragma GCC unroll 3
+        for (int64_t v = 0; v < kVectors; ++v) acc[o][v] = _mm512_dpbusd_epi32(acc[o][v], xv[v], wv);
+      }
+    }
+  }
+  const __m512 slope = _mm512_set1_ps(out.slope);
+#pragma GCC unroll 8
+  for (int64_t o = 0; o < kOutBlock; ++o) {
+    const int64_t c = first_channel + o;
+    if (c >= out.channels) break;
+    const __m512 scale = _mm512_set1_ps(out.scale[c]);
+    const __m512 bias = _mm512_set1_ps(out.bias ? out.bias[c] : 0.0f);
+#pragma GCC unroll 3
+    for (int64_t v = 0; v < kVectors; ++v) {
+      const int64_t n = std::clamp<int64_t>(valid - 16 * v, 0, 16);
+      if (n == 0) break;
+      const auto mask = static_cast<__mmask16>((1u << n) - 1);
+      const int64_t at = c * out.length + t + 16 * v;
+      __m512 f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[o][v]), scale, bias);
+      if (out.activate) {
+        const __mmask16 keep = _mm512_cmp_ps_mask(f, _mm512_setzero_ps(), _CMP_GE_OQ);
+        f = _mm512_mask_blend_ps(keep, _mm512_mul_ps(f, slope), f);
+      }
+      if (out.residual) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mask, out.residual + at));
+      _mm512_mask_storeu_ps(out.y + at, mask, f);
+    }
+  }
+}
+
+}  // namespace
+
+bool int8_tiled_available() {
+  static const bool available = int8_kernels_exact() && onednn_has_avx512() &&
+                                __builtin_cpu_supports("avx512vnni") &&
+                                __builtin_cpu_supports("avx512bw");
+  return available;
+}
+
+bool int8_tiled_applies(const ConvGeometry& g, const ConvPostOps& post) {
+  const auto narrow = [](int64_t c) { return c >= 3 && c <= kInt8TiledMaxChannels; };
+  // |sum| <= 255 * 128 per product, plus the correction: well inside int32 below 2^16 products.
+  return !g.transpose && g.spatial_rank == 1 && g.group == 1 && g.strides[0] == 1 &&
+         narrow(g.in_channels) && narrow(g.out_channels) &&
+         g.in_channels * g.kernel[0] <= 65536 && g.pad_begin[0] >= 0 &&
+         post.activation != ConvPostOps::Activation::kTanh;
+}
+
+void pack_quantized_window(const float* x, int64_t channels, int64_t length, int64_t begin,
+                           int64_t width, Int8Padding padding, const Quantizer& quant,
+                           uint8_t* out) {
+  pack_window_avx512(x, channels, length, begin, width, padding, quant, out);
+}
+
+void pack_quantized_window_reference(const float* x, int64_t channels, int64_t length,
+                                     int64_t begin, int64_t width, Int8Padding padding,
+                                     const Quantizer& quant, uint8_t* out) {
+  for (int64_t group = 0; group < ceil_div(channels, 4); ++group) {
+    pack_steps_scalar(x, channels, length, begin, width, padding, quant, group, 0, width, out);
+  }
+}
+
+const Int8TiledConv::Packed& Int8TiledConv::packed(const ConvGeometry& g, const Tensor& w) {
+  if (packed_ && packed_->source.raw() == w.raw()) return *packed_;
+  auto p = std::make_unique<Packed>();
+  p->source = w;
+  const int64_t oc = g.out_channels, ic = g.in_channels, k = g.kernel[0];
+  const int64_t groups = ceil_div(ic, 4), blocks = ceil_div(oc, kOutBlock);
+  p->weights.assign(static_cast<size_t>(blocks * groups * k * kOutBlock), 0);
+  p->sums.assign(static_cast<size_t>(blocks * kOutBlock), 0);
+  const int8_t* src = w.data<int8_t>();  // [OC, IC, k]
+  for (int64_t o = 0; o < oc; ++o) {
+    const int64_t block = o / kOutBlock, lane = o % kOutBlock;
+    for (int64_t c = 0; c < ic; ++c) {
+      for (int64_t j = 0; j < k; ++j) {
+        const int8_t v = src[(o * ic + c) * k + j];
+        p->sums[o] += v;
+        const int64_t at = ((block * groups + c / 4) * k + j) * kOutBlock + lane;
+        auto* bytes = reinterpret_cast<int8_t*>(&p->weights[at]);
+        bytes[c % 4] = v;
+      }
+    }
+  }
+  packed_ = std::move(p);
+  return *packed_;
+}
+
+bool Int8TiledConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w,
+                        const Int8Scales& scales, const Quantizer& quant, const Tensor* bias,
+                        const ConvPostOps& post, const Tensor* residual, Tensor& y) {
+  if (!int8_tiled_available() || !int8_tiled_applies(g, post) || quant.scale == 0.0f) return false;
+  const Packed& pw = packed(g, w);
+  const int64_t ic = g.in_channels, oc = g.out_channels, k = g.kernel[0], d = g.dilations[0];
+  const int64_t in_len = g.in[0], out_len = g.out[0], span = (k - 1) * d + 1;
+  const int64_t groups = ceil_div(ic, 4), blocks = ceil_div(oc, kOutBlock);
+  // Per run: a dynamic X's scale and zero point change.
+  std::vector<float> scale(oc);
+  for (int64_t c = 0; c < oc; ++c) scale[c] = quant.scale * scales.w(c);
+  const int64_t zero = quant.is_unsigned ? static_cast<int64_t>(quant.zero_point) : 128;
+  std::vector<int32_t> init(pw.sums.size());
+  for (size_t c = 0; c < init.size(); ++c) init[c] = static_cast<int32_t>(-zero * pw.sums[c]);
+  // Tiles of whole register blocks whose windows fill kWindowBytes, but enough for every thread.
+  const int64_t threads = std::max(1, omp_get_max_threads());
+  int64_t tile = std::clamp<int64_t>(kWindowBytes / (groups * 4) / kChunk * kChunk, kChunk, kMaxTile);
+  tile = std::min(tile, ceil_div(ceil_div(out_len, threads), kChunk) * kChunk);
+  const int64_t tiles = ceil_div(out_len, tile);
+  const Int8Padding padding = post.reflect_pad ? Int8Padding::kReflect : Int8Padding::kZeros;
+  const float slope = post.activation == ConvPostOps::Activation::kRelu ? 0.0f : post.alpha;
+  const bool activate = post.activation == ConvPostOps::Activation::kRelu ||
+                        post.activation == ConvPostOps::Activation::kLeakyRelu;
+#pragma omp parallel for collapse(2) schedule(static) if (tiles * g.batch > 1)
+  for (int64_t n = 0; n < g.batch; ++n) {
+    for (int64_t ti = 0; ti < tiles; ++ti) {
+      const int64_t t0 = ti * tile, count = std::min(tile, out_len - t0);
+      const int64_t chunks = ceil_div(count, kChunk);
+      const int64_t width = chunks * kChunk + span - 1;
+      thread_local std::vector<uint8_t> window;
+      window.resize(static_cast<size_t>(groups * width * 4));
+      pack_window_avx512(x.data<float>() + n * ic * in_len, ic, in_len, t0 - g.pad_begin[0], width,
+                         padding, quant, window.data());
+      const WriteOut out{y.data<float>() + n * oc * out_len,
+                         residual ? residual->data<float>() + n * oc * out_len : nullptr,
+                         out_len,
+                         oc,
+                         scale.data(),
+                         bias ? bias->data<float>() : nullptr,
+                         activate,
+                         slope};
+      for (int64_t b = 0; b < blocks; ++b) {
+        const int32_t* wb = pw.weights.data() + b * groups * k * kOutBlock;
+        for (int64_t ch = 0; ch < chunks; ++ch) {
+          conv_block(window.data() + ch * kChunk * 4, width * 4, wb, groups, k, d * 4,
+                     init.data() + b * kOutBlock, out, b * kOutBlock, t0 + ch * kChunk,
+                     count - ch * kChunk);
+        }
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace amphora

@@ -1,0 +1,185 @@
+// The tiled AVX-512 VNNI int8 conv (src/ops/int8/int8_conv_tiled.hpp) against its references:
+// the packing of X byte for byte against the scalar packing, and the whole conv against the int8
+// FusedConv's reference path (X fake-quantized, W dequantized, the float reference conv). Only
+// where the CPU has AVX-512 VNNI (and oneDNN may use it); elsewhere the tests are skipped and the
+// kernel is never chosen (ops_int8_on_avx2 runs test_ops_int8 on the float fallback).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "op_test_util.hpp"
+#include "ops/amphora_domain.hpp"
+#include "ops/conv/conv_fused.hpp"
+#include "ops/int8/int8_conv_tiled.hpp"
+
+namespace amphora {
+namespace {
+
+Tensor random_floats(const Shape& shape, std::mt19937& rng, float spread) {
+  Tensor t(DType::kFloat32, shape);
+  std::uniform_real_distribution<float> dist(-spread, spread);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
+  return t;
+}
+
+TEST(Int8Tiled, PackedWindowsMatchTheScalarPackingByteForByte) {
+  if (!int8_tiled_available()) GTEST_SKIP() << "no AVX-512 VNNI here";
+  std::mt19937 rng(11);
+  const Quantizer static_q = Quantizer::int8(0.1f, 0.02f);
+  const Tensor some = random_floats({1000}, rng, 3.0f);
+  const Quantizer dynamic_q = Quantizer::dynamic(some.data<float>(), some.numel(), 1.0f);
+  for (int64_t channels : {3, 4, 8, 13, 32}) {
+    for (int64_t length : {5, 40, 301}) {
+      const Tensor x = random_floats({channels, length}, rng, 3.0f);
+      // Windows inside, across either end and past the row.
+      for (int64_t begin : {int64_t{-7}, int64_t{0}, int64_t{3}, length - 20}) {
+        for (Int8Padding padding : {Int8Padding::kZeros, Int8Padding::kReflect}) {
+          for (const Quantizer* q : {&static_q, &dynamic_q}) {
+            const int64_t width = 70, bytes = (channels + 3) / 4 * width * 4;
+            std::vector<uint8_t> got(bytes, 1), want(bytes, 2);
+            pack_quantized_window(x.data<float>(), channels, length, begin, width, padding, *q,
+                                  got.data());
+            pack_quantized_window_reference(x.data<float>(), channels, length, begin, width,
+                                            padding, *q, want.data());
+            EXPECT_EQ(got, want) << channels << " channels, length " << length << ", begin "
+                                 << begin << (q->is_unsigned ? ", dynamic" : ", static");
+          }
+        }
+      }
+    }
+  }
+}
+
+struct TiledCase {
+  int64_t in, out, k, dilation, length, batch;
+  bool input_leaky, bias, residual;
+  std::string activation;  // "", "Relu" or "LeakyRelu"
+  std::string pad_mode = "constant";
+  bool dynamic = false;
+};
+
+// One case straight through Int8TiledConv::run (which must take it) against the int8 kernel's
+// reference path on the same node.
+void check_tiled(const TiledCase& c, uint32_t seed) {
+  register_amphora_domain_ops_once();
+  std::mt19937 rng(seed);
+  Node node = testing::make_node("FusedConv", {"x", "w", c.bias ? "b" : "", "sum"});
+  if (!c.residual) node.inputs.pop_back();
+  node.domain = kAmphoraDomain;
+  node.attributes["dilations"] = std::vector<int64_t>{c.dilation};
+  const int64_t pad = (c.k - 1) * c.dilation / 2;
+  node.attributes["pads"] = std::vector<int64_t>{pad, pad};
+  node.attributes["pad_mode"] = c.pad_mode;
+  if (c.input_leaky) {
+    node.attributes["input_activation"] = std::string("LeakyRelu");
+    node.attributes["input_alpha"] = 0.1f;
+  }
+  if (!c.activation.empty()) {
+    node.attributes["activation"] = c.activation;
+    node.attributes["alpha"] = 0.2f;
+  }
+  std::vector<float> w_scale(c.out);
+  std::uniform_real_distribution<float> scale(0.5e-3f, 4e-3f);
+  for (float& s : w_scale) s = scale(rng);
+  node.attributes["w_scale"] = w_scale;
+  if (c.dynamic) {
+    node.attributes["x_dynamic"] = int64_t{1};
+  } else {
+    node.attributes["x_scale"] = 0.02f;
+  }
+  const Tensor x = random_floats({c.batch, c.in, c.length}, rng, 3.0f);
+  Tensor w(DType::kInt8, {c.out, c.in, c.k});
+  std::uniform_int_distribution<int> weight(-127, 127);
+  for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = static_cast<int8_t>(weight(rng));
+  const Tensor b = random_floats({c.out}, rng, 0.5f);
+  const Tensor residual = random_floats({c.batch, c.out, c.length}, rng, 1.0f);
+  std::vector<const Tensor*> inputs = {&x, &w, c.bias ? &b : nullptr};
+  if (c.residual) inputs.push_back(&residual);
+  const std::string what = std::to_string(c.in) + "->" + std::to_string(c.out) + " k" +
+                           std::to_string(c.k) + " d" + std::to_string(c.dilation) + " T" +
+                           std::to_string(c.length) + " batch " + std::to_string(c.batch) + " " +
+                           c.activation + " " + c.pad_mode + (c.dynamic ? " dynamic" : "");
+
+  const ConvAttrs attrs = ConvAttrs::parse(node, false);
+  const Shape b_shape = b.shape();
+  const ConvGeometry g =
+      resolve_conv_geometry(node, attrs, x.shape(), w.shape(), c.bias ? &b_shape : nullptr);
+  ConvPostOps post = parse_conv_post_ops(node);
+  post.sum = c.residual;
+  const Int8Scales scales = parse_int8_scales(node);
+  const float slope = post.input_activation ? post.input_slope : 1.0f;
+  const Quantizer quant = c.dynamic ? Quantizer::dynamic(x.data<float>(), x.numel(), slope)
+                                    : Quantizer::int8(slope, scales.x_scale);
+  ASSERT_TRUE(int8_tiled_applies(g, post)) << what;
+  Tensor got = Tensor::uninitialized(DType::kFloat32, g.output_shape());
+  Int8TiledConv tiled;
+  ASSERT_TRUE(tiled.run(g, x, w, scales, quant, c.bias ? &b : nullptr, post,
+                        c.residual ? &residual : nullptr, got))
+      << what;
+  const Tensor want = testing::run_path(node, inputs, true);
+  ASSERT_EQ(got.shape(), want.shape()) << what;
+  float peak = 0, worst = 0;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    peak = std::max(peak, std::fabs(want.data<float>()[i]));
+    worst = std::max(worst, std::fabs(got.data<float>()[i] - want.data<float>()[i]));
+  }
+  // Exact int32 sums against float sums of the same products: ~1e-6 of the output's size.
+  EXPECT_LE(worst, 2e-5f * std::max(peak, 1.0f)) << what << " (peak " << peak << ")";
+  // The node's own fast path takes this kernel and gives the same values.
+  const Tensor node_fast = testing::run_path(node, inputs, false);
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    ASSERT_EQ(node_fast.data<float>()[i], got.data<float>()[i]) << what << " at " << i;
+  }
+}
+
+TEST(Int8Tiled, MatchesTheInt8ReferenceOnNarrowConvs) {
+  if (!int8_tiled_available()) GTEST_SKIP() << "no AVX-512 VNNI here";
+  const std::vector<TiledCase> cases = {
+      // HiFi-GAN V3's resblocks and conv_pre, one tile and several.
+      {32, 32, 3, 1, 1000, 1, true, true, true, ""},
+      {64, 64, 5, 6, 3000, 1, true, true, true, ""},
+      {128, 128, 7, 12, 777, 1, true, true, false, "LeakyRelu"},
+      {80, 256, 7, 1, 100, 1, false, true, false, ""},
+      {256, 256, 3, 1, 2000, 1, true, false, true, "Relu"},
+      // Ragged channel counts (partial groups of 4, partial blocks of 8), short rows.
+      {3, 5, 3, 1, 17, 1, false, true, false, ""},
+      {13, 9, 7, 2, 61, 2, true, false, true, "LeakyRelu"},
+      {7, 17, 1, 1, 49, 1, false, true, true, ""},
+      // Reflect padding, batch 2, dynamic quantization.
+      {16, 24, 7, 1, 64, 1, true, true, false, "", "reflect"},
+      {32, 48, 5, 3, 500, 2, true, true, true, "", "reflect"},
+      {64, 48, 3, 1, 200, 2, false, true, false, "", "constant", true},
+      {32, 32, 7, 3, 1280, 1, true, true, true, "LeakyRelu", "constant", true},
+  };
+  uint32_t seed = 40;
+  for (const TiledCase& c : cases) check_tiled(c, seed++);
+}
+
+TEST(Int8Tiled, TakesOnlyNarrowStrideOneConvs) {
+  ConvGeometry g;
+  g.batch = 1;
+  g.in_channels = g.out_channels = 64;
+  g.spatial_rank = 1;
+  g.in = g.out = {100};
+  g.kernel = {3};
+  g.strides = g.dilations = {1};
+  g.pad_begin = g.pad_end = {1};
+  ConvPostOps post;
+  EXPECT_TRUE(int8_tiled_applies(g, post));
+  post.activation = ConvPostOps::Activation::kTanh;
+  EXPECT_FALSE(int8_tiled_applies(g, post));
+  post = {};
+  for (auto change : {+[](ConvGeometry& c) { c.in_channels = 512; },
+                      +[](ConvGeometry& c) { c.out_channels = 2; },  // conv_post: narrow_conv
+                      +[](ConvGeometry& c) { c.strides = {2}; },
+                      +[](ConvGeometry& c) { c.group = 2; },
+                      +[](ConvGeometry& c) { c.transpose = true; }}) {
+    ConvGeometry other = g;
+    change(other);
+    EXPECT_FALSE(int8_tiled_applies(other, post));
+  }
+}
+
+}  // namespace
+}  // namespace amphora
