@@ -57,6 +57,7 @@ struct TiledCase {
   std::string activation;  // "", "Relu" or "LeakyRelu"
   std::string pad_mode = "constant";
   bool dynamic = false;
+  int64_t stride = 0;  // > 0: a ConvTranspose of this stride (its sub-pixel stack runs tiled)
 };
 
 // One case straight through Int8TiledConv::run (which must take it) against the int8 kernel's
@@ -64,13 +65,21 @@ struct TiledCase {
 void check_tiled(const TiledCase& c, uint32_t seed) {
   register_amphora_domain_ops_once();
   std::mt19937 rng(seed);
-  Node node = testing::make_node("FusedConv", {"x", "w", c.bias ? "b" : "", "sum"});
+  const bool transpose = c.stride > 0;
+  Node node = testing::make_node(transpose ? "FusedConvTranspose" : "FusedConv",
+                                 {"x", "w", c.bias ? "b" : "", "sum"});
   if (!c.residual) node.inputs.pop_back();
   node.domain = kAmphoraDomain;
-  node.attributes["dilations"] = std::vector<int64_t>{c.dilation};
-  const int64_t pad = (c.k - 1) * c.dilation / 2;
-  node.attributes["pads"] = std::vector<int64_t>{pad, pad};
-  node.attributes["pad_mode"] = c.pad_mode;
+  if (transpose) {
+    node.attributes["strides"] = std::vector<int64_t>{c.stride};
+    const int64_t pad = (c.k - c.stride) / 2;
+    node.attributes["pads"] = std::vector<int64_t>{pad, c.k - c.stride - pad};
+  } else {
+    node.attributes["dilations"] = std::vector<int64_t>{c.dilation};
+    const int64_t pad = (c.k - 1) * c.dilation / 2;
+    node.attributes["pads"] = std::vector<int64_t>{pad, pad};
+    node.attributes["pad_mode"] = c.pad_mode;
+  }
   if (c.input_leaky) {
     node.attributes["input_activation"] = std::string("LeakyRelu");
     node.attributes["input_alpha"] = 0.1f;
@@ -89,19 +98,21 @@ void check_tiled(const TiledCase& c, uint32_t seed) {
     node.attributes["x_scale"] = 0.02f;
   }
   const Tensor x = random_floats({c.batch, c.in, c.length}, rng, 3.0f);
-  Tensor w(DType::kInt8, {c.out, c.in, c.k});
+  Tensor w(DType::kInt8, transpose ? Shape{c.in, c.out, c.k} : Shape{c.out, c.in, c.k});
   std::uniform_int_distribution<int> weight(-127, 127);
   for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = static_cast<int8_t>(weight(rng));
   const Tensor b = random_floats({c.out}, rng, 0.5f);
-  const Tensor residual = random_floats({c.batch, c.out, c.length}, rng, 1.0f);
+  const int64_t out_len = transpose ? c.length * c.stride : c.length;
+  const Tensor residual = random_floats({c.batch, c.out, out_len}, rng, 1.0f);
   std::vector<const Tensor*> inputs = {&x, &w, c.bias ? &b : nullptr};
   if (c.residual) inputs.push_back(&residual);
-  const std::string what = std::to_string(c.in) + "->" + std::to_string(c.out) + " k" +
+  const std::string what = std::string(transpose ? "ConvTranspose s" + std::to_string(c.stride) + " " : "") +
+                           std::to_string(c.in) + "->" + std::to_string(c.out) + " k" +
                            std::to_string(c.k) + " d" + std::to_string(c.dilation) + " T" +
                            std::to_string(c.length) + " batch " + std::to_string(c.batch) + " " +
                            c.activation + " " + c.pad_mode + (c.dynamic ? " dynamic" : "");
 
-  const ConvAttrs attrs = ConvAttrs::parse(node, false);
+  const ConvAttrs attrs = ConvAttrs::parse(node, transpose);
   const Shape b_shape = b.shape();
   const ConvGeometry g =
       resolve_conv_geometry(node, attrs, x.shape(), w.shape(), c.bias ? &b_shape : nullptr);
@@ -156,6 +167,23 @@ TEST(Int8Tiled, MatchesTheInt8ReferenceOnNarrowConvs) {
   for (const TiledCase& c : cases) check_tiled(c, seed++);
 }
 
+// ConvTransposes as their sub-pixel stacks, the phases scattered into y (cropped at both ends).
+TEST(Int8Tiled, MatchesTheInt8ReferenceOnSubpixelConvTransposes) {
+  if (!int8_tiled_available()) GTEST_SKIP() << "no AVX-512 VNNI here";
+  const std::vector<TiledCase> cases = {
+      // HiFi-GAN V3's upsamplers (256 -> 128 k16 s8, 128 -> 64 k16 s8, 64 -> 32 k8 s4), shorter.
+      {256, 128, 16, 1, 40, 1, true, true, false, "", "constant", false, 8},
+      {128, 64, 16, 1, 300, 1, true, true, false, "", "constant", false, 8},
+      {64, 32, 8, 1, 1000, 1, true, true, true, "LeakyRelu", "constant", false, 4},
+      // V1's stride 2, a kernel that is no multiple of the stride, ragged channels, dynamic X.
+      {64, 32, 4, 1, 513, 1, false, false, true, "", "constant", false, 2},
+      {24, 16, 11, 1, 31, 1, true, true, true, "Relu", "constant", false, 5},
+      {13, 5, 6, 1, 77, 1, true, true, false, "", "constant", true, 3},
+  };
+  uint32_t seed = 80;
+  for (const TiledCase& c : cases) check_tiled(c, seed++);
+}
+
 TEST(Int8Tiled, TakesOnlyNarrowStrideOneConvs) {
   ConvGeometry g;
   g.batch = 1;
@@ -174,7 +202,7 @@ TEST(Int8Tiled, TakesOnlyNarrowStrideOneConvs) {
                       +[](ConvGeometry& c) { c.out_channels = 2; },  // conv_post: narrow_conv
                       +[](ConvGeometry& c) { c.strides = {2}; },
                       +[](ConvGeometry& c) { c.group = 2; },
-                      +[](ConvGeometry& c) { c.transpose = true; }}) {
+                      +[](ConvGeometry& c) { c.batch = 2, c.transpose = true; }}) {
     ConvGeometry other = g;
     change(other);
     EXPECT_FALSE(int8_tiled_applies(other, post));

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "ops/conv/deconv_subpixel.hpp"
 #include "ops/onednn.hpp"
 
 // The library is built for Haswell; these functions run only where int8_tiled_available() said
@@ -119,17 +120,45 @@ AMPHORA_VNNI void pack_window_avx512(const float* x, int64_t channels, int64_t l
   }
 }
 
-// Where one register block's results go: ncw rows of y, with the per-channel scale and bias,
-// the activation (LeakyRelu's slope; Relu is slope 0) and the residual.
+// Where one register block's results go: rows of y (ncw), with the per-channel scale and bias,
+// the activation (LeakyRelu's slope; Relu is slope 0) and the residual. A sub-pixel stack's
+// channel c is phase c % phases of y's row c / phases: its step n lands at
+// origin + n * phases + c % phases (cropped to the row), scattered.
 struct WriteOut {
   float* y;
   const float* residual;  // or nullptr
-  int64_t length, channels;
-  const float* scale;  // per output channel: x_scale * w_scale
-  const float* bias;   // or nullptr
+  int64_t length;         // of y's rows
+  int64_t channels;       // computed (stacked) channels
+  const float* scale;     // per computed channel: x_scale * w_scale
+  const float* bias;      // per computed channel
   bool activate;
   float slope;
+  int64_t phases = 1, origin = 0;
 };
+
+// Stores f, the results of channel c at steps [t, t + n) (n <= 16), plus the residual.
+AMPHORA_VNNI inline void store16(const WriteOut& out, int64_t c, int64_t t, int64_t n, __m512 f) {
+  auto mask = static_cast<__mmask16>((1u << n) - 1);
+  if (out.phases == 1) {
+    const int64_t at = c * out.length + t;
+    if (out.residual) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mask, out.residual + at));
+    _mm512_mask_storeu_ps(out.y + at, mask, f);
+    return;
+  }
+  const int64_t row = c / out.phases * out.length;
+  const __m512i lanes = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  const int64_t first = out.origin + t * out.phases + c % out.phases;
+  const __m512i at = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(first)),
+                                      _mm512_mullo_epi32(lanes, _mm512_set1_epi32(
+                                                                    static_cast<int32_t>(out.phases))));
+  mask &= _mm512_cmpge_epi32_mask(at, _mm512_setzero_si512()) &
+          _mm512_cmplt_epi32_mask(at, _mm512_set1_epi32(static_cast<int32_t>(out.length)));
+  if (out.residual) {
+    f = _mm512_add_ps(f, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, at,
+                                                  out.residual + row, 4));
+  }
+  _mm512_mask_i32scatter_ps(out.y + row, mask, at, f, 4);
+}
 
 // kOutBlock channels x kChunk steps: sums start at `init` (the zero point's correction), then
 // for each group of 4 input channels and tap one 64-byte load of X per 16 steps and one
@@ -165,22 +194,48 @@ AMPHORA_VNNI void conv_block(const uint8_t* x, int64_t row_bytes, const int32_t*
     const int64_t c = first_channel + o;
     if (c >= out.channels) break;
     const __m512 scale = _mm512_set1_ps(out.scale[c]);
-    const __m512 bias = _mm512_set1_ps(out.bias ? out.bias[c] : 0.0f);
+    const __m512 bias = _mm512_set1_ps(out.bias[c]);
 #pragma GCC unroll 3
     for (int64_t v = 0; v < kVectors; ++v) {
       const int64_t n = std::clamp<int64_t>(valid - 16 * v, 0, 16);
       if (n == 0) break;
-      const auto mask = static_cast<__mmask16>((1u << n) - 1);
-      const int64_t at = c * out.length + t + 16 * v;
       __m512 f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[o][v]), scale, bias);
       if (out.activate) {
         const __mmask16 keep = _mm512_cmp_ps_mask(f, _mm512_setzero_ps(), _CMP_GE_OQ);
         f = _mm512_mask_blend_ps(keep, _mm512_mul_ps(f, slope), f);
       }
-      if (out.residual) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mask, out.residual + at));
-      _mm512_mask_storeu_ps(out.y + at, mask, f);
+      store16(out, c, t + 16 * v, n, f);
     }
   }
+}
+
+// The conv the tiled kernel computes for g: g itself, or a ConvTranspose's stacked sub-pixel
+// conv (deconv_subpixel.hpp; `split.valid`).
+struct TiledProblem {
+  bool valid = false;
+  ConvGeometry conv;
+  SubpixelSplit split;
+};
+
+TiledProblem tiled_problem(const ConvGeometry& g, const ConvPostOps& post) {
+  TiledProblem p;
+  int64_t phases = 1;
+  if (g.transpose) {
+    p.split = split_subpixel(g);
+    if (!p.split.valid || post.reflect_pad) return p;
+    p.conv = p.split.stacked;
+    phases = p.split.stride;
+  } else {
+    p.conv = g;
+  }
+  const ConvGeometry& c = p.conv;
+  // |sum| <= 255 * 128 per product, plus the correction: well inside int32 below 2^16 products.
+  p.valid = c.spatial_rank == 1 && c.group == 1 && c.strides[0] == 1 && c.in_channels >= 3 &&
+            c.in_channels <= kInt8TiledMaxChannels && c.out_channels >= 3 &&
+            c.out_channels <= kInt8TiledMaxChannels * phases &&
+            c.in_channels * c.kernel[0] <= 65536 && c.pad_begin[0] >= 0 &&
+            post.activation != ConvPostOps::Activation::kTanh;
+  return p;
 }
 
 }  // namespace
@@ -193,12 +248,7 @@ bool int8_tiled_available() {
 }
 
 bool int8_tiled_applies(const ConvGeometry& g, const ConvPostOps& post) {
-  const auto narrow = [](int64_t c) { return c >= 3 && c <= kInt8TiledMaxChannels; };
-  // |sum| <= 255 * 128 per product, plus the correction: well inside int32 below 2^16 products.
-  return !g.transpose && g.spatial_rank == 1 && g.group == 1 && g.strides[0] == 1 &&
-         narrow(g.in_channels) && narrow(g.out_channels) &&
-         g.in_channels * g.kernel[0] <= 65536 && g.pad_begin[0] >= 0 &&
-         post.activation != ConvPostOps::Activation::kTanh;
+  return tiled_problem(g, post).valid;
 }
 
 void pack_quantized_window(const float* x, int64_t channels, int64_t length, int64_t begin,
@@ -215,15 +265,23 @@ void pack_quantized_window_reference(const float* x, int64_t channels, int64_t l
   }
 }
 
-const Int8TiledConv::Packed& Int8TiledConv::packed(const ConvGeometry& g, const Tensor& w) {
+const Int8TiledConv::Packed& Int8TiledConv::packed(const ConvGeometry& g,
+                                                   const SubpixelSplit& split, const Tensor& w) {
   if (packed_ && packed_->source.raw() == w.raw()) return *packed_;
   auto p = std::make_unique<Packed>();
   p->source = w;
-  const int64_t oc = g.out_channels, ic = g.in_channels, k = g.kernel[0];
+  const ConvGeometry& conv = split.valid ? split.stacked : g;
+  const int64_t oc = conv.out_channels, ic = conv.in_channels, k = conv.kernel[0];
+  std::vector<int8_t> stacked;
+  const int8_t* src = w.data<int8_t>();  // [OC, IC, k]
+  if (split.valid) {
+    stacked.resize(static_cast<size_t>(oc * ic * k));
+    stack_subpixel_weights(g, split, w.data<int8_t>(), stacked.data());
+    src = stacked.data();
+  }
   const int64_t groups = ceil_div(ic, 4), blocks = ceil_div(oc, kOutBlock);
   p->weights.assign(static_cast<size_t>(blocks * groups * k * kOutBlock), 0);
   p->sums.assign(static_cast<size_t>(blocks * kOutBlock), 0);
-  const int8_t* src = w.data<int8_t>();  // [OC, IC, k]
   for (int64_t o = 0; o < oc; ++o) {
     const int64_t block = o / kOutBlock, lane = o % kOutBlock;
     for (int64_t c = 0; c < ic; ++c) {
@@ -243,14 +301,21 @@ const Int8TiledConv::Packed& Int8TiledConv::packed(const ConvGeometry& g, const 
 bool Int8TiledConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w,
                         const Int8Scales& scales, const Quantizer& quant, const Tensor* bias,
                         const ConvPostOps& post, const Tensor* residual, Tensor& y) {
-  if (!int8_tiled_available() || !int8_tiled_applies(g, post) || quant.scale == 0.0f) return false;
-  const Packed& pw = packed(g, w);
-  const int64_t ic = g.in_channels, oc = g.out_channels, k = g.kernel[0], d = g.dilations[0];
-  const int64_t in_len = g.in[0], out_len = g.out[0], span = (k - 1) * d + 1;
-  const int64_t groups = ceil_div(ic, 4), blocks = ceil_div(oc, kOutBlock);
-  // Per run: a dynamic X's scale and zero point change.
-  std::vector<float> scale(oc);
-  for (int64_t c = 0; c < oc; ++c) scale[c] = quant.scale * scales.w(c);
+  if (!int8_tiled_available() || quant.scale == 0.0f) return false;
+  const TiledProblem problem = tiled_problem(g, post);
+  if (!problem.valid) return false;
+  const ConvGeometry& conv = problem.conv;
+  const Packed& pw = packed(g, problem.split, w);
+  const int64_t ic = conv.in_channels, oc = conv.out_channels, k = conv.kernel[0];
+  const int64_t d = conv.dilations[0], in_len = conv.in[0], out_len = conv.out[0];
+  const int64_t span = (k - 1) * d + 1, groups = ceil_div(ic, 4), blocks = ceil_div(oc, kOutBlock);
+  const int64_t phases = problem.split.valid ? problem.split.stride : 1;
+  // Per run: a dynamic X's scale and zero point change. A stack's channel c is y's c / phases.
+  std::vector<float> scale(oc), stacked_bias(oc, 0.0f);
+  for (int64_t c = 0; c < oc; ++c) {
+    scale[c] = quant.scale * scales.w(c / phases);
+    if (bias) stacked_bias[c] = bias->data<float>()[c / phases];
+  }
   const int64_t zero = quant.is_unsigned ? static_cast<int64_t>(quant.zero_point) : 128;
   std::vector<int32_t> init(pw.sums.size());
   for (size_t c = 0; c < init.size(); ++c) init[c] = static_cast<int32_t>(-zero * pw.sums[c]);
@@ -263,24 +328,29 @@ bool Int8TiledConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w,
   const float slope = post.activation == ConvPostOps::Activation::kRelu ? 0.0f : post.alpha;
   const bool activate = post.activation == ConvPostOps::Activation::kRelu ||
                         post.activation == ConvPostOps::Activation::kLeakyRelu;
-#pragma omp parallel for collapse(2) schedule(static) if (tiles * g.batch > 1)
-  for (int64_t n = 0; n < g.batch; ++n) {
+#pragma omp parallel for collapse(2) schedule(static) if (tiles * conv.batch > 1)
+  for (int64_t n = 0; n < conv.batch; ++n) {
     for (int64_t ti = 0; ti < tiles; ++ti) {
       const int64_t t0 = ti * tile, count = std::min(tile, out_len - t0);
       const int64_t chunks = ceil_div(count, kChunk);
       const int64_t width = chunks * kChunk + span - 1;
       thread_local std::vector<uint8_t> window;
       window.resize(static_cast<size_t>(groups * width * 4));
-      pack_window_avx512(x.data<float>() + n * ic * in_len, ic, in_len, t0 - g.pad_begin[0], width,
-                         padding, quant, window.data());
-      const WriteOut out{y.data<float>() + n * oc * out_len,
-                         residual ? residual->data<float>() + n * oc * out_len : nullptr,
-                         out_len,
-                         oc,
-                         scale.data(),
-                         bias ? bias->data<float>() : nullptr,
-                         activate,
-                         slope};
+      pack_window_avx512(x.data<float>() + n * ic * in_len, ic, in_len, t0 - conv.pad_begin[0],
+                         width, padding, quant, window.data());
+      const int64_t y_channels = g.out_channels, y_len = g.out[0];
+      WriteOut out{y.data<float>() + n * y_channels * y_len,
+                   residual ? residual->data<float>() + n * y_channels * y_len : nullptr,
+                   y_len,
+                   oc,
+                   scale.data(),
+                   stacked_bias.data(),
+                   activate,
+                   slope};
+      if (problem.split.valid) {
+        out.phases = phases;
+        out.origin = problem.split.first_step * phases - g.pad_begin[0];
+      }
       for (int64_t b = 0; b < blocks; ++b) {
         const int32_t* wb = pw.weights.data() + b * groups * k * kOutBlock;
         for (int64_t ch = 0; ch < chunks; ++ch) {

@@ -24,6 +24,7 @@
 #include "core/tensor.hpp"
 #include "ops/conv/conv_attrs.hpp"
 #include "ops/conv/conv_post_ops.hpp"
+#include "ops/conv/deconv_subpixel.hpp"
 #include "ops/int8/int8.hpp"
 #include "ops/int8/int8_quantize.hpp"
 
@@ -37,10 +38,12 @@ inline constexpr int64_t kInt8TiledMaxChannels = 256;
 // tiled kernels run only where oneDNN's int8 kernels would, so one setting picks every int8 path.
 bool int8_tiled_available();
 
-// Whether the problem is one the tiled kernel runs: Conv (not ConvTranspose), 1-D, group 1,
-// stride 1, 3..kInt8TiledMaxChannels channels in and out, no Tanh (the float paths' polynomial is
-// not worth repeating here), int32 sums that cannot overflow. Independent of the length, so a
-// stream and the offline run of a model take the same path.
+// Whether the problem is one the tiled kernel runs: a 1-D Conv with group 1, stride 1 and
+// 3..kInt8TiledMaxChannels channels in and out, or a ConvTranspose whose sub-pixel stack
+// (deconv_subpixel.hpp: batch 1, no dilation) is such a conv with up to kInt8TiledMaxChannels
+// outputs per phase -- its results are scattered into y's rows on write-out; no Tanh (the float
+// paths' polynomial is not worth repeating here), int32 sums that cannot overflow. Independent
+// of the length, so a stream and the offline run of a model take the same path.
 bool int8_tiled_applies(const ConvGeometry& g, const ConvPostOps& post);
 
 class Int8TiledConv {
@@ -55,10 +58,10 @@ class Int8TiledConv {
  private:
   struct Packed {
     Tensor source;                 // the int8 W this came from (its address identifies it)
-    std::vector<int32_t> weights;  // [OC/8][IC/4][k][8] dwords of 4 input channels
+    std::vector<int32_t> weights;  // [OC/8][IC/4][k][8] dwords of 4 input channels (of the stack)
     std::vector<int32_t> sums;     // per output channel: the sum of its weights
   };
-  const Packed& packed(const ConvGeometry& g, const Tensor& w);
+  const Packed& packed(const ConvGeometry& g, const SubpixelSplit& split, const Tensor& w);
   std::unique_ptr<Packed> packed_;
 };
 
