@@ -7,9 +7,10 @@
 //   w_scale  floats  W (input 1, int8) is DequantizeLinear(W, w_scale, 0) per output channel
 //                    (one value per output channel, or one for all)
 // and computes exactly what the float op computes on DequantizeLinear(QuantizeLinear(X)) and
-// DequantizeLinear(W). The kernels quantize X once (input activation, layout change and padding
-// in the same loop) and run oneDNN's int8 primitives (int8 products, int32 sums) with the scales
-// x_scale * w_scale[c] as output scales; the reference is dequantize-then-float.
+// DequantizeLinear(W). The kernels quantize X (input activation, layout change and padding in
+// the same loop) and sum int8 products in int32, scaled by x_scale * w_scale[c]: narrow convs in
+// a tiled AVX-512 VNNI kernel (int8_conv_tiled.hpp), the rest in oneDNN's int8 primitives; the
+// reference is dequantize-then-float.
 #pragma once
 
 #include <vector>
