@@ -229,7 +229,8 @@ TiledProblem tiled_problem(const ConvGeometry& g, const ConvPostOps& post) {
     p.conv = g;
   }
   const ConvGeometry& c = p.conv;
-  // |sum| <= 255 * 128 per product, plus the correction: well inside int32 below 2^16 products.
+  // vpdpbusd adds modulo 2^32, so the unsigned offset and its correction cancel exactly as long
+  // as the true sum fits: |q * w| <= 128 * 128, 2^16 products stay below 2^30.
   p.valid = c.spatial_rank == 1 && c.group == 1 && c.strides[0] == 1 && c.in_channels >= 3 &&
             c.in_channels <= kInt8TiledMaxChannels && c.out_channels >= 3 &&
             c.out_channels <= kInt8TiledMaxChannels * phases &&
