@@ -10,6 +10,7 @@
 
 #include "op_test_util.hpp"
 #include "ops/amphora_domain.hpp"
+#include "ops/int8/int8_quantize.hpp"
 
 namespace amphora {
 namespace {
@@ -257,6 +258,22 @@ TEST(Int8Conv, DynamicQuantizationMatchesTheQdqGraph) {
     for (int64_t batch : {1, 2}) check_conv(c, true, batch, seed++, true);
   }
   for (bool bias : {false, true}) check_matmul(bias, !bias, bias, seed++, true);
+}
+
+// The float paths standing in for int8 kernels fake-quantize X 8 lanes at a time: the same
+// values, bit for bit, as Quantizer::quantize one at a time (the tail included).
+TEST(Int8Quantize, FakeQuantizeLanesMatchTheScalarQuantizer) {
+  std::mt19937 rng(17);
+  const Tensor x = random_floats({1003}, rng, 4.0f);
+  const float* v = x.data<float>();
+  for (const Quantizer& q : {Quantizer::int8(0.1f, 0.02f), Quantizer::int8(1.0f, 0.5f),
+                             Quantizer::dynamic(v, x.numel(), 0.2f)}) {
+    std::vector<float> got(x.numel());
+    fake_quantize(v, got.data(), x.numel(), q);
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      ASSERT_EQ(got[i], (q.quantize(v[i]) - q.zero_point) * q.scale) << i;
+    }
+  }
 }
 
 TEST(Int8Conv, FloatWeightsOrAWrongScaleCountAreRefusedNamingTheNode) {
