@@ -160,6 +160,60 @@ AMPHORA_VNNI inline void store16(const WriteOut& out, int64_t c, int64_t t, int6
   _mm512_mask_i32scatter_ps(out.y + row, mask, at, f, 4);
 }
 
+// The perfect shuffle of a and b: lo = a0 b0 a1 b1 .. a7 b7, hi = a8 b8 .. a15 b15.
+AMPHORA_VNNI inline void zip(__m512 a, __m512 b, __m512& lo, __m512& hi) {
+  const __m512i low = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  const __m512i high =
+      _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+  lo = _mm512_permutex2var_ps(a, low, b);
+  hi = _mm512_permutex2var_ps(a, high, b);
+}
+
+// A sub-pixel stack whose phase count divides the block: the block holds whole rows of y, and
+// each row's phase vectors (phase p at steps n) interleave in registers into contiguous samples
+// (n * phases + p) -- zipping phase p with p + phases/2, then again, log2(phases) times -- which
+// are stored cropped to the row, with the residual, instead of scattered.
+AMPHORA_VNNI void store_rows(const WriteOut& out, const __m512 (&results)[kOutBlock][kVectors],
+                             int64_t first_channel, int64_t t, int64_t valid) {
+  const int64_t phases = out.phases;
+  const __m512i lanes = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  for (int64_t row = 0; row < kOutBlock / phases; ++row) {
+    const int64_t c = first_channel + row * phases;
+    if (c >= out.channels) break;
+    float* y = out.y + c / phases * out.length;
+    const float* residual = out.residual ? out.residual + c / phases * out.length : nullptr;
+    for (int64_t v = 0; v < kVectors; ++v) {
+      const int64_t n = std::clamp<int64_t>(valid - 16 * v, 0, 16);
+      if (n == 0) break;
+      __m512 seq[kOutBlock][kOutBlock];  // [sequence][vector]: `count` sequences of `length`
+      for (int64_t p = 0; p < phases; ++p) seq[p][0] = results[row * phases + p][v];
+      for (int64_t count = phases, length = 1; count > 1; count /= 2, length *= 2) {
+        for (int64_t p = 0; p < count / 2; ++p) {
+          __m512 zipped[kOutBlock];
+          for (int64_t i = 0; i < length; ++i) {
+            zip(seq[p][i], seq[p + count / 2][i], zipped[2 * i], zipped[2 * i + 1]);
+          }
+          for (int64_t i = 0; i < 2 * length; ++i) seq[p][i] = zipped[i];
+        }
+      }
+      // Sample i of the interleaved run goes to origin + (t + 16v) * phases + i, i < n * phases.
+      const int64_t first = out.origin + (t + 16 * v) * phases;
+      for (int64_t i = 0; i < phases; ++i) {
+        const int64_t at = first + 16 * i;
+        const __m512i position = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(at)), lanes);
+        const __mmask16 mask =
+            _mm512_cmplt_epi32_mask(_mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(16 * i)), lanes),
+                                    _mm512_set1_epi32(static_cast<int32_t>(n * phases))) &
+            _mm512_cmpge_epi32_mask(position, _mm512_setzero_si512()) &
+            _mm512_cmplt_epi32_mask(position, _mm512_set1_epi32(static_cast<int32_t>(out.length)));
+        __m512 f = seq[0][i];
+        if (residual) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mask, residual + at));
+        _mm512_mask_storeu_ps(y + at, mask, f);
+      }
+    }
+  }
+}
+
 // kOutBlock channels x kChunk steps: sums start at `init` (the zero point's correction), then
 // for each group of 4 input channels and tap one 64-byte load of X per 16 steps and one
 // broadcast weight dword per channel feed kOutBlock x kVectors vpdpbusd. `valid` outputs from
@@ -189,6 +243,8 @@ AMPHORA_VNNI void conv_block(const uint8_t* x, int64_t row_bytes, const int32_t*
     }
   }
   const __m512 slope = _mm512_set1_ps(out.slope);
+  const bool whole_rows = out.phases > 1 && kOutBlock % out.phases == 0;
+  __m512 results[kOutBlock][kVectors];  // for store_rows
 #pragma GCC unroll 8
   for (int64_t o = 0; o < kOutBlock; ++o) {
     const int64_t c = first_channel + o;
@@ -204,9 +260,14 @@ AMPHORA_VNNI void conv_block(const uint8_t* x, int64_t row_bytes, const int32_t*
         const __mmask16 keep = _mm512_cmp_ps_mask(f, _mm512_setzero_ps(), _CMP_GE_OQ);
         f = _mm512_mask_blend_ps(keep, _mm512_mul_ps(f, slope), f);
       }
-      store16(out, c, t + 16 * v, n, f);
+      if (whole_rows) {
+        results[o][v] = f;
+      } else {
+        store16(out, c, t + 16 * v, n, f);
+      }
     }
   }
+  if (whole_rows) store_rows(out, results, first_channel, t, valid);
 }
 
 // The conv the tiled kernel computes for g: g itself, or a ConvTranspose's stacked sub-pixel
