@@ -182,6 +182,10 @@ TEST(Int8Conv, MatchesTheQdqGraphOnHifiganShapes) {
       {32, 32, 7, 1, 1, 32, 150, true, false, false, true},  // depthwise
       {32, 64, 5, 1, 1, 4, 99, false, true, true, true},     // grouped
       {16, 24, 7, 1, 1, 1, 64, true, true, false, true, "reflect"},
+      // conv_post (the float narrow_conv on the quantized X, over windows of 2048 steps).
+      {32, 1, 7, 1, 1, 1, 5000, true, true, false, true},
+      {8, 2, 5, 2, 1, 1, 2100, true, false, true, false},
+      {16, 1, 7, 1, 1, 1, 70, true, true, true, true, "reflect"},
   };
   uint32_t seed = 1;
   for (const ConvCase& c : cases) {
@@ -245,6 +249,7 @@ TEST(Int8Conv, DynamicQuantizationMatchesTheQdqGraph) {
       {32, 32, 7, 3, 1, 1, 128, true, true, true, true},
       {32, 32, 7, 1, 1, 32, 150, true, false, false, false},
       {16, 24, 7, 1, 1, 1, 64, true, true, false, true, "reflect"},
+      {32, 1, 7, 1, 1, 1, 3000, true, true, true, true},
   };
   uint32_t seed = 300;
   for (const ConvCase& c : convs) {
