@@ -106,11 +106,12 @@ void check_tiled(const TiledCase& c, uint32_t seed) {
   const Tensor residual = random_floats({c.batch, c.out, out_len}, rng, 1.0f);
   std::vector<const Tensor*> inputs = {&x, &w, c.bias ? &b : nullptr};
   if (c.residual) inputs.push_back(&residual);
-  const std::string what = std::string(transpose ? "ConvTranspose s" + std::to_string(c.stride) + " " : "") +
-                           std::to_string(c.in) + "->" + std::to_string(c.out) + " k" +
-                           std::to_string(c.k) + " d" + std::to_string(c.dilation) + " T" +
-                           std::to_string(c.length) + " batch " + std::to_string(c.batch) + " " +
-                           c.activation + " " + c.pad_mode + (c.dynamic ? " dynamic" : "");
+  const std::string what =
+      std::string(transpose ? "ConvTranspose s" + std::to_string(c.stride) + " " : "") +
+      std::to_string(c.in) + "->" + std::to_string(c.out) + " k" + std::to_string(c.k) + " d" +
+      std::to_string(c.dilation) + " T" + std::to_string(c.length) + " batch " +
+      std::to_string(c.batch) + " " + c.activation + " " + c.pad_mode +
+      (c.dynamic ? " dynamic" : "");
 
   const ConvAttrs attrs = ConvAttrs::parse(node, transpose);
   const Shape b_shape = b.shape();
@@ -198,11 +199,11 @@ TEST(Int8Tiled, TakesOnlyNarrowStrideOneConvs) {
   post.activation = ConvPostOps::Activation::kTanh;
   EXPECT_FALSE(int8_tiled_applies(g, post));
   post = {};
-  for (auto change : {+[](ConvGeometry& c) { c.in_channels = 512; },
-                      +[](ConvGeometry& c) { c.out_channels = 2; },  // conv_post: narrow_conv
-                      +[](ConvGeometry& c) { c.strides = {2}; },
-                      +[](ConvGeometry& c) { c.group = 2; },
-                      +[](ConvGeometry& c) { c.batch = 2, c.transpose = true; }}) {
+  for (auto change :
+       {+[](ConvGeometry& c) { c.in_channels = 512; },
+        +[](ConvGeometry& c) { c.out_channels = 2; },  // conv_post: narrow_conv
+        +[](ConvGeometry& c) { c.strides = {2}; }, +[](ConvGeometry& c) { c.group = 2; },
+        +[](ConvGeometry& c) { c.batch = 2, c.transpose = true; }}) {
     ConvGeometry other = g;
     change(other);
     EXPECT_FALSE(int8_tiled_applies(other, post));

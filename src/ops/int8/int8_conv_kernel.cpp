@@ -1,7 +1,7 @@
 // The int8 FusedConv / FusedConvTranspose kernel (int8.hpp): the tiled VNNI path for narrow convs
-// (int8_conv_tiled.hpp), the oneDNN int8 path (int8_conv_onednn.hpp), or the reference -- X fake-quantized and W dequantized, then the float
-// reference conv and the same element-wise steps as FusedConv's reference: what the QDQ graph
-// this node replaced computes.
+// (int8_conv_tiled.hpp), the oneDNN int8 path (int8_conv_onednn.hpp), or the reference -- X
+// fake-quantized and W dequantized, then the float reference conv and the same element-wise steps
+// as FusedConv's reference: what the QDQ graph this node replaced computes.
 #include <cstring>
 
 #include "ops/conv/conv_attrs.hpp"

@@ -19,8 +19,8 @@
 namespace amphora {
 namespace {
 
-constexpr int64_t kOutBlock = 8;   // output channels per register block
-constexpr int64_t kVectors = 3;    // 16-step vectors per register block: 8 x 3 accumulators
+constexpr int64_t kOutBlock = 8;           // output channels per register block
+constexpr int64_t kVectors = 3;            // 16-step vectors per register block: 8 x 3 accumulators
 constexpr int64_t kChunk = 16 * kVectors;  // output steps per register block
 // Bytes of the packed window each thread aims at: it stays in L2 while every block of output
 // channels reads it.
@@ -72,9 +72,8 @@ struct QuantLanes {
 };
 
 AMPHORA_VNNI QuantLanes quant_lanes(const Quantizer& q) {
-  return {_mm512_set1_ps(q.slope),      _mm512_set1_ps(q.scale), _mm512_set1_ps(q.zero_point),
-          _mm512_set1_ps(q.low()),      _mm512_set1_ps(q.high()),
-          _mm512_set1_epi32(stored_offset(q))};
+  return {_mm512_set1_ps(q.slope), _mm512_set1_ps(q.scale),  _mm512_set1_ps(q.zero_point),
+          _mm512_set1_ps(q.low()), _mm512_set1_ps(q.high()), _mm512_set1_epi32(stored_offset(q))};
 }
 
 AMPHORA_VNNI inline __m128i stored_bytes16(__m512 v, const QuantLanes& q) {
@@ -106,7 +105,8 @@ AMPHORA_VNNI void pack_window_avx512(const float* x, int64_t channels, int64_t l
     int64_t n = inside_begin;
     for (; n + 16 <= inside_end; n += 16) {
       __m128i b[4];
-      for (int64_t i = 0; i < 4; ++i) b[i] = stored_bytes16(_mm512_loadu_ps(rows + i * length + n), lanes);
+      for (int64_t i = 0; i < 4; ++i)
+        b[i] = stored_bytes16(_mm512_loadu_ps(rows + i * length + n), lanes);
       // 4 rows of 16 steps -> 16 steps of 4 channels: bytes, then byte pairs, interleaved.
       const __m128i lo01 = _mm_unpacklo_epi8(b[0], b[1]), hi01 = _mm_unpackhi_epi8(b[0], b[1]);
       const __m128i lo23 = _mm_unpacklo_epi8(b[2], b[3]), hi23 = _mm_unpackhi_epi8(b[2], b[3]);
@@ -148,14 +148,14 @@ AMPHORA_VNNI inline void store16(const WriteOut& out, int64_t c, int64_t t, int6
   const int64_t row = c / out.phases * out.length;
   const __m512i lanes = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
   const int64_t first = out.origin + t * out.phases + c % out.phases;
-  const __m512i at = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(first)),
-                                      _mm512_mullo_epi32(lanes, _mm512_set1_epi32(
-                                                                    static_cast<int32_t>(out.phases))));
+  const __m512i at = _mm512_add_epi32(
+      _mm512_set1_epi32(static_cast<int32_t>(first)),
+      _mm512_mullo_epi32(lanes, _mm512_set1_epi32(static_cast<int32_t>(out.phases))));
   mask &= _mm512_cmpge_epi32_mask(at, _mm512_setzero_si512()) &
           _mm512_cmplt_epi32_mask(at, _mm512_set1_epi32(static_cast<int32_t>(out.length)));
   if (out.residual) {
-    f = _mm512_add_ps(f, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, at,
-                                                  out.residual + row, 4));
+    f = _mm512_add_ps(
+        f, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, at, out.residual + row, 4));
   }
   _mm512_mask_i32scatter_ps(out.y + row, mask, at, f, 4);
 }
@@ -200,10 +200,12 @@ AMPHORA_VNNI void store_rows(const WriteOut& out, const __m512 (&results)[kOutBl
       const int64_t first = out.origin + (t + 16 * v) * phases;
       for (int64_t i = 0; i < phases; ++i) {
         const int64_t at = first + 16 * i;
-        const __m512i position = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(at)), lanes);
+        const __m512i position =
+            _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(at)), lanes);
         const __mmask16 mask =
-            _mm512_cmplt_epi32_mask(_mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(16 * i)), lanes),
-                                    _mm512_set1_epi32(static_cast<int32_t>(n * phases))) &
+            _mm512_cmplt_epi32_mask(
+                _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(16 * i)), lanes),
+                _mm512_set1_epi32(static_cast<int32_t>(n * phases))) &
             _mm512_cmpge_epi32_mask(position, _mm512_setzero_si512()) &
             _mm512_cmplt_epi32_mask(position, _mm512_set1_epi32(static_cast<int32_t>(out.length)));
         __m512 f = seq[0][i];
@@ -233,12 +235,14 @@ AMPHORA_VNNI void conv_block(const uint8_t* x, int64_t row_bytes, const int32_t*
     for (int64_t j = 0; j < taps; ++j) {
       __m512i xv[kVectors];
 #pragma GCC unroll 3
-      for (int64_t v = 0; v < kVectors; ++v) xv[v] = _mm512_loadu_si512(xg + j * tap_bytes + 64 * v);
+      for (int64_t v = 0; v < kVectors; ++v)
+        xv[v] = _mm512_loadu_si512(xg + j * tap_bytes + 64 * v);
 #pragma GCC unroll 8
       for (int64_t o = 0; o < kOutBlock; ++o) {
         const __m512i wv = _mm512_set1_epi32(wg[j * kOutBlock + o]);
 #pragma GCC unroll 3
-        for (int64_t v = 0; v < kVectors; ++v) acc[o][v] = _mm512_dpbusd_epi32(acc[o][v], xv[v], wv);
+        for (int64_t v = 0; v < kVectors; ++v)
+          acc[o][v] = _mm512_dpbusd_epi32(acc[o][v], xv[v], wv);
       }
     }
   }
@@ -383,7 +387,8 @@ bool Int8TiledConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w,
   for (size_t c = 0; c < init.size(); ++c) init[c] = static_cast<int32_t>(-zero * pw.sums[c]);
   // Tiles of whole register blocks whose windows fill kWindowBytes, but enough for every thread.
   const int64_t threads = std::max(1, omp_get_max_threads());
-  int64_t tile = std::clamp<int64_t>(kWindowBytes / (groups * 4) / kChunk * kChunk, kChunk, kMaxTile);
+  int64_t tile =
+      std::clamp<int64_t>(kWindowBytes / (groups * 4) / kChunk * kChunk, kChunk, kMaxTile);
   tile = std::min(tile, ceil_div(ceil_div(out_len, threads), kChunk) * kChunk);
   const int64_t tiles = ceil_div(out_len, tile);
   const Int8Padding padding = post.reflect_pad ? Int8Padding::kReflect : Int8Padding::kZeros;
