@@ -25,6 +25,12 @@ class ConvFastPath {
   // The same with post-ops; `residual` (shape of y) is required exactly when post.sum.
   bool run(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* bias,
            const ConvPostOps& post, const Tensor* residual, Tensor& y);
+  // A streamed conv with X and the residual as pieces along time (OnednnConv::run_pieces).
+  bool run_pieces(const ConvGeometry& g, const std::vector<TimePiece>& x, const Tensor& w,
+                  const Tensor* bias, const ConvPostOps& post,
+                  const std::vector<TimePiece>* residual, Tensor& y) {
+    return onednn_.run_pieces(g, x, w, bias, post, residual, y);
+  }
 
  private:
   OnednnConv onednn_;

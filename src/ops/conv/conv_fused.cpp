@@ -29,7 +29,7 @@ Node broadcast_add_node(const Node& fused) {
   return add;
 }
 
-class FusedConvKernel : public Kernel {
+class FusedConvKernel : public Kernel, public PiecewiseConv {
  public:
   FusedConvKernel(const Node& node, bool transpose, const KernelOptions& options)
       : node_(node),
@@ -78,6 +78,28 @@ class FusedConvKernel : public Kernel {
     }
     if (residual && !exact_sum) return broadcast_add_->run({&y, residual});
     return {y};
+  }
+
+  Tensor run_pieces(const Shape& x_shape, const std::vector<TimePiece>& x, const Tensor& w,
+                    const Tensor* bias, const std::vector<TimePiece>* sum) override {
+    if (reference_ || attrs_.transpose || post_.reflect_pad || post_.sum != (sum != nullptr) ||
+        w.dtype() != DType::kFloat32 || (bias && bias->dtype() != DType::kFloat32)) {
+      return {};
+    }
+    const ConvGeometry g =
+        resolve_conv_geometry(node_, attrs_, x_shape, w.shape(), bias ? &bias->shape() : nullptr);
+    const auto length = [](const std::vector<TimePiece>& pieces) {
+      int64_t n = 0;
+      for (const TimePiece& piece : pieces) n += piece.length;
+      return n;
+    };
+    if (g.spatial_rank != 1 || length(x) != g.in[0] || (sum && length(*sum) != g.out[0]) ||
+        g.out[0] <= 0) {
+      return {};
+    }
+    Tensor y = Tensor::uninitialized(DType::kFloat32, g.output_shape());
+    if (!fast_.run_pieces(g, x, w, bias, post_, sum, y)) return {};
+    return y;
   }
 
  private:
