@@ -9,7 +9,7 @@
 #include <random>
 
 #include "ops/amphora_domain.hpp"
-#include "ops/conv/conv_fused.hpp"
+#include "ops/conv/conv_fast_path.hpp"
 #include "ops/conv/conv_phases.hpp"
 #include "ops/conv/conv_reference.hpp"
 #include "ops/conv/conv_tiled.hpp"

@@ -12,6 +12,7 @@
 #include "ops/conv/conv_attrs.hpp"
 #include "ops/conv/conv_onednn.hpp"
 #include "ops/conv/conv_post_ops.hpp"
+#include "ops/conv/conv_tiled.hpp"
 
 namespace amphora {
 
@@ -35,5 +36,25 @@ class ConvFastPath {
  private:
   OnednnConv onednn_;
 };
+
+// The Conv and FusedConv kernels' second entry point, for the streamer, whose X is its retained history
+// and the new chunk, and whose residual may be several chunks: both are read where they lie
+// instead of being joined into one tensor first.
+class PiecewiseConv {
+ public:
+  virtual ~PiecewiseConv() = default;
+  // run({X, W, B, Sum}) where X (of `x_shape`, batch 1, unpadded along time) and Sum (when the
+  // node has one: output-shaped) are the pieces joined along time. An empty tensor, having
+  // computed nothing, where no fast path reads pieces: the caller joins them and calls run().
+  virtual Tensor run_pieces(const Shape& x_shape, const std::vector<TimePiece>& x,
+                            const Tensor& w, const Tensor* bias,
+                            const std::vector<TimePiece>* sum) = 0;
+};
+
+// PiecewiseConv::run_pieces of a conv node with these attributes and post-ops, on `fast`.
+Tensor run_conv_pieces(ConvFastPath& fast, const Node& node, const ConvAttrs& attrs,
+                       const ConvPostOps& post, const Shape& x_shape,
+                       const std::vector<TimePiece>& x, const Tensor& w, const Tensor* bias,
+                       const std::vector<TimePiece>* sum);
 
 }  // namespace amphora

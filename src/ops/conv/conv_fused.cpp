@@ -82,24 +82,8 @@ class FusedConvKernel : public Kernel, public PiecewiseConv {
 
   Tensor run_pieces(const Shape& x_shape, const std::vector<TimePiece>& x, const Tensor& w,
                     const Tensor* bias, const std::vector<TimePiece>* sum) override {
-    if (reference_ || attrs_.transpose || post_.reflect_pad || post_.sum != (sum != nullptr) ||
-        w.dtype() != DType::kFloat32 || (bias && bias->dtype() != DType::kFloat32)) {
-      return {};
-    }
-    const ConvGeometry g =
-        resolve_conv_geometry(node_, attrs_, x_shape, w.shape(), bias ? &bias->shape() : nullptr);
-    const auto length = [](const std::vector<TimePiece>& pieces) {
-      int64_t n = 0;
-      for (const TimePiece& piece : pieces) n += piece.length;
-      return n;
-    };
-    if (g.spatial_rank != 1 || length(x) != g.in[0] || (sum && length(*sum) != g.out[0]) ||
-        g.out[0] <= 0) {
-      return {};
-    }
-    Tensor y = Tensor::uninitialized(DType::kFloat32, g.output_shape());
-    if (!fast_.run_pieces(g, x, w, bias, post_, sum, y)) return {};
-    return y;
+    if (reference_) return {};
+    return run_conv_pieces(fast_, node_, attrs_, post_, x_shape, x, w, bias, sum);
   }
 
  private:

@@ -10,28 +10,12 @@
 // has the output's shape (a residual); any shape that broadcasts onto it is accepted.
 #pragma once
 
-#include <vector>
-
 #include "graph/ir.hpp"
 #include "ops/conv/conv_post_ops.hpp"
-#include "ops/conv/conv_tiled.hpp"
 #include "ops/kernel.hpp"
 
 namespace amphora {
 
-// The FusedConv kernel's second entry point, for the streamer, whose X is its retained history
-// and the new chunk, and whose residual may be several chunks: both are read where they lie
-// instead of being joined into one tensor first.
-class PiecewiseConv {
- public:
-  virtual ~PiecewiseConv() = default;
-  // run({X, W, B, Sum}) where X (of `x_shape`, batch 1, unpadded along time) and Sum (when the
-  // node has one: output-shaped) are the pieces joined along time. An empty tensor, having
-  // computed nothing, where no fast path reads pieces: the caller joins them and calls run().
-  virtual Tensor run_pieces(const Shape& x_shape, const std::vector<TimePiece>& x,
-                            const Tensor& w, const Tensor* bias,
-                            const std::vector<TimePiece>* sum) = 0;
-};
 
 // Registers FusedConv and FusedConvTranspose in `registry`; with the other com.amphora ops by
 // register_amphora_domain_ops (ops/amphora_domain.hpp).

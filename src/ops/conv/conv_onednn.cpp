@@ -508,12 +508,9 @@ void OnednnConv::run_tiled(const Plan& plan, const ConvGeometry& g, const Tensor
   const TileSplit& split = plan.tiles;
   const memory bias_memory = bias ? onednn_wrap(plan.bias_plain, *bias) : memory();
   const int64_t out_channels = g.out_channels, out_len = g.out[0];
-  bool failed = false;
-  // Each thread runs whole tiles with its own buffers and stream; oneDNN sees it is inside a
-  // parallel region and runs the primitive on the calling thread only. One tile runs on the
-  // calling thread without a parallel region.
-#pragma omp parallel for schedule(static) if (split.tiles > 1)
-  for (int64_t tile = 0; tile < split.tiles; ++tile) {
+  // One tile's pack, conv and unpack on the calling thread's buffers and stream; false where the
+  // primitive failed.
+  const auto run_tile = [&](int64_t tile) {
     const int64_t t0 = tile * split.tile;
     const memory src(plan.src_blocked, onednn_engine(),
                      onednn_scratch(0, plan.src_blocked.get_size()));
@@ -530,11 +527,26 @@ void OnednnConv::run_tiled(const Plan& plan, const ConvGeometry& g, const Tensor
       plan.primitive.execute(onednn_stream(), args);
       onednn_stream().wait();
     } catch (const dnnl::error&) {
-#pragma omp atomic write
-      failed = true;
-      continue;
+      return false;
     }
     unpack_window(dst_data, out_channels, out_len, t0, split.tile, split.block, y.data<float>());
+    return true;
+  };
+  bool failed = false;
+  if (split.tiles == 1) {
+    // No parallel region at all: inside even an inactive one (`if` false), oneDNN's own
+    // threading would start a nested team on every call, which costs milliseconds.
+    failed = !run_tile(0);
+  } else {
+    // Each thread runs whole tiles; oneDNN sees it is inside a parallel region and runs the
+    // primitive on the calling thread only.
+#pragma omp parallel for schedule(static)
+    for (int64_t tile = 0; tile < split.tiles; ++tile) {
+      if (!run_tile(tile)) {
+#pragma omp atomic write
+        failed = true;
+      }
+    }
   }
   if (failed) fail(ErrorCode::kInternal, "oneDNN conv: a tile's primitive failed to run");
 }
