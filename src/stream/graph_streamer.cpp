@@ -1,9 +1,6 @@
 #include "stream/graph_streamer.hpp"
 
 #include <algorithm>
-#include <chrono>
-#include <cstdio>
-#include <functional>
 #include <deque>
 #include <limits>
 
@@ -557,17 +554,9 @@ void GraphStreamer::State::step_head(size_t i) {
   st.started = st.finished = true;
 }
 
-struct TmpProf { std::map<std::string, double> ms; ~TmpProf() { double tot=0; for (auto& [k, v] : ms) tot += v; for (auto& [k, v] : ms) if (v > tot*0.005) fprintf(stderr, "%8.1f ms %5.1f%% %s\n", v, 100*v/tot, k.c_str()); } };
-static TmpProf tmp_prof;
 void GraphStreamer::State::step_all() {
-  static const bool prof = getenv("TMP_PROF");
   for (size_t i = 0; i < graph->nodes.size(); ++i) {
     if (nodes[i].finished) continue;
-    auto t0 = std::chrono::steady_clock::now();
-    struct Done { std::function<void()> f; ~Done() { f(); } } done{[&] { if (!prof) return;
-      const Node& n = plan->nodes[i].kernel_node;
-      std::string key = n.op_type + " " + (n.inputs.empty() || !streams.count(n.inputs[0]) || streams.at(n.inputs[0]).empty() ? std::string("?") : shape_str(streams.at(n.inputs[0]).like().shape())) + " " + n.get_string("activation", "") + (n.has("dilations") ? fmt::format(" d{}", n.get_ints("dilations")[0]) : "");
-      tmp_prof.ms[key] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(); }};
     switch (plan->nodes[i].role) {
       case Role::kSkip:
         break;
