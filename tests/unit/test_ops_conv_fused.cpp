@@ -232,13 +232,15 @@ TEST(FusedConv, TiledConvMatchesReferenceAcrossTileEdges) {
 
 // The streamer's entry point (PiecewiseConv): X as history + new chunk + end padding and the
 // residual as several chunks, each a part of a larger buffer, on chunks as short as one
-// 16-frame push of HiFi-GAN's first stage (128 samples: one tile per thread), at 1 and 2
-// threads; the result is the reference kernel's on the joined tensors.
+// 16-frame push of HiFi-GAN's first stage (128 samples: one tile per thread) or its conv_pre
+// (16), and on the narrow conv_post, at 1 and 2 threads; the result is the reference kernel's
+// on the joined tensors.
 TEST(FusedConv, PiecewiseConvMatchesReferenceOnJoinedPieces) {
   std::mt19937 rng(16);
   struct Case {
-    int64_t channels, k, dilation, out_len;
+    int64_t channels, out_channels, k, dilation, out_len;
     bool sum;
+    const char* activation;
   };
   // Views of a random [1, C, length + 2 * margin] buffer: the middle `length` samples.
   struct Chunk {
@@ -267,21 +269,24 @@ TEST(FusedConv, PiecewiseConvMatchesReferenceOnJoinedPieces) {
     }
     return out;
   };
-  for (const Case& c : std::vector<Case>{{128, 3, 1, 128, true},
-                                         {128, 7, 12, 128, true},
-                                         {64, 5, 6, 1024, true},
-                                         {32, 7, 3, 4096, false},
-                                         {100, 3, 2, 40, true}}) {
-    const Node node = fused_node(c.k, c.dilation, 0, 0, "", c.sum, "LeakyRelu");
+  for (const Case& c : std::vector<Case>{{128, 128, 3, 1, 128, true, ""},
+                                         {128, 128, 7, 12, 128, true, ""},
+                                         {64, 64, 5, 6, 1024, true, ""},
+                                         {32, 32, 7, 3, 4096, false, ""},
+                                         {100, 100, 3, 2, 40, true, ""},
+                                         {80, 256, 7, 1, 16, false, ""},       // conv_pre: 1 tile
+                                         {32, 1, 7, 1, 4096, false, "Tanh"}})  // narrow_conv
+  {
+    const Node node = fused_node(c.k, c.dilation, 0, 0, c.activation, c.sum, "LeakyRelu");
     const int64_t history = (c.k - 1) * c.dilation, fresh = c.out_len - 3;
     // X: history, the new chunk, three steps of end padding (zeros).
     std::vector<Chunk> x = {chunk(c.channels, history), chunk(c.channels, fresh),
                             {Tensor(), {nullptr, 0, 0, 3}}};
-    std::vector<Chunk> r = {chunk(c.channels, c.out_len / 3),
-                            chunk(c.channels, c.out_len - c.out_len / 3)};
-    Tensor w = random_tensor({c.channels, c.channels, c.k}, rng);
-    Tensor b = random_tensor({c.channels}, rng);
-    const Tensor x_joined = join(x, c.channels), r_joined = join(r, c.channels);
+    std::vector<Chunk> r = {chunk(c.out_channels, c.out_len / 3),
+                            chunk(c.out_channels, c.out_len - c.out_len / 3)};
+    Tensor w = random_tensor({c.out_channels, c.channels, c.k}, rng);
+    Tensor b = random_tensor({c.out_channels}, rng);
+    const Tensor x_joined = join(x, c.channels), r_joined = join(r, c.out_channels);
     std::vector<const Tensor*> inputs = {&x_joined, &w, &b};
     if (c.sum) inputs.push_back(&r_joined);
     const Tensor want = make_kernel(node, true)->run(inputs)[0];
@@ -289,7 +294,7 @@ TEST(FusedConv, PiecewiseConvMatchesReferenceOnJoinedPieces) {
     for (const Chunk& p : x) x_pieces.push_back(p.piece);
     for (const Chunk& p : r) r_pieces.push_back(p.piece);
     for (int threads : {1, 2}) {
-      SCOPED_TRACE(testing::Message() << c.channels << " channels k" << c.k << " d" << c.dilation
+      SCOPED_TRACE(testing::Message() << c.channels << "->" << c.out_channels << " k" << c.k << " d" << c.dilation
                                       << " T" << c.out_len << " threads " << threads);
       omp_set_num_threads(threads);
       auto kernel = make_kernel(node, false);

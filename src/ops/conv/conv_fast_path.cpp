@@ -30,6 +30,17 @@ bool ConvFastPath::run(const ConvGeometry& g, const Tensor& x, const Tensor& w, 
   return onednn_.run(g, x, w, bias, post, residual, y);
 }
 
+bool ConvFastPath::run_pieces(const ConvGeometry& g, const std::vector<TimePiece>& x,
+                              const Tensor& w, const Tensor* bias, const ConvPostOps& post,
+                              const std::vector<TimePiece>* residual, Tensor& y) {
+  if (narrow_conv_applies(g)) {
+    if (residual || post.reflect_pad || g.pad_begin[0] != 0 || g.pad_end[0] != 0) return false;
+    return narrow_conv(g, x, w.data<float>(), bias ? bias->data<float>() : nullptr, post, nullptr,
+                       y.data<float>());
+  }
+  return onednn_.run_pieces(g, x, w, bias, post, residual, y);
+}
+
 Tensor run_conv_pieces(ConvFastPath& fast, const Node& node, const ConvAttrs& attrs,
                        const ConvPostOps& post, const Shape& x_shape,
                        const std::vector<TimePiece>& x, const Tensor& w, const Tensor* bias,

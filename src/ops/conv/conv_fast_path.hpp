@@ -3,6 +3,8 @@
 //   - reflect padding (ConvPostOps::reflect_pad): mirrored while packing X where the problem runs
 //     tiled, otherwise the conv runs unpadded over a reflect-padded copy (conv_reflect_pad.hpp);
 //   - one or two output channels (a vocoder's conv_post): narrow_conv (conv_narrow.hpp);
+//   - a streamed conv's X and residual as pieces (run_pieces): narrow_conv or the tiled conv,
+//     which read them in place; otherwise the streamer joins them and calls run();
 //   - everything else: oneDNN (conv_onednn.hpp), which picks its own layout -- tiled, time
 //     phases, sub-pixel ConvTranspose or the primitive's preferred one.
 // The kernels (conv.cpp, conv_fused.cpp) fall back to the reference loops when run() declines.
@@ -27,11 +29,10 @@ class ConvFastPath {
   bool run(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* bias,
            const ConvPostOps& post, const Tensor* residual, Tensor& y);
   // A streamed conv with X and the residual as pieces along time (OnednnConv::run_pieces).
+  // A narrow conv (one or two outputs, no residual) gathers its tiles from the pieces itself.
   bool run_pieces(const ConvGeometry& g, const std::vector<TimePiece>& x, const Tensor& w,
                   const Tensor* bias, const ConvPostOps& post,
-                  const std::vector<TimePiece>* residual, Tensor& y) {
-    return onednn_.run_pieces(g, x, w, bias, post, residual, y);
-  }
+                  const std::vector<TimePiece>* residual, Tensor& y);
 
  private:
   OnednnConv onednn_;
