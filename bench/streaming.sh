@@ -5,13 +5,15 @@
 #   2. peak RSS streaming 10 s and 10 min of mel (--skip-offline; the input is made per push),
 #      which must agree within 10 %.
 # Prints a markdown table. Run on a quiet machine:  bench/streaming.sh [AMPHORA_BIN]
+# Another HiFi-GAN config from bench/configs:  STREAM_CONFIG=hifigan_v1 bench/streaming.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 AMPHORA="${1:-${AMPHORA_BIN:-build/amphora}}"
-PKG="out/bench-packages/hifigan_v3-stream"
+CONFIG="${STREAM_CONFIG:-hifigan_v3}"
+PKG="out/bench-packages/$CONFIG-stream"
 if [ ! -f "$PKG/amphora.json" ]; then
   scripts/bin/amphora-export vocoder --family hifigan --random-init --seed 0 \
-    --config bench/configs/hifigan_v3.json --formats onnx --output "$PKG" --force --quiet
+    --config "bench/configs/$CONFIG.json" --formats onnx --output "$PKG" --force --quiet
 fi
 field() { .venv/bin/python -c "import json,sys; print(round(json.load(open('$1'))['$2'], 3))"; }
 TMP="$(mktemp -d)"

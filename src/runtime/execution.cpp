@@ -42,8 +42,13 @@ std::unique_ptr<Kernel> create_kernel(const Graph& graph, const Node& node,
 
 std::vector<Tensor> run_node(Kernel& kernel, const Node& node,
                              const std::vector<const Tensor*>& inputs, const char* context) {
+  return run_named(node, [&] { return kernel.run(inputs); }, context);
+}
+
+std::vector<Tensor> run_named(const Node& node, const std::function<std::vector<Tensor>()>& compute,
+                              const char* context) {
   try {
-    return kernel.run(inputs);
+    return compute();
   } catch (const Error& e) {
     rethrow_naming(e.code(), e.what(), node, context);
   } catch (const std::bad_alloc&) {

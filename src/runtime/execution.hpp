@@ -15,6 +15,7 @@
 //   5. run        run_node for each node, in order
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -38,6 +39,11 @@ std::unique_ptr<Kernel> create_kernel(const Graph& graph, const Node& node,
 // ("streaming", "probing for streaming") when given.
 std::vector<Tensor> run_node(Kernel& kernel, const Node& node,
                              const std::vector<const Tensor*>& inputs, const char* context = "");
+
+// The same for another entry point of a node's kernel (the streamer's PiecewiseConv): errors
+// from `compute` are named as run_node names them.
+std::vector<Tensor> run_named(const Node& node, const std::function<std::vector<Tensor>()>& compute,
+                              const char* context = "");
 
 // Intra-op threads for the parallel regions that follow on this thread; 0 keeps the default.
 void use_threads(int threads);

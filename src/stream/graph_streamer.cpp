@@ -4,6 +4,7 @@
 #include <deque>
 #include <limits>
 
+#include "ops/conv/conv_fast_path.hpp"
 #include "runtime/execution.hpp"
 #include "stream/time_slices.hpp"
 
@@ -96,6 +97,7 @@ struct Buffer {
 
 struct NodeState {
   std::unique_ptr<Kernel> kernel;
+  PiecewiseConv* piecewise = nullptr;  // kConv: the kernel, where it reads X as pieces
   std::vector<int> readers;  // per input slot: reader id in its buffer, -1 if not streamed
   int64_t done = 0;          // steps consumed (or, for Conv, outputs made)
   bool started = false;      // Pad/TimeConcat prefix emitted; head value taken
@@ -157,6 +159,9 @@ struct GraphStreamer::State {
     }
     return true;
   }
+
+  Tensor run_piecewise(size_t index, int64_t lo, int64_t hi, const std::vector<const Tensor*>& args,
+                       const Buffer* sum, int64_t outputs);
 
   Buffer& input(size_t index, size_t slot) { return streams.at(graph->nodes[index].inputs[slot]); }
   void need(size_t index, size_t slot, int64_t from) {
@@ -226,19 +231,24 @@ void GraphStreamer::State::step_conv(size_t i) {
   if (outputs > st.done) {
     const int64_t lo = st.done * np.stride - np.pad_begin;
     const int64_t hi = (outputs - 1) * np.stride - np.pad_begin + taps + 1;
-    // Steps outside the input are the conv's zero padding (the end padding only once the
-    // input has ended, by `reach` above).
-    Tensor window = x.view(lo, hi, /*zeros_outside=*/true);
     std::vector<Tensor> cut;
     std::vector<const Tensor*> args;
     if (!gather_args(i, -1, -1, cut, args)) return;
-    args[0] = &window;
-    Tensor sum;
-    if (streamed_sum) {
-      sum = input(i, 3).view(st.done, outputs);
-      args[3] = &sum;
+    // Steps outside the input are the conv's zero padding (the end padding only once the
+    // input has ended, by `reach` above). The kernel reads the window (history and new steps)
+    // and the residual as the pieces they are kept in where it can; otherwise they are joined.
+    Tensor y = run_piecewise(i, lo, hi, args, streamed_sum ? &input(i, 3) : nullptr, outputs);
+    if (y.empty()) {
+      Tensor window = x.view(lo, hi, /*zeros_outside=*/true);
+      args[0] = &window;
+      Tensor sum;
+      if (streamed_sum) {
+        sum = input(i, 3).view(st.done, outputs);
+        args[3] = &sum;
+      }
+      y = run_kernel(i, args).at(0);
     }
-    emit(i, run_kernel(i, args).at(0));
+    emit(i, y);
     st.done = outputs;
     need(i, 0, std::max<int64_t>(0, outputs * np.stride - np.pad_begin));
     if (streamed_sum) need(i, 3, outputs);
@@ -246,6 +256,50 @@ void GraphStreamer::State::step_conv(size_t i) {
   if (x.finished && outputs == st.done && (!streamed_sum || input(i, 3).finished)) {
     finish_outputs(i);
   }
+}
+
+namespace {
+
+// The spans of a float32 [1, C, T] stream as the conv kernels' pieces; false for other streams.
+bool as_pieces(const Buffer& buffer, const std::vector<AxisSpan>& spans,
+               std::vector<TimePiece>& pieces) {
+  const Tensor& like = buffer.like();
+  if (buffer.axis != 2 || like.rank() != 3 || like.dim(0) != 1 ||
+      like.dtype() != DType::kFloat32) {
+    return false;
+  }
+  pieces.clear();
+  for (const AxisSpan& span : spans) {
+    pieces.push_back({span.source ? span.source->data<float>() : nullptr,
+                      span.source ? span.source->dim(2) : 0, span.start, span.length});
+  }
+  return true;
+}
+
+}  // namespace
+
+// Conv node `index` over input steps [lo, hi) (zeros outside the input) with the residual `sum`
+// for its outputs [done, outputs), read in place by its PiecewiseConv; empty where it declines.
+Tensor GraphStreamer::State::run_piecewise(size_t index, int64_t lo, int64_t hi,
+                                           const std::vector<const Tensor*>& args,
+                                           const Buffer* sum, int64_t outputs) {
+  NodeState& st = nodes[index];
+  const Buffer& x = input(index, 0);
+  std::vector<TimePiece> x_pieces, sum_pieces;
+  if (!st.piecewise || !args[1] || !as_pieces(x, x.spans(lo, hi, true), x_pieces) ||
+      (sum && !as_pieces(*sum, sum->spans(st.done, outputs), sum_pieces))) {
+    return {};
+  }
+  const Shape x_shape{1, x.like().dim(1), hi - lo};
+  const Tensor* bias = args.size() > 2 ? args[2] : nullptr;
+  return run_named(
+             graph->nodes[index],
+             [&] {
+               return std::vector<Tensor>{st.piecewise->run_pieces(
+                   x_shape, x_pieces, *args[1], bias, sum ? &sum_pieces : nullptr)};
+             },
+             "streaming")
+      .at(0);
 }
 
 // Adds `add` ([N, C, length]) into columns [column, column + length) of `acc` ([N, C, width]).
@@ -581,6 +635,7 @@ GraphStreamer::GraphStreamer(std::shared_ptr<const Graph> graph,
     if (np.role == Role::kSkip) continue;
     st.kernel =
         !pooled.empty() ? std::move(pooled[i]) : create_kernel(*s.graph, np.kernel_node, options);
+    if (np.role == Role::kConv) st.piecewise = dynamic_cast<PiecewiseConv*>(st.kernel.get());
     for (const std::string& name : s.graph->nodes[i].inputs) {
       auto it = s.streams.find(name);
       st.readers.push_back(it == s.streams.end() ? -1 : it->second.add_reader());

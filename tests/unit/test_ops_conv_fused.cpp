@@ -2,12 +2,14 @@
 // phases, long convs run tile by tile, narrow convs, reflect padding -- against the plain
 // reference kernels, on random shapes.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <array>
 #include <cmath>
 #include <random>
 
 #include "ops/amphora_domain.hpp"
+#include "ops/conv/conv_fast_path.hpp"
 #include "ops/conv/conv_phases.hpp"
 #include "ops/conv/conv_reference.hpp"
 #include "ops/conv/conv_tiled.hpp"
@@ -226,6 +228,85 @@ TEST(FusedConv, TiledConvMatchesReferenceAcrossTileEdges) {
     EXPECT_LE(max_abs_diff(got, want), 2e-4f * std::sqrt(static_cast<float>(c.in_ch * c.k)));
     EXPECT_EQ(max_abs_diff(fast->run(inputs)[0], got), 0.0f);
   }
+}
+
+// The streamer's entry point (PiecewiseConv): X as history + new chunk + end padding and the
+// residual as several chunks, each a part of a larger buffer, on chunks as short as one
+// 16-frame push of HiFi-GAN's first stage (128 samples: one tile per thread) or its conv_pre
+// (16), and on the narrow conv_post, at 1 and 2 threads; the result is the reference kernel's
+// on the joined tensors.
+TEST(FusedConv, PiecewiseConvMatchesReferenceOnJoinedPieces) {
+  std::mt19937 rng(16);
+  struct Case {
+    int64_t channels, out_channels, k, dilation, out_len;
+    bool sum;
+    const char* activation;
+  };
+  // Views of a random [1, C, length + 2 * margin] buffer: the middle `length` samples.
+  struct Chunk {
+    Tensor data;
+    TimePiece piece;
+  };
+  const auto chunk = [&rng](int64_t channels, int64_t length) {
+    const int64_t margin = 5;
+    Chunk c{random_tensor({1, channels, length + 2 * margin}, rng), {}};
+    c.piece = {c.data.data<float>(), length + 2 * margin, margin, length};
+    return c;
+  };
+  const auto join = [](const std::vector<Chunk>& chunks, int64_t channels) {
+    int64_t length = 0;
+    for (const Chunk& c : chunks) length += c.piece.length;
+    Tensor out(DType::kFloat32, {1, channels, length});
+    int64_t at = 0;
+    for (const Chunk& c : chunks) {
+      for (int64_t ch = 0; ch < channels; ++ch) {
+        for (int64_t t = 0; t < c.piece.length; ++t) {
+          out.data<float>()[ch * length + at + t] =
+              c.piece.rows ? c.piece.rows[ch * c.piece.row_length + c.piece.start + t] : 0.0f;
+        }
+      }
+      at += c.piece.length;
+    }
+    return out;
+  };
+  for (const Case& c : std::vector<Case>{{128, 128, 3, 1, 128, true, ""},
+                                         {128, 128, 7, 12, 128, true, ""},
+                                         {64, 64, 5, 6, 1024, true, ""},
+                                         {32, 32, 7, 3, 4096, false, ""},
+                                         {100, 100, 3, 2, 40, true, ""},
+                                         {80, 256, 7, 1, 16, false, ""},       // conv_pre: 1 tile
+                                         {32, 1, 7, 1, 4096, false, "Tanh"}})  // narrow_conv
+  {
+    const Node node = fused_node(c.k, c.dilation, 0, 0, c.activation, c.sum, "LeakyRelu");
+    const int64_t history = (c.k - 1) * c.dilation, fresh = c.out_len - 3;
+    // X: history, the new chunk, three steps of end padding (zeros).
+    std::vector<Chunk> x = {chunk(c.channels, history), chunk(c.channels, fresh),
+                            {Tensor(), {nullptr, 0, 0, 3}}};
+    std::vector<Chunk> r = {chunk(c.out_channels, c.out_len / 3),
+                            chunk(c.out_channels, c.out_len - c.out_len / 3)};
+    Tensor w = random_tensor({c.out_channels, c.channels, c.k}, rng);
+    Tensor b = random_tensor({c.out_channels}, rng);
+    const Tensor x_joined = join(x, c.channels), r_joined = join(r, c.out_channels);
+    std::vector<const Tensor*> inputs = {&x_joined, &w, &b};
+    if (c.sum) inputs.push_back(&r_joined);
+    const Tensor want = make_kernel(node, true)->run(inputs)[0];
+    std::vector<TimePiece> x_pieces, r_pieces;
+    for (const Chunk& p : x) x_pieces.push_back(p.piece);
+    for (const Chunk& p : r) r_pieces.push_back(p.piece);
+    for (int threads : {1, 2}) {
+      SCOPED_TRACE(testing::Message() << c.channels << "->" << c.out_channels << " k" << c.k << " d" << c.dilation
+                                      << " T" << c.out_len << " threads " << threads);
+      omp_set_num_threads(threads);
+      auto kernel = make_kernel(node, false);
+      auto* piecewise = dynamic_cast<PiecewiseConv*>(kernel.get());
+      ASSERT_NE(piecewise, nullptr);
+      const Tensor got = piecewise->run_pieces(x_joined.shape(), x_pieces, w, &b,
+                                               c.sum ? &r_pieces : nullptr);
+      ASSERT_FALSE(got.empty()) << "the tiled path should take it";
+      EXPECT_LE(max_abs_diff(got, want), 2e-4f * std::sqrt(static_cast<float>(c.channels * c.k)));
+    }
+  }
+  omp_set_num_threads(omp_get_num_procs());
 }
 
 // pad_mode "reflect": the tiled path mirrors X while packing, the others (wide, narrow, short)

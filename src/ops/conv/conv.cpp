@@ -10,7 +10,7 @@
 namespace amphora {
 namespace {
 
-class ConvKernel : public Kernel {
+class ConvKernel : public Kernel, public PiecewiseConv {
  public:
   ConvKernel(const Node& node, bool transpose, const KernelOptions& options)
       : node_(node), attrs_(ConvAttrs::parse(node, transpose)), reference_(options.reference) {}
@@ -39,6 +39,12 @@ class ConvKernel : public Kernel {
       conv_reference(g, x.data<float>(), w.data<float>(), b, y.data<float>());
     }
     return {y};
+  }
+
+  Tensor run_pieces(const Shape& x_shape, const std::vector<TimePiece>& x, const Tensor& w,
+                    const Tensor* bias, const std::vector<TimePiece>* sum) override {
+    if (reference_) return {};
+    return run_conv_pieces(fast_, node_, attrs_, ConvPostOps{}, x_shape, x, w, bias, sum);
   }
 
  private:

@@ -30,4 +30,39 @@ bool ConvFastPath::run(const ConvGeometry& g, const Tensor& x, const Tensor& w, 
   return onednn_.run(g, x, w, bias, post, residual, y);
 }
 
+bool ConvFastPath::run_pieces(const ConvGeometry& g, const std::vector<TimePiece>& x,
+                              const Tensor& w, const Tensor* bias, const ConvPostOps& post,
+                              const std::vector<TimePiece>* residual, Tensor& y) {
+  if (narrow_conv_applies(g)) {
+    if (residual || post.reflect_pad || g.pad_begin[0] != 0 || g.pad_end[0] != 0) return false;
+    return narrow_conv(g, x, w.data<float>(), bias ? bias->data<float>() : nullptr, post, nullptr,
+                       y.data<float>());
+  }
+  return onednn_.run_pieces(g, x, w, bias, post, residual, y);
+}
+
+Tensor run_conv_pieces(ConvFastPath& fast, const Node& node, const ConvAttrs& attrs,
+                       const ConvPostOps& post, const Shape& x_shape,
+                       const std::vector<TimePiece>& x, const Tensor& w, const Tensor* bias,
+                       const std::vector<TimePiece>* sum) {
+  if (attrs.transpose || post.reflect_pad || post.sum != (sum != nullptr) ||
+      w.dtype() != DType::kFloat32 || (bias && bias->dtype() != DType::kFloat32)) {
+    return {};
+  }
+  const ConvGeometry g =
+      resolve_conv_geometry(node, attrs, x_shape, w.shape(), bias ? &bias->shape() : nullptr);
+  const auto length = [](const std::vector<TimePiece>& pieces) {
+    int64_t n = 0;
+    for (const TimePiece& piece : pieces) n += piece.length;
+    return n;
+  };
+  if (g.spatial_rank != 1 || length(x) != g.in[0] || (sum && length(*sum) != g.out[0]) ||
+      g.out[0] <= 0) {
+    return {};
+  }
+  Tensor y = Tensor::uninitialized(DType::kFloat32, g.output_shape());
+  if (!fast.run_pieces(g, x, w, bias, post, sum, y)) return {};
+  return y;
+}
+
 }  // namespace amphora

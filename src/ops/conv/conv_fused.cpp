@@ -29,7 +29,7 @@ Node broadcast_add_node(const Node& fused) {
   return add;
 }
 
-class FusedConvKernel : public Kernel {
+class FusedConvKernel : public Kernel, public PiecewiseConv {
  public:
   FusedConvKernel(const Node& node, bool transpose, const KernelOptions& options)
       : node_(node),
@@ -78,6 +78,12 @@ class FusedConvKernel : public Kernel {
     }
     if (residual && !exact_sum) return broadcast_add_->run({&y, residual});
     return {y};
+  }
+
+  Tensor run_pieces(const Shape& x_shape, const std::vector<TimePiece>& x, const Tensor& w,
+                    const Tensor* bias, const std::vector<TimePiece>* sum) override {
+    if (reference_) return {};
+    return run_conv_pieces(fast_, node_, attrs_, post_, x_shape, x, w, bias, sum);
   }
 
  private:

@@ -16,6 +16,7 @@
 
 namespace amphora {
 
+
 // Registers FusedConv and FusedConvTranspose in `registry`; with the other com.amphora ops by
 // register_amphora_domain_ops (ops/amphora_domain.hpp).
 void register_fused_conv_ops(OpRegistry& registry);

@@ -23,8 +23,13 @@ bool narrow_conv_applies(const ConvGeometry& g) {
 
 bool narrow_conv(const ConvGeometry& g, const float* x, const float* w, const float* bias,
                  const ConvPostOps& post, const float* residual, float* y) {
+  return narrow_conv(g, {{x, g.in[0], 0, g.in[0]}}, w, bias, post, residual, y);
+}
+
+bool narrow_conv(const ConvGeometry& g, const std::vector<TimePiece>& x, const float* w,
+                 const float* bias, const ConvPostOps& post, const float* residual, float* y) {
   if (!narrow_conv_applies(g)) return false;
-  const int64_t in_len = g.in[0], out_len = g.out[0], k = g.kernel[0], d = g.dilations[0];
+  const int64_t out_len = g.out[0], k = g.kernel[0], d = g.dilations[0];
   const int64_t pad = g.pad_begin[0], channels = g.in_channels;
   const int64_t span = (k - 1) * d + 1, tiles = (out_len + kTile - 1) / kTile;
   const float slope = post.input_activation ? post.input_slope : 1.0f;
@@ -38,14 +43,30 @@ bool narrow_conv(const ConvGeometry& g, const float* x, const float* w, const fl
       thread_local std::vector<float> window;
       window.resize(static_cast<size_t>(channels * width));
       const int64_t first = t0 - pad;  // input sample of window[0]
-      const int64_t lo = std::clamp<int64_t>(-first, 0, width);
-      const int64_t hi = std::clamp<int64_t>(in_len - first, lo, width);
-      for (int64_t c = 0; c < channels; ++c) {
-        float* out = window.data() + c * width;  // out[i] is input sample first + i
-        std::fill(out, out + lo, 0.0f);
-        leaky_relu_row(x + c * in_len + first + lo, out + lo, hi - lo, slope);
-        std::fill(out + hi, out + width, 0.0f);
+      // window[c * width + i] is input sample first + i: from the pieces where they reach, zero
+      // elsewhere (padding, null pieces).
+      const auto zero = [&](int64_t from, int64_t to) {
+        for (int64_t c = 0; c < channels; ++c) {
+          std::fill(window.data() + c * width + from, window.data() + c * width + to, 0.0f);
+        }
+      };
+      int64_t begin = 0, done = 0;  // input sample where the piece starts; window filled to
+      for (const TimePiece& piece : x) {
+        const int64_t lo = std::clamp<int64_t>(begin - first, done, width);
+        const int64_t hi = std::clamp<int64_t>(begin + piece.length - first, lo, width);
+        zero(done, lo);
+        if (piece.rows) {
+          for (int64_t c = 0; c < channels; ++c) {
+            leaky_relu_row(piece.rows + c * piece.row_length + piece.start + first + lo - begin,
+                           window.data() + c * width + lo, hi - lo, slope);
+          }
+        } else {
+          zero(lo, hi);
+        }
+        done = hi;
+        begin += piece.length;
       }
+      zero(done, width);
       // 64 outputs at a time in eight AVX2 accumulators: per tap one broadcast weight and eight
       // loads, no stores until the block is done.
       alignas(32) float acc[kTile];

@@ -7,9 +7,11 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "ops/conv/conv_attrs.hpp"
 #include "ops/conv/conv_post_ops.hpp"
+#include "ops/conv/conv_tiled.hpp"
 
 namespace amphora {
 
@@ -19,5 +21,9 @@ bool narrow_conv_applies(const ConvGeometry& g);
 // Returns false (nothing written) for problems narrow_conv_applies() turns down.
 bool narrow_conv(const ConvGeometry& g, const float* x, const float* w, const float* bias,
                  const ConvPostOps& post, const float* residual, float* y);
+// The same with X given as the pieces that make it along time (a streamed conv's history and
+// new chunk, conv_tiled.hpp), gathered straight into each tile's window.
+bool narrow_conv(const ConvGeometry& g, const std::vector<TimePiece>& x, const float* w,
+                 const float* bias, const ConvPostOps& post, const float* residual, float* y);
 
 }  // namespace amphora

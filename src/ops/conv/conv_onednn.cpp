@@ -157,9 +157,9 @@ dnnl::primitive reorder_between(const memory::desc& from, const memory::desc& to
 
 }  // namespace
 
-OnednnConv::Plan* OnednnConv::plan_for(const ConvGeometry& g, const Tensor& x, const Tensor& w,
-                                       bool has_bias, const ConvPostOps& post) {
-  std::vector<int64_t> key = x.shape();
+OnednnConv::Plan* OnednnConv::plan_for(const ConvGeometry& g, const Shape& input_shape, const Tensor& w,
+                                       bool has_bias, const ConvPostOps& post, bool streamed) {
+  std::vector<int64_t> key = input_shape;
   key.insert(key.end(), w.shape().begin(), w.shape().end());
   // The padding too: a reflect-padded conv runs its unpadded self on a padded copy of X, whose
   // shape another input of the same node may have.
@@ -168,6 +168,7 @@ OnednnConv::Plan* OnednnConv::plan_for(const ConvGeometry& g, const Tensor& x, c
   key.push_back(has_bias ? 1 : 0);
   key.push_back(static_cast<int64_t>(post.activation));
   key.push_back(post.sum ? 1 : 0);
+  key.push_back(streamed ? 1 : 0);
   // The input activation is not part of the primitive (it is applied while packing X).
   const auto same_primitive = [&post](const ConvPostOps& other) {
     return other.activation == post.activation && other.alpha == post.alpha &&
@@ -185,8 +186,14 @@ OnednnConv::Plan* OnednnConv::plan_for(const ConvGeometry& g, const Tensor& x, c
   for (int64_t p : g.pad_begin) {
     if (p < 0) return &plan;  // oneDNN has no negative left padding; reference handles it
   }
-  if (TileSplit split = split_into_tiles(g, onednn_has_avx512() ? 16 : 8);
-      split.valid && plan_tiled(plan, split, has_bias)) {
+  const int64_t block = onednn_has_avx512() ? 16 : 8;
+  if (streamed) {  // tiled or nothing: run_pieces() reads X and the residual as pieces
+    if (TileSplit split = split_into_tiles(g, block, kStreamedMinTile, 1); split.valid) {
+      plan_tiled(plan, split, has_bias);
+    }
+    return &plan;
+  }
+  if (TileSplit split = split_into_tiles(g, block); split.valid && plan_tiled(plan, split, has_bias)) {
     return &plan;
   }
   if (PhaseSplit split = split_into_phases(g); split.valid && plan_phases(plan, split, has_bias)) {
@@ -351,7 +358,7 @@ void OnednnConv::bind_weights(Plan& plan, const Tensor& w) {
 
 bool OnednnConv::mirrors_reflect_padding(const ConvGeometry& g, const Tensor& x, const Tensor& w,
                                          bool has_bias, const ConvPostOps& post) {
-  return plan_for(g, x, w, has_bias, post)->tiles.valid;
+  return plan_for(g, x.shape(), w, has_bias, post, false)->tiles.valid;
 }
 
 bool OnednnConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* bias,
@@ -371,7 +378,7 @@ bool OnednnConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w, co
     apply_input_slope(input.data<float>(), copy.data<float>(), input.numel(), post.input_slope);
     return copy;
   };
-  Plan* plan = plan_for(g, x, w, bias != nullptr, post);
+  Plan* plan = plan_for(g, x.shape(), w, bias != nullptr, post, false);
   if (post.reflect_pad && !plan->tiles.valid) {
     fail(ErrorCode::kInternal,
          "oneDNN conv: only the tiled layout mirrors reflect padding; pad X first (ConvFastPath)");
@@ -379,7 +386,19 @@ bool OnednnConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w, co
   if (!plan->supported) return false;
   if (plan->weights_source.raw() != w.raw()) bind_weights(*plan, w);
   if (plan->tiles.valid) {
-    run_tiled(*plan, g, x, bias, post, residual, y);
+    const float input_slope = post.input_activation ? post.input_slope : 1.0f;
+    const TimePadding outside = post.reflect_pad ? TimePadding::kReflect : TimePadding::kZeros;
+    const TileSplit& split = plan->tiles;
+    run_tiled(
+        *plan, g, bias,
+        [&](int64_t t0, float* packed) {
+          pack_window(x.data<float>(), g.in_channels, g.in[0], t0 - g.pad_begin[0], split.window,
+                      split.block, packed, input_slope, outside);
+        },
+        residual ? [&](int64_t t0, float* packed) {
+          pack_window(residual->data<float>(), g.out_channels, g.out[0], t0, split.tile,
+                      split.block, packed);
+        } : TilePacker(), y);
     return true;
   }
   if (plan->split.valid) {
@@ -461,32 +480,46 @@ void OnednnConv::run_phases(const Plan& plan, const ConvGeometry& g, const Tenso
                 split.phases, split.out_len, y.data<float>());
 }
 
-void OnednnConv::run_tiled(const Plan& plan, const ConvGeometry& g, const Tensor& x,
-                           const Tensor* bias, const ConvPostOps& post, const Tensor* residual,
-                           Tensor& y) {
-  const TileSplit& split = plan.tiles;
+bool OnednnConv::run_pieces(const ConvGeometry& g, const std::vector<TimePiece>& x,
+                            const Tensor& w, const Tensor* bias, const ConvPostOps& post,
+                            const std::vector<TimePiece>* residual, Tensor& y) {
+  if (post.sum != (residual != nullptr) || post.reflect_pad || g.batch != 1 ||
+      g.spatial_rank != 1 || g.pad_begin[0] != 0 || g.pad_end[0] != 0) {
+    return false;
+  }
+  Plan* plan = plan_for(g, {g.batch, g.in_channels, g.in[0]}, w, bias != nullptr, post, true);
+  if (!plan->supported || !plan->tiles.valid) return false;
+  if (plan->weights_source.raw() != w.raw()) bind_weights(*plan, w);
   const float input_slope = post.input_activation ? post.input_slope : 1.0f;
-  const TimePadding outside = post.reflect_pad ? TimePadding::kReflect : TimePadding::kZeros;
+  const TileSplit& split = plan->tiles;
+  run_tiled(
+      *plan, g, bias,
+      [&](int64_t t0, float* packed) {
+        pack_window_pieces(x, g.in_channels, t0, split.window, split.block, packed, input_slope);
+      },
+      residual ? [&](int64_t t0, float* packed) {
+        pack_window_pieces(*residual, g.out_channels, t0, split.tile, split.block, packed);
+      } : TilePacker(), y);
+  return true;
+}
+
+void OnednnConv::run_tiled(const Plan& plan, const ConvGeometry& g, const Tensor* bias,
+                           const TilePacker& pack_x, const TilePacker& pack_residual, Tensor& y) {
+  const TileSplit& split = plan.tiles;
   const memory bias_memory = bias ? onednn_wrap(plan.bias_plain, *bias) : memory();
-  const int64_t in_channels = g.in_channels, in_len = g.in[0];
   const int64_t out_channels = g.out_channels, out_len = g.out[0];
-  bool failed = false;
-  // Each thread runs whole tiles with its own buffers and stream; oneDNN sees it is inside a
-  // parallel region and runs the primitive on the calling thread only.
-#pragma omp parallel for schedule(static)
-  for (int64_t tile = 0; tile < split.tiles; ++tile) {
+  // One tile's pack, conv and unpack on the calling thread's buffers and stream; false where the
+  // primitive failed.
+  const auto run_tile = [&](int64_t tile) {
     const int64_t t0 = tile * split.tile;
     const memory src(plan.src_blocked, onednn_engine(),
                      onednn_scratch(0, plan.src_blocked.get_size()));
     const memory dst(plan.dst_blocked, onednn_engine(),
                      onednn_scratch(1, plan.dst_blocked.get_size()));
     auto* dst_data = static_cast<float*>(dst.get_data_handle());
-    pack_window(x.data<float>(), in_channels, in_len, t0 - g.pad_begin[0], split.window,
-                split.block, static_cast<float*>(src.get_data_handle()), input_slope, outside);
-    if (residual) {  // the sum post-op accumulates into dst, so dst starts as the residual
-      pack_window(residual->data<float>(), out_channels, out_len, t0, split.tile, split.block,
-                  dst_data);
-    }
+    pack_x(t0, static_cast<float*>(src.get_data_handle()));
+    // the sum post-op accumulates into dst, so dst starts as the residual
+    if (pack_residual) pack_residual(t0, dst_data);
     std::unordered_map<int, memory> args{
         {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, plan.weights}, {DNNL_ARG_DST, dst}};
     if (bias) args[DNNL_ARG_BIAS] = bias_memory;
@@ -494,11 +527,26 @@ void OnednnConv::run_tiled(const Plan& plan, const ConvGeometry& g, const Tensor
       plan.primitive.execute(onednn_stream(), args);
       onednn_stream().wait();
     } catch (const dnnl::error&) {
-#pragma omp atomic write
-      failed = true;
-      continue;
+      return false;
     }
     unpack_window(dst_data, out_channels, out_len, t0, split.tile, split.block, y.data<float>());
+    return true;
+  };
+  bool failed = false;
+  if (split.tiles == 1) {
+    // No parallel region at all: inside even an inactive one (`if` false), oneDNN's own
+    // threading would start a nested team on every call, which costs milliseconds.
+    failed = !run_tile(0);
+  } else {
+    // Each thread runs whole tiles; oneDNN sees it is inside a parallel region and runs the
+    // primitive on the calling thread only.
+#pragma omp parallel for schedule(static)
+    for (int64_t tile = 0; tile < split.tiles; ++tile) {
+      if (!run_tile(tile)) {
+#pragma omp atomic write
+        failed = true;
+      }
+    }
   }
   if (failed) fail(ErrorCode::kInternal, "oneDNN conv: a tile's primitive failed to run");
 }

@@ -14,6 +14,7 @@
 // over memory.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <vector>
@@ -27,6 +28,11 @@ namespace amphora {
 struct PhaseSplit;
 struct SubpixelSplit;
 struct TileSplit;
+struct TimePiece;
+
+// The shortest tile run_pieces() splits a streamed chunk into (a 16-frame push of HiFi-GAN's
+// first stage is 128 samples: one tile per thread).
+inline constexpr int64_t kStreamedMinTile = 16;
 
 class OnednnConv {
  public:
@@ -51,12 +57,20 @@ class OnednnConv {
   // packs X that way. Plans the problem as run() would (the plan is cached for it).
   bool mirrors_reflect_padding(const ConvGeometry& g, const Tensor& x, const Tensor& w,
                                bool has_bias, const ConvPostOps& post);
+  // A streamed conv: X ([1, C_in, g.in]) and the residual (with post.sum) given as the pieces
+  // that make them along time, packed tile by tile where they lie (conv_tiled.hpp), with tiles
+  // down to kStreamedMinTile samples. Returns false, having written nothing, where the problem
+  // does not run tiled (unpadded 1-D only); the caller then joins the pieces and calls run().
+  bool run_pieces(const ConvGeometry& g, const std::vector<TimePiece>& x, const Tensor& w,
+                  const Tensor* bias, const ConvPostOps& post,
+                  const std::vector<TimePiece>* residual, Tensor& y);
 
  private:
   struct Plan;
   struct PackedWeights;
-  Plan* plan_for(const ConvGeometry& g, const Tensor& x, const Tensor& w, bool has_bias,
-                 const ConvPostOps& post);
+  // `streamed`: the plan run_pieces() uses, tiled or unsupported.
+  Plan* plan_for(const ConvGeometry& g, const Shape& x_shape, const Tensor& w, bool has_bias,
+                 const ConvPostOps& post, bool streamed);
   // Points plan's weights at a packed copy of w in the primitive's layout, packing it when this
   // buffer has not been seen in that layout yet.
   void bind_weights(Plan& plan, const Tensor& w);
@@ -66,9 +80,10 @@ class OnednnConv {
                                   const ConvPostOps& post);
   // A long conv with few channels, one time tile per thread at a time (conv_tiled.hpp).
   static bool plan_tiled(Plan& plan, const TileSplit& split, bool has_bias);
-  static void run_tiled(const Plan& plan, const ConvGeometry& g, const Tensor& x,
-                        const Tensor* bias, const ConvPostOps& post, const Tensor* residual,
-                        Tensor& y);
+  // Fills one tile's packed window of X (or its residual) from output sample t0 on.
+  using TilePacker = std::function<void(int64_t t0, float* packed)>;
+  static void run_tiled(const Plan& plan, const ConvGeometry& g, const Tensor* bias,
+                        const TilePacker& pack_x, const TilePacker& pack_residual, Tensor& y);
   static void run_phases(const Plan& plan, const ConvGeometry& g, const Tensor& x,
                          const Tensor* bias, float input_slope, const Tensor* residual, Tensor& y);
   // ConvTranspose as one stacked conv over its output phases (deconv_subpixel.hpp).

@@ -15,7 +15,7 @@ constexpr int64_t kLanes = 8;  // AVX2 floats: one 8x8 transpose covers 8 channe
 // The packed window and tile of one thread (input + output floats) aim at this size, so that
 // both stay in the core's L2 next to the weights.
 constexpr int64_t kTileFloats = 96 * 1024;
-constexpr int64_t kMinTile = 256, kMaxTile = 4096;
+constexpr int64_t kMaxTile = 4096;
 
 float activate(float v, float slope) { return v >= 0.0f ? v : v * slope; }
 
@@ -44,7 +44,8 @@ int64_t source_sample(int64_t t, int64_t length, TimePadding outside) {
 
 }  // namespace
 
-TileSplit split_into_tiles(const ConvGeometry& g, int64_t block) {
+TileSplit split_into_tiles(const ConvGeometry& g, int64_t block, int64_t min_tile,
+                           int64_t min_tiles) {
   TileSplit s;
   if (g.transpose || g.spatial_rank != 1 || g.batch != 1 || g.group != 1 || g.strides[0] != 1) {
     return s;
@@ -57,12 +58,12 @@ TileSplit split_into_tiles(const ConvGeometry& g, int64_t block) {
   s.block = block;
   // As many tiles for every thread (a streamed chunk may be only a few tiles long: 3 tiles on 2
   // threads would leave one idle a third of the time), each as long as fits next to the weights
-  // and no shorter than kMinTile; the last one computes past the end by less than 16 samples.
+  // and no shorter than min_tile; the last one computes past the end by less than 16 samples.
   const int64_t out_len = g.out[0], threads = std::max(1, omp_get_max_threads());
   const int64_t longest = std::clamp<int64_t>(kTileFloats / channels / 64 * 64, kMinTile, kMaxTile);
   s.tiles = ceil_div(ceil_div(out_len, longest), threads) * threads;
-  if (ceil_div(out_len, s.tiles) < kMinTile) s.tiles = out_len / kMinTile;
-  if (s.tiles < 2) return s;
+  if (ceil_div(out_len, s.tiles) < min_tile) s.tiles = out_len / min_tile;
+  if (s.tiles < std::max<int64_t>(min_tiles, 1)) return s;
   s.tile = ceil_div(ceil_div(out_len, s.tiles), 16) * 16;
   s.tiles = ceil_div(out_len, s.tile);
   const int64_t span = (g.kernel[0] - 1) * g.dilations[0] + 1;
@@ -107,12 +108,15 @@ void unpack_window_reference(const float* packed, int64_t channels, int64_t leng
   }
 }
 
+namespace {
+
+// pack_window's loop over `width` samples, written into a packed window `pitch` samples wide
+// (packed points at the first of them): a window is packed whole, or a piece at a time.
 // Both directions walk one group of 8 channel rows (rows_valid of which exist) at a time and
 // take the samples inside the row eight at a time through an 8x8 transpose; the window's samples
 // outside the row (zeros or mirrored), and the row's last < 8, go through the checked scalar loop.
-void pack_window(const float* x, int64_t channels, int64_t length, int64_t begin, int64_t width,
-                 int64_t block, float* packed, float negative_slope, TimePadding outside) {
-  const float slope = negative_slope;
+void pack_stretch(const float* x, int64_t channels, int64_t length, int64_t begin, int64_t width,
+                  int64_t pitch, int64_t block, float* packed, float slope, TimePadding outside) {
   const __m256 zero = _mm256_setzero_ps(), vslope = _mm256_set1_ps(slope);
   const WindowWalk walk(channels, length, begin, width, block);
   const int64_t inside_begin = walk.inside_begin, inside_end = walk.inside_end;
@@ -120,7 +124,7 @@ void pack_window(const float* x, int64_t channels, int64_t length, int64_t begin
     const int64_t first_channel = group * kLanes;
     const int64_t rows_valid = walk.rows_valid(group, channels);
     // Channel c of sample n sits at out[n * block + c].
-    float* out = packed + (first_channel / block) * width * block + first_channel % block;
+    float* out = packed + (first_channel / block) * pitch * block + first_channel % block;
     if (rows_valid == 0) {  // padding channels of the last block
       for (int64_t n = 0; n < width; ++n) std::fill_n(out + n * block, kLanes, 0.0f);
       continue;
@@ -149,6 +153,42 @@ void pack_window(const float* x, int64_t channels, int64_t length, int64_t begin
     }
     for (; n < width; ++n) checked(n);
   }
+}
+
+// Zeros for samples [from, to) of every channel block of a packed window `pitch` samples wide.
+void zero_stretch(int64_t channels, int64_t from, int64_t to, int64_t pitch, int64_t block,
+                  float* packed) {
+  const int64_t blocks = (channels + block - 1) / block;
+  for (int64_t cb = 0; cb < blocks; ++cb) {
+    std::fill(packed + (cb * pitch + from) * block, packed + (cb * pitch + to) * block, 0.0f);
+  }
+}
+
+}  // namespace
+
+void pack_window(const float* x, int64_t channels, int64_t length, int64_t begin, int64_t width,
+                 int64_t block, float* packed, float negative_slope, TimePadding outside) {
+  pack_stretch(x, channels, length, begin, width, width, block, packed, negative_slope, outside);
+}
+
+void pack_window_pieces(const std::vector<TimePiece>& pieces, int64_t channels, int64_t begin,
+                        int64_t width, int64_t block, float* packed, float negative_slope) {
+  int64_t at = 0;    // row sample where the current piece starts
+  int64_t done = 0;  // window samples [0, done) are packed
+  for (const TimePiece& piece : pieces) {
+    const int64_t lo = std::clamp<int64_t>(at - begin, done, width);
+    const int64_t hi = std::clamp<int64_t>(at + piece.length - begin, lo, width);
+    if (lo > done) zero_stretch(channels, done, lo, width, block, packed);
+    if (hi > lo && piece.rows) {
+      pack_stretch(piece.rows, channels, piece.row_length, piece.start + begin + lo - at, hi - lo,
+                   width, block, packed + lo * block, negative_slope, TimePadding::kZeros);
+    } else if (hi > lo) {
+      zero_stretch(channels, lo, hi, width, block, packed);
+    }
+    done = std::max(done, hi);
+    at += piece.length;
+  }
+  if (done < width) zero_stretch(channels, done, width, width, block, packed);
 }
 
 void unpack_window(const float* packed, int64_t channels, int64_t length, int64_t begin,

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "ops/conv/conv_attrs.hpp"
 
@@ -30,11 +31,15 @@ struct TileSplit {
 };
 
 // Valid for batch-1, group-1, stride-1 1-D Conv (not ConvTranspose) with 3..kMaxTiledChannels
-// input and output channels and at least two tiles of output.
+// input and output channels and at least `min_tiles` tiles of output, each at least `min_tile`
+// long. A streamed chunk (a few hundred samples) passes min_tile 16 and min_tiles 1: one tile per
+// thread then replaces the primitive's own threading and its whole-tensor reorders.
 // Up to 256 channels (HiFi-GAN V1 at 512 frames: 1.57 s with 128, 1.54 s with 256, 1.59 s with
 // 512 on this machine, 1.78-1.9 s untiled); wider weights no longer fit in L2 next to the tile.
 inline constexpr int64_t kMaxTiledChannels = 256;
-TileSplit split_into_tiles(const ConvGeometry& g, int64_t block);
+inline constexpr int64_t kMinTile = 256;
+TileSplit split_into_tiles(const ConvGeometry& g, int64_t block, int64_t min_tile = kMinTile,
+                           int64_t min_tiles = 2);
 
 // What a window reads where it reaches past either end of the row: zeros (a conv's own padding),
 // or the row mirrored about its end samples (ONNX Pad mode "reflect", x[-i] = x[i] and
@@ -49,6 +54,20 @@ enum class TimePadding { kZeros, kReflect };
 void pack_window(const float* x, int64_t channels, int64_t length, int64_t begin, int64_t width,
                  int64_t block, float* packed, float negative_slope = 1.0f,
                  TimePadding outside = TimePadding::kZeros);
+// One stretch of a [C, *] time series that continues the stretch before it: samples
+// [start, start + length) of every row of `rows` ([C, row_length] plain), or zeros where `rows`
+// is null (a conv's padding). A streamed conv's window and residual are a few of these (history
+// and new chunk), which the packing reads where they are instead of joining them first.
+struct TimePiece {
+  const float* rows = nullptr;
+  int64_t row_length = 0;
+  int64_t start = 0;
+  int64_t length = 0;
+};
+// pack_window over the row that `pieces` make one after another (zeros outside them): the same
+// packed window as pack_window of their join, bit for bit.
+void pack_window_pieces(const std::vector<TimePiece>& pieces, int64_t channels, int64_t begin,
+                        int64_t width, int64_t block, float* packed, float negative_slope = 1.0f);
 // The inverse for the output: writes y[c][begin + n] for the n < width inside the row.
 void unpack_window(const float* packed, int64_t channels, int64_t length, int64_t begin,
                    int64_t width, int64_t block, float* y);
