@@ -14,7 +14,9 @@
 #define AMPHORA_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 // GCC 12's AVX-512 intrinsics start their results from _mm512_undefined_*(), a self-initialised
 // variable that -Wmaybe-uninitialized reports wherever they are inlined.
+#if defined(__GNUC__) && !defined(__clang__)  // clang has no such warning (and errors on it)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 namespace amphora {
 namespace {
