@@ -1,12 +1,13 @@
 """Acoustic models side by side: amphora, ONNX Runtime and TorchScript (PyTorch) on the same
 package and the same phone ids, each runtime in its own process, interleaved in rounds.
 
-    .venv/bin/python bench/acoustic.py [--models fastspeech2,vits] [--tokens 50,200] \
-        [--threads 1,2] [--rounds 2] [--runs 5]
-Exports Amphion-sized random-init packages from bench/configs/<family>_ljspeech.json into
+    .venv/bin/python bench/acoustic.py [--models fastspeech2,vits,vits_svc] [--tokens 50,200] \
+        [--frames 512] [--threads 1,2] [--rounds 2] [--runs 5]
+Exports Amphion-sized random-init packages from bench/configs/ (CONFIGS) into
 out/bench-packages/ (once), prints a markdown table and writes it with the raw records to
-bench/results/acoustic-<stamp>.{json,md}. The seed of the noise and the controls are fixed, so
-every runtime synthesises the same frames.
+bench/results/acoustic-<stamp>.{json,md}. The text-to-speech models run on `--tokens` phone ids,
+VITS-SVC on `--frames` frames of content features and f0. The seed of the noise and the controls
+are fixed, so every runtime synthesises the same audio.
 """
 import argparse
 import json
@@ -25,29 +26,46 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 
 
+# Each family's Amphion-sized config: the LJSpeech recipes for text to speech, Amphion's
+# egs/svc/VitsSVC recipe (44.1 kHz, NSF-HiFiGAN of 768 channels) for singing voice conversion.
+CONFIGS = {"fastspeech2": "fastspeech2_ljspeech", "vits": "vits_ljspeech",
+           "vits_svc": "vits_svc_amphion"}
+
+
 def package_for(family):
-    package = ROOT / "out" / "bench-packages" / f"{family}_ljspeech"
+    package = ROOT / "out" / "bench-packages" / CONFIGS[family]
     if not (package / "amphora.json").exists():
         subprocess.run([str(ROOT / "scripts" / "bin" / "amphora-export"), "acoustic", "--family",
                         family, "--random-init", "--seed", "0", "--config",
-                        str(BENCH / "configs" / f"{family}_ljspeech.json"), "--formats",
+                        str(BENCH / "configs" / f"{CONFIGS[family]}.json"), "--formats",
                         "onnx,torchscript", "--output", str(package), "--force", "--quiet"],
                        check=True)
     return package
 
 
-def inputs_for(package, tokens):
-    """One utterance of `tokens` random phone ids (never the padding id 0), controls at 1."""
+def inputs_for(package, length):
+    """One utterance: `length` random phone ids (never the padding id 0), or for SVC `length`
+    frames of content features, f0 (a fifth unvoiced) and energy; controls at 1."""
     manifest = json.loads((package / "amphora.json").read_text())
-    rng = np.random.default_rng(tokens)
-    values = {"phone_ids": rng.integers(1, manifest["phones"]["count"], (1, tokens)),
-              "phone_lengths": np.array([tokens]), "seed": np.array([7]),
-              "speaker_id": np.array([0])}
+    rng = np.random.default_rng(length)
+    values = {"seed": np.array([7]), "speaker_id": np.array([0])}
+    if manifest.get("task") == "svc":
+        for feature in manifest["content"]["features"]:
+            values[feature["input"]] = rng.standard_normal((1, length, feature["dim"]))
+        values["f0"] = rng.uniform(80, 800, (1, length)) * (rng.uniform(size=(1, length)) > 0.2)
+        values["energy"] = np.exp(rng.uniform(-10, 1, (1, length)))
+        values["frame_lengths"] = np.array([length])
+    else:
+        values["phone_ids"] = rng.integers(1, manifest["phones"]["count"], (1, length))
+        values["phone_lengths"] = np.array([length])
     feeds = {}
     for spec in manifest["inputs"]:
         name = spec["name"]
-        feeds[name] = (np.ones(1, np.float32) if spec["dtype"] == "float32"
-                       else values[name].astype(np.int64))
+        if name not in values:  # a control
+            feeds[name] = np.ones(1, np.float32)
+        else:
+            feeds[name] = values[name].astype(np.float32 if spec["dtype"] == "float32"
+                                              else np.int64)
     return feeds
 
 
@@ -122,8 +140,9 @@ def main():
         _, _, runtime, package, inputs_dir, threads, runs = sys.argv
         return worker(runtime, package, inputs_dir, int(threads), int(runs))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="fastspeech2,vits")
-    parser.add_argument("--tokens", default="50,200")
+    parser.add_argument("--models", default="fastspeech2,vits,vits_svc")
+    parser.add_argument("--tokens", default="50,200", help="phone ids per utterance (TTS)")
+    parser.add_argument("--frames", default="512", help="frames per utterance (SVC)")
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--runs", type=int, default=5)
@@ -134,7 +153,9 @@ def main():
         for family in args.models.split(","):
             package = package_for(family)
             manifest = json.loads((package / "amphora.json").read_text())
-            for tokens in map(int, args.tokens.split(",")):
+            svc = manifest.get("task") == "svc"
+            unit = "frames" if svc else "tokens"
+            for tokens in map(int, (args.frames if svc else args.tokens).split(",")):
                 inputs_dir = pathlib.Path(tmp) / f"{family}-{tokens}"
                 inputs_dir.mkdir()
                 for name, value in inputs_for(package, tokens).items():
@@ -146,13 +167,14 @@ def main():
                         for runtime in order:
                             result = measure(runtime, package, inputs_dir, threads, args.runs)
                             times[runtime].append(result["median_ms"])
-                            print(f"{family} {tokens} tokens, {threads} thread(s), round "
+                            print(f"{family} {tokens} {unit}, {threads} thread(s), round "
                                   f"{round_ + 1}: {runtime} {result['median_ms']:.1f} ms",
                                   file=sys.stderr)
                     ort = statistics.median(times["onnxruntime"])
                     for runtime in runtimes:
                         ms = statistics.median(times[runtime])
-                        rows.append({"model": family, "tokens": tokens, "threads": threads,
+                        rows.append({"model": family, "length": f"{tokens} {unit}",
+                                     "threads": threads,
                                      "runtime": runtime, "median_ms": ms, "vs_ort": ort / ms,
                                      "rounds": times[runtime],
                                      "hop": manifest["hop_length"],
@@ -160,10 +182,10 @@ def main():
     header = (f"CPU: {cpu_line()}. Median over {args.rounds} interleaved rounds of the median of "
               f"{args.runs} runs; batch 1; Amphion-sized random-init packages "
               f"(bench/configs/*_ljspeech.json).\n\n"
-              "| model | tokens | threads | runtime | median ms | vs ORT |\n"
+              "| model | input | threads | runtime | median ms | vs ORT |\n"
               "| --- | ---: | ---: | --- | ---: | ---: |\n")
     table = header + "".join(
-        f"| {r['model']} | {r['tokens']} | {r['threads']} | {r['runtime']} | "
+        f"| {r['model']} | {r['length']} | {r['threads']} | {r['runtime']} | "
         f"{r['median_ms']:.1f} | {r['vs_ort']:.2f}x |\n" for r in rows)
     write_results("acoustic", rows, table)
 

@@ -188,7 +188,7 @@ TEST(FusedConv, TiledConvMatchesReferenceAcrossTileEdges) {
       {24, 40, 3, 1, 0, 2, 9000, "Tanh", "", false},      // uneven pads, partial blocks
       {16, 5, 7, 2, 0, 0, 20000, "", "LeakyRelu", true},  // few outputs, no padding
       {128, 100, 3, 1, 1, 1, 1000, "", "", true},
-      {256, 200, 5, 2, 4, 4, 800, "", "LeakyRelu", true},  // the widest tiled
+      {256, 200, 5, 2, 4, 4, 810, "", "LeakyRelu", true},  // the widest tiled
       {40, 48, 1, 1, 0, 0, 2100, "LeakyRelu", "LeakyRelu", false},
   };
   for (const Case& c : cases) {
@@ -388,6 +388,31 @@ TEST(TileSplit, LeavesShortWideStridedGroupedAndTransposedConvsWhole) {
   ConvGeometry transposed = g;
   transposed.transpose = true;
   EXPECT_FALSE(split_into_tiles(transposed, 16).valid);
+}
+
+// A layer too short for a full round of the preferred tile length is cut into whole rounds for
+// the threads (256 channels over 776 samples: 3 tiles of the minimum length would keep one of
+// two threads idle a third of the time), every tile still at least the minimum.
+TEST(TileSplit, ShortLayersComeInWholeRoundsForTheThreads) {
+  ConvGeometry g;
+  g.batch = 1;
+  g.in_channels = g.out_channels = 256;
+  g.spatial_rank = 1;
+  g.in = g.out = {776};
+  g.kernel = {11};
+  g.strides = g.dilations = {1};
+  g.pad_begin = g.pad_end = {5};
+  for (int threads : {1, 2, 3}) {
+    omp_set_num_threads(threads);
+    const TileSplit s = split_into_tiles(g, 16);
+    ASSERT_TRUE(s.valid) << threads;
+    EXPECT_GE(s.tile, kMinTile) << threads;
+    EXPECT_GE(s.tile * s.tiles, 776) << threads;
+    if (threads > 1) {
+      EXPECT_EQ(s.tiles % threads, 0) << threads << " threads, " << s.tiles;
+    }
+  }
+  omp_set_num_threads(omp_get_num_procs());
 }
 
 TEST(FusedConv, ReferencePathEqualsConvThenActivationThenSum) {

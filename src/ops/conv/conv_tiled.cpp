@@ -62,7 +62,12 @@ TileSplit split_into_tiles(const ConvGeometry& g, int64_t block, int64_t min_til
   const int64_t out_len = g.out[0], threads = std::max(1, omp_get_max_threads());
   const int64_t longest = std::clamp<int64_t>(kTileFloats / channels / 64 * 64, kMinTile, kMaxTile);
   s.tiles = ceil_div(ceil_div(out_len, longest), threads) * threads;
-  if (ceil_div(out_len, s.tiles) < min_tile) s.tiles = out_len / min_tile;
+  if (ceil_div(out_len, s.tiles) < min_tile) {
+    // Fewer, longer tiles, still in whole rounds for the threads where there are enough (a
+    // 776-sample layer of VITS's decoder ran as three 256-sample tiles on two threads).
+    s.tiles = out_len / min_tile;
+    if (s.tiles > threads) s.tiles = s.tiles / threads * threads;
+  }
   if (s.tiles < std::max<int64_t>(min_tiles, 1)) return s;
   s.tile = ceil_div(ceil_div(out_len, s.tiles), 16) * 16;
   s.tiles = ceil_div(out_len, s.tile);
