@@ -140,14 +140,18 @@ TEST(MatMul, OnednnAcceptsLinearAndAttentionShapes) {
 
 // The direct small-row kernel against the reference, on both ISAs: row counts around its
 // register blocks (6 and 12 rows), column counts around its panels (16 and 32, with tails), K
-// from 1, shared and per-batch B, alpha, accumulate, bias and GELU.
+// from 1, shared and per-batch B, alpha, accumulate, bias and GELU; every fifth product is wide
+// and deep enough for its panels to be shared among the threads (when there are several).
 TEST(MatMul, SmallKernelMatchesReference) {
   std::mt19937 rng(17);
   auto pick = [&](int64_t lo, int64_t hi) {
     return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
   };
   for (int trial = 0; trial < 300; ++trial) {
-    const int64_t m = pick(1, kSmallMatmulRows / 3), k = pick(1, 150), n = pick(1, 80);
+    const bool large = trial % 5 == 0;
+    const int64_t m = pick(large ? 12 : 1, kSmallMatmulRows / 3);
+    const int64_t k = large ? pick(128, 300) : pick(1, 150),
+                  n = large ? pick(200, 600) : pick(1, 80);
     const int64_t batches = pick(1, 3);
     const bool shared = pick(0, 1) != 0;
     MatmulProblem p;

@@ -75,9 +75,10 @@ __attribute__((target("avx512f"))) void rows_avx512(const Block& t, int rows, __
   block_avx512<R>(t, m0, m1);
 }
 
-__attribute__((target("avx512f"))) void product_avx512(Block t, int64_t m, int64_t n) {
-  for (int64_t j = 0; j < n; j += 32) {
-    const int64_t cols = std::min<int64_t>(32, n - j);
+// Columns [j0, j1) of the product, j0 a multiple of the panel width (32 here, 16 for AVX2).
+__attribute__((target("avx512f"))) void product_avx512(Block t, int64_t m, int64_t j0, int64_t j1) {
+  for (int64_t j = j0; j < j1; j += 32) {
+    const int64_t cols = std::min<int64_t>(32, j1 - j);
     const auto m0 = static_cast<__mmask16>(cols >= 16 ? 0xFFFF : (1u << cols) - 1);
     const auto m1 = static_cast<__mmask16>(cols >= 32  ? 0xFFFF
                                            : cols > 16 ? (1u << (cols - 16)) - 1
@@ -140,9 +141,9 @@ __m256i lane_mask(int64_t count) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(c), index);
 }
 
-void product_avx2(Block t, int64_t m, int64_t n) {
-  for (int64_t j = 0; j < n; j += 16) {
-    const int64_t cols = std::min<int64_t>(16, n - j);
+void product_avx2(Block t, int64_t m, int64_t j0, int64_t j1) {
+  for (int64_t j = j0; j < j1; j += 16) {
+    const int64_t cols = std::min<int64_t>(16, j1 - j);
     const __m256i m0 = lane_mask(cols), m1 = lane_mask(cols - 8);
     for (int64_t i = 0; i < m; i += kRowsAvx2) {
       Block blk = t;
@@ -176,22 +177,24 @@ __m256 erf8(__m256 a) {
   return _mm256_div_ps(p, q);
 }
 
-// Bias over every row, then GELU 0.5 v (1 + erf(v / sqrt 2)).
-void epilogue(float* y, int64_t rows, int64_t n, const float* bias, bool gelu) {
-  const int64_t whole = n / 8 * 8;
+// Bias over every row, then GELU 0.5 v (1 + erf(v / sqrt 2)), on columns [j0, j1) of rows
+// n long.
+void epilogue(float* y, int64_t rows, int64_t n, int64_t j0, int64_t j1, const float* bias,
+              bool gelu) {
+  const int64_t whole = j0 + (j1 - j0) / 8 * 8;
   for (int64_t i = 0; i < rows; ++i, y += n) {
     if (bias) {
-      for (int64_t j = 0; j < n; ++j) y[j] += bias[j];
+      for (int64_t j = j0; j < j1; ++j) y[j] += bias[j];
     }
     if (!gelu) continue;
     const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
     const __m256 inv_sqrt2 = _mm256_set1_ps(0.70710678118654752f);
-    for (int64_t j = 0; j < whole; j += 8) {
+    for (int64_t j = j0; j < whole; j += 8) {
       const __m256 v = _mm256_loadu_ps(y + j);
       const __m256 e = erf8(_mm256_mul_ps(v, inv_sqrt2));
       _mm256_storeu_ps(y + j, _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, e)));
     }
-    for (int64_t j = whole; j < n; ++j) {
+    for (int64_t j = whole; j < j1; ++j) {
       y[j] = 0.5f * y[j] * (1.0f + fast_erf(y[j] * 0.70710678118654752f));
     }
   }
@@ -214,22 +217,32 @@ bool small_matmul(const MatmulProblem& p, const float* a, const float* b, float*
   if (rows > kSmallMatmulRows) return false;
   static const bool has_avx512 = __builtin_cpu_supports("avx512f");
   const bool wide = has_avx512 && isa == SmallMatmulIsa::kAuto;
-  auto product = [&](const float* a_b, const float* b_b, float* c_b, int64_t m) {
+  auto product = [&](const float* a_b, const float* b_b, float* c_b, int64_t m, int64_t j0,
+                     int64_t j1) {
     const Block t{a_b, p.k, b_b, p.n, c_b, p.n, p.k, p.alpha, p.accumulate};
     if (wide) {
-      product_avx512(t, m, p.n);
+      product_avx512(t, m, j0, j1);
     } else {
-      product_avx2(t, m, p.n);
+      product_avx2(t, m, j0, j1);
     }
   };
-  if (b_shared) {
-    product(a, b, out, rows);
-  } else {
+  if (!b_shared) {
     for_each_batch(p, [&](int64_t batch, int64_t a_off, int64_t b_off) {
-      product(a + a_off, b + b_off, out + batch * p.m * p.n, p.m);
+      product(a + a_off, b + b_off, out + batch * p.m * p.n, p.m, 0, p.n);
     });
+    if (bias || gelu) epilogue(out, p.m * batches, p.n, 0, p.n, bias, gelu);
+    return true;
   }
-  if (bias || gelu) epilogue(out, p.m * batches, p.n, bias, gelu);
+  // A linear layer's column panels are independent: big enough ones are shared among the
+  // threads, each panel finished (bias, GELU) by the thread that computed it while in cache.
+  const int64_t width = wide ? 32 : 16, panels = (p.n + width - 1) / width;
+  const bool parallel = rows * p.n * p.k >= kSmallMatmulParallelMacs && panels > 1;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t panel = 0; panel < panels; ++panel) {
+    const int64_t j0 = panel * width, j1 = std::min(p.n, j0 + width);
+    product(a, b, out, rows, j0, j1);
+    if (bias || gelu) epilogue(out, rows, p.n, j0, j1, bias, gelu);
+  }
   return true;
 }
 

@@ -18,6 +18,9 @@ namespace amphora {
 // one thread and on two, with none of its spin-wait tail; at 101 rows oneDNN is 10 % faster
 // on one thread and much faster on two).
 inline constexpr int64_t kSmallMatmulRows = 64;
+// Linear layers of at least this many multiply-adds share their column panels among the threads
+// (the G2P BERT's 21 x 128 x 384 projections are ~1 M; an OpenMP region costs a few µs).
+inline constexpr int64_t kSmallMatmulParallelMacs = 256 * 1024;
 
 enum class SmallMatmulIsa { kAuto, kAvx2 };
 
