@@ -181,7 +181,7 @@ def main():
                                      "sample_rate": manifest["sample_rate"]})
     header = (f"CPU: {cpu_line()}. Median over {args.rounds} interleaved rounds of the median of "
               f"{args.runs} runs; batch 1; Amphion-sized random-init packages "
-              f"(bench/configs/*_ljspeech.json).\n\n"
+              f"(bench/configs, named in CONFIGS).\n\n"
               "| model | input | threads | runtime | median ms | vs ORT |\n"
               "| --- | ---: | ---: | --- | ---: | ---: |\n")
     table = header + "".join(
