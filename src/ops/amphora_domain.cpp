@@ -2,6 +2,7 @@
 
 #include <mutex>
 
+#include "ops/attention/attention.hpp"
 #include "ops/conv/conv_dw_norm.hpp"
 #include "ops/conv/conv_fused.hpp"
 #include "ops/elementwise/snake.hpp"
@@ -14,6 +15,7 @@ void register_amphora_domain_ops(OpRegistry& registry) {
   register_fused_matmul_op(registry);
   register_fused_conv_ops(registry);
   register_dw_conv_norm_op(registry);
+  register_attention_op(registry);
 }
 
 void register_amphora_domain_ops_once() {

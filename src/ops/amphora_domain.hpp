@@ -1,10 +1,11 @@
 // The com.amphora operator domain: the ops amphora's graph passes write (src/passes) and that
 // graphs saved after them carry -- FusedConv and FusedConvTranspose (conv/conv_fused.hpp),
-// FusedMatMul (matmul/matmul_fused.hpp), DwConvLayerNorm (conv/conv_dw_norm.hpp) and Snake
-// (elementwise/snake.hpp). FusedConv, FusedConvTranspose and FusedMatMul also come in an int8
-// form (attributes x_scale and w_scale, int8 W: int8/int8.hpp, written by passes/fuse_int8.cpp)
-// that their factories hand to the int8 kernels. Passes and the
-// streamer need the domain's name without depending on any one op's kernel, hence this header.
+// FusedMatMul (matmul/matmul_fused.hpp), DwConvLayerNorm (conv/conv_dw_norm.hpp), Snake
+// (elementwise/snake.hpp) and Attention (attention/attention.hpp). FusedConv, FusedConvTranspose
+// and FusedMatMul also come in an int8 form (attributes x_scale and w_scale, int8 W:
+// int8/int8.hpp, written by passes/fuse_int8.cpp) that their factories hand to the int8 kernels.
+// Passes and the streamer need the domain's name without depending on any one op's kernel, hence
+// this header.
 #pragma once
 
 #include "ops/kernel.hpp"

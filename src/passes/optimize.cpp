@@ -34,6 +34,7 @@ int optimize_graph(Graph& graph, GraphUse use) {
       if (use == GraphUse::kOffline) changed = fuse_reflect_pad(graph) || changed;
       changed = fuse_snake(graph) || changed;
       changed = fuse_matmul(graph) || changed;
+      if (use == GraphUse::kOffline) changed = fuse_attention(graph) || changed;
       changed = convnext_channels_last(graph) || changed;
     }
     if (!changed) break;

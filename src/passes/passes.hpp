@@ -31,6 +31,11 @@ bool fuse_snake(Graph& graph);
 // bias and scale -> com.amphora FusedMatMul (fuse_matmul.cpp, ops/matmul/matmul_fused.hpp).
 bool fuse_matmul(Graph& graph);
 
+// Attention over heads split by Reshape + Transpose (MatMul, scale, Softmax, MatMul, Transpose,
+// Reshape) -> com.amphora Attention (fuse_attention.cpp, ops/attention/attention.hpp). Offline
+// only: attention reads every step, so a streamed graph cannot hold it anyway.
+bool fuse_attention(Graph& graph);
+
 // Vocos' ConvNeXt blocks -> channels-last: depthwise Conv + Transpose + LayerNorm become one
 // com.amphora DwConvLayerNorm on [N, T, C], the residual Add rides on the second FusedMatMul, and
 // Transpose pairs that undo each other are bypassed (convnext_channels_last.cpp,

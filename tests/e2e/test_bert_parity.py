@@ -2,6 +2,7 @@
 with ONNX Runtime's numbers. Covers Gather embeddings, LayerNormalization (17) or its
 decomposition (14), batched MatMul, Softmax, Erf and the mask arithmetic."""
 import math
+import pathlib
 
 import numpy as np
 import pytest
@@ -61,3 +62,19 @@ def test_mini_bert_matches_onnxruntime(tmp_path, opset):
         got = run_amphora(path, inputs, tmp_path / f"len{length}")["hidden"]
         assert got.shape == expected.shape
         assert np.max(np.abs(got - expected)) <= 1e-4
+
+
+def test_shipped_polyphone_bert_matches_onnxruntime(tmp_path):
+    """The G2P's BERT as shipped (its attention fused into com.amphora Attention by the engine)
+    against ONNX Runtime on [CLS] + 0, 20 and 100 characters (no characters: an empty output)."""
+    model = pathlib.Path(__file__).resolve().parents[2] / "models" / "g2p-zh-polybert-small" \
+        / "poly_bert_model.onnx"
+    rng = np.random.default_rng(3)
+    for length in (1, 21, 101):
+        inputs = {"input_ids": rng.integers(1, 5000, (1, length)).astype(np.int32)}
+        expected = run_onnxruntime(model, inputs)
+        got = run_amphora(model, inputs, tmp_path / f"len{length}")
+        assert set(got) == set(expected)
+        for name, want in expected.items():
+            np.testing.assert_allclose(got[name], want, rtol=0, atol=1e-4,
+                                       err_msg=f"{name} at {length} ids")

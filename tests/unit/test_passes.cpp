@@ -446,6 +446,85 @@ TEST(FuseSnake, LeavesChainsWhoseValuesOthersReadOrWhoseExponentIsNotTwo) {
   }
 }
 
+// A transformer layer's attention as torch.onnx.export writes it: q, k, v projected from x
+// [1, T, E], split into `heads` by Reshape + Transpose, scores scaled by `scaling` ("Div", "Mul"
+// or none), Softmax, weighted values transposed back and joined. The Reshape targets are taken
+// from x's shape at run time ([B, T] + [H, D]) when `runtime_targets`, else constants.
+GraphMaker attention_layer(int64_t embed, int64_t heads, const std::string& scaling,
+                           bool runtime_targets, bool scores_are_output = false) {
+  GraphMaker m;
+  m.input("x");
+  const int64_t depth = embed / heads;
+  for (const char* name : {"q", "k", "v"}) {
+    const std::string w = std::string(name) + "_w";
+    m.graph.initializers[w] = random_tensor({embed, embed}, m.rng, 0.3f);
+    m.node("MatMul", {"x", w}, name);
+  }
+  m.graph.initializers["heads_depth"] = Tensor::from_vector<int64_t>({2}, {heads, depth});
+  m.graph.initializers["joined"] = Tensor::from_vector<int64_t>({3}, {0, -1, embed});
+  std::string split = "split";
+  if (runtime_targets) {
+    m.graph.initializers["zero"] = Tensor::from_vector<int64_t>({1}, {0});
+    m.graph.initializers["two"] = Tensor::from_vector<int64_t>({1}, {2});
+    m.node("Shape", {"x"}, "x_shape");
+    m.node("Slice", {"x_shape", "zero", "two"}, "batch_steps");
+    m.node("Concat", {"batch_steps", "heads_depth"}, split).attributes["axis"] = int64_t{0};
+  } else {
+    m.graph.initializers[split] = Tensor::from_vector<int64_t>({4}, {0, -1, heads, depth});
+  }
+  auto head_split = [&](const std::string& x, std::vector<int64_t> perm) {
+    m.node("Reshape", {x, split}, x + "_heads");
+    m.node("Transpose", {x + "_heads"}, x + "_t").attributes["perm"] = std::move(perm);
+    return x + "_t";
+  };
+  const std::string q = head_split("q", {0, 2, 1, 3}), k = head_split("k", {0, 2, 3, 1});
+  const std::string v = head_split("v", {0, 2, 1, 3});
+  m.node("MatMul", {q, k}, "scores");
+  std::string scaled = "scores";
+  const float root = std::sqrt(static_cast<float>(depth));
+  if (scaling == "Div") {
+    m.graph.initializers["root"] = Tensor::scalar<float>(root);
+    m.node("Div", {"scores", "root"}, scaled = "scaled");
+  } else if (scaling == "Mul") {
+    m.graph.initializers["inverse_root"] = Tensor::scalar<float>(1.0f / root);
+    m.node("Mul", {"inverse_root", "scores"}, scaled = "scaled");
+  }
+  m.node("Softmax", {scaled}, "weights").attributes["axis"] = int64_t{-1};
+  m.node("MatMul", {"weights", v}, "mixed");
+  m.node("Transpose", {"mixed"}, "mixed_t").attributes["perm"] = std::vector<int64_t>{0, 2, 1, 3};
+  m.node("Reshape", {"mixed_t", "joined"}, "y");
+  m.output("y");
+  if (scores_are_output) m.output(scaled);
+  return m;
+}
+
+TEST(FuseAttention, HeadSplitAttentionBecomesOneNodeWithTheSameResults) {
+  std::mt19937 rng(9);
+  for (const std::string scaling : {"Div", "Mul", ""}) {
+    for (bool runtime_targets : {false, true}) {
+      const GraphMaker m = attention_layer(24, 3, scaling, runtime_targets);
+      for (int64_t steps : {1, 7, 40}) {
+        SCOPED_TRACE(::testing::Message() << "scaling '" << scaling << "' runtime targets "
+                                          << runtime_targets << " steps " << steps);
+        const Graph fused =
+            expect_same_results(m.graph, {{"x", random_tensor({1, steps, 24}, rng)}}, 1e-5f);
+        EXPECT_EQ(count_ops(fused, "Attention"), 1u);
+        EXPECT_EQ(count_ops(fused, "Softmax"), 0u);
+        EXPECT_EQ(count_ops(fused, "Transpose"), 0u);
+        EXPECT_EQ(count_ops(fused, "MatMul") + count_ops(fused, "FusedMatMul"), 3u);
+      }
+    }
+  }
+}
+
+TEST(FuseAttention, LeavesAttentionWhoseScoresAreReadElsewhere) {
+  const GraphMaker m = attention_layer(16, 2, "Div", false, true);
+  std::mt19937 rng(10);
+  const Graph fused = expect_same_results(m.graph, {{"x", random_tensor({1, 5, 16}, rng)}}, 1e-5f);
+  EXPECT_EQ(count_ops(fused, "Attention"), 0u);
+  EXPECT_EQ(count_ops(fused, "Softmax"), 1u);
+}
+
 // A com.amphora node as the passes write it, writing "y".
 Node amphora_node(const std::string& name, const std::string& op, std::vector<std::string> inputs) {
   register_amphora_domain_ops_once();

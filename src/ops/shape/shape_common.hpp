@@ -40,6 +40,11 @@ std::array<std::byte, 8> element_bytes(DType dtype, double value);
 // kInvalidArgument naming the node and `what` when the tensor is not an integer tensor.
 std::vector<int64_t> read_int_input(const Node& node, const Tensor& tensor, const char* what);
 
+// The shape Reshape gives `in` for the target `requested`: 0 copies the input's dim (unless
+// allow_zero), one -1 is inferred. Fails naming the node when the target does not fit.
+Shape reshape_target(const Node& node, const Shape& in, const std::vector<int64_t>& requested,
+                     bool allow_zero);
+
 // The input at `index` or nullptr when absent (past the end or an empty name).
 inline const Tensor* optional_input(const std::vector<const Tensor*>& inputs, size_t index) {
   return index < inputs.size() ? inputs[index] : nullptr;

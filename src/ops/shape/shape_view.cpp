@@ -7,9 +7,7 @@
 #include "ops/shape/shape_common.hpp"
 
 namespace amphora {
-namespace {
 
-// ONNX Reshape target: 0 copies the input dim (unless allowzero), one -1 is inferred.
 Shape reshape_target(const Node& node, const Shape& in, const std::vector<int64_t>& requested,
                      bool allow_zero) {
   Shape out(requested.size());
@@ -54,6 +52,8 @@ Shape reshape_target(const Node& node, const Shape& in, const std::vector<int64_
   }
   return out;
 }
+
+namespace {
 
 std::unique_ptr<Kernel> make_reshape(const Node& node, int64_t opset, const KernelOptions&) {
   bool allow_zero = node.get_int("allowzero", 0) != 0;

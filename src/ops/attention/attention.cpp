@@ -1,0 +1,220 @@
+#include "ops/attention/attention.hpp"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+#include <vector>
+
+#include "ops/amphora_domain.hpp"
+#include "ops/avx2_lanes.hpp"
+#include "ops/elementwise/elementwise_common.hpp"
+#include "ops/shape/shape_common.hpp"
+
+namespace amphora {
+namespace {
+
+// Row strides of the [B, T, H, D] layouts: a head's consecutive steps are H * D apart.
+struct Strides {
+  int64_t q, k, v;
+  explicit Strides(const AttentionShape& s)
+      : q(s.heads * s.depth), k(s.heads * s.depth), v(s.heads * s.v_depth) {}
+};
+
+// NV vectors of 8 scores: q . keys_t[:, j0 .. j0 + 8 NV) * scale, accumulated in registers over
+// the depth (keys_t is [depth][padded]).
+template <int NV>
+void score_block(const float* keys_t, int64_t padded, int64_t depth, const float* q, float scale,
+                 float* scores) {
+  __m256 acc[NV];
+  for (int v = 0; v < NV; ++v) acc[v] = _mm256_setzero_ps();
+  for (int64_t d = 0; d < depth; ++d, keys_t += padded) {
+    const __m256 qd = _mm256_set1_ps(q[d] * scale);
+    for (int v = 0; v < NV; ++v)
+      acc[v] = _mm256_fmadd_ps(qd, _mm256_loadu_ps(keys_t + 8 * v), acc[v]);
+  }
+  for (int v = 0; v < NV; ++v) _mm256_storeu_ps(scores + 8 * v, acc[v]);
+}
+
+// NV vectors of 8 output depths: sum over the keys of p[j] * values[j][d0 ..) (values is
+// [keys][padded_depth]).
+template <int NV>
+void weigh_block(const float* values, int64_t padded_depth, int64_t keys, const float* p,
+                 float* out) {
+  __m256 acc[NV];
+  for (int v = 0; v < NV; ++v) acc[v] = _mm256_setzero_ps();
+  for (int64_t j = 0; j < keys; ++j, values += padded_depth) {
+    const __m256 pj = _mm256_set1_ps(p[j]);
+    for (int v = 0; v < NV; ++v)
+      acc[v] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(values + 8 * v), acc[v]);
+  }
+  for (int v = 0; v < NV; ++v) _mm256_storeu_ps(out + 8 * v, acc[v]);
+}
+
+// Blocks of up to four vectors (the accumulators stay in registers) over `vectors` vectors.
+template <typename Block>
+void in_blocks(int64_t vectors, Block block) {
+  for (int64_t v = 0; v < vectors; v += 4) {
+    switch (std::min<int64_t>(4, vectors - v)) {
+      case 4:
+        block(std::integral_constant<int, 4>{}, v);
+        break;
+      case 3:
+        block(std::integral_constant<int, 3>{}, v);
+        break;
+      case 2:
+        block(std::integral_constant<int, 2>{}, v);
+        break;
+      default:
+        block(std::integral_constant<int, 1>{}, v);
+        break;
+    }
+  }
+}
+
+// Head (b, h): its keys transposed to [D, Tk8] and its values copied to [Tk, Dv8] once (8-float
+// multiples, zeros past the ends), so that each query row's scores and output are register-blocked
+// FMAs eight lanes at a time; between them the row's softmax (padding lanes at -inf weigh 0). A
+// NaN score turns the whole row NaN through the sum, as Softmax does.
+void attend_head(const AttentionShape& s, const Strides& st, const float* q, const float* k,
+                 const float* v, float scale, float* out, std::vector<float>& buffer) {
+  const int64_t keys = s.kv_steps, padded = (keys + 7) / 8 * 8;
+  const int64_t padded_depth = (s.v_depth + 7) / 8 * 8;
+  buffer.assign(static_cast<size_t>(padded * s.depth + keys * padded_depth + padded + padded_depth),
+                0.0f);
+  float* keys_t = buffer.data();
+  float* values = keys_t + padded * s.depth;
+  float* scores = values + keys * padded_depth;
+  float* row = scores + padded;
+  for (int64_t j = 0; j < keys; ++j) {
+    for (int64_t d = 0; d < s.depth; ++d) keys_t[d * padded + j] = k[j * st.k + d];
+    std::copy(v + j * st.v, v + j * st.v + s.v_depth, values + j * padded_depth);
+  }
+  for (int64_t i = 0; i < s.q_steps; ++i, q += st.q, out += st.v) {
+    in_blocks(padded / 8, [&](auto nv, int64_t at) {
+      score_block<decltype(nv)::value>(keys_t + 8 * at, padded, s.depth, q, scale, scores + 8 * at);
+    });
+    for (int64_t j = keys; j < padded; ++j) scores[j] = -INFINITY;
+    __m256 vmax = _mm256_set1_ps(-INFINITY);
+    for (int64_t j = 0; j < padded; j += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(scores + j));
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, vmax);
+    const __m256 peak = _mm256_set1_ps(*std::max_element(lanes, lanes + 8));
+    __m256 vsum = _mm256_setzero_ps();
+    for (int64_t j = 0; j < padded; j += 8) {
+      const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(scores + j), peak));
+      _mm256_storeu_ps(scores + j, e);
+      vsum = _mm256_add_ps(vsum, e);
+    }
+    _mm256_store_ps(lanes, vsum);
+    float sum = 0.0f;
+    for (float lane : lanes) sum += lane;
+    const __m256 inverse = _mm256_set1_ps(1.0f / sum);
+    for (int64_t j = 0; j < padded; j += 8) {
+      _mm256_storeu_ps(scores + j, _mm256_mul_ps(_mm256_loadu_ps(scores + j), inverse));
+    }
+    in_blocks(padded_depth / 8, [&](auto nv, int64_t at) {
+      weigh_block<decltype(nv)::value>(values + 8 * at, padded_depth, keys, scores, row + 8 * at);
+    });
+    std::copy(row, row + s.v_depth, out);
+  }
+}
+
+// Element offsets of head (b, h) at step 0 in Q (or K), V and the output.
+int64_t head_offset(const AttentionShape& s, int64_t b, int64_t h, int64_t steps, int64_t depth) {
+  return (b * steps * s.heads + h) * depth;
+}
+
+}  // namespace
+
+void attention(const AttentionShape& s, const float* q, const float* k, const float* v, float scale,
+               float* out) {
+  const Strides st(s);
+  const int64_t heads = s.batch * s.heads;
+  const int64_t work = heads * s.q_steps * s.kv_steps * (s.depth + s.v_depth);
+#pragma omp parallel if (heads > 1 && work > 8 * kParallelElements)
+  {
+    std::vector<float> buffer;
+#pragma omp for schedule(static)
+    for (int64_t bh = 0; bh < heads; ++bh) {
+      const int64_t b = bh / s.heads, h = bh % s.heads;
+      attend_head(s, st, q + head_offset(s, b, h, s.q_steps, s.depth),
+                  k + head_offset(s, b, h, s.kv_steps, s.depth),
+                  v + head_offset(s, b, h, s.kv_steps, s.v_depth), scale,
+                  out + head_offset(s, b, h, s.q_steps, s.v_depth), buffer);
+    }
+  }
+}
+
+void attention_reference(const AttentionShape& s, const float* q, const float* k, const float* v,
+                         float scale, float* out) {
+  const Strides st(s);
+  std::vector<double> p(static_cast<size_t>(s.kv_steps));
+  for (int64_t b = 0; b < s.batch; ++b) {
+    for (int64_t h = 0; h < s.heads; ++h) {
+      for (int64_t i = 0; i < s.q_steps; ++i) {
+        const float* qi = q + head_offset(s, b, h, s.q_steps, s.depth) + i * st.q;
+        double peak = -INFINITY, sum = 0.0;
+        for (int64_t j = 0; j < s.kv_steps; ++j) {
+          const float* kj = k + head_offset(s, b, h, s.kv_steps, s.depth) + j * st.k;
+          double dot = 0.0;
+          for (int64_t d = 0; d < s.depth; ++d) dot += static_cast<double>(qi[d]) * kj[d];
+          p[j] = dot * scale;
+          peak = std::isnan(p[j]) || p[j] > peak ? p[j] : peak;
+        }
+        for (int64_t j = 0; j < s.kv_steps; ++j) sum += p[j] = std::exp(p[j] - peak);
+        float* oi = out + head_offset(s, b, h, s.q_steps, s.v_depth) + i * st.v;
+        for (int64_t d = 0; d < s.v_depth; ++d) {
+          double acc = 0.0;
+          for (int64_t j = 0; j < s.kv_steps; ++j) {
+            acc += p[j] / sum * v[head_offset(s, b, h, s.kv_steps, s.v_depth) + j * st.v + d];
+          }
+          oi[d] = static_cast<float>(acc);
+        }
+      }
+    }
+  }
+}
+
+void register_attention_op(OpRegistry& registry) {
+  registry.add(
+      kAmphoraDomain, "Attention", 1, [](const Node& node, int64_t, const KernelOptions& options) {
+        const bool reference = options.reference;
+        const float scale = node.get_float("scale", 1.0f);
+        return make_function_kernel([node, reference, scale](const std::vector<const Tensor*>& in) {
+          check_input_count(node, in, 7, 7);
+          const Tensor &q = *in[0], &k = *in[1], &v = *in[2];
+          for (const Tensor* t : {&q, &k, &v}) expect_dtype(node, *t, DType::kFloat32, "Q, K, V");
+          auto as_4d = [&](const Tensor& t, const Tensor& target, const char* what) {
+            const Shape s =
+                reshape_target(node, t.shape(), read_int_input(node, target, what), false);
+            if (s.size() != 4) {
+              fail(ErrorCode::kInvalidArgument, "{}: {} reshaped to {}, not [B, T, heads, depth]",
+                   node.display_name(), what, shape_str(s));
+            }
+            return s;
+          };
+          const Shape qs = as_4d(q, *in[3], "Q"), ks = as_4d(k, *in[4], "K"),
+                      vs = as_4d(v, *in[5], "V");
+          if (ks[0] != qs[0] || ks[2] != qs[2] || ks[3] != qs[3] || vs[0] != qs[0] ||
+              vs[1] != ks[1] || vs[2] != qs[2]) {
+            fail(ErrorCode::kInvalidArgument,
+                 "{}: Q {}, K {} and V {} (as [B, T, heads, depth]) do not make one attention: "
+                 "batch and heads must agree, K and Q share depth, K and V steps",
+                 node.display_name(), shape_str(qs), shape_str(ks), shape_str(vs));
+          }
+          const AttentionShape s{qs[0], qs[2], qs[1], ks[1], qs[3], vs[3]};
+          const Shape joined{s.batch, s.q_steps, s.heads, s.v_depth};
+          Tensor y = Tensor::uninitialized(
+              DType::kFloat32,
+              reshape_target(node, joined, read_int_input(node, *in[6], "output shape"), false));
+          if (y.numel() == 0) return std::vector<Tensor>{y};
+          (reference ? attention_reference : attention)(s, q.data<float>(), k.data<float>(),
+                                                        v.data<float>(), scale, y.data<float>());
+          return std::vector<Tensor>{y};
+        });
+      });
+}
+
+}  // namespace amphora
