@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "ops/conv/conv_attrs.hpp"
 #include "ops/kernel.hpp"
 
 namespace amphora::testing {
@@ -160,6 +161,25 @@ void expect_error(Fn&& fn, ErrorCode code, std::initializer_list<std::string> fr
 template <typename Fn>
 void expect_error(Fn&& fn, ErrorCode code, const std::string& fragment) {
   expect_error(fn, code, std::vector<std::string>{fragment});
+}
+
+// A batch-1, group-1, stride-1 1-D Conv over `length` samples: kernel k, dilation d, the pads,
+// and the output length they give.
+inline ConvGeometry conv1d_geometry(int64_t in_channels, int64_t out_channels, int64_t length,
+                                    int64_t k, int64_t d, int64_t pad_begin, int64_t pad_end) {
+  ConvGeometry g;
+  g.batch = 1;
+  g.in_channels = in_channels;
+  g.out_channels = out_channels;
+  g.spatial_rank = 1;
+  g.in = {length};
+  g.kernel = {k};
+  g.out = {length + pad_begin + pad_end - (k - 1) * d};
+  g.strides = {1};
+  g.dilations = {d};
+  g.pad_begin = {pad_begin};
+  g.pad_end = {pad_end};
+  return g;
 }
 
 // The directory "<tag><pid>" under the system temp dir (created if missing) for test files.

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <random>
 
+#include "op_test_util.hpp"
 #include "ops/amphora_domain.hpp"
 #include "ops/conv/conv_fast_path.hpp"
 #include "ops/conv/conv_phases.hpp"
@@ -61,17 +62,7 @@ std::unique_ptr<Kernel> make_kernel(const Node& node, bool reference) {
 }
 
 TEST(PhaseSplit, AppliesOnlyToStrideOneDilatedConvsWithAlignedPadding) {
-  ConvGeometry g;
-  g.batch = 1;
-  g.in_channels = g.out_channels = 8;
-  g.spatial_rank = 1;
-  g.in = {100};
-  g.kernel = {7};
-  g.out = {100};
-  g.strides = {1};
-  g.dilations = {3};
-  g.pad_begin = {9};
-  g.pad_end = {9};
+  ConvGeometry g = testing::conv1d_geometry(8, 8, 100, 7, 3, 9, 9);
   PhaseSplit split = split_into_phases(g);
   ASSERT_TRUE(split.valid);
   EXPECT_EQ(split.phases, 3);
@@ -134,7 +125,7 @@ TEST(FusedConv, OnednnMatchesReferenceOnRandomShapesActivationsAndResiduals) {
     const std::string input_activation =
         std::vector<std::string>{"", "Relu", "LeakyRelu"}[rng() % 3];
     const Node node = fused_node(k, dilation, pad_l, pad_r, activation, sum, input_activation);
-    SCOPED_TRACE(testing::Message()
+    SCOPED_TRACE(::testing::Message()
                  << in_ch << "->" << out_ch << " k" << k << " d" << dilation << " T" << frames
                  << " pads " << pad_l << "," << pad_r << " act '" << activation << "' sum " << sum
                  << " input act '" << input_activation << "'");
@@ -194,22 +185,13 @@ TEST(FusedConv, TiledConvMatchesReferenceAcrossTileEdges) {
   for (const Case& c : cases) {
     const Node node =
         fused_node(c.k, c.dilation, c.pad_l, c.pad_r, c.activation, c.sum, c.input_activation);
-    SCOPED_TRACE(testing::Message() << c.in_ch << "->" << c.out_ch << " k" << c.k << " d"
-                                    << c.dilation << " T" << c.frames << " act '" << c.activation
-                                    << "' input act '" << c.input_activation << "' sum " << c.sum);
-    const int64_t out_frames = c.frames + c.pad_l + c.pad_r - (c.k - 1) * c.dilation;
-    ConvGeometry g;
-    g.batch = 1;
-    g.in_channels = c.in_ch;
-    g.out_channels = c.out_ch;
-    g.spatial_rank = 1;
-    g.in = {c.frames};
-    g.kernel = {c.k};
-    g.out = {out_frames};
-    g.strides = {1};
-    g.dilations = {c.dilation};
-    g.pad_begin = {c.pad_l};
-    g.pad_end = {c.pad_r};
+    SCOPED_TRACE(::testing::Message()
+                 << c.in_ch << "->" << c.out_ch << " k" << c.k << " d" << c.dilation << " T"
+                 << c.frames << " act '" << c.activation << "' input act '" << c.input_activation
+                 << "' sum " << c.sum);
+    const ConvGeometry g =
+        testing::conv1d_geometry(c.in_ch, c.out_ch, c.frames, c.k, c.dilation, c.pad_l, c.pad_r);
+    const int64_t out_frames = g.out[0];
     for (int64_t block : {8, 16}) {
       const TileSplit split = split_into_tiles(g, block);
       ASSERT_TRUE(split.valid) << "block " << block;
@@ -280,8 +262,8 @@ TEST(FusedConv, PiecewiseConvMatchesReferenceOnJoinedPieces) {
     const Node node = fused_node(c.k, c.dilation, 0, 0, c.activation, c.sum, "LeakyRelu");
     const int64_t history = (c.k - 1) * c.dilation, fresh = c.out_len - 3;
     // X: history, the new chunk, three steps of end padding (zeros).
-    std::vector<Chunk> x = {chunk(c.channels, history), chunk(c.channels, fresh),
-                            {Tensor(), {nullptr, 0, 0, 3}}};
+    std::vector<Chunk> x = {
+        chunk(c.channels, history), chunk(c.channels, fresh), {Tensor(), {nullptr, 0, 0, 3}}};
     std::vector<Chunk> r = {chunk(c.out_channels, c.out_len / 3),
                             chunk(c.out_channels, c.out_len - c.out_len / 3)};
     Tensor w = random_tensor({c.out_channels, c.channels, c.k}, rng);
@@ -294,14 +276,15 @@ TEST(FusedConv, PiecewiseConvMatchesReferenceOnJoinedPieces) {
     for (const Chunk& p : x) x_pieces.push_back(p.piece);
     for (const Chunk& p : r) r_pieces.push_back(p.piece);
     for (int threads : {1, 2}) {
-      SCOPED_TRACE(testing::Message() << c.channels << "->" << c.out_channels << " k" << c.k << " d" << c.dilation
-                                      << " T" << c.out_len << " threads " << threads);
+      SCOPED_TRACE(::testing::Message()
+                   << c.channels << "->" << c.out_channels << " k" << c.k << " d" << c.dilation
+                   << " T" << c.out_len << " threads " << threads);
       omp_set_num_threads(threads);
       auto kernel = make_kernel(node, false);
       auto* piecewise = dynamic_cast<PiecewiseConv*>(kernel.get());
       ASSERT_NE(piecewise, nullptr);
-      const Tensor got = piecewise->run_pieces(x_joined.shape(), x_pieces, w, &b,
-                                               c.sum ? &r_pieces : nullptr);
+      const Tensor got =
+          piecewise->run_pieces(x_joined.shape(), x_pieces, w, &b, c.sum ? &r_pieces : nullptr);
       ASSERT_FALSE(got.empty()) << "the tiled path should take it";
       EXPECT_LE(max_abs_diff(got, want), 2e-4f * std::sqrt(static_cast<float>(c.channels * c.k)));
     }
@@ -327,8 +310,8 @@ TEST(FusedConv, ReflectPaddedConvMatchesReferenceOnEveryPath) {
     Tensor w = random_tensor({c.out_ch, c.in_ch, c.k}, rng);
     Tensor b = random_tensor({c.out_ch}, rng);
     for (int64_t frames : {int64_t{30}, 30 + 2 * pad, int64_t{5000}, int64_t{5001}}) {
-      SCOPED_TRACE(testing::Message() << c.in_ch << "->" << c.out_ch << " k" << c.k << " d"
-                                      << c.dilation << " T" << frames);
+      SCOPED_TRACE(::testing::Message() << c.in_ch << "->" << c.out_ch << " k" << c.k << " d"
+                                        << c.dilation << " T" << frames);
       Tensor x = random_tensor({1, c.in_ch, frames}, rng);
       Tensor r = random_tensor({1, c.out_ch, frames}, rng);
       const std::vector<const Tensor*> inputs = {&x, &w, &b, &r};
@@ -361,14 +344,7 @@ TEST(FusedConv, ReflectPadsAsLongAsTheInputAreRefusedNamingTheNode) {
 }
 
 TEST(TileSplit, LeavesShortWideStridedGroupedAndTransposedConvsWhole) {
-  ConvGeometry g;
-  g.batch = 1;
-  g.in_channels = g.out_channels = 32;
-  g.spatial_rank = 1;
-  g.in = g.out = {10000};
-  g.kernel = {3};
-  g.strides = g.dilations = {1};
-  g.pad_begin = g.pad_end = {1};
+  const ConvGeometry g = testing::conv1d_geometry(32, 32, 10000, 3, 1, 1, 1);
   ASSERT_TRUE(split_into_tiles(g, 16).valid);
   ConvGeometry short_one = g;
   short_one.in = short_one.out = {500};
@@ -394,14 +370,7 @@ TEST(TileSplit, LeavesShortWideStridedGroupedAndTransposedConvsWhole) {
 // the threads (256 channels over 776 samples: 3 tiles of the minimum length would keep one of
 // two threads idle a third of the time), every tile still at least the minimum.
 TEST(TileSplit, ShortLayersComeInWholeRoundsForTheThreads) {
-  ConvGeometry g;
-  g.batch = 1;
-  g.in_channels = g.out_channels = 256;
-  g.spatial_rank = 1;
-  g.in = g.out = {776};
-  g.kernel = {11};
-  g.strides = g.dilations = {1};
-  g.pad_begin = g.pad_end = {5};
+  const ConvGeometry g = testing::conv1d_geometry(256, 256, 776, 11, 1, 5, 5);
   for (int threads : {1, 2, 3}) {
     omp_set_num_threads(threads);
     const TileSplit s = split_into_tiles(g, 16);
@@ -421,18 +390,7 @@ TEST(FusedConv, ReferencePathEqualsConvThenActivationThenSum) {
   Tensor x = random_tensor({1, 3, 20}, rng), w = random_tensor({4, 3, 3}, rng);
   Tensor b = random_tensor({4}, rng), r = random_tensor({1, 4, 20}, rng);
   Tensor got = make_kernel(node, true)->run({&x, &w, &b, &r})[0];
-  ConvGeometry g;
-  g.batch = 1;
-  g.in_channels = 3;
-  g.out_channels = 4;
-  g.spatial_rank = 1;
-  g.in = {20};
-  g.kernel = {3};
-  g.out = {20};
-  g.strides = {1};
-  g.dilations = {2};
-  g.pad_begin = {2};
-  g.pad_end = {2};
+  const ConvGeometry g = testing::conv1d_geometry(3, 4, 20, 3, 2, 2, 2);
   Tensor want(DType::kFloat32, {1, 4, 20});
   conv_reference(g, x.data<float>(), w.data<float>(), b.data<float>(), want.data<float>());
   for (int64_t i = 0; i < want.numel(); ++i) {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "op_test_util.hpp"
 #include "ops/conv/conv_phases.hpp"
 #include "ops/conv/conv_reflect_pad.hpp"
 #include "ops/conv/conv_tiled.hpp"
@@ -345,15 +346,7 @@ TEST(TimeWindow, ReflectMirrorsTheRowAboutItsEndSamples) {
     EXPECT_EQ(packed[n * 8], expected) << "t=" << t;
     EXPECT_EQ(packed[n * 8 + 1], 0.0f) << "t=" << t;  // channel 1 of 1
   }
-  ConvGeometry g;
-  g.batch = g.in_channels = g.out_channels = 1;
-  g.spatial_rank = 1;
-  g.in = {length};
-  g.kernel = {13};
-  g.out = {length};
-  g.strides = g.dilations = {1};
-  g.pad_begin = {3};
-  g.pad_end = {9};
+  const ConvGeometry g = testing::conv1d_geometry(1, 1, length, 13, 1, 3, 9);
   const ReflectPadded padded = reflect_padded(g, Tensor::from_vector<float>({1, 1, length}, x));
   ASSERT_EQ(padded.x.shape(), (Shape{1, 1, length + 12}));
   EXPECT_EQ(padded.geometry.in, (std::vector<int64_t>{length + 12}));

@@ -186,14 +186,7 @@ TEST(Int8Tiled, MatchesTheInt8ReferenceOnSubpixelConvTransposes) {
 }
 
 TEST(Int8Tiled, TakesOnlyNarrowStrideOneConvs) {
-  ConvGeometry g;
-  g.batch = 1;
-  g.in_channels = g.out_channels = 64;
-  g.spatial_rank = 1;
-  g.in = g.out = {100};
-  g.kernel = {3};
-  g.strides = g.dilations = {1};
-  g.pad_begin = g.pad_end = {1};
+  ConvGeometry g = testing::conv1d_geometry(64, 64, 100, 3, 1, 1, 1);
   ConvPostOps post;
   EXPECT_TRUE(int8_tiled_applies(g, post));
   post.activation = ConvPostOps::Activation::kTanh;
