@@ -1,7 +1,8 @@
 // A transformer's attention as torch.onnx.export writes `softmax(q @ k.transpose(-2, -1) / c) @ v`
 // over heads split by view + transpose -> one com.amphora Attention (ops/attention/attention.hpp):
 //   q, k, v -> Reshape to [B, T, H, D] -> Transpose (0 2 1 3; k: 0 2 3 1) -> MatMul(q, k)
-//   -> Div by a constant scalar (or Mul by one, or neither) -> Softmax over the last axis
+//   -> Div by a constant scalar (or Mul by one, or neither) [-> Add of a mask, BERT's padding]
+//   -> Softmax over the last axis
 //   -> MatMul(., v) -> Transpose (0 2 1 3) -> Reshape.
 // Twelve nodes and four copies of the activations become one pass over them; the Reshape targets
 // (often computed from the input's shape at run time) become the fused node's inputs, so every
@@ -18,7 +19,7 @@ namespace {
 
 struct Match {
   std::set<size_t> nodes;
-  std::vector<std::string> inputs;  // Q, K, V, then their Reshape targets and the output's
+  std::vector<std::string> inputs;  // Q, K, V, their Reshape targets and the output's, [mask]
   float scale = 1.0f;
 };
 
@@ -67,8 +68,24 @@ class AttentionMatcher {
     const int64_t axis = softmax.get_int("axis", graph_.opset() >= 13 ? -1 : 1);
     if (axis != -1 && axis != 3) return false;
     m.nodes = {softmax.index};
+    std::string scores = softmax.inputs[0], mask;
+    // An additive mask: Add(scores, mask) or Add(mask, scores), the scores from the chain below.
+    if (const Node* add = only_producer(scores, "Add", 2)) {
+      // A MatMul, or a Div or Mul reading one (a mask may itself be a Mul of the padding).
+      const auto from_chain = [&](const std::string& value) {
+        if (only_producer(value, "MatMul", 2)) return true;
+        const Node* scaling = only_producer(value, "Div", 2);
+        if (!scaling) scaling = only_producer(value, "Mul", 2);
+        return scaling && (only_producer(scaling->inputs[0], "MatMul", 2) ||
+                           only_producer(scaling->inputs[1], "MatMul", 2));
+      };
+      const int scores_at = from_chain(add->inputs[0]) ? 0 : from_chain(add->inputs[1]) ? 1 : -1;
+      if (scores_at < 0 || add->inputs[0] == add->inputs[1]) return false;
+      scores = add->inputs[scores_at];
+      mask = add->inputs[1 - scores_at];
+      m.nodes.insert(add->index);
+    }
     // The scores: MatMul(q, k), scaled by Div(s, c), Mul(s, c) or Mul(c, s), or not at all.
-    std::string scores = softmax.inputs[0];
     const Node* scale_node = only_producer(scores, "Div", 2);
     if (scale_node) {
       const Tensor* c = scalar_operand(*scale_node, scale_node->inputs[0]);  // the divisor
@@ -107,9 +124,11 @@ class AttentionMatcher {
     }
     m.nodes.insert({pv->index, back->index, join->index});
     m.inputs = {q, k, v, q_target, k_target, v_target, join->inputs[1]};
+    if (!mask.empty()) m.inputs.push_back(mask);
     last = join;
-    // Eleven distinct nodes, twelve with the scale (none can be two of them: each reads the last).
-    return m.nodes.size() == (scale_node ? 12u : 11u);
+    // Eleven distinct nodes, one more for each of the scale and the mask (none can be two of them:
+    // each reads the one before).
+    return m.nodes.size() == 11u + (scale_node ? 1u : 0u) + (mask.empty() ? 0u : 1u);
   }
 
  private:

@@ -448,12 +448,16 @@ TEST(FuseSnake, LeavesChainsWhoseValuesOthersReadOrWhoseExponentIsNotTwo) {
 
 // A transformer layer's attention as torch.onnx.export writes it: q, k, v projected from x
 // [1, T, E], split into `heads` by Reshape + Transpose, scores scaled by `scaling` ("Div", "Mul"
-// or none), Softmax, weighted values transposed back and joined. The Reshape targets are taken
+// or none), with a BERT's padding mask added when `masked` (input "mask" [1, 1, 1, T] of 0 and
+// -10000), Softmax, weighted values transposed back and joined. The Reshape targets are taken
 // from x's shape at run time ([B, T] + [H, D]) when `runtime_targets`, else constants.
 GraphMaker attention_layer(int64_t embed, int64_t heads, const std::string& scaling,
-                           bool runtime_targets, bool scores_are_output = false) {
+                           bool runtime_targets, bool scores_are_output = false,
+                           bool masked = false) {
   GraphMaker m;
   m.input("x");
+  if (masked)
+    m.graph.inputs.push_back({"mask", DType::kFloat32, {{1, ""}, {1, ""}, {1, ""}, {-1, "keys"}}});
   const int64_t depth = embed / heads;
   for (const char* name : {"q", "k", "v"}) {
     const std::string w = std::string(name) + "_w";
@@ -489,6 +493,10 @@ GraphMaker attention_layer(int64_t embed, int64_t heads, const std::string& scal
     m.graph.initializers["inverse_root"] = Tensor::scalar<float>(1.0f / root);
     m.node("Mul", {"inverse_root", "scores"}, scaled = "scaled");
   }
+  if (masked) {
+    m.node("Add", {"mask", scaled}, "masked");
+    scaled = "masked";
+  }
   m.node("Softmax", {scaled}, "weights").attributes["axis"] = int64_t{-1};
   m.node("MatMul", {"weights", v}, "mixed");
   m.node("Transpose", {"mixed"}, "mixed_t").attributes["perm"] = std::vector<int64_t>{0, 2, 1, 3};
@@ -514,6 +522,19 @@ TEST(FuseAttention, HeadSplitAttentionBecomesOneNodeWithTheSameResults) {
         EXPECT_EQ(count_ops(fused, "MatMul") + count_ops(fused, "FusedMatMul"), 3u);
       }
     }
+  }
+}
+
+TEST(FuseAttention, AMaskAddedToTheScoresRidesAlong) {
+  const GraphMaker m = attention_layer(16, 2, "Div", true, false, true);
+  std::mt19937 rng(11);
+  for (int64_t steps : {3, 17}) {
+    Tensor mask(DType::kFloat32, {1, 1, 1, steps});
+    for (int64_t j = steps - 2; j < steps; ++j) mask.data<float>()[j] = -10000.0f;  // padding
+    const Graph fused = expect_same_results(
+        m.graph, {{"x", random_tensor({1, steps, 16}, rng)}, {"mask", mask}}, 1e-5f);
+    EXPECT_EQ(count_ops(fused, "Attention"), 1u);
+    EXPECT_EQ(count_ops(fused, "Add"), 0u);
   }
 }
 

@@ -31,8 +31,9 @@ void score_block(const float* keys_t, int64_t padded, int64_t depth, const float
   for (int v = 0; v < NV; ++v) acc[v] = _mm256_setzero_ps();
   for (int64_t d = 0; d < depth; ++d, keys_t += padded) {
     const __m256 qd = _mm256_set1_ps(q[d] * scale);
-    for (int v = 0; v < NV; ++v)
+    for (int v = 0; v < NV; ++v) {
       acc[v] = _mm256_fmadd_ps(qd, _mm256_loadu_ps(keys_t + 8 * v), acc[v]);
+    }
   }
   for (int v = 0; v < NV; ++v) _mm256_storeu_ps(scores + 8 * v, acc[v]);
 }
@@ -46,8 +47,9 @@ void weigh_block(const float* values, int64_t padded_depth, int64_t keys, const 
   for (int v = 0; v < NV; ++v) acc[v] = _mm256_setzero_ps();
   for (int64_t j = 0; j < keys; ++j, values += padded_depth) {
     const __m256 pj = _mm256_set1_ps(p[j]);
-    for (int v = 0; v < NV; ++v)
+    for (int v = 0; v < NV; ++v) {
       acc[v] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(values + 8 * v), acc[v]);
+    }
   }
   for (int v = 0; v < NV; ++v) _mm256_storeu_ps(out + 8 * v, acc[v]);
 }
@@ -75,10 +77,12 @@ void in_blocks(int64_t vectors, Block block) {
 
 // Head (b, h): its keys transposed to [D, Tk8] and its values copied to [Tk, Dv8] once (8-float
 // multiples, zeros past the ends), so that each query row's scores and output are register-blocked
-// FMAs eight lanes at a time; between them the row's softmax (padding lanes at -inf weigh 0). A
-// NaN score turns the whole row NaN through the sum, as Softmax does.
+// FMAs eight lanes at a time; between them the mask (`mask` at this head) and the row's softmax
+// (padding lanes at -inf weigh 0). A NaN score turns the whole row NaN through the sum, as Softmax
+// does.
 void attend_head(const AttentionShape& s, const Strides& st, const float* q, const float* k,
-                 const float* v, float scale, float* out, std::vector<float>& buffer) {
+                 const float* v, float scale, const AttentionMask& mask, float* out,
+                 std::vector<float>& buffer) {
   const int64_t keys = s.kv_steps, padded = (keys + 7) / 8 * 8;
   const int64_t padded_depth = (s.v_depth + 7) / 8 * 8;
   buffer.assign(static_cast<size_t>(padded * s.depth + keys * padded_depth + padded + padded_depth),
@@ -95,6 +99,10 @@ void attend_head(const AttentionShape& s, const Strides& st, const float* q, con
     in_blocks(padded / 8, [&](auto nv, int64_t at) {
       score_block<decltype(nv)::value>(keys_t + 8 * at, padded, s.depth, q, scale, scores + 8 * at);
     });
+    if (mask.values) {
+      const float* row_mask = mask.values + i * mask.i;
+      for (int64_t j = 0; j < keys; ++j) scores[j] += row_mask[j * mask.j];
+    }
     for (int64_t j = keys; j < padded; ++j) scores[j] = -INFINITY;
     __m256 vmax = _mm256_set1_ps(-INFINITY);
     for (int64_t j = 0; j < padded; j += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(scores + j));
@@ -126,10 +134,17 @@ int64_t head_offset(const AttentionShape& s, int64_t b, int64_t h, int64_t steps
   return (b * steps * s.heads + h) * depth;
 }
 
+// The mask moved to head (b, h).
+AttentionMask mask_at(const AttentionMask& mask, int64_t b, int64_t h) {
+  AttentionMask at = mask;
+  if (at.values) at.values += b * mask.b + h * mask.h;
+  return at;
+}
+
 }  // namespace
 
 void attention(const AttentionShape& s, const float* q, const float* k, const float* v, float scale,
-               float* out) {
+               const AttentionMask& mask, float* out) {
   const Strides st(s);
   const int64_t heads = s.batch * s.heads;
   const int64_t work = heads * s.q_steps * s.kv_steps * (s.depth + s.v_depth);
@@ -141,14 +156,14 @@ void attention(const AttentionShape& s, const float* q, const float* k, const fl
       const int64_t b = bh / s.heads, h = bh % s.heads;
       attend_head(s, st, q + head_offset(s, b, h, s.q_steps, s.depth),
                   k + head_offset(s, b, h, s.kv_steps, s.depth),
-                  v + head_offset(s, b, h, s.kv_steps, s.v_depth), scale,
+                  v + head_offset(s, b, h, s.kv_steps, s.v_depth), scale, mask_at(mask, b, h),
                   out + head_offset(s, b, h, s.q_steps, s.v_depth), buffer);
     }
   }
 }
 
 void attention_reference(const AttentionShape& s, const float* q, const float* k, const float* v,
-                         float scale, float* out) {
+                         float scale, const AttentionMask& mask, float* out) {
   const Strides st(s);
   std::vector<double> p(static_cast<size_t>(s.kv_steps));
   for (int64_t b = 0; b < s.batch; ++b) {
@@ -161,6 +176,7 @@ void attention_reference(const AttentionShape& s, const float* q, const float* k
           double dot = 0.0;
           for (int64_t d = 0; d < s.depth; ++d) dot += static_cast<double>(qi[d]) * kj[d];
           p[j] = dot * scale;
+          if (mask.values) p[j] += mask.values[b * mask.b + h * mask.h + i * mask.i + j * mask.j];
           peak = std::isnan(p[j]) || p[j] > peak ? p[j] : peak;
         }
         for (int64_t j = 0; j < s.kv_steps; ++j) sum += p[j] = std::exp(p[j] - peak);
@@ -177,13 +193,40 @@ void attention_reference(const AttentionShape& s, const float* q, const float* k
   }
 }
 
+namespace {
+
+// The mask's element strides over the scores [B, H, Tq, Tk], numpy-broadcast (right-aligned, a
+// dim of 1 repeats); anything else is refused naming the node.
+AttentionMask mask_strides(const Node& node, const Tensor& mask, const AttentionShape& s) {
+  expect_dtype(node, mask, DType::kFloat32, "mask");
+  const Shape scores{s.batch, s.heads, s.q_steps, s.kv_steps};
+  if (mask.rank() > 4) {
+    fail(ErrorCode::kInvalidArgument, "{}: mask {} has more axes than the scores {}",
+         node.display_name(), shape_str(mask.shape()), shape_str(scores));
+  }
+  int64_t strides[4] = {0, 0, 0, 0};
+  int64_t step = 1;
+  for (int64_t axis = 3, m = mask.rank() - 1; m >= 0; --axis, --m) {
+    const int64_t dim = mask.dim(m);
+    if (dim != 1 && dim != scores[static_cast<size_t>(axis)]) {
+      fail(ErrorCode::kInvalidArgument, "{}: mask {} does not broadcast to the scores {}",
+           node.display_name(), shape_str(mask.shape()), shape_str(scores));
+    }
+    strides[axis] = dim == 1 ? 0 : step;
+    step *= dim;
+  }
+  return {mask.data<float>(), strides[0], strides[1], strides[2], strides[3]};
+}
+
+}  // namespace
+
 void register_attention_op(OpRegistry& registry) {
   registry.add(
       kAmphoraDomain, "Attention", 1, [](const Node& node, int64_t, const KernelOptions& options) {
         const bool reference = options.reference;
         const float scale = node.get_float("scale", 1.0f);
         return make_function_kernel([node, reference, scale](const std::vector<const Tensor*>& in) {
-          check_input_count(node, in, 7, 7);
+          check_input_count(node, in, 7, 8);
           const Tensor &q = *in[0], &k = *in[1], &v = *in[2];
           for (const Tensor* t : {&q, &k, &v}) expect_dtype(node, *t, DType::kFloat32, "Q, K, V");
           auto as_4d = [&](const Tensor& t, const Tensor& target, const char* what) {
@@ -210,8 +253,10 @@ void register_attention_op(OpRegistry& registry) {
               DType::kFloat32,
               reshape_target(node, joined, read_int_input(node, *in[6], "output shape"), false));
           if (y.numel() == 0) return std::vector<Tensor>{y};
-          (reference ? attention_reference : attention)(s, q.data<float>(), k.data<float>(),
-                                                        v.data<float>(), scale, y.data<float>());
+          const Tensor* mask = optional_input(in, 7);
+          (reference ? attention_reference : attention)(
+              s, q.data<float>(), k.data<float>(), v.data<float>(), scale,
+              mask ? mask_strides(node, *mask, s) : AttentionMask{}, y.data<float>());
           return std::vector<Tensor>{y};
         });
       });
