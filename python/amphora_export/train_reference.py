@@ -7,12 +7,15 @@ weight norm) that `amphora-export vocoder --checkpoint` reads like any other.
 
     python -m amphora_export.train_reference corpus  [--sentences 3000]   # synthesise the data
     python -m amphora_export.train_reference train   [--steps N]          # resumes if stopped
+    python -m amphora_export.train_reference train   --gan --init models/hifigan-flite-small
     python -m amphora_export.train_reference ship    models/hifigan-flite-v3s
 
 Losses: log-mel L1 + multi-resolution STFT (spectral convergence + log-magnitude L1), the two
-quantities its quality bar measures. No discriminators: on a 2-core CPU their cost would halve the steps.
-Seeded and resumable: the work folder keeps the latest state (weights, optimiser, RNGs, step)
-and the checkpoint that scored best on the validation sentences.
+quantities its quality bar measures. With --gan, HiFi-GAN's adversarial training instead
+(gan.py: period and scale discriminators, least squares, feature matching, 45 x log-mel L1),
+usually from a generator trained the first way (--init): each step then costs several times
+more. Seeded and resumable: the work folder keeps the latest state (weights, optimisers, RNGs,
+step) and the checkpoint that scored best on the validation sentences.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import gan as adversarial
 from . import quality
 from .errors import ExportError
 from .vocoders.common import finalize, mel_settings
@@ -246,18 +250,20 @@ def learning_rate(step: int, steps: int, peak: float) -> float:
     return peak * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def evaluate_items(generator, data) -> dict:
-    """Mean log-mel L1 and MR-STFT distance (quality.measure) of whole-utterance copy synthesis."""
+def evaluate_items(generator, data, speech: bool = False) -> dict:
+    """Mean log-mel L1 and MR-STFT distance (quality.measure) of whole-utterance copy synthesis;
+    with `speech`, also PESQ and STOI (about 0.5 s an utterance)."""
     generator.eval()
     scores = []
     with torch.no_grad():
         for samples, mel in data:
             audio = generator(torch.from_numpy(mel)[None]).reshape(-1).numpy()
-            result = quality.measure(samples, audio, MEL, speech=False)
-            scores.append((result["log_mel_l1"], result["mr_stft"]["distance"]))
+            result = quality.measure(samples, audio, MEL, speech=speech)
+            scores.append([result["log_mel_l1"], result["mr_stft"]["distance"]] +
+                          ([result["pesq"], result["stoi"]] if speech else []))
     generator.train()
-    l1, mr = np.mean(scores, axis=0)
-    return {"log_mel_l1": float(l1), "mr_stft": float(mr)}
+    means = [float(m) for m in np.mean(scores, axis=0)]
+    return dict(zip(("log_mel_l1", "mr_stft", "pesq", "stoi"), means))
 
 
 def save_atomically(path: Path, state: dict) -> None:
@@ -266,8 +272,24 @@ def save_atomically(path: Path, state: dict) -> None:
     os.replace(partial, path)
 
 
+def load_generator_weights(path: Path) -> dict:
+    """generator_state_dict of an Amphion release folder (its one <step>.pt) or of a .pt file."""
+    if path.is_dir():
+        found = sorted(path.glob("*.pt"))
+        if len(found) != 1:
+            raise ExportError(f"{path}: expected one <step>.pt checkpoint, found {len(found)}")
+        path = found[0]
+    if not path.exists():
+        raise ExportError(f"{path}: no such checkpoint")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if "generator_state_dict" not in state:
+        raise ExportError(f"{path}: no generator_state_dict (not an Amphion vocoder checkpoint)")
+    return state["generator_state_dict"]
+
+
 def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, threads: int,
-          checkpoint_every: int, eval_every: int, restart: bool) -> dict:
+          checkpoint_every: int, eval_every: int, restart: bool, gan: bool = False,
+          disc_width: float = 1.0, init: Path | None = None) -> dict:
     torch.set_num_threads(threads)
     train_data = _load_audio_and_mels(load_split(work, "train"))
     valid_data = _load_audio_and_mels(load_split(work, "valid"))
@@ -280,6 +302,9 @@ def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, th
     torch.manual_seed(seed)
     generator = HiFiGAN(CONFIG).train()
     optimiser = torch.optim.AdamW(generator.parameters(), peak_lr, betas=(0.8, 0.99))
+    discriminators = adversarial.Discriminators(disc_width).train() if gan else None
+    disc_optimiser = (torch.optim.AdamW(discriminators.parameters(), peak_lr, betas=(0.8, 0.99))
+                      if gan else None)
     rng = np.random.default_rng(seed)
     losses = Losses()
     state_path, best_path = work / "state.pt", work / "best.pt"
@@ -288,51 +313,85 @@ def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, th
         state = torch.load(state_path, weights_only=False)
         generator.load_state_dict(state["generator"])
         optimiser.load_state_dict(state["optimiser"])
+        if gan and "discriminators" in state:
+            discriminators.load_state_dict(state["discriminators"])
+            disc_optimiser.load_state_dict(state["disc_optimiser"])
         rng.bit_generator.state = state["numpy_rng"]
         torch.set_rng_state(state["torch_rng"])
         step, elapsed, best = state["step"], state["elapsed_s"], state["best"]
+        init = Path(state["init"]) if state.get("init") else None  # what the run started from
         print(f"train: resuming at step {step} ({elapsed / 60:.1f} min trained so far)",
               flush=True)
+    elif init is not None:
+        generator.load_state_dict(load_generator_weights(init))  # strict: the same layout
+        print(f"train: generator initialised from {init}", flush=True)
 
     def checkpoint():
-        save_atomically(state_path, {"generator": generator.state_dict(),
-                           "optimiser": optimiser.state_dict(), "numpy_rng":
-                           rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-                           "step": step, "elapsed_s": elapsed, "best": best, "config": CONFIG,
-                           "seed": seed, "batch_size": batch_size, "steps": steps})
+        state = {"generator": generator.state_dict(), "optimiser": optimiser.state_dict(),
+                 "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                 "step": step, "elapsed_s": elapsed, "best": best, "config": CONFIG,
+                 "seed": seed, "batch_size": batch_size, "steps": steps, "gan": gan,
+                 "init": str(init) if init else None}
+        if gan:
+            state["discriminators"] = discriminators.state_dict()
+            state["disc_optimiser"] = disc_optimiser.state_dict()
+        save_atomically(state_path, state)
+
+    def adversarial_step(mels, audio) -> dict:
+        """One discriminator step, then one generator step on the same batch."""
+        fake = generator(mels)
+        real = audio[:, None]
+        disc_loss = adversarial.discriminator_loss(discriminators(real),
+                                                   discriminators(fake.detach()))
+        disc_optimiser.zero_grad(set_to_none=True)
+        disc_loss.backward()
+        disc_optimiser.step()
+        spectral = losses(fake.squeeze(1), audio)
+        with torch.no_grad():
+            real_scores = discriminators(real)
+        fake_scores = discriminators(fake)
+        adv = adversarial.generator_loss(fake_scores)
+        matching = adversarial.feature_matching(real_scores, fake_scores)
+        return {**spectral, "total": adv + 2 * matching + 45 * spectral["mel_l1"], "adv": adv,
+                "disc": disc_loss}
 
     window = []
     while step < steps:
         started = time.time()
-        for group in optimiser.param_groups:
+        for group in optimiser.param_groups + (disc_optimiser.param_groups if gan else []):
             group["lr"] = learning_rate(step, steps, peak_lr)
         mels, audio = _batch(train_data, rng, batch_size)
-        loss = losses(generator(mels).squeeze(1), audio)
+        loss = (adversarial_step(mels, audio) if gan
+                else losses(generator(mels).squeeze(1), audio))
         optimiser.zero_grad(set_to_none=True)
         loss["total"].backward()
         torch.nn.utils.clip_grad_norm_(generator.parameters(), 10.0)
         optimiser.step()
         step += 1
         elapsed += time.time() - started
-        window.append([float(loss[k]) for k in ("mel_l1", "mr_stft")])
+        window.append([float(loss[k]) for k in ("mel_l1", "mr_stft", "adv", "disc") if k in loss])
         if step % 50 == 0 or step == steps:
             rate = elapsed / step
-            mel_l1, mr = np.mean(window, axis=0)
+            means = np.mean(window, axis=0)
             window.clear()
-            print(f"step {step}/{steps}  mel L1 {mel_l1:.4f}  MR-STFT {mr:.4f}  "
+            gan_part = f"  G adv {means[2]:.3f}  D {means[3]:.3f}" if gan else ""
+            print(f"step {step}/{steps}  mel L1 {means[0]:.4f}  MR-STFT {means[1]:.4f}{gan_part}  "
                   f"lr {optimiser.param_groups[0]['lr']:.2e}  {rate:.2f} s/step  "
                   f"eta {(steps - step) * rate / 60:.0f} min", flush=True)
         if step % eval_every == 0 or step == steps:
-            scores = evaluate_items(generator, valid_data)
-            score = scores["log_mel_l1"] + scores["mr_stft"]
+            # Adversarial training trades a little magnitude for phase: there PESQ picks the best.
+            scores = evaluate_items(generator, valid_data, speech=gan)
+            score = -scores["pesq"] if gan else scores["log_mel_l1"] + scores["mr_stft"]
             marker = ""
             if score < best["score"]:
                 best = {"score": score, "step": step, **scores}
                 save_atomically(best_path, {"generator_state_dict": generator.state_dict(), "step": step,
                                   "valid": scores})
                 marker = "  (best so far)"
+            speech = (f"  PESQ {scores['pesq']:.3f}  STOI {scores['stoi']:.3f}"
+                      if "pesq" in scores else "")
             print(f"valid at step {step}: log-mel L1 {scores['log_mel_l1']:.4f}  "
-                  f"MR-STFT {scores['mr_stft']:.4f}{marker}", flush=True)
+                  f"MR-STFT {scores['mr_stft']:.4f}{speech}{marker}", flush=True)
         if step % checkpoint_every == 0 or step == steps:
             checkpoint()
     return {"steps": step, "elapsed_s": elapsed, "best": best}
@@ -370,7 +429,9 @@ def ship(work: Path, output: Path) -> Path:
     save_atomically(weights, {"generator_state_dict": generator.state_dict(), "step": best["step"]})
     (output / "args.json").write_text(json.dumps(CONFIG, indent=4) + "\n")
     (output / "training.json").write_text(json.dumps({
-        "command": f"{PROG} corpus && {PROG} train --steps {state.get('steps')}",
+        "command": f"{PROG} corpus && {PROG} train --steps {state.get('steps')}"
+                   + (" --gan" if state.get("gan") else "")
+                   + (f" --init {state['init']}" if state.get("init") else ""),
         "seed": state.get("seed"), "batch_size": state.get("batch_size"),
         "segment_frames": SEGMENT_FRAMES, "loss_resolutions": LOSS_RESOLUTIONS,
         "steps_trained": state.get("step"), "best_step": best["step"],
@@ -394,8 +455,8 @@ def trainer_parser(prog: str, doc: str, work_help: str) -> tuple:
 
 
 def add_train_command(commands, steps: int, batch_size: int, lr: float, checkpoint_every: int,
-                      eval_every: int) -> None:
-    """`train`, with the options both trainers take (train()'s arguments)."""
+                      eval_every: int):
+    """`train`, with the options both trainers take (train()'s arguments); returns its parser."""
     run = commands.add_parser("train", help="train, resuming from the work folder's state")
     run.add_argument("--steps", type=int, default=steps)
     run.add_argument("--batch-size", type=int, default=batch_size)
@@ -404,11 +465,13 @@ def add_train_command(commands, steps: int, batch_size: int, lr: float, checkpoi
     run.add_argument("--checkpoint-every", type=int, default=checkpoint_every)
     run.add_argument("--eval-every", type=int, default=eval_every)
     run.add_argument("--restart", action="store_true", help="ignore a saved state, start over")
+    return run
 
 
-def run_train_command(train_function, args) -> None:
+def run_train_command(train_function, args, **extra) -> None:
     result = train_function(args.work, args.steps, args.batch_size, args.lr, args.seed,
-                            args.threads, args.checkpoint_every, args.eval_every, args.restart)
+                            args.threads, args.checkpoint_every, args.eval_every, args.restart,
+                            **extra)
     print(json.dumps(result))
 
 
@@ -416,8 +479,15 @@ def main(argv: list[str] | None = None) -> int:
     parser, commands = trainer_parser(PROG, __doc__, "corpus and training state")
     corpus = commands.add_parser("corpus", help="synthesise the flite corpus (idempotent)")
     corpus.add_argument("--sentences", type=int, default=3000)
-    add_train_command(commands, steps=14000, batch_size=16, lr=5e-4, checkpoint_every=250,
-                      eval_every=1000)
+    run = add_train_command(commands, steps=14000, batch_size=16, lr=5e-4,
+                            checkpoint_every=250, eval_every=1000)
+    run.add_argument("--gan", action="store_true",
+                     help="train adversarially with HiFi-GAN's discriminators (see gan.py)")
+    run.add_argument("--disc-width", type=float, default=1.0,
+                     help="--gan: scale of the discriminators' channels (1.0: HiFi-GAN's)")
+    run.add_argument("--init", type=Path,
+                     help="start the generator from this checkpoint (a release folder such as "
+                          "models/hifigan-flite-small, or a .pt) when the work folder has no state")
     out = commands.add_parser("ship", help="write the best checkpoint as a release folder")
     out.add_argument("output", type=Path)
     args = parser.parse_args(argv)
@@ -428,7 +498,10 @@ def main(argv: list[str] | None = None) -> int:
                              "(the held-out test and validation sentences)")
             make_corpus(args.work, args.sentences, args.seed)
         elif args.command == "train":
-            run_train_command(train, args)
+            if args.disc_width <= 0:
+                parser.error("--disc-width must be positive")
+            run_train_command(train, args, gan=args.gan, disc_width=args.disc_width,
+                              init=args.init)
         else:
             print(ship(args.work, args.output))
     except ExportError as e:

@@ -1,6 +1,7 @@
 """The reference vocoder's trainer (amphora_export.train_reference): the corpus keeps its test
-sentences out of training, a stopped run resumes to exactly the weights of an unbroken one, and
-what it ships is an Amphion release the exporter loads strictly."""
+sentences out of training, a stopped run resumes to exactly the weights of an unbroken one (also
+adversarially, discriminators included, from a shipped generator), and what it ships is an
+Amphion release the exporter loads strictly."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import json
 import pytest
 import torch
 
-from amphora_export import quality
+from amphora_export import gan, quality
 from amphora_export import train_reference as tr
 
 
@@ -48,6 +49,51 @@ def test_a_resumed_run_matches_an_unbroken_one(work, tmp_path):
     assert resumed["step"] == unbroken["step"] == resumed_result["steps"] == 4
     for key, value in unbroken["generator"].items():
         assert torch.equal(value, resumed["generator"][key]), key
+
+
+def run_gan(work, steps, restart=False):
+    return tr.train(work, steps=steps, batch_size=2, peak_lr=2e-4, seed=3, threads=1,
+                    checkpoint_every=1, eval_every=1000, restart=restart, gan=True,
+                    disc_width=0.25, init=tr.ROOT / "models" / "hifigan-flite-small")
+
+
+def test_adversarial_training_starts_from_the_shipped_generator_and_resumes_exactly(work):
+    shipped = tr.load_generator_weights(tr.ROOT / "models" / "hifigan-flite-small")
+    run_gan(work, 2, restart=True)
+    unbroken = torch.load(work / "state.pt", weights_only=False)
+    assert unbroken["gan"] and "discriminators" in unbroken
+    assert set(unbroken["generator"]) == set(shipped)
+    assert any(not torch.equal(v, shipped[k]) for k, v in unbroken["generator"].items())
+    run_gan(work, 1, restart=True)
+    run_gan(work, 2)
+    resumed = torch.load(work / "state.pt", weights_only=False)
+    for part in ("generator", "discriminators"):
+        for key, value in unbroken[part].items():
+            assert torch.equal(value, resumed[part][key]), (part, key)
+
+
+def test_discriminator_losses_tell_real_from_generated_audio():
+    """Every period and scale discriminator scores and exposes features; the least-squares
+    losses are zero exactly where they should be."""
+    torch.manual_seed(0)
+    discriminators = gan.Discriminators(width=0.25)
+    audio = torch.randn(2, 1, 4097)  # not a multiple of any period: padded by reflection
+    results = discriminators(audio)
+    assert len(results) == len(gan.PERIODS) + 3
+    assert all(score.shape[0] == 2 and len(features) >= 6 for score, features in results)
+    ones = [(torch.ones_like(s), f) for s, f in results]
+    zeros = [(torch.zeros_like(s), f) for s, f in results]
+    assert float(gan.discriminator_loss(ones, zeros)) == 0.0
+    assert float(gan.generator_loss(ones)) == 0.0 < float(gan.generator_loss(zeros))
+    assert float(gan.feature_matching(results, results)) == 0.0
+
+
+def test_a_missing_init_checkpoint_is_named(tmp_path):
+    with pytest.raises(tr.ExportError, match="no such checkpoint"):
+        tr.load_generator_weights(tmp_path / "nothing.pt")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(tr.ExportError, match="expected one <step>.pt"):
+        tr.load_generator_weights(tmp_path / "empty")
 
 
 def test_ship_writes_a_release_the_exporter_loads(work, tmp_path):
