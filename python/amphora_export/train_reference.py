@@ -355,6 +355,24 @@ def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, th
         return {**spectral, "total": adv + 2 * matching + 45 * spectral["mel_l1"], "adv": adv,
                 "disc": disc_loss}
 
+    def validate():
+        """Scores the generator on the validation sentences; keeps it as best.pt if it wins.
+        Adversarial training trades a little magnitude for phase: there PESQ picks the best."""
+        nonlocal best
+        scores = evaluate_items(generator, valid_data, speech=gan)
+        score = -scores["pesq"] if gan else scores["log_mel_l1"] + scores["mr_stft"]
+        marker = ""
+        if score < best["score"]:
+            best = {"score": score, "step": step, **scores}
+            save_atomically(best_path, {"generator_state_dict": generator.state_dict(),
+                                        "step": step, "valid": scores})
+            marker = "  (best so far)"
+        speech = f"  PESQ {scores['pesq']:.3f}  STOI {scores['stoi']:.3f}" if gan else ""
+        print(f"valid at step {step}: log-mel L1 {scores['log_mel_l1']:.4f}  "
+              f"MR-STFT {scores['mr_stft']:.4f}{speech}{marker}", flush=True)
+
+    if step == 0 and init is not None:
+        validate()  # the starting point: training must beat it to replace it in best.pt
     window = []
     while step < steps:
         started = time.time()
@@ -379,19 +397,7 @@ def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, th
                   f"lr {optimiser.param_groups[0]['lr']:.2e}  {rate:.2f} s/step  "
                   f"eta {(steps - step) * rate / 60:.0f} min", flush=True)
         if step % eval_every == 0 or step == steps:
-            # Adversarial training trades a little magnitude for phase: there PESQ picks the best.
-            scores = evaluate_items(generator, valid_data, speech=gan)
-            score = -scores["pesq"] if gan else scores["log_mel_l1"] + scores["mr_stft"]
-            marker = ""
-            if score < best["score"]:
-                best = {"score": score, "step": step, **scores}
-                save_atomically(best_path, {"generator_state_dict": generator.state_dict(), "step": step,
-                                  "valid": scores})
-                marker = "  (best so far)"
-            speech = (f"  PESQ {scores['pesq']:.3f}  STOI {scores['stoi']:.3f}"
-                      if "pesq" in scores else "")
-            print(f"valid at step {step}: log-mel L1 {scores['log_mel_l1']:.4f}  "
-                  f"MR-STFT {scores['mr_stft']:.4f}{speech}{marker}", flush=True)
+            validate()
         if step % checkpoint_every == 0 or step == steps:
             checkpoint()
     return {"steps": step, "elapsed_s": elapsed, "best": best}
