@@ -27,6 +27,17 @@ def _scaled(channels: int, width: float) -> int:
     return max(4, int(round(channels * width)))
 
 
+def _through(convs: nn.ModuleList, post: nn.Module, x: torch.Tensor):
+    """The convs with LeakyReLU, then the scoring conv: (flattened scores, every layer's output)."""
+    features = []
+    for conv in convs:
+        x = F.leaky_relu(conv(x), SLOPE)
+        features.append(x)
+    x = post(x)
+    features.append(x)
+    return x.flatten(1), features
+
+
 class PeriodDiscriminator(nn.Module):
     def __init__(self, period: int, width: float = 1.0):
         super().__init__()
@@ -42,14 +53,7 @@ class PeriodDiscriminator(nn.Module):
         batch, channels, length = x.shape
         if length % self.period:
             x = F.pad(x, (0, self.period - length % self.period), "reflect")
-        x = x.view(batch, channels, -1, self.period)
-        features = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), SLOPE)
-            features.append(x)
-        x = self.post(x)
-        features.append(x)
-        return x.flatten(1), features
+        return _through(self.convs, self.post, x.view(batch, channels, -1, self.period))
 
 
 class ScaleDiscriminator(nn.Module):
@@ -68,13 +72,7 @@ class ScaleDiscriminator(nn.Module):
         self.post = norm(nn.Conv1d(c[3], 1, 3, 1, padding=1))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        features = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), SLOPE)
-            features.append(x)
-        x = self.post(x)
-        features.append(x)
-        return x.flatten(1), features
+        return _through(self.convs, self.post, x)
 
 
 class Discriminators(nn.Module):
