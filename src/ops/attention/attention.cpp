@@ -4,12 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <type_traits>
 #include <vector>
 
 #include "ops/amphora_domain.hpp"
 #include "ops/avx2_lanes.hpp"
 #include "ops/elementwise/elementwise_common.hpp"
+#include "ops/matmul/matmul_small.hpp"
 #include "ops/shape/shape_common.hpp"
 
 namespace amphora {
@@ -21,74 +21,6 @@ struct Strides {
   explicit Strides(const AttentionShape& s)
       : q(s.heads * s.depth), k(s.heads * s.depth), v(s.heads * s.v_depth) {}
 };
-
-// R query rows (q rows `q_stride` apart) x NV vectors of 8 keys: q . keys_t[:, j0 ..) * scale into
-// `scores` (rows `padded` apart), accumulated in registers over the depth (keys_t is
-// [depth][padded]). Two rows share each load of the keys and keep 2 NV FMA chains in flight.
-template <int R, int NV>
-void score_block(const float* keys_t, int64_t padded, int64_t depth, const float* q,
-                 int64_t q_stride, float scale, float* scores) {
-  __m256 acc[R][NV];
-  for (int r = 0; r < R; ++r) {
-    for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_ps();
-  }
-  for (int64_t d = 0; d < depth; ++d, keys_t += padded) {
-    __m256 keys[NV];
-    for (int v = 0; v < NV; ++v) keys[v] = _mm256_loadu_ps(keys_t + 8 * v);
-    for (int r = 0; r < R; ++r) {
-      const __m256 qd = _mm256_set1_ps(q[r * q_stride + d] * scale);
-      for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_fmadd_ps(qd, keys[v], acc[r][v]);
-    }
-  }
-  for (int r = 0; r < R; ++r) {
-    for (int v = 0; v < NV; ++v) _mm256_storeu_ps(scores + r * padded + 8 * v, acc[r][v]);
-  }
-}
-
-// R rows of weights p (rows `padded` apart) x NV vectors of 8 output depths: the sum over the
-// keys of p[j] * values[j][d0 ..) into `out` (rows `padded_depth` apart; values is
-// [keys][padded_depth]).
-template <int R, int NV>
-void weigh_block(const float* values, int64_t padded_depth, int64_t keys, const float* p,
-                 int64_t padded, float* out) {
-  __m256 acc[R][NV];
-  for (int r = 0; r < R; ++r) {
-    for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_ps();
-  }
-  for (int64_t j = 0; j < keys; ++j, values += padded_depth) {
-    __m256 row[NV];
-    for (int v = 0; v < NV; ++v) row[v] = _mm256_loadu_ps(values + 8 * v);
-    for (int r = 0; r < R; ++r) {
-      const __m256 pj = _mm256_set1_ps(p[r * padded + j]);
-      for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_fmadd_ps(pj, row[v], acc[r][v]);
-    }
-  }
-  for (int r = 0; r < R; ++r) {
-    for (int v = 0; v < NV; ++v) _mm256_storeu_ps(out + r * padded_depth + 8 * v, acc[r][v]);
-  }
-}
-
-// Blocks of up to four vectors (with two rows, eight accumulators stay in registers) over
-// `vectors` vectors: block(NV, first vector).
-template <typename Block>
-void in_blocks(int64_t vectors, Block block) {
-  for (int64_t v = 0; v < vectors; v += 4) {
-    switch (std::min<int64_t>(4, vectors - v)) {
-      case 4:
-        block(std::integral_constant<int, 4>{}, v);
-        break;
-      case 3:
-        block(std::integral_constant<int, 3>{}, v);
-        break;
-      case 2:
-        block(std::integral_constant<int, 2>{}, v);
-        break;
-      default:
-        block(std::integral_constant<int, 1>{}, v);
-        break;
-    }
-  }
-}
 
 // One row of scores (`keys` of them, then padding up to a multiple of 8) -> its softmax in place;
 // the padding lanes, set to -inf, weigh 0. A NaN score turns the row NaN through the sum.
@@ -114,52 +46,36 @@ void softmax_row(float* scores, int64_t keys, int64_t padded) {
   }
 }
 
-// Head (b, h): its keys transposed to [D, Tk8] and its values copied to [Tk, Dv8] once (8-float
-// multiples, zeros past the ends), so that the scores and outputs of each pair of query rows are
-// register-blocked FMAs eight lanes at a time; between them the mask (`mask` at this head) and
-// each row's softmax.
+// Query rows per block: their scores ([rows, Tk8]) stay in L2 between the two products.
+constexpr int64_t kQueryRows = 48;
+
+// Head (b, h): its keys transposed once to [D, Tk8] (Tk rounded up to 8, zeros past the end);
+// then for each block of query rows the scores as one product with the small-row matmul kernel
+// (Q's rows read in place, H * D apart), the mask (`mask` at this head) and each row's softmax,
+// and the weighted values as a second product written straight into the output's rows.
 void attend_head(const AttentionShape& s, const Strides& st, const float* q, const float* k,
                  const float* v, float scale, const AttentionMask& mask, float* out,
                  std::vector<float>& buffer) {
   const int64_t keys = s.kv_steps, padded = (keys + 7) / 8 * 8;
-  const int64_t padded_depth = (s.v_depth + 7) / 8 * 8;
-  buffer.assign(
-      static_cast<size_t>(padded * s.depth + keys * padded_depth + 2 * (padded + padded_depth)),
-      0.0f);
+  buffer.assign(static_cast<size_t>(padded * s.depth + kQueryRows * padded), 0.0f);
   float* keys_t = buffer.data();
-  float* values = keys_t + padded * s.depth;
-  float* scores = values + keys * padded_depth;  // two rows
-  float* rows = scores + 2 * padded;             // two rows
+  float* scores = keys_t + padded * s.depth;
   for (int64_t j = 0; j < keys; ++j) {
     for (int64_t d = 0; d < s.depth; ++d) keys_t[d * padded + j] = k[j * st.k + d];
-    std::copy(v + j * st.v, v + j * st.v + s.v_depth, values + j * padded_depth);
   }
-  auto pair = [&](auto r, int64_t i) {
-    constexpr int R = decltype(r)::value;
-    in_blocks(padded / 8, [&](auto nv, int64_t at) {
-      score_block<R, decltype(nv)::value>(keys_t + 8 * at, padded, s.depth, q + i * st.q, st.q,
-                                          scale, scores + 8 * at);
-    });
-    for (int row = 0; row < R; ++row) {
-      float* row_scores = scores + row * padded;
+  for (int64_t i = 0; i < s.q_steps; i += kQueryRows) {
+    const int64_t rows = std::min(kQueryRows, s.q_steps - i);
+    small_product(q + i * st.q, st.q, keys_t, padded, scores, padded, rows, padded, s.depth, scale);
+    for (int64_t r = 0; r < rows; ++r) {
+      float* row = scores + r * padded;
       if (mask.values) {
-        const float* row_mask = mask.values + (i + row) * mask.i;
-        for (int64_t j = 0; j < keys; ++j) row_scores[j] += row_mask[j * mask.j];
+        const float* row_mask = mask.values + (i + r) * mask.i;
+        for (int64_t j = 0; j < keys; ++j) row[j] += row_mask[j * mask.j];
       }
-      softmax_row(row_scores, keys, padded);
+      softmax_row(row, keys, padded);
     }
-    in_blocks(padded_depth / 8, [&](auto nv, int64_t at) {
-      weigh_block<R, decltype(nv)::value>(values + 8 * at, padded_depth, keys, scores, padded,
-                                          rows + 8 * at);
-    });
-    for (int row = 0; row < R; ++row) {
-      std::copy(rows + row * padded_depth, rows + row * padded_depth + s.v_depth,
-                out + (i + row) * st.v);
-    }
-  };
-  int64_t i = 0;
-  for (; i + 2 <= s.q_steps; i += 2) pair(std::integral_constant<int, 2>{}, i);
-  if (i < s.q_steps) pair(std::integral_constant<int, 1>{}, i);
+    small_product(scores, padded, v, st.v, out + i * st.v, st.v, rows, s.v_depth, keys);
+  }
 }
 
 // Element offsets of head (b, h) at step 0 in Q (or K), V and the output.

@@ -3,8 +3,9 @@
 //   q, k, v [.., H * D] -> Reshape to [B, T, H, D] -> Transpose to [B, H, T, D] (k to [B, H, D, T])
 //   -> MatMul(q, k) -> Div by a constant (or Mul) [-> Add a mask] -> Softmax(-1) -> MatMul(., v)
 //   -> Transpose back to [B, T, H, D] -> Reshape.
-// The kernel reads each head in place (rows H * D apart) instead of transposing q, k, v and the
-// result, and keeps one row of scores in cache from the products through the softmax.
+// The kernel reads each head in place (rows H * D apart) instead of transposing q, v and the
+// result, runs both products on the small-row matmul kernel (matmul/matmul_small.hpp), and keeps
+// a block of scores in cache from the products through the softmax.
 //
 // Inputs: Q, K, V, then the four Reshape targets (int64: Q's, K's, V's, the output's), which the
 // kernel resolves as Reshape does (0 copies a dim, one -1 is inferred). Q must come out

@@ -200,7 +200,26 @@ void epilogue(float* y, int64_t rows, int64_t n, int64_t j0, int64_t j1, const f
   }
 }
 
+// Columns [j0, j1) of the block's product over m rows, on the widest ISA allowed.
+void product(const Block& t, int64_t m, int64_t j0, int64_t j1, bool wide) {
+  if (wide) {
+    product_avx512(t, m, j0, j1);
+  } else {
+    product_avx2(t, m, j0, j1);
+  }
+}
+
+bool has_avx512() {
+  static const bool has = __builtin_cpu_supports("avx512f");
+  return has;
+}
+
 }  // namespace
+
+void small_product(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
+                   int64_t m, int64_t n, int64_t k, float alpha) {
+  product(Block{a, lda, b, ldb, c, ldc, k, alpha, false}, m, 0, n, has_avx512());
+}
 
 bool small_matmul(const MatmulProblem& p, const float* a, const float* b, float* out,
                   const float* bias, bool gelu, SmallMatmulIsa isa) {
@@ -215,20 +234,13 @@ bool small_matmul(const MatmulProblem& p, const float* a, const float* b, float*
   // A linear layer (one B for every batch): its batches are rows of one product.
   const int64_t rows = b_shared ? p.m * batches : p.m;
   if (rows > kSmallMatmulRows) return false;
-  static const bool has_avx512 = __builtin_cpu_supports("avx512f");
-  const bool wide = has_avx512 && isa == SmallMatmulIsa::kAuto;
-  auto product = [&](const float* a_b, const float* b_b, float* c_b, int64_t m, int64_t j0,
-                     int64_t j1) {
-    const Block t{a_b, p.k, b_b, p.n, c_b, p.n, p.k, p.alpha, p.accumulate};
-    if (wide) {
-      product_avx512(t, m, j0, j1);
-    } else {
-      product_avx2(t, m, j0, j1);
-    }
+  const bool wide = has_avx512() && isa == SmallMatmulIsa::kAuto;
+  auto block = [&](const float* a_b, const float* b_b, float* c_b) {
+    return Block{a_b, p.k, b_b, p.n, c_b, p.n, p.k, p.alpha, p.accumulate};
   };
   if (!b_shared) {
     for_each_batch(p, [&](int64_t batch, int64_t a_off, int64_t b_off) {
-      product(a + a_off, b + b_off, out + batch * p.m * p.n, p.m, 0, p.n);
+      product(block(a + a_off, b + b_off, out + batch * p.m * p.n), p.m, 0, p.n, wide);
     });
     if (bias || gelu) epilogue(out, p.m * batches, p.n, 0, p.n, bias, gelu);
     return true;
@@ -240,7 +252,7 @@ bool small_matmul(const MatmulProblem& p, const float* a, const float* b, float*
 #pragma omp parallel for schedule(static) if (parallel)
   for (int64_t panel = 0; panel < panels; ++panel) {
     const int64_t j0 = panel * width, j1 = std::min(p.n, j0 + width);
-    product(a, b, out, rows, j0, j1);
+    product(block(a, b, out), rows, j0, j1, wide);
     if (bias || gelu) epilogue(out, rows, p.n, j0, j1, bias, gelu);
   }
   return true;

@@ -31,4 +31,10 @@ bool small_matmul(const MatmulProblem& p, const float* a, const float* b, float*
                   const float* bias = nullptr, bool gelu = false,
                   SmallMatmulIsa isa = SmallMatmulIsa::kAuto);
 
+// c = alpha * a x b for an m x k `a` and a k x n `b` whose rows lie lda and ldb floats apart,
+// into rows ldc apart: the same kernel on operands read where they are (attention's heads, rows
+// H * D apart), any number of rows, one thread.
+void small_product(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
+                   int64_t m, int64_t n, int64_t k, float alpha = 1.0f);
+
 }  // namespace amphora
