@@ -84,9 +84,9 @@ inline Tensor iota_float(const Shape& shape, float first = 0.0f) {
   return Tensor::from_vector<float>(shape, v);
 }
 
-// A float32 tensor of `shape` filled uniformly from [-1, 1) by `rng`.
-inline Tensor random_tensor(const Shape& shape, std::mt19937& rng) {
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+// A float32 tensor of `shape` filled uniformly from [-spread, spread) by `rng`.
+inline Tensor random_tensor(const Shape& shape, std::mt19937& rng, float spread = 1.0f) {
+  std::uniform_real_distribution<float> dist(-spread, spread);
   Tensor t(DType::kFloat32, shape);
   float* p = t.data<float>();
   for (int64_t i = 0; i < t.numel(); ++i) p[i] = dist(rng);

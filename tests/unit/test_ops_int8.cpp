@@ -8,6 +8,7 @@
 #include <cmath>
 #include <random>
 
+#include "int8_test_util.hpp"
 #include "op_test_util.hpp"
 #include "ops/amphora_domain.hpp"
 #include "ops/int8/int8_quantize.hpp"
@@ -22,32 +23,18 @@ struct Int8Problem {
   float x_scale = 0.02f;
 };
 
-Tensor random_floats(const Shape& shape, std::mt19937& rng, float spread) {
-  Tensor t(DType::kFloat32, shape);
-  std::uniform_real_distribution<float> dist(-spread, spread);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
-  return t;
-}
-
-Tensor random_int8(const Shape& shape, std::mt19937& rng) {
-  Tensor t(DType::kInt8, shape);
-  std::uniform_int_distribution<int> dist(-127, 127);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<int8_t>()[i] = static_cast<int8_t>(dist(rng));
-  return t;
-}
-
 // X spread to +-3 with x_scale 0.02: values beyond 2.54 saturate, as calibrated clipping does.
 Int8Problem random_problem(const Shape& x, const Shape& w, int64_t channels, const Shape& y,
                            uint32_t seed) {
   std::mt19937 rng(seed);
   Int8Problem p;
-  p.x = random_floats(x, rng, 3.0f);
-  p.w_q = random_int8(w, rng);
+  p.x = testing::random_tensor(x, rng, 3.0f);
+  p.w_q = testing::random_int8(w, rng);
   p.w_scale = Tensor(DType::kFloat32, {channels});
   std::uniform_real_distribution<float> scale(0.5e-3f, 4e-3f);
   for (int64_t c = 0; c < channels; ++c) p.w_scale.data<float>()[c] = scale(rng);
-  p.bias = random_floats({channels}, rng, 0.5f);
-  p.residual = random_floats(y, rng, 1.0f);
+  p.bias = testing::random_tensor({channels}, rng, 0.5f);
+  p.residual = testing::random_tensor(y, rng, 1.0f);
   return p;
 }
 
@@ -91,18 +78,6 @@ Tensor qdq_reference(Node float_node, const Int8Problem& p, int64_t axis, const 
   return run_path(float_node, inputs, true);
 }
 
-void expect_close(const Tensor& got, const Tensor& want, const std::string& what) {
-  ASSERT_EQ(got.shape(), want.shape()) << what;
-  float peak = 0, worst = 0;
-  for (int64_t i = 0; i < want.numel(); ++i) {
-    peak = std::max(peak, std::fabs(want.data<float>()[i]));
-    worst = std::max(worst, std::fabs(got.data<float>()[i] - want.data<float>()[i]));
-  }
-  // Float sums of ~10^3 exact products in another order, then one scaling: ~1e-6 of the
-  // output's size; 2e-5 leaves room and is still ~100x below a wrong scale's error.
-  EXPECT_LE(worst, 2e-5f * std::max(peak, 1.0f)) << what << " (peak " << peak << ")";
-}
-
 struct ConvCase {
   int64_t in, out, k, dilation, stride, group, length;
   bool input_leaky, activation, residual, bias;
@@ -110,25 +85,9 @@ struct ConvCase {
 };
 
 Node conv_node(const ConvCase& c, bool transpose, const Int8Problem& p) {
-  Node node = testing::make_node(transpose ? "FusedConvTranspose" : "FusedConv",
-                                 {"x", "w", c.bias ? "b" : "", c.residual ? "sum" : ""});
-  if (!c.residual) node.inputs.pop_back();
-  node.domain = kAmphoraDomain;
+  Node node = testing::int8_fused_conv_node(transpose, c.k, c.stride, c.dilation, c.pad_mode,
+                                            c.input_leaky, c.bias, c.residual);
   node.attributes["group"] = c.group;
-  if (transpose) {
-    node.attributes["strides"] = std::vector<int64_t>{c.stride};
-    const int64_t pad = (c.k - c.stride) / 2;
-    node.attributes["pads"] = std::vector<int64_t>{pad, pad};
-  } else {
-    node.attributes["dilations"] = std::vector<int64_t>{c.dilation};
-    const int64_t pad = (c.k - 1) * c.dilation / 2;
-    node.attributes["pads"] = std::vector<int64_t>{pad, pad};
-    node.attributes["pad_mode"] = c.pad_mode;
-  }
-  if (c.input_leaky) {
-    node.attributes["input_activation"] = std::string("LeakyRelu");
-    node.attributes["input_alpha"] = 0.1f;
-  }
   if (c.activation) node.attributes["activation"] = std::string("Tanh");
   node.attributes["x_scale"] = p.x_scale;
   node.attributes["w_scale"] = p.w_scale.to_float_vector();
@@ -155,8 +114,8 @@ void check_conv(const ConvCase& c, bool transpose, int64_t batch, uint32_t seed,
                            (dynamic ? " dynamic" : "");
   // The QDQ graph's float op: transpose W's per-channel axis is 1 (the only group's OC/g).
   const Tensor want = qdq_reference(node, p, transpose ? 1 : 0, c.residual ? &p.residual : nullptr);
-  expect_close(run_path(node, inputs, false), want, what + " (oneDNN int8)");
-  expect_close(run_path(node, inputs, true), want, what + " (int8 reference)");
+  testing::expect_int8_close(run_path(node, inputs, false), want, what + " (oneDNN int8)");
+  testing::expect_int8_close(run_path(node, inputs, true), want, what + " (int8 reference)");
 
   // A scale applied wrongly (one channel's off by 1%) must not pass the same comparison.
   Node wrong = node;
@@ -227,8 +186,8 @@ void check_matmul(bool bias, bool gelu, bool residual, uint32_t seed, bool dynam
   const Tensor want = qdq_reference(node, p, 1, residual ? &p.residual : nullptr);
   const std::string what = std::string("MatMul") + (bias ? " bias" : "") + (gelu ? " gelu" : "") +
                            (residual ? " sum" : "") + (dynamic ? " dynamic" : "");
-  expect_close(run_path(node, inputs, false), want, what + " (oneDNN int8)");
-  expect_close(run_path(node, inputs, true), want, what + " (int8 reference)");
+  testing::expect_int8_close(run_path(node, inputs, false), want, what + " (oneDNN int8)");
+  testing::expect_int8_close(run_path(node, inputs, true), want, what + " (int8 reference)");
 }
 
 TEST(Int8MatMul, MatchesTheQdqGraphWithAndWithoutPostOps) {
@@ -269,7 +228,7 @@ TEST(Int8Conv, DynamicQuantizationMatchesTheQdqGraph) {
 // values, bit for bit, as Quantizer::quantize one at a time (the tail included).
 TEST(Int8Quantize, FakeQuantizeLanesMatchTheScalarQuantizer) {
   std::mt19937 rng(17);
-  const Tensor x = random_floats({1003}, rng, 4.0f);
+  const Tensor x = testing::random_tensor({1003}, rng, 4.0f);
   const float* v = x.data<float>();
   for (const Quantizer& q : {Quantizer::int8(0.1f, 0.02f), Quantizer::int8(1.0f, 0.5f),
                              Quantizer::dynamic(v, x.numel(), 0.2f)}) {
@@ -286,7 +245,7 @@ TEST(Int8Conv, FloatWeightsOrAWrongScaleCountAreRefusedNamingTheNode) {
   std::mt19937 rng(5);
   Int8Problem p = random_problem({1, 8, 16}, {4, 8, 3}, 4, {1, 4, 16}, 5);
   Node node = conv_node({8, 4, 3, 1, 1, 1, 16, false, false, false, true}, false, p);
-  const Tensor w_float = random_floats({4, 8, 3}, rng, 1.0f);
+  const Tensor w_float = testing::random_tensor({4, 8, 3}, rng, 1.0f);
   testing::expect_error(
       [&] {
         run_path(node, {&p.x, &w_float, &p.bias}, false);

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <random>
 
+#include "int8_test_util.hpp"
 #include "op_test_util.hpp"
 #include "ops/amphora_domain.hpp"
 #include "ops/conv/conv_fused.hpp"
@@ -16,22 +17,15 @@
 namespace amphora {
 namespace {
 
-Tensor random_floats(const Shape& shape, std::mt19937& rng, float spread) {
-  Tensor t(DType::kFloat32, shape);
-  std::uniform_real_distribution<float> dist(-spread, spread);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
-  return t;
-}
-
 TEST(Int8Tiled, PackedWindowsMatchTheScalarPackingByteForByte) {
   if (!int8_tiled_available()) GTEST_SKIP() << "no AVX-512 VNNI here";
   std::mt19937 rng(11);
   const Quantizer static_q = Quantizer::int8(0.1f, 0.02f);
-  const Tensor some = random_floats({1000}, rng, 3.0f);
+  const Tensor some = testing::random_tensor({1000}, rng, 3.0f);
   const Quantizer dynamic_q = Quantizer::dynamic(some.data<float>(), some.numel(), 1.0f);
   for (int64_t channels : {3, 4, 8, 13, 32}) {
     for (int64_t length : {5, 40, 301}) {
-      const Tensor x = random_floats({channels, length}, rng, 3.0f);
+      const Tensor x = testing::random_tensor({channels, length}, rng, 3.0f);
       // Windows inside, across either end and past the row.
       for (int64_t begin : {int64_t{-7}, int64_t{0}, int64_t{3}, length - 20}) {
         for (Int8Padding padding : {Int8Padding::kZeros, Int8Padding::kReflect}) {
@@ -66,24 +60,8 @@ void check_tiled(const TiledCase& c, uint32_t seed) {
   register_amphora_domain_ops_once();
   std::mt19937 rng(seed);
   const bool transpose = c.stride > 0;
-  Node node = testing::make_node(transpose ? "FusedConvTranspose" : "FusedConv",
-                                 {"x", "w", c.bias ? "b" : "", "sum"});
-  if (!c.residual) node.inputs.pop_back();
-  node.domain = kAmphoraDomain;
-  if (transpose) {
-    node.attributes["strides"] = std::vector<int64_t>{c.stride};
-    const int64_t pad = (c.k - c.stride) / 2;
-    node.attributes["pads"] = std::vector<int64_t>{pad, c.k - c.stride - pad};
-  } else {
-    node.attributes["dilations"] = std::vector<int64_t>{c.dilation};
-    const int64_t pad = (c.k - 1) * c.dilation / 2;
-    node.attributes["pads"] = std::vector<int64_t>{pad, pad};
-    node.attributes["pad_mode"] = c.pad_mode;
-  }
-  if (c.input_leaky) {
-    node.attributes["input_activation"] = std::string("LeakyRelu");
-    node.attributes["input_alpha"] = 0.1f;
-  }
+  Node node = testing::int8_fused_conv_node(transpose, c.k, c.stride, c.dilation, c.pad_mode,
+                                            c.input_leaky, c.bias, c.residual);
   if (!c.activation.empty()) {
     node.attributes["activation"] = c.activation;
     node.attributes["alpha"] = 0.2f;
@@ -97,13 +75,12 @@ void check_tiled(const TiledCase& c, uint32_t seed) {
   } else {
     node.attributes["x_scale"] = 0.02f;
   }
-  const Tensor x = random_floats({c.batch, c.in, c.length}, rng, 3.0f);
-  Tensor w(DType::kInt8, transpose ? Shape{c.in, c.out, c.k} : Shape{c.out, c.in, c.k});
-  std::uniform_int_distribution<int> weight(-127, 127);
-  for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = static_cast<int8_t>(weight(rng));
-  const Tensor b = random_floats({c.out}, rng, 0.5f);
+  const Tensor x = testing::random_tensor({c.batch, c.in, c.length}, rng, 3.0f);
+  const Tensor w =
+      testing::random_int8(transpose ? Shape{c.in, c.out, c.k} : Shape{c.out, c.in, c.k}, rng);
+  const Tensor b = testing::random_tensor({c.out}, rng, 0.5f);
   const int64_t out_len = transpose ? c.length * c.stride : c.length;
-  const Tensor residual = random_floats({c.batch, c.out, out_len}, rng, 1.0f);
+  const Tensor residual = testing::random_tensor({c.batch, c.out, out_len}, rng, 1.0f);
   std::vector<const Tensor*> inputs = {&x, &w, c.bias ? &b : nullptr};
   if (c.residual) inputs.push_back(&residual);
   const std::string what =
@@ -130,14 +107,8 @@ void check_tiled(const TiledCase& c, uint32_t seed) {
                         c.residual ? &residual : nullptr, got))
       << what;
   const Tensor want = testing::run_path(node, inputs, true);
-  ASSERT_EQ(got.shape(), want.shape()) << what;
-  float peak = 0, worst = 0;
-  for (int64_t i = 0; i < want.numel(); ++i) {
-    peak = std::max(peak, std::fabs(want.data<float>()[i]));
-    worst = std::max(worst, std::fabs(got.data<float>()[i] - want.data<float>()[i]));
-  }
-  // Exact int32 sums against float sums of the same products: ~1e-6 of the output's size.
-  EXPECT_LE(worst, 2e-5f * std::max(peak, 1.0f)) << what << " (peak " << peak << ")";
+  ASSERT_EQ(got.shape(), want.shape()) << what;  // the loop below indexes both
+  testing::expect_int8_close(got, want, what);
   // The node's own fast path takes this kernel and gives the same values.
   const Tensor node_fast = testing::run_path(node, inputs, false);
   for (int64_t i = 0; i < want.numel(); ++i) {
