@@ -76,9 +76,8 @@ class Int8MatMulKernel : public Kernel {
       float_b_ = dequantized(b);
       float_source_ = b;
     }
-    Tensor fa(DType::kFloat32, {m, k});
-    std::copy_n(a.data<float>(), m * k, fa.data<float>());
-    fake_quantize(fa.data<float>(), fa.numel(), quant);
+    Tensor fa = Tensor::uninitialized(DType::kFloat32, {m, k});  // every value is written
+    fake_quantize(a.data<float>(), fa.data<float>(), fa.numel(), quant);
     MatmulProblem p;
     p.a = {m, k};
     p.b = {k, n};
