@@ -1,21 +1,24 @@
-"""Trains amphora's small reference vocoder on speech synthesised locally by flite.
+"""Trains amphora's reference vocoders on speech synthesised locally by flite.
 
 Nothing is downloaded: the corpus is generated sentences spoken by Debian's flite voices, the
-generator is the exporter's own `hifigan` family (a V3-like config at half V3's width), and the
-result is an Amphion release folder (args.json + <step>.pt with generator_state_dict, legacy
-weight norm) that `amphora-export vocoder --checkpoint` reads like any other.
+generator is one of the exporter's own families (`hifigan`: V3's layout at half width; `vocos`:
+ConvNeXt blocks and an inverse-STFT head at dim 192), and the result is an Amphion release folder
+(args.json + <step>.pt with generator_state_dict) that `amphora-export vocoder --checkpoint`
+reads like any other.
 
     python -m amphora_export.train_reference corpus  [--sentences 3000]   # synthesise the data
     python -m amphora_export.train_reference train   [--steps N]          # resumes if stopped
     python -m amphora_export.train_reference train   --gan --init models/hifigan-flite-small
+    python -m amphora_export.train_reference --work out/vocos-train train --family vocos
     python -m amphora_export.train_reference ship    models/hifigan-flite-v3s
 
 Losses: log-mel L1 + multi-resolution STFT (spectral convergence + log-magnitude L1), the two
-quantities its quality bar measures. With --gan, HiFi-GAN's adversarial training instead
-(gan.py: period and scale discriminators, least squares, feature matching, 45 x log-mel L1),
-usually from a generator trained the first way (--init): each step then costs several times
-more. Seeded and resumable: the work folder keeps the latest state (weights, optimisers, RNGs,
-step) and the checkpoint that scored best on the validation sentences.
+quantities its quality bar measures, plus, for Vocos, the phase's derivatives (Losses.phase).
+With --gan, HiFi-GAN's adversarial training instead (gan.py: period and scale discriminators,
+least squares, feature matching, 45 x log-mel L1), usually from a generator trained the first
+way (--init): each step then costs several times more. Seeded and resumable: the work folder
+keeps the latest state (weights, optimisers, RNGs, step) and the checkpoint that scored best on
+the validation sentences. A work folder holds one run; its corpus/ may be a link to another's.
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ import torch
 from . import gan as adversarial
 from . import quality
 from .errors import ExportError
-from .vocoders.common import finalize, mel_settings
+from .vocoders.common import finalize, istft_same, mel_settings
 from .vocoders.hifigan import HiFiGAN
+from .vocoders.vocos import Vocos
 
 PROG = "python -m amphora_export.train_reference"
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,6 +73,16 @@ CONFIG = {
     "inference": {"batch_size": 1},
 }
 MEL = mel_settings(CONFIG)
+
+# Amphion's Vocos layout (ConvNeXt blocks at the frame rate, an inverse-STFT head) at dim 192:
+# 2.1 M parameters, the same mel. Its head predicts magnitude and phase per frame, which
+# trains far faster on a CPU than HiFi-GAN's sample-rate convs; phase is what it lacks first.
+VOCOS_CONFIG = {**CONFIG,
+                "model": {"generator": "vocos",
+                          "vocos": {"input_channels": 80, "dim": 192, "intermediate_dim": 576,
+                                    "num_layers": 8, "n_fft": 1024, "hop_size": 256,
+                                    "padding": "same"}}}
+FAMILIES = {"hifigan": (HiFiGAN, CONFIG), "vocos": (Vocos, VOCOS_CONFIG)}
 
 # ----------------------------------------------------------------------------- corpus
 
@@ -219,6 +233,36 @@ class Losses:
         stft = stft / len(LOSS_RESOLUTIONS)
         return {"total": mel_l1 + stft, "mel_l1": mel_l1, "mr_stft": stft}
 
+    @staticmethod
+    def phase(real: torch.Tensor, imag: torch.Tensor, target_audio: torch.Tensor) -> torch.Tensor:
+        """For a generator that predicts its spectrum (Vocos): the phase's derivatives against
+        the target's (APNet's group delay and instantaneous frequency, anti-wrapped), weighted by
+        the target's magnitude. They fix how phase runs across bins and frames, not its
+        absolute value, which depends on where the glottal pulses fall and the mel cannot
+        tell. Edge frames, computed from reflected audio, are left out."""
+        target = quality._amphion_stft(target_audio, MEL)[..., 2:-2]
+        predicted = torch.atan2(imag, real)[..., 2:-2]
+        actual = torch.angle(target)
+        weight = target.abs()
+        weight = weight / weight.mean(dim=(1, 2), keepdim=True)
+
+        def wrapped(x):
+            return (x - 2 * math.pi * torch.round(x / (2 * math.pi))).abs()
+
+        frequency = wrapped(torch.diff(predicted, dim=2) - torch.diff(actual, dim=2))
+        delay = wrapped(torch.diff(predicted, dim=1) - torch.diff(actual, dim=1))
+        return (frequency * weight[..., 1:]).mean() + (delay * weight[:, 1:]).mean()
+
+
+def generate(generator, losses: Losses, mels: torch.Tensor, audio: torch.Tensor):
+    """The generator's audio [B, 1, T] and, for one that predicts a spectrum, its phase loss."""
+    if not hasattr(generator, "spectrum"):
+        return generator(mels), None
+    real, imag = generator.spectrum(mels)
+    head = generator.head.istft
+    fake = istft_same(real, imag, head.n_fft, head.hop_length, head.window)
+    return fake[:, None], losses.phase(real, imag, audio)
+
 
 def _load_audio_and_mels(items: list[dict]) -> list[tuple[np.ndarray, np.ndarray]]:
     loaded = []
@@ -289,7 +333,7 @@ def load_generator_weights(path: Path) -> dict:
 
 def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, threads: int,
           checkpoint_every: int, eval_every: int, restart: bool, gan: bool = False,
-          disc_width: float = 1.0, init: Path | None = None) -> dict:
+          disc_width: float = 1.0, init: Path | None = None, family: str = "hifigan") -> dict:
     torch.set_num_threads(threads)
     train_data = _load_audio_and_mels(load_split(work, "train"))
     valid_data = _load_audio_and_mels(load_split(work, "valid"))
@@ -299,18 +343,23 @@ def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, th
           f"({sum(len(a) for a, _ in train_data) / MEL['sample_rate'] / 3600:.2f} h), "
           f"valid: {len(valid_data)}", flush=True)
 
+    state_path, best_path = work / "state.pt", work / "best.pt"
+    state = (torch.load(state_path, weights_only=False)
+             if state_path.exists() and not restart else None)
+    if state is not None and state.get("family", "hifigan") != family:
+        raise ExportError(f"{work} holds a {state.get('family', 'hifigan')} run, not {family}: "
+                          "pass that --family, --restart, or another --work")
+    generator_class, config = FAMILIES[family]
     torch.manual_seed(seed)
-    generator = HiFiGAN(CONFIG).train()
+    generator = generator_class(config).train()
     optimiser = torch.optim.AdamW(generator.parameters(), peak_lr, betas=(0.8, 0.99))
     discriminators = adversarial.Discriminators(disc_width).train() if gan else None
     disc_optimiser = (torch.optim.AdamW(discriminators.parameters(), peak_lr, betas=(0.8, 0.99))
                       if gan else None)
     rng = np.random.default_rng(seed)
     losses = Losses()
-    state_path, best_path = work / "state.pt", work / "best.pt"
     step, elapsed, best = 0, 0.0, {"score": math.inf}
-    if state_path.exists() and not restart:
-        state = torch.load(state_path, weights_only=False)
+    if state is not None:
         generator.load_state_dict(state["generator"])
         optimiser.load_state_dict(state["optimiser"])
         if gan and "discriminators" in state:
@@ -329,7 +378,8 @@ def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, th
     def checkpoint():
         state = {"generator": generator.state_dict(), "optimiser": optimiser.state_dict(),
                  "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-                 "step": step, "elapsed_s": elapsed, "best": best, "config": CONFIG,
+                 "step": step, "elapsed_s": elapsed, "best": best, "config": config,
+                 "family": family,
                  "seed": seed, "batch_size": batch_size, "steps": steps, "gan": gan,
                  "init": str(init) if init else None}
         if gan:
@@ -339,7 +389,7 @@ def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, th
 
     def adversarial_step(mels, audio) -> dict:
         """One discriminator step, then one generator step on the same batch."""
-        fake = generator(mels)
+        fake, phase = generate(generator, losses, mels, audio)
         real = audio[:, None]
         disc_loss = adversarial.discriminator_loss(discriminators(real),
                                                    discriminators(fake.detach()))
@@ -352,8 +402,8 @@ def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, th
         fake_scores = discriminators(fake)
         adv = adversarial.generator_loss(fake_scores)
         matching = adversarial.feature_matching(real_scores, fake_scores)
-        return {**spectral, "total": adv + 2 * matching + 45 * spectral["mel_l1"], "adv": adv,
-                "disc": disc_loss}
+        total = adv + 2 * matching + 45 * spectral["mel_l1"] + (0 if phase is None else phase)
+        return {**spectral, "total": total, "adv": adv, "disc": disc_loss}
 
     def validate():
         """Scores the generator on the validation sentences; keeps it as best.pt if it wins.
@@ -365,7 +415,7 @@ def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, th
         if score < best["score"]:
             best = {"score": score, "step": step, **scores}
             save_atomically(best_path, {"generator_state_dict": generator.state_dict(),
-                                        "step": step, "valid": scores})
+                                        "step": step, "valid": scores, "family": family})
             marker = "  (best so far)"
         speech = f"  PESQ {scores['pesq']:.3f}  STOI {scores['stoi']:.3f}" if gan else ""
         print(f"valid at step {step}: log-mel L1 {scores['log_mel_l1']:.4f}  "
@@ -379,8 +429,13 @@ def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, th
         for group in optimiser.param_groups + (disc_optimiser.param_groups if gan else []):
             group["lr"] = learning_rate(step, steps, peak_lr)
         mels, audio = _batch(train_data, rng, batch_size)
-        loss = (adversarial_step(mels, audio) if gan
-                else losses(generator(mels).squeeze(1), audio))
+        if gan:
+            loss = adversarial_step(mels, audio)
+        else:
+            fake, phase = generate(generator, losses, mels, audio)
+            loss = losses(fake.squeeze(1), audio)
+            if phase is not None:
+                loss["total"] = loss["total"] + phase
         optimiser.zero_grad(set_to_none=True)
         loss["total"].backward()
         torch.nn.utils.clip_grad_norm_(generator.parameters(), 10.0)
@@ -418,27 +473,34 @@ def hardware() -> str:
     return f"{name}, {os.cpu_count()} cores, CPU only, torch {torch.__version__}"
 
 
-def ship(work: Path, output: Path) -> Path:
-    """The best checkpoint as an Amphion release folder: args.json + <step>.pt + training.json."""
+def ship(work: Path, output: Path, float16: bool = False) -> Path:
+    """The best checkpoint as an Amphion release folder: args.json + <step>.pt + training.json.
+    With float16 the weights are stored in half precision (the repository's model budget); the
+    exporter widens them to float32 as it loads them."""
     best_path, state_path = work / "best.pt", work / "state.pt"
     if not best_path.exists():
         raise ExportError(f"{best_path} is missing: train first (`{PROG} train`)")
     best = torch.load(best_path, weights_only=False)
     state = torch.load(state_path, weights_only=False) if state_path.exists() else {}
-    generator = HiFiGAN(CONFIG)
+    generator_class, config = FAMILIES[best.get("family", "hifigan")]
+    generator = generator_class(config)
     generator.load_state_dict(best["generator_state_dict"])  # strict: proves the layout
     finalize(generator)
     output.mkdir(parents=True, exist_ok=True)
     for old in output.glob("*.pt"):
         old.unlink()
     weights = output / f"{best['step']}.pt"
-    save_atomically(weights, {"generator_state_dict": generator.state_dict(), "step": best["step"]})
-    (output / "args.json").write_text(json.dumps(CONFIG, indent=4) + "\n")
+    weights_dict = {k: v.half() if float16 and v.is_floating_point() else v
+                    for k, v in generator.state_dict().items()}
+    save_atomically(weights, {"generator_state_dict": weights_dict, "step": best["step"]})
+    (output / "args.json").write_text(json.dumps(config, indent=4) + "\n")
     (output / "training.json").write_text(json.dumps({
         "command": f"{PROG} corpus && {PROG} train --steps {state.get('steps')}"
+                   + (f" --family {state['family']}" if state.get("family") else "")
                    + (" --gan" if state.get("gan") else "")
                    + (f" --init {state['init']}" if state.get("init") else ""),
         "seed": state.get("seed"), "batch_size": state.get("batch_size"),
+        "storage": "float16" if float16 else "float32",
         "segment_frames": SEGMENT_FRAMES, "loss_resolutions": LOSS_RESOLUTIONS,
         "steps_trained": state.get("step"), "best_step": best["step"],
         "training_hours": round(state.get("elapsed_s", 0) / 3600, 2),
@@ -487,6 +549,9 @@ def main(argv: list[str] | None = None) -> int:
     corpus.add_argument("--sentences", type=int, default=3000)
     run = add_train_command(commands, steps=14000, batch_size=16, lr=5e-4,
                             checkpoint_every=250, eval_every=1000)
+    run.add_argument("--family", choices=sorted(FAMILIES), default="hifigan",
+                     help="the generator: hifigan (V3's layout at half width) or vocos (dim 192, "
+                          "with phase-derivative losses)")
     run.add_argument("--gan", action="store_true",
                      help="train adversarially with HiFi-GAN's discriminators (see gan.py)")
     run.add_argument("--disc-width", type=float, default=1.0,
@@ -496,6 +561,8 @@ def main(argv: list[str] | None = None) -> int:
                           "models/hifigan-flite-small, or a .pt) when the work folder has no state")
     out = commands.add_parser("ship", help="write the best checkpoint as a release folder")
     out.add_argument("output", type=Path)
+    out.add_argument("--float16", action="store_true",
+                     help="store the weights in half precision (half the size)")
     args = parser.parse_args(argv)
     try:
         if args.command == "corpus":
@@ -507,9 +574,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.disc_width <= 0:
                 parser.error("--disc-width must be positive")
             run_train_command(train, args, gan=args.gan, disc_width=args.disc_width,
-                              init=args.init)
+                              init=args.init, family=args.family)
         else:
-            print(ship(args.work, args.output))
+            print(ship(args.work, args.output, args.float16))
     except ExportError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 1

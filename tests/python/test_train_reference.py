@@ -72,6 +72,44 @@ def test_adversarial_training_starts_from_the_shipped_generator_and_resumes_exac
             assert torch.equal(value, resumed[part][key]), (part, key)
 
 
+def test_a_vocos_run_resumes_exactly_and_ships_a_release_the_exporter_loads(work, tmp_path):
+    def run_vocos(steps, restart=False):
+        return tr.train(work, steps=steps, batch_size=2, peak_lr=5e-4, seed=3, threads=1,
+                        checkpoint_every=2, eval_every=2, restart=restart, family="vocos")
+
+    run_vocos(4, restart=True)
+    unbroken = torch.load(work / "state.pt", weights_only=False)
+    run_vocos(2, restart=True)
+    run_vocos(4)
+    resumed = torch.load(work / "state.pt", weights_only=False)
+    assert resumed["family"] == "vocos" and resumed["step"] == 4
+    for key, value in unbroken["generator"].items():
+        assert torch.equal(value, resumed["generator"][key]), key
+    with pytest.raises(tr.ExportError, match="holds a vocos run, not hifigan"):
+        run(work, 6)
+    weights = tr.ship(work, tmp_path / "release", float16=True)
+    stored = torch.load(weights)["generator_state_dict"]
+    assert {v.dtype for v in stored.values()} == {torch.float16}
+    spec, config, generator = quality.load_generator(str(tmp_path / "release"))
+    assert spec.name == "vocos" and config["model"]["vocos"]["dim"] == 192
+    for key, value in generator.state_dict().items():
+        assert value.dtype == torch.float32 and torch.equal(value.half(), stored[key]), key
+    assert sum(p.numel() for p in generator.parameters()) < 2_200_000
+
+
+def test_the_phase_loss_sees_how_phase_runs_not_where_it_starts():
+    """Zero for the target's own spectrum and for it with every phase turned by one constant
+    (where the pulses fall is not the mel's to tell); positive once the phase is scrambled."""
+    torch.manual_seed(0)
+    audio = torch.randn(2, 32 * tr.MEL["hop_length"])
+    spectrum = quality._amphion_stft(audio, tr.MEL)
+    turned = spectrum * torch.exp(torch.tensor(1.3j))
+    scrambled = spectrum * torch.exp(1j * 6.28 * torch.rand(spectrum.shape))
+    assert float(tr.Losses.phase(spectrum.real, spectrum.imag, audio)) < 1e-4
+    assert float(tr.Losses.phase(turned.real, turned.imag, audio)) < 1e-4
+    assert float(tr.Losses.phase(scrambled.real, scrambled.imag, audio)) > 0.5
+
+
 def test_discriminator_losses_tell_real_from_generated_audio():
     """Every period and scale discriminator scores and exposes features; the least-squares
     losses are zero exactly where they should be."""
