@@ -156,6 +156,84 @@ TEST(Int8Tiled, MatchesTheInt8ReferenceOnSubpixelConvTransposes) {
   for (const TiledCase& c : cases) check_tiled(c, seed++);
 }
 
+// `joined` ([C, T]) cut into pieces at random steps, each in a buffer of its own at an offset, as
+// the streamer keeps a conv's history and new chunks; pieces without rows (the streamer's zero
+// padding) are zeroed in `joined` too, so that the pieces still make it.
+std::vector<TimePiece> cut_into_pieces(Tensor& joined, std::mt19937& rng,
+                                       std::vector<std::vector<float>>& buffers) {
+  const int64_t channels = joined.dim(0), length = joined.dim(1);
+  std::vector<TimePiece> pieces;
+  std::uniform_int_distribution<int64_t> size(1, 40), offset(0, 5), coin(0, 5);
+  for (int64_t at = 0; at < length;) {
+    const int64_t n = std::min(size(rng), length - at);
+    float* rows = joined.data<float>();
+    if (coin(rng) == 0) {
+      for (int64_t c = 0; c < channels; ++c) std::fill_n(rows + c * length + at, n, 0.0f);
+      pieces.push_back({nullptr, 0, 0, n});
+    } else {
+      const int64_t start = offset(rng), row_length = start + n + offset(rng);
+      std::vector<float>& buffer = buffers.emplace_back(channels * row_length, NAN);
+      for (int64_t c = 0; c < channels; ++c)
+        std::copy_n(rows + c * length + at, n, buffer.data() + c * row_length + start);
+      pieces.push_back({buffer.data(), row_length, start, n});
+    }
+    at += n;
+  }
+  return pieces;
+}
+
+// The streamer's entry point: X and the residual as pieces give what run() gives on their join,
+// bit for bit (the same bytes packed, the same int32 sums).
+TEST(Int8Tiled, ReadsAStreamsPiecesExactlyAsTheirJoin) {
+  if (!int8_tiled_available()) GTEST_SKIP() << "no AVX-512 VNNI here";
+  register_amphora_domain_ops_once();
+  std::mt19937 rng(5);
+  struct Case {
+    int64_t in, out, k, dilation, length;
+    bool residual;
+  };
+  for (const Case& c : {Case{32, 32, 3, 1, 300, true}, Case{13, 9, 7, 5, 97, true},
+                        Case{64, 48, 5, 2, 1200, false}, Case{8, 8, 1, 1, 20, true}}) {
+    const std::string what = std::to_string(c.in) + "->" + std::to_string(c.out) + " k" +
+                             std::to_string(c.k) + " d" + std::to_string(c.dilation) + " T" +
+                             std::to_string(c.length);
+    Node node = testing::int8_fused_conv_node(false, c.k, 0, c.dilation, "constant", true, true,
+                                              c.residual);
+    node.attributes["w_scale"] = std::vector<float>(c.out, 2e-3f);
+    node.attributes["x_scale"] = 0.02f;
+    const int64_t pad = (c.k - 1) * c.dilation / 2;
+    const ConvGeometry g = testing::conv1d_geometry(c.in, c.out, c.length, c.k, c.dilation, pad,
+                                                    (c.k - 1) * c.dilation - pad);
+    ConvPostOps post = parse_conv_post_ops(node);
+    post.sum = c.residual;
+    const Int8Scales scales = parse_int8_scales(node);
+    const Quantizer quant = Quantizer::int8(post.input_slope, scales.x_scale);
+    const Tensor w = testing::random_int8({c.out, c.in, c.k}, rng);
+    const Tensor b = testing::random_tensor({c.out}, rng, 0.5f);
+    for (int trial = 0; trial < 3; ++trial) {
+      std::vector<std::vector<float>> buffers;
+      Tensor x = testing::random_tensor({c.in, c.length}, rng, 3.0f);
+      Tensor residual = testing::random_tensor({c.out, c.length}, rng, 1.0f);
+      const std::vector<TimePiece> x_pieces = cut_into_pieces(x, rng, buffers);
+      const std::vector<TimePiece> residual_pieces = cut_into_pieces(residual, rng, buffers);
+      x = x.reshaped({1, c.in, c.length});
+      residual = residual.reshaped({1, c.out, c.length});
+      Tensor want = Tensor::uninitialized(DType::kFloat32, g.output_shape());
+      Tensor got = Tensor::uninitialized(DType::kFloat32, g.output_shape());
+      Int8TiledConv tiled;
+      ASSERT_TRUE(tiled.run(g, x, w, scales, quant, &b, post, c.residual ? &residual : nullptr,
+                            want))
+          << what;
+      ASSERT_TRUE(tiled.run_pieces(g, x_pieces, w, scales, quant, &b, post,
+                                   c.residual ? &residual_pieces : nullptr, got))
+          << what;
+      for (int64_t i = 0; i < want.numel(); ++i) {
+        ASSERT_EQ(got.data<float>()[i], want.data<float>()[i]) << what << " at " << i;
+      }
+    }
+  }
+}
+
 TEST(Int8Tiled, TakesOnlyNarrowStrideOneConvs) {
   ConvGeometry g = testing::conv1d_geometry(64, 64, 100, 3, 1, 1, 1);
   ConvPostOps post;

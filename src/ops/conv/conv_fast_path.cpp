@@ -51,12 +51,7 @@ Tensor run_conv_pieces(ConvFastPath& fast, const Node& node, const ConvAttrs& at
   }
   const ConvGeometry g =
       resolve_conv_geometry(node, attrs, x_shape, w.shape(), bias ? &bias->shape() : nullptr);
-  const auto length = [](const std::vector<TimePiece>& pieces) {
-    int64_t n = 0;
-    for (const TimePiece& piece : pieces) n += piece.length;
-    return n;
-  };
-  if (g.spatial_rank != 1 || length(x) != g.in[0] || (sum && length(*sum) != g.out[0]) ||
+  if (g.spatial_rank != 1 || total_length(x) != g.in[0] || (sum && total_length(*sum) != g.out[0]) ||
       g.out[0] <= 0) {
     return {};
   }

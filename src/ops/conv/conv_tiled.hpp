@@ -64,6 +64,12 @@ struct TimePiece {
   int64_t start = 0;
   int64_t length = 0;
 };
+// The steps the pieces make together.
+inline int64_t total_length(const std::vector<TimePiece>& pieces) {
+  int64_t n = 0;
+  for (const TimePiece& piece : pieces) n += piece.length;
+  return n;
+}
 // pack_window over the row that `pieces` make one after another (zeros outside them): the same
 // packed window as pack_window of their join, bit for bit.
 void pack_window_pieces(const std::vector<TimePiece>& pieces, int64_t channels, int64_t begin,

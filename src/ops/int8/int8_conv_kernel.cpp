@@ -36,7 +36,7 @@ Tensor dequantized_weights(const ConvGeometry& g, const Int8Scales& scales, cons
   return out;
 }
 
-class Int8ConvKernel : public Kernel {
+class Int8ConvKernel : public Kernel, public PiecewiseConv {
  public:
   Int8ConvKernel(const Node& node, bool transpose, const KernelOptions& options)
       : node_(node),
@@ -97,6 +97,32 @@ class Int8ConvKernel : public Kernel {
     }
     if (residual && !exact_sum) return broadcast_add_->run({&y, residual});
     return {y};
+  }
+
+  // The streamer's entry point (conv_fast_path.hpp): the tiled VNNI kernel reads the window and
+  // the residual where they lie. Declined (empty) where run() would take another path, or where a
+  // dynamic X's scale would need the whole window first.
+  Tensor run_pieces(const Shape& x_shape, const std::vector<TimePiece>& x, const Tensor& w,
+                    const Tensor* bias, const std::vector<TimePiece>* sum) override {
+    if (reference_ || attrs_.transpose || scales_.dynamic || post_.reflect_pad ||
+        post_.sum != (sum != nullptr) || w.dtype() != DType::kInt8 ||
+        (bias && bias->dtype() != DType::kFloat32) || !int8_tiled_available()) {
+      return {};
+    }
+    const ConvGeometry g =
+        resolve_conv_geometry(node_, attrs_, x_shape, w.shape(), bias ? &bias->shape() : nullptr);
+    if (g.spatial_rank != 1 || narrow_conv_applies(g) || total_length(x) != g.in[0] ||
+        (sum && total_length(*sum) != g.out[0]) || g.out[0] <= 0) {
+      return {};
+    }
+    check_int8_weights(node_, scales_, w, g.out_channels);
+    const float slope = post_.input_activation ? post_.input_slope : 1.0f;
+    Tensor y = Tensor::uninitialized(DType::kFloat32, g.output_shape());
+    if (!tiled_.run_pieces(g, x, w, scales_, Quantizer::int8(slope, scales_.x_scale), bias,
+                           post_, sum, y)) {
+      return {};
+    }
+    return y;
   }
 
  private:

@@ -51,17 +51,23 @@ int64_t source_step(int64_t t, int64_t length, Int8Padding padding) {
   return mirrored >= 0 && mirrored < length ? mirrored : -1;
 }
 
+// The rows of a [C, *] float series: step t of row c at data[c * stride + t], t in [0, length).
+struct Rows {
+  const float* data;
+  int64_t stride, length;
+};
+
 // Window steps [n0, n1) of the 4-channel group `group`, one value at a time.
-void pack_steps_scalar(const float* x, int64_t channels, int64_t length, int64_t begin,
-                       int64_t width, Int8Padding padding, const Quantizer& quant, int64_t group,
-                       int64_t n0, int64_t n1, uint8_t* out) {
+void pack_steps_scalar(const Rows& x, int64_t channels, int64_t begin, int64_t width,
+                       Int8Padding padding, const Quantizer& quant, int64_t group, int64_t n0,
+                       int64_t n1, uint8_t* out) {
   const uint8_t zero = stored_zero(quant);
   uint8_t* rows = out + group * width * 4;
   for (int64_t n = n0; n < n1; ++n) {
-    const int64_t t = source_step(begin + n, length, padding);
+    const int64_t t = source_step(begin + n, x.length, padding);
     for (int64_t i = 0; i < 4; ++i) {
       const int64_t c = group * 4 + i;
-      rows[n * 4 + i] = c < channels && t >= 0 ? stored_byte(quant, x[c * length + t]) : zero;
+      rows[n * 4 + i] = c < channels && t >= 0 ? stored_byte(quant, x.data[c * x.stride + t]) : zero;
     }
   }
 }
@@ -89,36 +95,84 @@ AMPHORA_VNNI inline __m128i stored_bytes16(__m512 v, const QuantLanes& q) {
   return _mm512_cvtepi32_epi8(bytes);
 }
 
-AMPHORA_VNNI void pack_window_avx512(const float* x, int64_t channels, int64_t length,
-                                     int64_t begin, int64_t width, Int8Padding padding,
-                                     const Quantizer& quant, uint8_t* out) {
+// Columns [n0, n1) of the packed window of steps [begin, begin + width) of x.
+AMPHORA_VNNI void pack_columns(const Rows& x, int64_t channels, int64_t begin, int64_t width,
+                               int64_t n0, int64_t n1, Int8Padding padding,
+                               const Quantizer& quant, uint8_t* out) {
   const QuantLanes lanes = quant_lanes(quant);
-  const int64_t inside_begin = std::clamp<int64_t>(-begin, 0, width);
-  const int64_t inside_end = std::clamp<int64_t>(length - begin, inside_begin, width);
+  const int64_t inside_begin = std::clamp<int64_t>(-begin, n0, n1);
+  const int64_t inside_end = std::clamp<int64_t>(x.length - begin, inside_begin, n1);
   for (int64_t group = 0; group < ceil_div(channels, 4); ++group) {
     if (group * 4 + 4 > channels) {  // the last, partial group
-      pack_steps_scalar(x, channels, length, begin, width, padding, quant, group, 0, width, out);
+      pack_steps_scalar(x, channels, begin, width, padding, quant, group, n0, n1, out);
       continue;
     }
-    pack_steps_scalar(x, channels, length, begin, width, padding, quant, group, 0, inside_begin,
-                      out);
-    const float* rows = x + group * 4 * length + begin;  // step n of row i: rows[i * length + n]
+    pack_steps_scalar(x, channels, begin, width, padding, quant, group, n0, inside_begin, out);
     uint8_t* to = out + group * width * 4;
-    int64_t n = inside_begin;
-    for (; n + 16 <= inside_end; n += 16) {
+    // 16 steps at a time, the last few masked (a stream's pieces end anywhere).
+    for (int64_t n = inside_begin; n < inside_end; n += 16) {
+      const int64_t count = std::min<int64_t>(16, inside_end - n);
+      const auto mask = static_cast<__mmask16>((1u << count) - 1);
+      const float* steps = x.data + group * 4 * x.stride + begin + n;  // of the group's first row
       __m128i b[4];
       for (int64_t i = 0; i < 4; ++i)
-        b[i] = stored_bytes16(_mm512_loadu_ps(rows + i * length + n), lanes);
+        b[i] = stored_bytes16(_mm512_maskz_loadu_ps(mask, steps + i * x.stride), lanes);
       // 4 rows of 16 steps -> 16 steps of 4 channels: bytes, then byte pairs, interleaved.
       const __m128i lo01 = _mm_unpacklo_epi8(b[0], b[1]), hi01 = _mm_unpackhi_epi8(b[0], b[1]);
       const __m128i lo23 = _mm_unpacklo_epi8(b[2], b[3]), hi23 = _mm_unpackhi_epi8(b[2], b[3]);
-      auto* at = reinterpret_cast<__m128i*>(to + n * 4);
-      _mm_storeu_si128(at + 0, _mm_unpacklo_epi16(lo01, lo23));
-      _mm_storeu_si128(at + 1, _mm_unpackhi_epi16(lo01, lo23));
-      _mm_storeu_si128(at + 2, _mm_unpacklo_epi16(hi01, hi23));
-      _mm_storeu_si128(at + 3, _mm_unpackhi_epi16(hi01, hi23));
+      const __m512i interleaved = _mm512_inserti64x4(
+          _mm512_castsi256_si512(_mm256_set_m128i(_mm_unpackhi_epi16(lo01, lo23),
+                                                  _mm_unpacklo_epi16(lo01, lo23))),
+          _mm256_set_m128i(_mm_unpackhi_epi16(hi01, hi23), _mm_unpacklo_epi16(hi01, hi23)), 1);
+      _mm512_mask_storeu_epi32(to + n * 4, mask, interleaved);  // one dword per step
     }
-    pack_steps_scalar(x, channels, length, begin, width, padding, quant, group, n, width, out);
+    pack_steps_scalar(x, channels, begin, width, padding, quant, group, inside_end, n1, out);
+  }
+}
+
+AMPHORA_VNNI void pack_window_avx512(const float* x, int64_t channels, int64_t length,
+                                     int64_t begin, int64_t width, Int8Padding padding,
+                                     const Quantizer& quant, uint8_t* out) {
+  pack_columns({x, length, length}, channels, begin, width, 0, width, padding, quant, out);
+}
+
+// The same window over the row that `pieces` make one after another (the quantized zero outside
+// them and in pieces without rows): identical bytes to packing their join.
+AMPHORA_VNNI void pack_window_pieces(const std::vector<TimePiece>& pieces, int64_t channels,
+                                     int64_t begin, int64_t width, const Quantizer& quant,
+                                     uint8_t* out) {
+  const Rows nothing{nullptr, 0, 0};
+  int64_t at = 0;    // row step where the current piece starts
+  int64_t done = 0;  // window columns [0, done) are packed
+  for (const TimePiece& piece : pieces) {
+    const int64_t lo = std::clamp<int64_t>(at - begin, done, width);
+    const int64_t hi = std::clamp<int64_t>(at + piece.length - begin, lo, width);
+    pack_columns(nothing, channels, begin, width, done, lo, Int8Padding::kZeros, quant, out);
+    const Rows rows = piece.rows ? Rows{piece.rows + piece.start, piece.row_length, piece.length}
+                                 : nothing;
+    pack_columns(rows, channels, begin - at, width, lo, hi, Int8Padding::kZeros, quant, out);
+    done = std::max(done, hi);
+    at += piece.length;
+  }
+  pack_columns(nothing, channels, begin, width, done, width, Int8Padding::kZeros, quant, out);
+}
+
+// Steps [first, first + count) of the [channels, *] row that `pieces` make one after another,
+// joined into out [channels][count] (zeros in pieces without rows).
+void join_steps(const std::vector<TimePiece>& pieces, int64_t channels, int64_t first,
+                int64_t count, float* out) {
+  int64_t at = 0;  // row step where the current piece starts
+  for (const TimePiece& piece : pieces) {
+    const int64_t lo = std::max(first, at), hi = std::min(first + count, at + piece.length);
+    for (int64_t c = 0; hi > lo && c < channels; ++c) {
+      float* to = out + c * count + (lo - first);
+      if (piece.rows) {
+        std::copy_n(piece.rows + c * piece.row_length + piece.start + (lo - at), hi - lo, to);
+      } else {
+        std::fill_n(to, hi - lo, 0.0f);
+      }
+    }
+    at += piece.length;
   }
 }
 
@@ -128,7 +182,7 @@ AMPHORA_VNNI void pack_window_avx512(const float* x, int64_t channels, int64_t l
 // origin + n * phases + c % phases (cropped to the row), scattered.
 struct WriteOut {
   float* y;
-  const float* residual;  // or nullptr
+  const float* residual;  // or nullptr; laid out as y unless residual_length says otherwise
   int64_t length;         // of y's rows
   int64_t channels;       // computed (stacked) channels
   const float* scale;     // per computed channel: x_scale * w_scale
@@ -136,6 +190,9 @@ struct WriteOut {
   bool activate;
   float slope;
   int64_t phases = 1, origin = 0;
+  // Without phases, the residual may hold only y's steps [residual_first, residual_first +
+  // residual_length) of each row (a tile's, joined from the streamer's pieces).
+  int64_t residual_length = length, residual_first = 0;
 };
 
 // Stores f, the results of channel c at steps [t, t + n) (n <= 16), plus the residual.
@@ -143,7 +200,10 @@ AMPHORA_VNNI inline void store16(const WriteOut& out, int64_t c, int64_t t, int6
   auto mask = static_cast<__mmask16>((1u << n) - 1);
   if (out.phases == 1) {
     const int64_t at = c * out.length + t;
-    if (out.residual) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mask, out.residual + at));
+    if (out.residual) {
+      const float* r = out.residual + c * out.residual_length + t - out.residual_first;
+      f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(mask, r));
+    }
     _mm512_mask_storeu_ps(out.y + at, mask, f);
     return;
   }
@@ -218,32 +278,34 @@ AMPHORA_VNNI void store_rows(const WriteOut& out, const __m512 (&results)[kOutBl
   }
 }
 
-// kOutBlock channels x kChunk steps: sums start at `init` (the zero point's correction), then
-// for each group of 4 input channels and tap one 64-byte load of X per 16 steps and one
-// broadcast weight dword per channel feed kOutBlock x kVectors vpdpbusd. `valid` outputs from
-// step t are stored.
+// kOutBlock channels x 16 * V steps (V <= kVectors): sums start at `init` (the zero point's
+// correction), then for each group of 4 input channels and tap one 64-byte load of X per 16
+// steps and one broadcast weight dword per channel feed kOutBlock x V vpdpbusd. `valid` outputs
+// from step t are stored. V < kVectors for a tile's last few steps, which would otherwise be
+// computed as a whole kChunk.
+template <int64_t V>
 AMPHORA_VNNI void conv_block(const uint8_t* x, int64_t row_bytes, const int32_t* w, int64_t groups,
                              int64_t taps, int64_t tap_bytes, const int32_t* init,
                              const WriteOut& out, int64_t first_channel, int64_t t, int64_t valid) {
-  __m512i acc[kOutBlock][kVectors];
+  __m512i acc[kOutBlock][V];
 #pragma GCC unroll 8
   for (int64_t o = 0; o < kOutBlock; ++o) {
 #pragma GCC unroll 3
-    for (int64_t v = 0; v < kVectors; ++v) acc[o][v] = _mm512_set1_epi32(init[o]);
+    for (int64_t v = 0; v < V; ++v) acc[o][v] = _mm512_set1_epi32(init[o]);
   }
   for (int64_t g = 0; g < groups; ++g) {
     const uint8_t* xg = x + g * row_bytes;
     const int32_t* wg = w + g * taps * kOutBlock;
     for (int64_t j = 0; j < taps; ++j) {
-      __m512i xv[kVectors];
+      __m512i xv[V];
 #pragma GCC unroll 3
-      for (int64_t v = 0; v < kVectors; ++v)
+      for (int64_t v = 0; v < V; ++v)
         xv[v] = _mm512_loadu_si512(xg + j * tap_bytes + 64 * v);
 #pragma GCC unroll 8
       for (int64_t o = 0; o < kOutBlock; ++o) {
         const __m512i wv = _mm512_set1_epi32(wg[j * kOutBlock + o]);
 #pragma GCC unroll 3
-        for (int64_t v = 0; v < kVectors; ++v)
+        for (int64_t v = 0; v < V; ++v)
           acc[o][v] = _mm512_dpbusd_epi32(acc[o][v], xv[v], wv);
       }
     }
@@ -258,7 +320,7 @@ AMPHORA_VNNI void conv_block(const uint8_t* x, int64_t row_bytes, const int32_t*
     const __m512 scale = _mm512_set1_ps(out.scale[c]);
     const __m512 bias = _mm512_set1_ps(out.bias[c]);
 #pragma GCC unroll 3
-    for (int64_t v = 0; v < kVectors; ++v) {
+    for (int64_t v = 0; v < V; ++v) {
       const int64_t n = std::clamp<int64_t>(valid - 16 * v, 0, 16);
       if (n == 0) break;
       __m512 f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[o][v]), scale, bias);
@@ -274,6 +336,15 @@ AMPHORA_VNNI void conv_block(const uint8_t* x, int64_t row_bytes, const int32_t*
     }
   }
   if (whole_rows) store_rows(out, results, first_channel, t, valid);
+}
+
+// conv_block for `valid` (1..kChunk) outputs, on as many 16-step vectors as they need.
+AMPHORA_VNNI void conv_steps(const uint8_t* x, int64_t row_bytes, const int32_t* w, int64_t groups,
+                             int64_t taps, int64_t tap_bytes, const int32_t* init,
+                             const WriteOut& out, int64_t first_channel, int64_t t, int64_t valid) {
+  static_assert(kVectors == 3);
+  const auto block = valid > 32 ? conv_block<3> : valid > 16 ? conv_block<2> : conv_block<1>;
+  block(x, row_bytes, w, groups, taps, tap_bytes, init, out, first_channel, t, valid);
 }
 
 // The conv the tiled kernel computes for g: g itself, or a ConvTranspose's stacked sub-pixel
@@ -329,7 +400,8 @@ void pack_quantized_window_reference(const float* x, int64_t channels, int64_t l
                                      int64_t begin, int64_t width, Int8Padding padding,
                                      const Quantizer& quant, uint8_t* out) {
   for (int64_t group = 0; group < ceil_div(channels, 4); ++group) {
-    pack_steps_scalar(x, channels, length, begin, width, padding, quant, group, 0, width, out);
+    pack_steps_scalar({x, length, length}, channels, begin, width, padding, quant, group, 0,
+                      width, out);
   }
 }
 
@@ -366,9 +438,37 @@ const Int8TiledConv::Packed& Int8TiledConv::packed(const ConvGeometry& g,
   return *packed_;
 }
 
+// Where the tiles read X and the residual: whole tensors (run) or the streamer's pieces.
+struct Int8TiledConv::Source {
+  const Tensor* x = nullptr;
+  const Tensor* residual = nullptr;
+  const std::vector<TimePiece>* x_pieces = nullptr;
+  const std::vector<TimePiece>* residual_pieces = nullptr;
+};
+
 bool Int8TiledConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w,
                         const Int8Scales& scales, const Quantizer& quant, const Tensor* bias,
                         const ConvPostOps& post, const Tensor* residual, Tensor& y) {
+  Source source;
+  source.x = &x;
+  source.residual = residual;
+  return run_tiles(g, source, w, scales, quant, bias, post, y);
+}
+
+bool Int8TiledConv::run_pieces(const ConvGeometry& g, const std::vector<TimePiece>& x,
+                               const Tensor& w, const Int8Scales& scales, const Quantizer& quant,
+                               const Tensor* bias, const ConvPostOps& post,
+                               const std::vector<TimePiece>* residual, Tensor& y) {
+  if (g.batch != 1 || g.transpose || post.reflect_pad) return false;
+  Source source;
+  source.x_pieces = &x;
+  source.residual_pieces = residual;
+  return run_tiles(g, source, w, scales, quant, bias, post, y);
+}
+
+bool Int8TiledConv::run_tiles(const ConvGeometry& g, const Source& source, const Tensor& w,
+                              const Int8Scales& scales, const Quantizer& quant,
+                              const Tensor* bias, const ConvPostOps& post, Tensor& y) {
   if (!int8_tiled_available() || quant.scale == 0.0f) return false;
   const TiledProblem problem = tiled_problem(g, post);
   if (!problem.valid) return false;
@@ -387,35 +487,50 @@ bool Int8TiledConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w,
   const int64_t zero = quant.is_unsigned ? static_cast<int64_t>(quant.zero_point) : 128;
   std::vector<int32_t> init(pw.sums.size());
   for (size_t c = 0; c < init.size(); ++c) init[c] = static_cast<int32_t>(-zero * pw.sums[c]);
-  // Tiles of whole register blocks whose windows fill kWindowBytes, but enough for every thread.
+  // Tiles of whole register blocks whose windows fill kWindowBytes, but enough for every thread:
+  // a short row is split evenly in 16-step vectors (a stream's convs are a few hundred steps).
   const int64_t threads = std::max(1, omp_get_max_threads());
   int64_t tile =
       std::clamp<int64_t>(kWindowBytes / (groups * 4) / kChunk * kChunk, kChunk, kMaxTile);
-  tile = std::min(tile, ceil_div(ceil_div(out_len, threads), kChunk) * kChunk);
+  tile = std::min(tile, ceil_div(ceil_div(out_len, threads), 16) * 16);
   const int64_t tiles = ceil_div(out_len, tile);
   const Int8Padding padding = post.reflect_pad ? Int8Padding::kReflect : Int8Padding::kZeros;
   const float slope = post.activation == ConvPostOps::Activation::kRelu ? 0.0f : post.alpha;
   const bool activate = post.activation == ConvPostOps::Activation::kRelu ||
                         post.activation == ConvPostOps::Activation::kLeakyRelu;
+  const int64_t y_channels = g.out_channels, y_len = g.out[0];
 #pragma omp parallel for collapse(2) schedule(static) if (tiles * conv.batch > 1)
   for (int64_t n = 0; n < conv.batch; ++n) {
     for (int64_t ti = 0; ti < tiles; ++ti) {
       const int64_t t0 = ti * tile, count = std::min(tile, out_len - t0);
       const int64_t chunks = ceil_div(count, kChunk);
-      const int64_t width = chunks * kChunk + span - 1;
+      const int64_t width = ceil_div(count, 16) * 16 + span - 1;
       thread_local std::vector<uint8_t> window;
       window.resize(static_cast<size_t>(groups * width * 4));
-      pack_window_avx512(x.data<float>() + n * ic * in_len, ic, in_len, t0 - conv.pad_begin[0],
-                         width, padding, quant, window.data());
-      const int64_t y_channels = g.out_channels, y_len = g.out[0];
+      if (source.x_pieces) {
+        pack_window_pieces(*source.x_pieces, ic, t0 - conv.pad_begin[0], width, quant,
+                           window.data());
+      } else {
+        pack_window_avx512(source.x->data<float>() + n * ic * in_len, ic, in_len,
+                           t0 - conv.pad_begin[0], width, padding, quant, window.data());
+      }
       WriteOut out{y.data<float>() + n * y_channels * y_len,
-                   residual ? residual->data<float>() + n * y_channels * y_len : nullptr,
+                   source.residual ? source.residual->data<float>() + n * y_channels * y_len
+                                   : nullptr,
                    y_len,
                    oc,
                    scale.data(),
                    stacked_bias.data(),
                    activate,
                    slope};
+      if (source.residual_pieces) {  // this tile's steps of it, joined (no sub-pixel stack here)
+        thread_local std::vector<float> residual;
+        residual.resize(static_cast<size_t>(y_channels * count));
+        join_steps(*source.residual_pieces, y_channels, t0, count, residual.data());
+        out.residual = residual.data();
+        out.residual_length = count;
+        out.residual_first = t0;
+      }
       if (problem.split.valid) {
         out.phases = phases;
         out.origin = problem.split.first_step * phases - g.pad_begin[0];
@@ -423,9 +538,9 @@ bool Int8TiledConv::run(const ConvGeometry& g, const Tensor& x, const Tensor& w,
       for (int64_t b = 0; b < blocks; ++b) {
         const int32_t* wb = pw.weights.data() + b * groups * k * kOutBlock;
         for (int64_t ch = 0; ch < chunks; ++ch) {
-          conv_block(window.data() + ch * kChunk * 4, width * 4, wb, groups, k, d * 4,
+          conv_steps(window.data() + ch * kChunk * 4, width * 4, wb, groups, k, d * 4,
                      init.data() + b * kOutBlock, out, b * kOutBlock, t0 + ch * kChunk,
-                     count - ch * kChunk);
+                     std::min(kChunk, count - ch * kChunk));
         }
       }
     }

@@ -24,6 +24,7 @@
 #include "core/tensor.hpp"
 #include "ops/conv/conv_attrs.hpp"
 #include "ops/conv/conv_post_ops.hpp"
+#include "ops/conv/conv_tiled.hpp"
 #include "ops/conv/deconv_subpixel.hpp"
 #include "ops/int8/int8.hpp"
 #include "ops/int8/int8_quantize.hpp"
@@ -54,8 +55,18 @@ class Int8TiledConv {
   bool run(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Int8Scales& scales,
            const Quantizer& quant, const Tensor* bias, const ConvPostOps& post,
            const Tensor* residual, Tensor& y);
+  // The same for a streamed conv (batch 1, zero padding, no ConvTranspose) whose X and residual
+  // are the pieces along time they are kept in (TimePiece, conv_tiled.hpp): each tile packs its
+  // window and reads its residual from them, instead of the streamer joining them first.
+  bool run_pieces(const ConvGeometry& g, const std::vector<TimePiece>& x, const Tensor& w,
+                  const Int8Scales& scales, const Quantizer& quant, const Tensor* bias,
+                  const ConvPostOps& post, const std::vector<TimePiece>* residual, Tensor& y);
 
  private:
+  struct Source;
+  bool run_tiles(const ConvGeometry& g, const Source& source, const Tensor& w,
+                 const Int8Scales& scales, const Quantizer& quant, const Tensor* bias,
+                 const ConvPostOps& post, Tensor& y);
   struct Packed {
     Tensor source;                 // the int8 W this came from (its address identifies it)
     std::vector<int32_t> weights;  // [OC/8][IC/4][k][8] dwords of 4 input channels (of the stack)
