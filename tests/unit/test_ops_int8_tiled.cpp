@@ -221,8 +221,8 @@ TEST(Int8Tiled, ReadsAStreamsPiecesExactlyAsTheirJoin) {
       Tensor want = Tensor::uninitialized(DType::kFloat32, g.output_shape());
       Tensor got = Tensor::uninitialized(DType::kFloat32, g.output_shape());
       Int8TiledConv tiled;
-      ASSERT_TRUE(tiled.run(g, x, w, scales, quant, &b, post, c.residual ? &residual : nullptr,
-                            want))
+      ASSERT_TRUE(
+          tiled.run(g, x, w, scales, quant, &b, post, c.residual ? &residual : nullptr, want))
           << what;
       ASSERT_TRUE(tiled.run_pieces(g, x_pieces, w, scales, quant, &b, post,
                                    c.residual ? &residual_pieces : nullptr, got))

@@ -51,8 +51,8 @@ Tensor run_conv_pieces(ConvFastPath& fast, const Node& node, const ConvAttrs& at
   }
   const ConvGeometry g =
       resolve_conv_geometry(node, attrs, x_shape, w.shape(), bias ? &bias->shape() : nullptr);
-  if (g.spatial_rank != 1 || total_length(x) != g.in[0] || (sum && total_length(*sum) != g.out[0]) ||
-      g.out[0] <= 0) {
+  if (g.spatial_rank != 1 || total_length(x) != g.in[0] ||
+      (sum && total_length(*sum) != g.out[0]) || g.out[0] <= 0) {
     return {};
   }
   Tensor y = Tensor::uninitialized(DType::kFloat32, g.output_shape());

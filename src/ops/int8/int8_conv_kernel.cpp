@@ -118,8 +118,8 @@ class Int8ConvKernel : public Kernel, public PiecewiseConv {
     check_int8_weights(node_, scales_, w, g.out_channels);
     const float slope = post_.input_activation ? post_.input_slope : 1.0f;
     Tensor y = Tensor::uninitialized(DType::kFloat32, g.output_shape());
-    if (!tiled_.run_pieces(g, x, w, scales_, Quantizer::int8(slope, scales_.x_scale), bias,
-                           post_, sum, y)) {
+    if (!tiled_.run_pieces(g, x, w, scales_, Quantizer::int8(slope, scales_.x_scale), bias, post_,
+                           sum, y)) {
       return {};
     }
     return y;

@@ -67,7 +67,8 @@ void pack_steps_scalar(const Rows& x, int64_t channels, int64_t begin, int64_t w
     const int64_t t = source_step(begin + n, x.length, padding);
     for (int64_t i = 0; i < 4; ++i) {
       const int64_t c = group * 4 + i;
-      rows[n * 4 + i] = c < channels && t >= 0 ? stored_byte(quant, x.data[c * x.stride + t]) : zero;
+      rows[n * 4 + i] =
+          c < channels && t >= 0 ? stored_byte(quant, x.data[c * x.stride + t]) : zero;
     }
   }
 }
@@ -97,8 +98,8 @@ AMPHORA_VNNI inline __m128i stored_bytes16(__m512 v, const QuantLanes& q) {
 
 // Columns [n0, n1) of the packed window of steps [begin, begin + width) of x.
 AMPHORA_VNNI void pack_columns(const Rows& x, int64_t channels, int64_t begin, int64_t width,
-                               int64_t n0, int64_t n1, Int8Padding padding,
-                               const Quantizer& quant, uint8_t* out) {
+                               int64_t n0, int64_t n1, Int8Padding padding, const Quantizer& quant,
+                               uint8_t* out) {
   const QuantLanes lanes = quant_lanes(quant);
   const int64_t inside_begin = std::clamp<int64_t>(-begin, n0, n1);
   const int64_t inside_end = std::clamp<int64_t>(x.length - begin, inside_begin, n1);
@@ -121,8 +122,8 @@ AMPHORA_VNNI void pack_columns(const Rows& x, int64_t channels, int64_t begin, i
       const __m128i lo01 = _mm_unpacklo_epi8(b[0], b[1]), hi01 = _mm_unpackhi_epi8(b[0], b[1]);
       const __m128i lo23 = _mm_unpacklo_epi8(b[2], b[3]), hi23 = _mm_unpackhi_epi8(b[2], b[3]);
       const __m512i interleaved = _mm512_inserti64x4(
-          _mm512_castsi256_si512(_mm256_set_m128i(_mm_unpackhi_epi16(lo01, lo23),
-                                                  _mm_unpacklo_epi16(lo01, lo23))),
+          _mm512_castsi256_si512(
+              _mm256_set_m128i(_mm_unpackhi_epi16(lo01, lo23), _mm_unpacklo_epi16(lo01, lo23))),
           _mm256_set_m128i(_mm_unpackhi_epi16(hi01, hi23), _mm_unpacklo_epi16(hi01, hi23)), 1);
       _mm512_mask_storeu_epi32(to + n * 4, mask, interleaved);  // one dword per step
     }
@@ -138,9 +139,9 @@ AMPHORA_VNNI void pack_window_avx512(const float* x, int64_t channels, int64_t l
 
 // The same window over the row that `pieces` make one after another (the quantized zero outside
 // them and in pieces without rows): identical bytes to packing their join.
-AMPHORA_VNNI void pack_window_pieces(const std::vector<TimePiece>& pieces, int64_t channels,
-                                     int64_t begin, int64_t width, const Quantizer& quant,
-                                     uint8_t* out) {
+AMPHORA_VNNI void pack_quantized_pieces(const std::vector<TimePiece>& pieces, int64_t channels,
+                                        int64_t begin, int64_t width, const Quantizer& quant,
+                                        uint8_t* out) {
   const Rows nothing{nullptr, 0, 0};
   int64_t at = 0;    // row step where the current piece starts
   int64_t done = 0;  // window columns [0, done) are packed
@@ -148,8 +149,8 @@ AMPHORA_VNNI void pack_window_pieces(const std::vector<TimePiece>& pieces, int64
     const int64_t lo = std::clamp<int64_t>(at - begin, done, width);
     const int64_t hi = std::clamp<int64_t>(at + piece.length - begin, lo, width);
     pack_columns(nothing, channels, begin, width, done, lo, Int8Padding::kZeros, quant, out);
-    const Rows rows = piece.rows ? Rows{piece.rows + piece.start, piece.row_length, piece.length}
-                                 : nothing;
+    const Rows rows =
+        piece.rows ? Rows{piece.rows + piece.start, piece.row_length, piece.length} : nothing;
     pack_columns(rows, channels, begin - at, width, lo, hi, Int8Padding::kZeros, quant, out);
     done = std::max(done, hi);
     at += piece.length;
@@ -299,14 +300,12 @@ AMPHORA_VNNI void conv_block(const uint8_t* x, int64_t row_bytes, const int32_t*
     for (int64_t j = 0; j < taps; ++j) {
       __m512i xv[V];
 #pragma GCC unroll 3
-      for (int64_t v = 0; v < V; ++v)
-        xv[v] = _mm512_loadu_si512(xg + j * tap_bytes + 64 * v);
+      for (int64_t v = 0; v < V; ++v) xv[v] = _mm512_loadu_si512(xg + j * tap_bytes + 64 * v);
 #pragma GCC unroll 8
       for (int64_t o = 0; o < kOutBlock; ++o) {
         const __m512i wv = _mm512_set1_epi32(wg[j * kOutBlock + o]);
 #pragma GCC unroll 3
-        for (int64_t v = 0; v < V; ++v)
-          acc[o][v] = _mm512_dpbusd_epi32(acc[o][v], xv[v], wv);
+        for (int64_t v = 0; v < V; ++v) acc[o][v] = _mm512_dpbusd_epi32(acc[o][v], xv[v], wv);
       }
     }
   }
@@ -400,8 +399,8 @@ void pack_quantized_window_reference(const float* x, int64_t channels, int64_t l
                                      int64_t begin, int64_t width, Int8Padding padding,
                                      const Quantizer& quant, uint8_t* out) {
   for (int64_t group = 0; group < ceil_div(channels, 4); ++group) {
-    pack_steps_scalar({x, length, length}, channels, begin, width, padding, quant, group, 0,
-                      width, out);
+    pack_steps_scalar({x, length, length}, channels, begin, width, padding, quant, group, 0, width,
+                      out);
   }
 }
 
@@ -467,8 +466,8 @@ bool Int8TiledConv::run_pieces(const ConvGeometry& g, const std::vector<TimePiec
 }
 
 bool Int8TiledConv::run_tiles(const ConvGeometry& g, const Source& source, const Tensor& w,
-                              const Int8Scales& scales, const Quantizer& quant,
-                              const Tensor* bias, const ConvPostOps& post, Tensor& y) {
+                              const Int8Scales& scales, const Quantizer& quant, const Tensor* bias,
+                              const ConvPostOps& post, Tensor& y) {
   if (!int8_tiled_available() || quant.scale == 0.0f) return false;
   const TiledProblem problem = tiled_problem(g, post);
   if (!problem.valid) return false;
@@ -508,21 +507,21 @@ bool Int8TiledConv::run_tiles(const ConvGeometry& g, const Source& source, const
       thread_local std::vector<uint8_t> window;
       window.resize(static_cast<size_t>(groups * width * 4));
       if (source.x_pieces) {
-        pack_window_pieces(*source.x_pieces, ic, t0 - conv.pad_begin[0], width, quant,
-                           window.data());
+        pack_quantized_pieces(*source.x_pieces, ic, t0 - conv.pad_begin[0], width, quant,
+                              window.data());
       } else {
         pack_window_avx512(source.x->data<float>() + n * ic * in_len, ic, in_len,
                            t0 - conv.pad_begin[0], width, padding, quant, window.data());
       }
-      WriteOut out{y.data<float>() + n * y_channels * y_len,
-                   source.residual ? source.residual->data<float>() + n * y_channels * y_len
-                                   : nullptr,
-                   y_len,
-                   oc,
-                   scale.data(),
-                   stacked_bias.data(),
-                   activate,
-                   slope};
+      WriteOut out{
+          y.data<float>() + n * y_channels * y_len,
+          source.residual ? source.residual->data<float>() + n * y_channels * y_len : nullptr,
+          y_len,
+          oc,
+          scale.data(),
+          stacked_bias.data(),
+          activate,
+          slope};
       if (source.residual_pieces) {  // this tile's steps of it, joined (no sub-pixel stack here)
         thread_local std::vector<float> residual;
         residual.resize(static_cast<size_t>(y_channels * count));
