@@ -381,6 +381,7 @@ def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, th
                  "step": step, "elapsed_s": elapsed, "best": best, "config": config,
                  "family": family,
                  "seed": seed, "batch_size": batch_size, "steps": steps, "gan": gan,
+                 "peak_lr": peak_lr, "disc_width": disc_width,
                  "init": str(init) if init else None}
         if gan:
             state["discriminators"] = discriminators.state_dict()
@@ -497,7 +498,9 @@ def ship(work: Path, output: Path, float16: bool = False) -> Path:
     (output / "training.json").write_text(json.dumps({
         "command": f"{PROG} corpus && {PROG} train --steps {state.get('steps')}"
                    + (f" --family {state['family']}" if state.get("family") else "")
-                   + (" --gan" if state.get("gan") else "")
+                   + (f" --batch-size {state['batch_size']}" if state.get("batch_size") else "")
+                   + (f" --lr {state['peak_lr']}" if state.get("peak_lr") else "")
+                   + (f" --gan --disc-width {state['disc_width']}" if state.get("gan") else "")
                    + (f" --init {state['init']}" if state.get("init") else ""),
         "seed": state.get("seed"), "batch_size": state.get("batch_size"),
         "storage": "float16" if float16 else "float32",
