@@ -143,7 +143,8 @@ def test_ship_writes_a_release_the_exporter_loads(work, tmp_path):
     assert "conv_pre.weight_g" in saved["generator_state_dict"]  # weight norm as Amphion saves
     details = json.loads((tmp_path / "release" / "training.json").read_text())
     assert details["best_step"] == 2 and details["seed"] == 3
-    assert details["command"].endswith("train --steps 2 --family hifigan --batch-size 2 --lr 0.0005")
+    assert details["command"].endswith(
+        "train --steps 2 --family hifigan --batch-size 2 --lr 0.0005")
     spec, config, generator = quality.load_generator(str(tmp_path / "release"))
     assert spec.name == "hifigan" and config["model"]["hifigan"]["upsample_initial_channel"] == 128
     assert sum(p.numel() for p in generator.parameters()) < 2_500_000  # well under 10 MB
