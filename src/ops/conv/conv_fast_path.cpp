@@ -41,6 +41,25 @@ bool ConvFastPath::run_pieces(const ConvGeometry& g, const std::vector<TimePiece
   return onednn_.run_pieces(g, x, w, bias, post, residual, y);
 }
 
+std::optional<ConvGeometry> piecewise_geometry(const Node& node, const ConvAttrs& attrs,
+                                               const Shape& x_shape,
+                                               const std::vector<TimePiece>& x, const Tensor& w,
+                                               const Tensor* bias,
+                                               const std::vector<TimePiece>* sum) {
+  const auto total_length = [](const std::vector<TimePiece>& pieces) {
+    int64_t n = 0;
+    for (const TimePiece& piece : pieces) n += piece.length;
+    return n;
+  };
+  const ConvGeometry g =
+      resolve_conv_geometry(node, attrs, x_shape, w.shape(), bias ? &bias->shape() : nullptr);
+  if (g.spatial_rank != 1 || total_length(x) != g.in[0] ||
+      (sum && total_length(*sum) != g.out[0]) || g.out[0] <= 0) {
+    return std::nullopt;
+  }
+  return g;
+}
+
 Tensor run_conv_pieces(ConvFastPath& fast, const Node& node, const ConvAttrs& attrs,
                        const ConvPostOps& post, const Shape& x_shape,
                        const std::vector<TimePiece>& x, const Tensor& w, const Tensor* bias,
@@ -49,14 +68,10 @@ Tensor run_conv_pieces(ConvFastPath& fast, const Node& node, const ConvAttrs& at
       w.dtype() != DType::kFloat32 || (bias && bias->dtype() != DType::kFloat32)) {
     return {};
   }
-  const ConvGeometry g =
-      resolve_conv_geometry(node, attrs, x_shape, w.shape(), bias ? &bias->shape() : nullptr);
-  if (g.spatial_rank != 1 || total_length(x) != g.in[0] ||
-      (sum && total_length(*sum) != g.out[0]) || g.out[0] <= 0) {
-    return {};
-  }
-  Tensor y = Tensor::uninitialized(DType::kFloat32, g.output_shape());
-  if (!fast.run_pieces(g, x, w, bias, post, sum, y)) return {};
+  const std::optional<ConvGeometry> g = piecewise_geometry(node, attrs, x_shape, x, w, bias, sum);
+  if (!g) return {};
+  Tensor y = Tensor::uninitialized(DType::kFloat32, g->output_shape());
+  if (!fast.run_pieces(*g, x, w, bias, post, sum, y)) return {};
   return y;
 }
 

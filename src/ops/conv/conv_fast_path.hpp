@@ -10,6 +10,9 @@
 // The kernels (conv.cpp, conv_fused.cpp) fall back to the reference loops when run() declines.
 #pragma once
 
+#include <optional>
+#include <vector>
+
 #include "core/tensor.hpp"
 #include "ops/conv/conv_attrs.hpp"
 #include "ops/conv/conv_onednn.hpp"
@@ -38,8 +41,8 @@ class ConvFastPath {
   OnednnConv onednn_;
 };
 
-// The Conv and FusedConv kernels' second entry point, for the streamer, whose X is its retained history
-// and the new chunk, and whose residual may be several chunks: both are read where they lie
+// The Conv and FusedConv kernels' second entry point, for the streamer, whose X is its retained
+// history and the new chunk, and whose residual may be several chunks: both are read where they lie
 // instead of being joined into one tensor first.
 class PiecewiseConv {
  public:
@@ -47,10 +50,18 @@ class PiecewiseConv {
   // run({X, W, B, Sum}) where X (of `x_shape`, batch 1, unpadded along time) and Sum (when the
   // node has one: output-shaped) are the pieces joined along time. An empty tensor, having
   // computed nothing, where no fast path reads pieces: the caller joins them and calls run().
-  virtual Tensor run_pieces(const Shape& x_shape, const std::vector<TimePiece>& x,
-                            const Tensor& w, const Tensor* bias,
-                            const std::vector<TimePiece>* sum) = 0;
+  virtual Tensor run_pieces(const Shape& x_shape, const std::vector<TimePiece>& x, const Tensor& w,
+                            const Tensor* bias, const std::vector<TimePiece>* sum) = 0;
 };
+
+// The geometry of a 1-D conv node run on pieces (PiecewiseConv::run_pieces's arguments): none
+// where the pieces are not as long as X's shape, or the residual's (`sum`, when given) not as
+// long as the output, or the output is empty.
+std::optional<ConvGeometry> piecewise_geometry(const Node& node, const ConvAttrs& attrs,
+                                               const Shape& x_shape,
+                                               const std::vector<TimePiece>& x, const Tensor& w,
+                                               const Tensor* bias,
+                                               const std::vector<TimePiece>* sum);
 
 // PiecewiseConv::run_pieces of a conv node with these attributes and post-ops, on `fast`.
 Tensor run_conv_pieces(ConvFastPath& fast, const Node& node, const ConvAttrs& attrs,

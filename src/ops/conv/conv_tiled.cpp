@@ -178,22 +178,16 @@ void pack_window(const float* x, int64_t channels, int64_t length, int64_t begin
 
 void pack_window_pieces(const std::vector<TimePiece>& pieces, int64_t channels, int64_t begin,
                         int64_t width, int64_t block, float* packed, float negative_slope) {
-  int64_t at = 0;    // row sample where the current piece starts
-  int64_t done = 0;  // window samples [0, done) are packed
-  for (const TimePiece& piece : pieces) {
-    const int64_t lo = std::clamp<int64_t>(at - begin, done, width);
-    const int64_t hi = std::clamp<int64_t>(at + piece.length - begin, lo, width);
-    if (lo > done) zero_stretch(channels, done, lo, width, block, packed);
-    if (hi > lo && piece.rows) {
-      pack_stretch(piece.rows, channels, piece.row_length, piece.start + begin + lo - at, hi - lo,
-                   width, block, packed + lo * block, negative_slope, TimePadding::kZeros);
-    } else if (hi > lo) {
-      zero_stretch(channels, lo, hi, width, block, packed);
-    }
-    done = std::max(done, hi);
-    at += piece.length;
-  }
-  if (done < width) zero_stretch(channels, done, width, width, block, packed);
+  for_each_window_span(pieces, begin, width,
+                       [&](int64_t lo, int64_t hi, const TimePiece* piece, int64_t at) {
+                         if (piece && piece->rows) {
+                           pack_stretch(piece->rows, channels, piece->row_length,
+                                        piece->start + begin + lo - at, hi - lo, width, block,
+                                        packed + lo * block, negative_slope, TimePadding::kZeros);
+                         } else {
+                           zero_stretch(channels, lo, hi, width, block, packed);
+                         }
+                       });
 }
 
 void unpack_window(const float* packed, int64_t channels, int64_t length, int64_t begin,

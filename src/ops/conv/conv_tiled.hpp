@@ -11,6 +11,7 @@
 // no barrier between the steps.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -64,11 +65,24 @@ struct TimePiece {
   int64_t start = 0;
   int64_t length = 0;
 };
-// The steps the pieces make together.
-inline int64_t total_length(const std::vector<TimePiece>& pieces) {
-  int64_t n = 0;
-  for (const TimePiece& piece : pieces) n += piece.length;
-  return n;
+// Walks the window of steps [begin, begin + width) over the row that `pieces` make one after
+// another, in order: span(lo, hi, piece, at) for window columns [lo, hi) lying in `piece`, whose
+// first step is row step `at`, and span(lo, hi, nullptr, at) for columns outside every piece.
+// Every column of the window is in exactly one span.
+template <typename Span>
+void for_each_window_span(const std::vector<TimePiece>& pieces, int64_t begin, int64_t width,
+                          Span span) {
+  int64_t at = 0;    // row step where the current piece starts
+  int64_t done = 0;  // window columns [0, done) are walked
+  for (const TimePiece& piece : pieces) {
+    const int64_t lo = std::clamp<int64_t>(at - begin, done, width);
+    const int64_t hi = std::clamp<int64_t>(at + piece.length - begin, lo, width);
+    if (lo > done) span(done, lo, nullptr, at);
+    if (hi > lo) span(lo, hi, &piece, at);
+    done = std::max(done, hi);
+    at += piece.length;
+  }
+  if (done < width) span(done, width, nullptr, at);
 }
 // pack_window over the row that `pieces` make one after another (zeros outside them): the same
 // packed window as pack_window of their join, bit for bit.

@@ -109,16 +109,13 @@ class Int8ConvKernel : public Kernel, public PiecewiseConv {
         (bias && bias->dtype() != DType::kFloat32) || !int8_tiled_available()) {
       return {};
     }
-    const ConvGeometry g =
-        resolve_conv_geometry(node_, attrs_, x_shape, w.shape(), bias ? &bias->shape() : nullptr);
-    if (g.spatial_rank != 1 || narrow_conv_applies(g) || total_length(x) != g.in[0] ||
-        (sum && total_length(*sum) != g.out[0]) || g.out[0] <= 0) {
-      return {};
-    }
-    check_int8_weights(node_, scales_, w, g.out_channels);
+    const std::optional<ConvGeometry> g =
+        piecewise_geometry(node_, attrs_, x_shape, x, w, bias, sum);
+    if (!g || narrow_conv_applies(*g)) return {};
+    check_int8_weights(node_, scales_, w, g->out_channels);
     const float slope = post_.input_activation ? post_.input_slope : 1.0f;
-    Tensor y = Tensor::uninitialized(DType::kFloat32, g.output_shape());
-    if (!tiled_.run_pieces(g, x, w, scales_, Quantizer::int8(slope, scales_.x_scale), bias, post_,
+    Tensor y = Tensor::uninitialized(DType::kFloat32, g->output_shape());
+    if (!tiled_.run_pieces(*g, x, w, scales_, Quantizer::int8(slope, scales_.x_scale), bias, post_,
                            sum, y)) {
       return {};
     }

@@ -142,39 +142,31 @@ AMPHORA_VNNI void pack_window_avx512(const float* x, int64_t channels, int64_t l
 AMPHORA_VNNI void pack_quantized_pieces(const std::vector<TimePiece>& pieces, int64_t channels,
                                         int64_t begin, int64_t width, const Quantizer& quant,
                                         uint8_t* out) {
-  const Rows nothing{nullptr, 0, 0};
-  int64_t at = 0;    // row step where the current piece starts
-  int64_t done = 0;  // window columns [0, done) are packed
-  for (const TimePiece& piece : pieces) {
-    const int64_t lo = std::clamp<int64_t>(at - begin, done, width);
-    const int64_t hi = std::clamp<int64_t>(at + piece.length - begin, lo, width);
-    pack_columns(nothing, channels, begin, width, done, lo, Int8Padding::kZeros, quant, out);
-    const Rows rows =
-        piece.rows ? Rows{piece.rows + piece.start, piece.row_length, piece.length} : nothing;
-    pack_columns(rows, channels, begin - at, width, lo, hi, Int8Padding::kZeros, quant, out);
-    done = std::max(done, hi);
-    at += piece.length;
-  }
-  pack_columns(nothing, channels, begin, width, done, width, Int8Padding::kZeros, quant, out);
+  for_each_window_span(
+      pieces, begin, width, [&](int64_t lo, int64_t hi, const TimePiece* piece, int64_t at) {
+        const Rows rows = piece && piece->rows
+                              ? Rows{piece->rows + piece->start, piece->row_length, piece->length}
+                              : Rows{nullptr, 0, 0};  // all outside: the quantized zero
+        pack_columns(rows, channels, begin - at, width, lo, hi, Int8Padding::kZeros, quant, out);
+      });
 }
 
 // Steps [first, first + count) of the [channels, *] row that `pieces` make one after another,
-// joined into out [channels][count] (zeros in pieces without rows).
+// joined into out [channels][count] (zeros outside them and in pieces without rows).
 void join_steps(const std::vector<TimePiece>& pieces, int64_t channels, int64_t first,
                 int64_t count, float* out) {
-  int64_t at = 0;  // row step where the current piece starts
-  for (const TimePiece& piece : pieces) {
-    const int64_t lo = std::max(first, at), hi = std::min(first + count, at + piece.length);
-    for (int64_t c = 0; hi > lo && c < channels; ++c) {
-      float* to = out + c * count + (lo - first);
-      if (piece.rows) {
-        std::copy_n(piece.rows + c * piece.row_length + piece.start + (lo - at), hi - lo, to);
-      } else {
-        std::fill_n(to, hi - lo, 0.0f);
-      }
-    }
-    at += piece.length;
-  }
+  for_each_window_span(
+      pieces, first, count, [&](int64_t lo, int64_t hi, const TimePiece* piece, int64_t at) {
+        for (int64_t c = 0; c < channels; ++c) {
+          float* to = out + c * count + lo;
+          if (piece && piece->rows) {
+            std::copy_n(piece->rows + c * piece->row_length + piece->start + (first + lo - at),
+                        hi - lo, to);
+          } else {
+            std::fill_n(to, hi - lo, 0.0f);
+          }
+        }
+      });
 }
 
 // Where one register block's results go: rows of y (ncw), with the per-channel scale and bias,
