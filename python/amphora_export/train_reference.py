@@ -42,7 +42,7 @@ import torch
 from . import gan as adversarial
 from . import quality
 from .errors import ExportError
-from .vocoders.common import finalize, istft_same, mel_settings
+from .vocoders.common import finalize, mel_settings
 from .vocoders.hifigan import HiFiGAN
 from .vocoders.vocos import Vocos
 
@@ -259,9 +259,7 @@ def generate(generator, losses: Losses, mels: torch.Tensor, audio: torch.Tensor)
     if not hasattr(generator, "spectrum"):
         return generator(mels), None
     real, imag = generator.spectrum(mels)
-    head = generator.head.istft
-    fake = istft_same(real, imag, head.n_fft, head.hop_length, head.window)
-    return fake[:, None], losses.phase(real, imag, audio)
+    return generator.from_spectrum(real, imag), losses.phase(real, imag, audio)
 
 
 def _load_audio_and_mels(items: list[dict]) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -106,12 +106,14 @@ class Vocos(nn.Module):
     def spectrum(self, mel: torch.Tensor):
         return self.head.spectrum(self.backbone(mel))
 
+    def from_spectrum(self, real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
+        """The head's ISTFT: (real, imag) -> audio [B, 1, T*hop]."""
+        istft = self.head.istft
+        return istft_same(real, imag, istft.n_fft, istft.hop_length, istft.window).unsqueeze(1)
+
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         """Amphion's full forward: mel -> audio [B, 1, T*hop]."""
-        real, imag = self.spectrum(mel)
-        audio = istft_same(real, imag, self.head.istft.n_fft, self.head.istft.hop_length,
-                           self.head.istft.window)
-        return audio.unsqueeze(1)
+        return self.from_spectrum(*self.spectrum(mel))
 
 
 def vocos_settings(cfg: dict) -> dict:
