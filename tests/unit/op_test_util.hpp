@@ -19,6 +19,7 @@
 
 #include "core/error.hpp"
 #include "ops/conv/conv_attrs.hpp"
+#include "ops/conv/conv_tiled.hpp"
 #include "ops/kernel.hpp"
 
 namespace amphora::testing {
@@ -187,6 +188,33 @@ inline std::filesystem::path temp_dir(const std::string& tag) {
   auto dir = std::filesystem::temp_directory_path() / (tag + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   return dir;
+}
+
+// `joined` ([channels, length] rows) cut at random steps into pieces of 1..`longest` steps, as
+// the streamer keeps a conv's history and new chunks: each piece in a buffer of its own (kept in
+// `buffers`) at an offset inside a longer row of NaN, so that reading past a piece shows. Some
+// pieces are padding, without rows (`joined` is zeroed there, so the pieces still make it), and
+// with `empty_pieces` some have no steps at all.
+inline std::vector<TimePiece> cut_into_pieces(float* joined, int64_t channels, int64_t length,
+                                              int64_t longest, bool empty_pieces, std::mt19937& rng,
+                                              std::vector<std::vector<float>>& buffers) {
+  std::vector<TimePiece> pieces;
+  std::uniform_int_distribution<int64_t> size(1, longest), margin(0, 19), die(0, 11);
+  for (int64_t at = 0; at < length;) {
+    const int64_t n = empty_pieces && die(rng) < 3 ? 0 : std::min(size(rng), length - at);
+    if (die(rng) < 2) {
+      for (int64_t c = 0; c < channels; ++c) std::fill_n(joined + c * length + at, n, 0.0f);
+      pieces.push_back({nullptr, 0, 0, n});
+    } else {
+      const int64_t start = margin(rng), row_length = start + n + margin(rng);
+      std::vector<float>& buffer = buffers.emplace_back(channels * row_length, NAN);
+      for (int64_t c = 0; c < channels; ++c)
+        std::copy_n(joined + c * length + at, n, buffer.data() + c * row_length + start);
+      pieces.push_back({buffer.data(), row_length, start, n});
+    }
+    at += n;
+  }
+  return pieces;
 }
 
 }  // namespace amphora::testing

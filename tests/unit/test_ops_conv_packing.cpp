@@ -247,24 +247,10 @@ TEST(TimeWindow, PackFromPiecesMatchesPackingTheJoinedRow) {
   for (int trial = 0; trial < 300; ++trial) {
     WindowCase c = random_window(rng);
     c.outside = TimePadding::kZeros;
-    // The row: pieces of random lengths, each inside a buffer with a margin on both sides.
+    std::vector<float> joined = random_values(c.channels * c.length, rng);
     std::vector<std::vector<float>> buffers;
-    std::vector<TimePiece> pieces;
-    std::vector<float> joined(c.channels * c.length);
-    for (int64_t at = 0; at < c.length;) {
-      const int64_t length = std::min<int64_t>(c.length - at, rng() % 4 == 0 ? 0 : 1 + rng() % 300);
-      const bool zeros = rng() % 6 == 0;
-      const int64_t margin = rng() % 20, row_length = length + margin + rng() % 20;
-      buffers.push_back(random_values(c.channels * row_length, rng));
-      const std::vector<float>& rows = buffers.back();
-      pieces.push_back({zeros ? nullptr : rows.data(), row_length, margin, length});
-      for (int64_t ch = 0; ch < c.channels; ++ch) {
-        for (int64_t t = 0; t < length; ++t) {
-          joined[ch * c.length + at + t] = zeros ? 0.0f : rows[ch * row_length + margin + t];
-        }
-      }
-      at += length;
-    }
+    const std::vector<TimePiece> pieces =
+        testing::cut_into_pieces(joined.data(), c.channels, c.length, 300, true, rng, buffers);
     std::vector<float> fast(c.packed_size(), sentinel()), reference(c.packed_size(), sentinel());
     pack_window_pieces(pieces, c.channels, c.begin, c.width, c.block, fast.data(), c.slope);
     pack_window_reference(joined.data(), c.channels, c.length, c.begin, c.width, c.block,

@@ -156,32 +156,6 @@ TEST(Int8Tiled, MatchesTheInt8ReferenceOnSubpixelConvTransposes) {
   for (const TiledCase& c : cases) check_tiled(c, seed++);
 }
 
-// `joined` ([C, T]) cut into pieces at random steps, each in a buffer of its own at an offset, as
-// the streamer keeps a conv's history and new chunks; pieces without rows (the streamer's zero
-// padding) are zeroed in `joined` too, so that the pieces still make it.
-std::vector<TimePiece> cut_into_pieces(Tensor& joined, std::mt19937& rng,
-                                       std::vector<std::vector<float>>& buffers) {
-  const int64_t channels = joined.dim(0), length = joined.dim(1);
-  std::vector<TimePiece> pieces;
-  std::uniform_int_distribution<int64_t> size(1, 40), offset(0, 5), coin(0, 5);
-  for (int64_t at = 0; at < length;) {
-    const int64_t n = std::min(size(rng), length - at);
-    float* rows = joined.data<float>();
-    if (coin(rng) == 0) {
-      for (int64_t c = 0; c < channels; ++c) std::fill_n(rows + c * length + at, n, 0.0f);
-      pieces.push_back({nullptr, 0, 0, n});
-    } else {
-      const int64_t start = offset(rng), row_length = start + n + offset(rng);
-      std::vector<float>& buffer = buffers.emplace_back(channels * row_length, NAN);
-      for (int64_t c = 0; c < channels; ++c)
-        std::copy_n(rows + c * length + at, n, buffer.data() + c * row_length + start);
-      pieces.push_back({buffer.data(), row_length, start, n});
-    }
-    at += n;
-  }
-  return pieces;
-}
-
 // The streamer's entry point: X and the residual as pieces give what run() gives on their join,
 // bit for bit (the same bytes packed, the same int32 sums).
 TEST(Int8Tiled, ReadsAStreamsPiecesExactlyAsTheirJoin) {
@@ -214,8 +188,10 @@ TEST(Int8Tiled, ReadsAStreamsPiecesExactlyAsTheirJoin) {
       std::vector<std::vector<float>> buffers;
       Tensor x = testing::random_tensor({c.in, c.length}, rng, 3.0f);
       Tensor residual = testing::random_tensor({c.out, c.length}, rng, 1.0f);
-      const std::vector<TimePiece> x_pieces = cut_into_pieces(x, rng, buffers);
-      const std::vector<TimePiece> residual_pieces = cut_into_pieces(residual, rng, buffers);
+      const std::vector<TimePiece> x_pieces =
+          testing::cut_into_pieces(x.data<float>(), c.in, c.length, 40, true, rng, buffers);
+      const std::vector<TimePiece> residual_pieces =
+          testing::cut_into_pieces(residual.data<float>(), c.out, c.length, 40, true, rng, buffers);
       x = x.reshaped({1, c.in, c.length});
       residual = residual.reshaped({1, c.out, c.length});
       Tensor want = Tensor::uninitialized(DType::kFloat32, g.output_shape());
