@@ -7,7 +7,7 @@ magnitudes (weight_g) and biases are trained as they are. Merged, it is a plain 
 the base's layout: weight_v + B @ A, the trained weight_g and bias.
 
 A release folder of an adapted vocoder commits ADAPTER_FILE (what the adapter learnt, float16,
-and the sha256 of the base checkpoint it was trained on). The release itself (args.json +
+and the fingerprint of the base weights it was trained on). The release itself (args.json +
 <step>.pt, float32) is made from the base again, by setup:
 
     python -m amphora_export.vocoder_adapter merge models/hifigan-flite-v1 \
@@ -123,12 +123,18 @@ def merge(base: dict[str, torch.Tensor], adapter: dict[str, torch.Tensor]) -> di
 
 # ----------------------------------------------------------------------------- release folders
 
-def _sha256(path: Path) -> str:
+def fingerprint(state: dict[str, torch.Tensor]) -> str:
+    """sha256 of a state dict's names and float32 values: the weights' identity, whatever the
+    file's bytes (torch.save output may differ between versions)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+    for key in sorted(state):
+        digest.update(key.encode())
+        digest.update(state[key].detach().float().contiguous().numpy().tobytes())
     return digest.hexdigest()
+
+
+def _load_base(checkpoint: Path) -> dict[str, torch.Tensor]:
+    return torch.load(checkpoint, map_location="cpu", weights_only=False)["generator_state_dict"]
 
 
 def _base_checkpoint(base: Path) -> Path:
@@ -144,7 +150,8 @@ def save(folder: Path, generator: nn.Module, step: int, base: Path) -> Path:
     path = folder / ADAPTER_FILE
     checkpoint = _base_checkpoint(base)
     state = {"adapter": {k: v.half() for k, v in adapter_state(generator).items()},
-             "step": step, "base": checkpoint.name, "base_sha256": _sha256(checkpoint)}
+             "step": step, "base": checkpoint.name,
+             "base_fingerprint": fingerprint(_load_base(checkpoint))}
     partial = path.with_suffix(".partial")
     torch.save(state, partial)
     os.replace(partial, path)
@@ -163,12 +170,12 @@ def make_release(base: Path, folder: Path) -> Path:
     newest_input = max(adapter_path.stat().st_mtime, checkpoint.stat().st_mtime)
     if weights.exists() and weights.stat().st_mtime >= newest_input:
         return weights
-    if _sha256(checkpoint) != adapter["base_sha256"]:
+    base_state = _load_base(checkpoint)
+    if fingerprint(base_state) != adapter["base_fingerprint"]:
         raise ExportError(f"{adapter_path} was trained on another base than {checkpoint} "
-                          "(sha256 differs)")
-    base_state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+                          "(the weights' fingerprint differs)")
     try:
-        merged = merge(base_state["generator_state_dict"], adapter["adapter"])
+        merged = merge(base_state, adapter["adapter"])
     except (KeyError, ValueError) as e:
         raise ExportError(f"{adapter_path}: {e}") from e
     for old in folder.glob("*.pt"):
