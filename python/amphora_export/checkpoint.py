@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,3 +224,33 @@ def load_into(model: torch.nn.Module, state_dict: dict, source: str,
                           + "; ".join(problems)
                           + " (check --family and the config's model section)")
     model.load_state_dict(state_dict, strict=True)
+
+
+# ----------------------------------------------------------------------------- the trainers' files
+
+def save_atomically(path: Path, state: dict) -> None:
+    """torch.save through a .partial file, so that an interrupted save leaves the old file."""
+    partial = path.with_suffix(".partial")
+    torch.save(state, partial)
+    os.replace(partial, path)
+
+
+def release_weights_file(path: Path) -> Path:
+    """The one <step>.pt of an Amphion release folder, or `path` itself when it is no folder."""
+    if path.is_dir():
+        found = sorted(path.glob("*.pt"))
+        if len(found) != 1:
+            raise ExportError(f"{path}: expected one <step>.pt checkpoint, found {len(found)}")
+        path = found[0]
+    if not path.exists():
+        raise ExportError(f"{path}: no such checkpoint")
+    return path
+
+
+def load_generator_weights(path: Path) -> dict:
+    """generator_state_dict of an Amphion release folder (its one <step>.pt) or of a .pt file."""
+    path = release_weights_file(path)
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if "generator_state_dict" not in state:
+        raise ExportError(f"{path}: no generator_state_dict (not an Amphion vocoder checkpoint)")
+    return state["generator_state_dict"]

@@ -47,6 +47,7 @@ import torch
 
 from . import gan as adversarial
 from . import quality, reference_model, vocoder_adapter
+from .checkpoint import load_generator_weights, save_atomically
 from .errors import ExportError
 from .vocoders.common import finalize, mel_settings
 from .vocoders.hifigan import HiFiGAN
@@ -315,27 +316,6 @@ def evaluate_items(generator, data, speech: bool = False) -> dict:
     generator.train()
     means = [float(m) for m in np.mean(scores, axis=0)]
     return dict(zip(("log_mel_l1", "mr_stft", "pesq", "stoi"), means))
-
-
-def save_atomically(path: Path, state: dict) -> None:
-    partial = path.with_suffix(".partial")
-    torch.save(state, partial)
-    os.replace(partial, path)
-
-
-def load_generator_weights(path: Path) -> dict:
-    """generator_state_dict of an Amphion release folder (its one <step>.pt) or of a .pt file."""
-    if path.is_dir():
-        found = sorted(path.glob("*.pt"))
-        if len(found) != 1:
-            raise ExportError(f"{path}: expected one <step>.pt checkpoint, found {len(found)}")
-        path = found[0]
-    if not path.exists():
-        raise ExportError(f"{path}: no such checkpoint")
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    if "generator_state_dict" not in state:
-        raise ExportError(f"{path}: no generator_state_dict (not an Amphion vocoder checkpoint)")
-    return state["generator_state_dict"]
 
 
 def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, threads: int,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -26,10 +25,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .checkpoint import load_generator_weights, release_weights_file, save_atomically
 from .errors import ExportError
+from .reference_model import DEFAULT_OUTPUT as DEFAULT_BASE
 
 ADAPTER_FILE = "adapter.bin"  # not .pt: a release folder holds one .pt, the merged checkpoint
-DEFAULT_BASE = Path(__file__).resolve().parents[2] / "models" / "hifigan-universal-v1"
 
 
 def _weight_normed(generator: nn.Module):
@@ -133,16 +133,11 @@ def fingerprint(state: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
-def _load_base(checkpoint: Path) -> dict[str, torch.Tensor]:
-    return torch.load(checkpoint, map_location="cpu", weights_only=False)["generator_state_dict"]
-
-
 def _base_checkpoint(base: Path) -> Path:
-    found = sorted(base.glob("*.pt"))
-    if len(found) != 1 or not (base / "args.json").exists():
+    if not (base / "args.json").exists():
         raise ExportError(f"{base}: expected an Amphion release folder (args.json and one "
                           "<step>.pt); for the pretrained V1, run scripts/setup.sh")
-    return found[0]
+    return release_weights_file(base)
 
 
 def save(folder: Path, generator: nn.Module, step: int, base: Path) -> Path:
@@ -151,10 +146,8 @@ def save(folder: Path, generator: nn.Module, step: int, base: Path) -> Path:
     checkpoint = _base_checkpoint(base)
     state = {"adapter": {k: v.half() for k, v in adapter_state(generator).items()},
              "step": step, "base": checkpoint.name,
-             "base_fingerprint": fingerprint(_load_base(checkpoint))}
-    partial = path.with_suffix(".partial")
-    torch.save(state, partial)
-    os.replace(partial, path)
+             "base_fingerprint": fingerprint(load_generator_weights(checkpoint))}
+    save_atomically(path, state)
     return path
 
 
@@ -170,7 +163,7 @@ def make_release(base: Path, folder: Path) -> Path:
     newest_input = max(adapter_path.stat().st_mtime, checkpoint.stat().st_mtime)
     if weights.exists() and weights.stat().st_mtime >= newest_input:
         return weights
-    base_state = _load_base(checkpoint)
+    base_state = load_generator_weights(checkpoint)
     if fingerprint(base_state) != adapter["base_fingerprint"]:
         raise ExportError(f"{adapter_path} was trained on another base than {checkpoint} "
                           "(the weights' fingerprint differs)")
@@ -180,9 +173,7 @@ def make_release(base: Path, folder: Path) -> Path:
         raise ExportError(f"{adapter_path}: {e}") from e
     for old in folder.glob("*.pt"):
         old.unlink()
-    partial = weights.with_suffix(".partial")
-    torch.save({"generator_state_dict": merged, "step": adapter["step"]}, partial)
-    os.replace(partial, weights)
+    save_atomically(weights, {"generator_state_dict": merged, "step": adapter["step"]})
     shutil.copyfile(base / "args.json", folder / "args.json")
     return weights
 
