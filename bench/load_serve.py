@@ -9,7 +9,7 @@ itself after --seconds, then stops the server with SIGTERM (which must exit 0).
   .venv/bin/python bench/load_serve.py --clients 16 --seconds 20      # the short run CI makes
   .venv/bin/python bench/load_serve.py --model pkg/hifigan --json out.json
 
-Without --model it exports the shipped reference vocoder (models/hifigan-flite-small) first.
+Without --model it exports the shipped reference vocoder (models/hifigan-flite-v1-quarter) first.
 Exit status 1 when a response failed or differed, or RSS grew more than --max-rss-growth.
 """
 import argparse
@@ -40,10 +40,10 @@ def cpu_model():
 
 def prepare(args, work):
     """The package, its mels (one per length) and their offline outputs."""
-    model = pathlib.Path(args.model) if args.model else work / "hifigan-flite-small"
+    model = pathlib.Path(args.model) if args.model else work / "hifigan-flite-v1-quarter"
     if not args.model:
         subprocess.run([str(ROOT / "scripts" / "bin" / "amphora-export"), "vocoder",
-                        "--checkpoint", str(ROOT / "models" / "hifigan-flite-small"), "--formats",
+                        "--checkpoint", str(ROOT / "models" / "hifigan-flite-v1-quarter"), "--formats",
                         "onnx", "--output", str(model), "--quiet"], check=True, timeout=600)
     manifest = json.loads((model / "amphora.json").read_text())
     inputs = []

@@ -24,10 +24,11 @@ OUT="out/demo"
 PKG="$OUT/package"
 mkdir -p "$OUT"
 
-# The default model: amphora's reference vocoder, a small HiFi-GAN trained on flite speech and
-# shipped in Amphion's checkpoint layout (models/hifigan-flite-small/README.md says how).
+# The default model: amphora's reference vocoder, a quarter-width HiFi-GAN V1 trained on flite
+# speech and shipped in Amphion's checkpoint layout (models/hifigan-flite-v1-quarter/README.md
+# says how).
 # CHECKPOINT=models/hifigan-universal-v1 scripts/demo.sh runs the larger pretrained V1 instead.
-CHECKPOINT="${CHECKPOINT:-models/hifigan-flite-small}"
+CHECKPOINT="${CHECKPOINT:-models/hifigan-flite-v1-quarter}"
 WEIGHTS="$(ls "$CHECKPOINT"/*.pt 2>/dev/null | head -n 1)"
 if [ -z "$WEIGHTS" ]; then
   echo "demo: no checkpoint (*.pt) in $CHECKPOINT" >&2

@@ -14,7 +14,7 @@ and by the speech measures of speech_measures.py, which hear what magnitudes mis
 Without wavs, the inputs are held-out sentences of the training corpus (train_reference's test
 split: never trained on), averaged per voice and overall.
 
-    python -m amphora_export.quality vocoder --checkpoint models/hifigan-flite-small \\
+    python -m amphora_export.quality vocoder --checkpoint models/hifigan-flite-v1-quarter \\
         [--sentences 20] [--speakers slt,rms] [--out-dir out/quality] [--json]
     python -m amphora_export.quality vocoder --checkpoint CKPT examples/speech_slt.wav
     python -m amphora_export.quality --checkpoint CKPT WAV...      # the same ("vocoder" implied)

@@ -2,16 +2,19 @@
 
 Nothing is downloaded: the corpus is generated sentences spoken by Debian's flite voices, the
 generator is one of the exporter's own families (`hifigan`: V3's layout at half width; `vocos`:
-ConvNeXt blocks and an inverse-STFT head at dim 192), and the result is an Amphion release folder
+ConvNeXt blocks and an inverse-STFT head at dim 192; `v1-adapter` and `v1-student`, below), and
+the result is an Amphion release folder
 (args.json + <step>.pt with generator_state_dict) that `amphora-export vocoder --checkpoint`
 reads like any other.
 
     python -m amphora_export.train_reference corpus  [--sentences 3000]   # synthesise the data
     python -m amphora_export.train_reference train   [--steps N]          # resumes if stopped
-    python -m amphora_export.train_reference train   --gan --init models/hifigan-flite-small
+    python -m amphora_export.train_reference train   --gan --init out/reference-train/best.pt
     python -m amphora_export.train_reference --work out/vocos-train train --family vocos
     python -m amphora_export.train_reference --work out/v1-adapter train --family v1-adapter \
         --init models/hifigan-universal-v1
+    python -m amphora_export.train_reference --work out/v1-student train --family v1-student \
+        --init models/hifigan-flite-v1
     python -m amphora_export.train_reference ship    models/hifigan-flite-v3s
 
 Losses: log-mel L1 + multi-resolution STFT (spectral convergence + log-magnitude L1), the two
@@ -25,6 +28,8 @@ the validation sentences. A work folder holds one run; its corpus/ may be a link
 `--family v1-adapter` fine-tunes the pretrained HiFi-GAN V1 (--init) through a low-rank adapter
 (vocoder_adapter.py). `ship` then writes the adapter (2.6 MB at rank 16, against 28 MB for all of
 V1 in float16), and `vocoder_adapter merge` applies it to V1 again to make the release folder.
+`--family v1-student` trains V1's layout at a quarter of its width, cut out of a trained V1
+(--init, the teacher) by vocoder_student.cut, and picks its checkpoint by PESQ too.
 """
 
 from __future__ import annotations
@@ -46,8 +51,8 @@ import numpy as np
 import torch
 
 from . import gan as adversarial
-from . import quality, reference_model, vocoder_adapter
-from .checkpoint import load_generator_weights, save_atomically
+from . import quality, reference_model, vocoder_adapter, vocoder_student
+from .checkpoint import load_generator_weights, packed, save_atomically
 from .errors import ExportError
 from .vocoders.common import finalize, mel_settings
 from .vocoders.hifigan import HiFiGAN
@@ -91,8 +96,15 @@ VOCOS_CONFIG = {**CONFIG,
                                     "padding": "same"}}}
 # The pretrained V1 (models/hifigan-universal-v1, the same mel), adapted rather than retrained.
 ADAPTER_FAMILY = "v1-adapter"
+# V1's layout at a quarter of its width (128 initial channels, a sixteenth of its multiply-adds),
+# cut out of a trained V1 (--init) by vocoder_student.cut before it is trained.
+STUDENT_FAMILY = "v1-student"
+STUDENT_CONFIG = {**vocoder_student.student_config(reference_model.amphion_config(), 128),
+                  "dataset": ["flite"]}
+CALIBRATION_SEGMENTS, CALIBRATION_FRAMES = 160, 64  # the mels the cut is fitted on
 FAMILIES = {"hifigan": (HiFiGAN, CONFIG), "vocos": (Vocos, VOCOS_CONFIG),
-            ADAPTER_FAMILY: (HiFiGAN, reference_model.amphion_config())}
+            ADAPTER_FAMILY: (HiFiGAN, reference_model.amphion_config()),
+            STUDENT_FAMILY: (HiFiGAN, STUDENT_CONFIG)}
 
 # ----------------------------------------------------------------------------- corpus
 
@@ -280,17 +292,17 @@ def _load_audio_and_mels(items: list[dict]) -> list[tuple[np.ndarray, np.ndarray
     return loaded
 
 
-def _batch(data, rng: np.random.Generator, size: int):
-    """Random SEGMENT_FRAMES windows: mel frames [f, f+F) and the samples they produce."""
+def _batch(data, rng: np.random.Generator, size: int, frames: int = SEGMENT_FRAMES):
+    """Random windows of `frames`: mel frames [f, f+F) and the samples they produce."""
     hop = MEL["hop_length"]
-    lengths = np.array([mel.shape[1] - SEGMENT_FRAMES for _, mel in data], dtype=np.float64)
+    lengths = np.array([max(0, mel.shape[1] - frames) for _, mel in data], dtype=np.float64)
     chosen = rng.choice(len(data), size=size, p=lengths / lengths.sum())
     mels, audio = [], []
     for index in chosen:
         samples, mel = data[index]
-        start = int(rng.integers(0, mel.shape[1] - SEGMENT_FRAMES + 1))
-        mels.append(mel[:, start:start + SEGMENT_FRAMES])
-        audio.append(samples[start * hop:(start + SEGMENT_FRAMES) * hop])
+        start = int(rng.integers(0, mel.shape[1] - frames + 1))
+        mels.append(mel[:, start:start + frames])
+        audio.append(samples[start * hop:(start + frames) * hop])
     return torch.from_numpy(np.stack(mels)), torch.from_numpy(np.stack(audio))
 
 
@@ -318,6 +330,22 @@ def evaluate_items(generator, data, speech: bool = False) -> dict:
     return dict(zip(("log_mel_l1", "mr_stft", "pesq", "stoi"), means))
 
 
+def _cut_student(teacher_folder: Path, train_data, seed: int):
+    """A STUDENT_FAMILY generator cut out of the V1 release in teacher_folder."""
+    spec, config, teacher = quality.load_generator(str(teacher_folder))
+    if (spec.name != "hifigan" or mel_settings(config) != MEL or
+            vocoder_student.student_config(config, 128)["model"] != STUDENT_CONFIG["model"]):
+        raise ExportError(f"{teacher_folder} is not a HiFi-GAN V1 with the corpus's mel "
+                          f"({STUDENT_FAMILY}'s teacher)")
+    mels, _ = _batch(train_data, np.random.default_rng(seed), CALIBRATION_SEGMENTS,
+                     CALIBRATION_FRAMES)
+    started = time.time()
+    student = vocoder_student.cut(teacher, STUDENT_CONFIG, mels, seed)
+    print(f"train: student cut out of {teacher_folder} in {time.time() - started:.0f} s",
+          flush=True)
+    return student
+
+
 def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, threads: int,
           checkpoint_every: int, eval_every: int, restart: bool, gan: bool = False,
           disc_width: float = 1.0, init: Path | None = None, family: str = "hifigan",
@@ -342,7 +370,12 @@ def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, th
         raise ExportError(f"--family {family} takes another mel than the corpus's")
     torch.manual_seed(seed)
     generator = generator_class(config).train()
-    if state is None and init is not None:
+    if family == STUDENT_FAMILY and state is None:
+        if init is None:
+            raise ExportError(f"--family {STUDENT_FAMILY} is cut out of a trained V1: pass "
+                              "--init models/hifigan-flite-v1")
+        generator = _cut_student(init, train_data, seed).train()
+    elif state is None and init is not None:
         generator.load_state_dict(load_generator_weights(init))  # strict: the same layout
         print(f"train: generator initialised from {init}", flush=True)
     if family == ADAPTER_FAMILY:
@@ -408,7 +441,7 @@ def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, th
         """Scores the generator on the validation sentences; keeps it as best.pt if it wins.
         Adversarial training trades a little magnitude for phase: there PESQ picks the best."""
         nonlocal best
-        by_pesq = gan or family == ADAPTER_FAMILY  # an adapter is there to win on PESQ
+        by_pesq = gan or family in (ADAPTER_FAMILY, STUDENT_FAMILY)  # there to win on PESQ
         scores = evaluate_items(generator, valid_data, speech=by_pesq)
         score = -scores["pesq"] if by_pesq else scores["log_mel_l1"] + scores["mr_stft"]
         marker = ""
@@ -500,6 +533,8 @@ def ship(work: Path, output: Path, float16: bool = False) -> Path:
         weights = output / f"{best['step']}.pt"
         weights_dict = {k: v.half() if float16 and v.is_floating_point() else v
                         for k, v in generator.state_dict().items()}
+        if float16:
+            weights_dict = packed(weights_dict)
         save_atomically(weights, {"generator_state_dict": weights_dict, "step": best["step"]})
         (output / "args.json").write_text(json.dumps(config, indent=4) + "\n")
     (output / "training.json").write_text(json.dumps({
@@ -563,8 +598,9 @@ def main(argv: list[str] | None = None) -> int:
                             checkpoint_every=250, eval_every=1000)
     run.add_argument("--family", choices=sorted(FAMILIES), default="hifigan",
                      help="the generator: hifigan (V3's layout at half width), vocos (dim 192, "
-                          "with phase-derivative losses) or v1-adapter (the pretrained V1 given "
-                          "by --init, fine-tuned through a low-rank adapter)")
+                          "with phase-derivative losses), v1-adapter (the pretrained V1 given "
+                          "by --init, fine-tuned through a low-rank adapter) or v1-student (V1's "
+                          "layout at a quarter width, cut out of the V1 given by --init)")
     run.add_argument("--rank", type=int, default=8,
                      help="--family v1-adapter: the adapter's rank (default 8)")
     run.add_argument("--gan", action="store_true",
@@ -572,8 +608,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--disc-width", type=float, default=1.0,
                      help="--gan: scale of the discriminators' channels (1.0: HiFi-GAN's)")
     run.add_argument("--init", type=Path,
-                     help="start the generator from this checkpoint (a release folder such as "
-                          "models/hifigan-flite-small, or a .pt) when the work folder has no state")
+                     help="start the generator from this checkpoint (a release folder or a .pt) "
+                          "when the work folder has no state; for v1-adapter and v1-student, the "
+                          "V1 to adapt or to cut the student from")
     out = commands.add_parser("ship", help="write the best checkpoint as a release folder")
     out.add_argument("output", type=Path)
     out.add_argument("--float16", action="store_true",

@@ -388,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     corpus.add_train_command(commands, steps=8000, batch_size=16, lr=1e-3, checkpoint_every=200,
                              eval_every=500)
     scored = commands.add_parser("measure", help="PESQ/STOI with flite's durations, held out")
-    scored.add_argument("--vocoder", default="models/hifigan-flite-small",
+    scored.add_argument("--vocoder", default="models/hifigan-flite-v1-quarter",
                         help="vocoder checkpoint (default: the reference vocoder)")
     scored.add_argument("--sentences", type=int, default=60)
     out = commands.add_parser("ship", help="write the best checkpoint as an Amphion experiment")

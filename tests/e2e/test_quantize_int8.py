@@ -167,7 +167,7 @@ def test_the_reference_vocoder_stays_within_the_int8_bound(tmp_path):
     budget is met; measured on held-out sentences: log-mel L1 increase <= 0.03 and PESQ drop
     <= 0.1 against the float32 package."""
     source = export_package("vocoder", tmp_path / "reference", "--checkpoint",
-                            str(ROOT / "models" / "hifigan-flite-small"))
+                            str(ROOT / "models" / "hifigan-flite-v1-quarter"))
     out = tmp_path / "int8"
     proc = amphora("quantize", str(source), str(out), "--int8", "--calibrate",
                    str(ROOT / "examples"))

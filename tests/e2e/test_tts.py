@@ -29,7 +29,7 @@ def packages(tmp_path_factory):
     # shipped reference vocoder (22.05 kHz, 80 mels) does not.
     export_package("vocoder", out["vocoder"], "--family", "hifigan", "--random-init", "--seed", "0")
     export_package("vocoder", out["vocoder_22k"], "--checkpoint",
-                   str(ROOT / "models/hifigan-flite-small"))
+                   str(ROOT / "models/hifigan-flite-v1-quarter"))
     return out
 
 

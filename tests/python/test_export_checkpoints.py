@@ -185,3 +185,16 @@ def test_checkpoint_pickling_foreign_classes_is_explained(tmp_path, config, monk
     write_json(tmp_path / "args.json", config)
     with pytest.raises(ExportError, match="pickles objects of module 'amphion_training_objects'"):
         _load(tmp_path / "g.pt")
+
+
+def test_a_packed_state_dict_saves_as_one_record_and_loads_back(tmp_path, state):
+    """packed: the same tensors as views of one storage, which torch.save writes once."""
+    halves = {k: v.half() for k, v in state.items()}
+    torch.save(halves, tmp_path / "apart.pt")
+    torch.save(ckpt.packed(halves), tmp_path / "packed.pt")
+    loaded = torch.load(tmp_path / "packed.pt")
+    assert list(loaded) == list(halves)
+    assert all(torch.equal(loaded[k], v) for k, v in halves.items())
+    assert (tmp_path / "packed.pt").stat().st_size < (tmp_path / "apart.pt").stat().st_size
+    with pytest.raises(ValueError, match="one dtype"):
+        ckpt.packed({"a": torch.zeros(2), "b": torch.zeros(2, dtype=torch.int64)})

@@ -39,7 +39,7 @@ FRAMES = 1000  # 11.6 s of audio, about 0.2 s of one core's time
 @pytest.fixture(scope="module")
 def package(tmp_path_factory):
     return export_package("vocoder", tmp_path_factory.mktemp("ray") / "vocoder", "--checkpoint",
-                          str(ROOT / "models" / "hifigan-flite-small"))
+                          str(ROOT / "models" / "hifigan-flite-v1-quarter"))
 
 
 @pytest.fixture(scope="module")

@@ -209,7 +209,7 @@ def test_tts_command_names_a_failing_binary(work, fake_amphora, tmp_path, monkey
 
 
 def test_vocoder_command_on_held_out_sentences_and_in_its_original_form(work, capsys):
-    checkpoint = str(tr.ROOT / "models" / "hifigan-flite-small")
+    checkpoint = str(tr.ROOT / "models" / "hifigan-flite-v1-quarter")
     assert quality.main(["vocoder", "--checkpoint", checkpoint, "--work", str(work),
                          "--sentences", "2", "--speakers", "awb,slt", "--json"]) == 0
     results = json.loads(capsys.readouterr().out)
