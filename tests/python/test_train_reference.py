@@ -102,16 +102,20 @@ def test_a_vocos_run_resumes_exactly_and_ships_a_release_the_exporter_loads(work
     assert sum(p.numel() for p in generator.parameters()) < 2_200_000
 
 
-def test_a_v1_adapter_run_resumes_exactly_and_ships_an_adapter_that_merges_back(
-        work, tmp_path, monkeypatch):
-    """Two steps of the pretrained V1 through an adapter. Validation is stubbed, each one
-    scoring better than the last: 20 sentences of V1 and PESQ would take a minute, and here it
-    only picks best.pt."""
-    base = tr.ROOT / "models" / "hifigan-universal-v1"
+def _stub_validation(monkeypatch):
+    """Each validation scores better than the last: 20 sentences of V1 and PESQ would take a
+    minute, and here validation only picks best.pt."""
     pesq = itertools.count(1.0, 0.1)
     monkeypatch.setattr(tr, "evaluate_items",
                         lambda *a, **k: {"log_mel_l1": 1.0, "mr_stft": 1.0, "pesq": next(pesq),
                                          "stoi": 0.5})
+
+
+def test_a_v1_adapter_run_resumes_exactly_and_ships_an_adapter_that_merges_back(
+        work, tmp_path, monkeypatch):
+    """Two steps of the pretrained V1 through an adapter, validation stubbed."""
+    base = tr.ROOT / "models" / "hifigan-universal-v1"
+    _stub_validation(monkeypatch)
 
     def run_adapter(steps, restart=False, init=base):
         return tr.train(work, steps=steps, batch_size=1, peak_lr=1e-3, seed=3, threads=2,
@@ -148,14 +152,11 @@ def test_a_v1_adapter_run_resumes_exactly_and_ships_an_adapter_that_merges_back(
 def test_a_v1_student_run_is_cut_from_its_teacher_resumes_exactly_and_ships(
         work, tmp_path, monkeypatch):
     """Two steps of a student cut out of hifigan-flite-v1, on a few mel frames (the real cut
-    fits 160 stretches of 64 frames, minutes and gigabytes); validation stubbed as above."""
+    fits 160 stretches of 64 frames, minutes and gigabytes); validation stubbed."""
     teacher = tr.ROOT / "models" / "hifigan-flite-v1"
     monkeypatch.setattr(tr, "CALIBRATION_SEGMENTS", 2)
     monkeypatch.setattr(tr, "CALIBRATION_FRAMES", 8)
-    pesq = itertools.count(1.0, 0.1)
-    monkeypatch.setattr(tr, "evaluate_items",
-                        lambda *a, **k: {"log_mel_l1": 1.0, "mr_stft": 1.0, "pesq": next(pesq),
-                                         "stoi": 0.5})
+    _stub_validation(monkeypatch)
 
     def run_student(steps, restart=False, init=teacher):
         return tr.train(work, steps=steps, batch_size=1, peak_lr=1e-3, seed=3, threads=2,
