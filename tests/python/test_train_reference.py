@@ -111,6 +111,19 @@ def _stub_validation(monkeypatch):
                                          "stoi": 0.5})
 
 
+def _resumes_exactly(work, run_steps) -> dict:
+    """Two steps in one go, then one step and a resumed second: the same weights. Returns the
+    resumed run's state."""
+    run_steps(2, restart=True)
+    unbroken = torch.load(work / "state.pt", weights_only=False)
+    run_steps(1, restart=True)
+    run_steps(2)
+    resumed = torch.load(work / "state.pt", weights_only=False)
+    for key, value in unbroken["generator"].items():
+        assert torch.equal(value, resumed["generator"][key]), key
+    return resumed
+
+
 def test_a_v1_adapter_run_resumes_exactly_and_ships_an_adapter_that_merges_back(
         work, tmp_path, monkeypatch):
     """Two steps of the pretrained V1 through an adapter, validation stubbed."""
@@ -124,14 +137,8 @@ def test_a_v1_adapter_run_resumes_exactly_and_ships_an_adapter_that_merges_back(
 
     with pytest.raises(tr.ExportError, match="adapts a pretrained V1: pass --init"):
         run_adapter(1, restart=True, init=None)
-    run_adapter(2, restart=True)
-    unbroken = torch.load(work / "state.pt", weights_only=False)
-    run_adapter(1, restart=True)
-    run_adapter(2)
-    resumed = torch.load(work / "state.pt", weights_only=False)
+    resumed = _resumes_exactly(work, run_adapter)
     assert resumed["rank"] == 2 and resumed["step"] == 2
-    for key, value in unbroken["generator"].items():
-        assert torch.equal(value, resumed["generator"][key]), key
     assert any(k.endswith("adapter_b") and v.abs().max() > 0
                for k, v in resumed["generator"].items())
 
@@ -169,13 +176,7 @@ def test_a_v1_student_run_is_cut_from_its_teacher_resumes_exactly_and_ships(
     v3_layout = tr.ship(work, tmp_path / "v3-layout").parent
     with pytest.raises(tr.ExportError, match="not a HiFi-GAN V1"):
         run_student(1, restart=True, init=v3_layout)
-    run_student(2, restart=True)
-    unbroken = torch.load(work / "state.pt", weights_only=False)
-    run_student(1, restart=True)
-    run_student(2)
-    resumed = torch.load(work / "state.pt", weights_only=False)
-    for key, value in unbroken["generator"].items():
-        assert torch.equal(value, resumed["generator"][key]), key
+    resumed = _resumes_exactly(work, run_student)
 
     weights = tr.ship(work, tmp_path / "student", float16=True)
     assert weights.stat().st_size < 2_000_000
