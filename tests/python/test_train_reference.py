@@ -282,9 +282,10 @@ def test_the_flite_tuned_v1_beats_griffin_lim_on_held_out_sentences(capsys):
 
 def test_the_default_vocoder_keeps_its_measured_quality(capsys):
     """The quarter-width student does not beat Griffin-Lim yet (models/README.md); this holds it
-    to what it measured when shipped, well above the V3-layout vocoder it replaced (PESQ 1.6)."""
+    near what it measured when shipped (PESQ 2.36, STOI 0.953 on these sentences), well above
+    the V3-layout vocoder it replaced (PESQ 1.6)."""
     mean = _copy_synthesis_of_held_out_sentences("hifigan-flite-v1-quarter", capsys)
-    assert mean["model"]["pesq"] >= 2.0 and mean["model"]["stoi"] >= 0.93, mean
+    assert mean["model"]["pesq"] >= 2.25 and mean["model"]["stoi"] >= 0.945, mean
 
 
 def test_the_committed_models_stay_within_the_repositorys_budget():
