@@ -43,8 +43,8 @@ def prepare(args, work):
     model = pathlib.Path(args.model) if args.model else work / "hifigan-flite-v1-quarter"
     if not args.model:
         subprocess.run([str(ROOT / "scripts" / "bin" / "amphora-export"), "vocoder",
-                        "--checkpoint", str(ROOT / "models" / "hifigan-flite-v1-quarter"), "--formats",
-                        "onnx", "--output", str(model), "--quiet"], check=True, timeout=600)
+                        "--checkpoint", str(ROOT / "models" / "hifigan-flite-v1-quarter"),
+                        "--formats", "onnx", "--output", str(model), "--quiet"], check=True, timeout=600)
     manifest = json.loads((model / "amphora.json").read_text())
     inputs = []
     for i, frames in enumerate(args.frames):

@@ -14,8 +14,9 @@ SENTENCES = 20  # five per voice
 def packages(tmp_path_factory):
     root = tmp_path_factory.mktemp("shipped")
     out = {"voice": root / "voice", "vocoder": root / "vocoder"}
-    for kind, checkpoint, package in (("acoustic", "models/fastspeech2-flite", out["voice"]),
-                                      ("vocoder", "models/hifigan-flite-v1-quarter", out["vocoder"])):
+    for kind, checkpoint, package in (
+            ("acoustic", "models/fastspeech2-flite", out["voice"]),
+            ("vocoder", "models/hifigan-flite-v1-quarter", out["vocoder"])):
         export_package(kind, package, "--checkpoint", str(ROOT / checkpoint))
     return out
 
