@@ -99,8 +99,9 @@ ADAPTER_FAMILY = "v1-adapter"
 # V1's layout at a quarter of its width (128 initial channels, a sixteenth of its multiply-adds),
 # cut out of a trained V1 (--init) by vocoder_student.cut before it is trained.
 STUDENT_FAMILY = "v1-student"
-STUDENT_CONFIG = {**vocoder_student.student_config(reference_model.amphion_config(), 128),
-                  "dataset": ["flite"]}
+STUDENT_WIDTH = 128
+STUDENT_CONFIG = {**vocoder_student.student_config(reference_model.amphion_config(),
+                                                   STUDENT_WIDTH), "dataset": ["flite"]}
 CALIBRATION_SEGMENTS, CALIBRATION_FRAMES = 160, 64  # the mels the cut is fitted on
 FAMILIES = {"hifigan": (HiFiGAN, CONFIG), "vocos": (Vocos, VOCOS_CONFIG),
             ADAPTER_FAMILY: (HiFiGAN, reference_model.amphion_config()),
@@ -334,7 +335,8 @@ def _cut_student(teacher_folder: Path, train_data, seed: int):
     """A STUDENT_FAMILY generator cut out of the V1 release in teacher_folder."""
     spec, config, teacher = quality.load_generator(str(teacher_folder))
     if (spec.name != "hifigan" or mel_settings(config) != MEL or
-            vocoder_student.student_config(config, 128)["model"] != STUDENT_CONFIG["model"]):
+            vocoder_student.student_config(config, STUDENT_WIDTH)["model"] !=
+            STUDENT_CONFIG["model"]):
         raise ExportError(f"{teacher_folder} is not a HiFi-GAN V1 with the corpus's mel "
                           f"({STUDENT_FAMILY}'s teacher)")
     mels, _ = _batch(train_data, np.random.default_rng(seed), CALIBRATION_SEGMENTS,
