@@ -15,6 +15,8 @@ reads like any other.
         --init models/hifigan-universal-v1
     python -m amphora_export.train_reference --work out/v1-student train --family v1-student \
         --init models/hifigan-flite-v1
+    python -m amphora_export.train_reference --work out/v1-student-256 train --family v1-student \
+        --width 256 --init models/hifigan-flite-v1-quarter
     python -m amphora_export.train_reference ship    models/hifigan-flite-v3s
 
 Losses: log-mel L1 + multi-resolution STFT (spectral convergence + log-magnitude L1), the two
@@ -28,8 +30,10 @@ the validation sentences. A work folder holds one run; its corpus/ may be a link
 `--family v1-adapter` fine-tunes the pretrained HiFi-GAN V1 (--init) through a low-rank adapter
 (vocoder_adapter.py). `ship` then writes the adapter (2.6 MB at rank 16, against 28 MB for all of
 V1 in float16), and `vocoder_adapter merge` applies it to V1 again to make the release folder.
-`--family v1-student` trains V1's layout at a quarter of its width, cut out of a trained V1
-(--init, the teacher) by vocoder_student.cut, and picks its checkpoint by PESQ too.
+`--family v1-student` trains V1's layout at a quarter of its width (--width), cut out of a trained
+V1 (--init, the teacher) by vocoder_student.cut, and picks its checkpoint by PESQ too. Given a
+narrower student as --init instead, it widens it (vocoder_student.widen): training then starts
+from what that student already does rather than from a fresh cut.
 """
 
 from __future__ import annotations
@@ -96,8 +100,8 @@ VOCOS_CONFIG = {**CONFIG,
                                     "padding": "same"}}}
 # The pretrained V1 (models/hifigan-universal-v1, the same mel), adapted rather than retrained.
 ADAPTER_FAMILY = "v1-adapter"
-# V1's layout at a quarter of its width (128 initial channels, a sixteenth of its multiply-adds),
-# cut out of a trained V1 (--init) by vocoder_student.cut before it is trained.
+# V1's layout at a quarter of its width (128 initial channels, a sixteenth of its multiply-adds)
+# or another (--width), cut out of a trained V1 (--init) or widened from a narrower student.
 STUDENT_FAMILY = "v1-student"
 STUDENT_WIDTH = 128
 STUDENT_CONFIG = {**vocoder_student.student_config(reference_model.amphion_config(),
@@ -331,27 +335,43 @@ def evaluate_items(generator, data, speech: bool = False) -> dict:
     return dict(zip(("log_mel_l1", "mr_stft", "pesq", "stoi"), means))
 
 
-def _cut_student(teacher_folder: Path, train_data, seed: int):
-    """A STUDENT_FAMILY generator cut out of the V1 release in teacher_folder."""
-    spec, config, teacher = quality.load_generator(str(teacher_folder))
-    if (spec.name != "hifigan" or mel_settings(config) != MEL or
-            vocoder_student.student_config(config, STUDENT_WIDTH)["model"] !=
+def student_config(width: int) -> dict:
+    """STUDENT_FAMILY's config at `width` initial channels (STUDENT_WIDTH by default)."""
+    return {**STUDENT_CONFIG,
+            "model": vocoder_student.student_config(STUDENT_CONFIG, width)["model"]}
+
+
+def _start_student(init: Path, train_data, seed: int, config: dict):
+    """A STUDENT_FAMILY generator of `config` made from the V1-layout release in `init`: cut
+    out of a wider one (a teacher), widened from a narrower one (a student trained before,
+    computing exactly what it computed), or that one itself at the same width."""
+    spec, init_config, source = quality.load_generator(str(init))
+    if (spec.name != "hifigan" or mel_settings(init_config) != MEL or
+            vocoder_student.student_config(init_config, STUDENT_WIDTH)["model"] !=
             STUDENT_CONFIG["model"]):
-        raise ExportError(f"{teacher_folder} is not a HiFi-GAN V1 with the corpus's mel "
-                          f"({STUDENT_FAMILY}'s teacher)")
-    mels, _ = _batch(train_data, np.random.default_rng(seed), CALIBRATION_SEGMENTS,
-                     CALIBRATION_FRAMES)
+        raise ExportError(f"{init} is not a HiFi-GAN V1 with the corpus's mel "
+                          f"(what {STUDENT_FAMILY} starts from)")
+    width = config["model"]["hifigan"]["upsample_initial_channel"]
+    source_width = init_config["model"]["hifigan"]["upsample_initial_channel"]
     started = time.time()
-    student = vocoder_student.cut(teacher, STUDENT_CONFIG, mels, seed)
-    print(f"train: student cut out of {teacher_folder} in {time.time() - started:.0f} s",
-          flush=True)
+    if source_width > width:
+        mels, _ = _batch(train_data, np.random.default_rng(seed), CALIBRATION_SEGMENTS,
+                         CALIBRATION_FRAMES)
+        student = vocoder_student.cut(source, config, mels, seed)
+        how = "cut out of"
+    elif source_width < width:
+        student, how = vocoder_student.widen(source, config, seed), "widened from"
+    else:
+        student, how = source, "started from"
+    print(f"train: student of width {width} {how} {init} (width {source_width}) in "
+          f"{time.time() - started:.0f} s", flush=True)
     return student
 
 
 def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, threads: int,
           checkpoint_every: int, eval_every: int, restart: bool, gan: bool = False,
           disc_width: float = 1.0, init: Path | None = None, family: str = "hifigan",
-          rank: int = 8) -> dict:
+          rank: int = 8, width: int | None = None) -> dict:
     torch.set_num_threads(threads)
     train_data = _load_audio_and_mels(load_split(work, "train"))
     valid_data = _load_audio_and_mels(load_split(work, "valid"))
@@ -368,6 +388,12 @@ def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, th
         raise ExportError(f"{work} holds a {state.get('family', 'hifigan')} run, not {family}: "
                           "pass that --family, --restart, or another --work")
     generator_class, config = FAMILIES[family]
+    if family == STUDENT_FAMILY:
+        config = state["config"] if state is not None else student_config(width or STUDENT_WIDTH)
+        trained_width = config["model"]["hifigan"]["upsample_initial_channel"]
+        if width is not None and width != trained_width:
+            raise ExportError(f"{work} holds a student of width {trained_width}, not {width}: "
+                              "leave --width out to resume it, or pass --restart")
     if mel_settings(config) != MEL:
         raise ExportError(f"--family {family} takes another mel than the corpus's")
     torch.manual_seed(seed)
@@ -376,7 +402,7 @@ def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, th
         if init is None:
             raise ExportError(f"--family {STUDENT_FAMILY} is cut out of a trained V1: pass "
                               "--init models/hifigan-flite-v1")
-        generator = _cut_student(init, train_data, seed).train()
+        generator = _start_student(init, train_data, seed, config).train()
     elif state is None and init is not None:
         generator.load_state_dict(load_generator_weights(init))  # strict: the same layout
         print(f"train: generator initialised from {init}", flush=True)
@@ -451,7 +477,7 @@ def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, th
             best = {"score": score, "step": step, **scores}
             save_atomically(best_path, {"generator_state_dict": generator.state_dict(),
                                         "step": step, "valid": scores, "family": family,
-                                        "rank": rank})
+                                        "rank": rank, "config": config})
             marker = "  (best so far)"
         speech = f"  PESQ {scores['pesq']:.3f}  STOI {scores['stoi']:.3f}" if by_pesq else ""
         print(f"valid at step {step}: log-mel L1 {scores['log_mel_l1']:.4f}  "
@@ -520,6 +546,7 @@ def ship(work: Path, output: Path, float16: bool = False) -> Path:
     state = torch.load(state_path, weights_only=False) if state_path.exists() else {}
     family = best.get("family", "hifigan")
     generator_class, config = FAMILIES[family]
+    config = best.get("config", config)
     generator = generator_class(config)
     if family == ADAPTER_FAMILY:
         vocoder_adapter.attach(generator, best["rank"])
@@ -545,6 +572,9 @@ def ship(work: Path, output: Path, float16: bool = False) -> Path:
                    + (f" --batch-size {state['batch_size']}" if state.get("batch_size") else "")
                    + (f" --lr {state['peak_lr']}" if state.get("peak_lr") else "")
                    + (f" --rank {state['rank']}" if family == ADAPTER_FAMILY else "")
+                   + (f" --width {width}" if family == STUDENT_FAMILY and
+                      (width := config["model"]["hifigan"]["upsample_initial_channel"]) !=
+                      STUDENT_WIDTH else "")
                    + (f" --gan --disc-width {state['disc_width']}" if state.get("gan") else "")
                    + (f" --init {state['init']}" if state.get("init") else ""),
         "seed": state.get("seed"), "batch_size": state.get("batch_size"),
@@ -602,17 +632,21 @@ def main(argv: list[str] | None = None) -> int:
                      help="the generator: hifigan (V3's layout at half width), vocos (dim 192, "
                           "with phase-derivative losses), v1-adapter (the pretrained V1 given "
                           "by --init, fine-tuned through a low-rank adapter) or v1-student (V1's "
-                          "layout at a quarter width, cut out of the V1 given by --init)")
+                          "layout at --width, made from the V1 or student given by --init)")
     run.add_argument("--rank", type=int, default=8,
                      help="--family v1-adapter: the adapter's rank (default 8)")
+    run.add_argument("--width", type=int,
+                     help=f"--family v1-student: its initial channels, a multiple of 16 below "
+                          f"V1's 512 (default {STUDENT_WIDTH}, a quarter of V1's; a resumed run "
+                          "keeps its own)")
     run.add_argument("--gan", action="store_true",
                      help="train adversarially with HiFi-GAN's discriminators (see gan.py)")
     run.add_argument("--disc-width", type=float, default=1.0,
                      help="--gan: scale of the discriminators' channels (1.0: HiFi-GAN's)")
     run.add_argument("--init", type=Path,
                      help="start the generator from this checkpoint (a release folder or a .pt) "
-                          "when the work folder has no state; for v1-adapter and v1-student, the "
-                          "V1 to adapt or to cut the student from")
+                          "when the work folder has no state; for v1-adapter, the V1 to adapt; "
+                          "for v1-student, the V1 to cut it from or a narrower student to widen")
     out = commands.add_parser("ship", help="write the best checkpoint as a release folder")
     out.add_argument("output", type=Path)
     out.add_argument("--float16", action="store_true",
@@ -629,8 +663,11 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error("--disc-width must be positive")
             if args.rank < 1:
                 parser.error("--rank must be at least 1")
+            if args.width is not None and (args.width % 16 or not 16 <= args.width < 512):
+                parser.error("--width must be a multiple of 16 from 16 to 496")
             run_train_command(train, args, gan=args.gan, disc_width=args.disc_width,
-                              init=args.init, family=args.family, rank=args.rank)
+                              init=args.init, family=args.family, rank=args.rank,
+                              width=args.width)
         else:
             print(ship(args.work, args.output, args.float16))
     except ExportError as e:

@@ -126,3 +126,44 @@ def cut(teacher: HiFiGAN, config: dict, mels: torch.Tensor, seed: int = 0) -> Hi
     _fit(student.conv_post, F.leaky_relu(s, FINAL_LRELU_SLOPE),
          teacher.conv_post(F.leaky_relu(t, FINAL_LRELU_SLOPE)), generator)
     return finalize(student)
+
+
+@torch.no_grad()
+def widen(small: HiFiGAN, config: dict, seed: int = 0, read_scale: float = 0.1) -> HiFiGAN:
+    """The generator of `config` (the same layout, wider) that computes exactly what `small`
+    does, as the start of training more capacity instead of a fresh cut.
+
+    Every added channel starts at zero: the weights that write it are zero, and the weights
+    that read it are small random numbers (read_scale of the layer's typical weight), so that
+    the gradient reaches the writing weights and the added channels learn from the first step.
+    Weight norm is kept: a conv's norm runs over its output channel (weight_g [out, 1, 1]), a
+    transposed conv's over its input channel ([in, 1, 1]); each row's gain is rescaled so the
+    row's old weights are unchanged by the entries appended to it."""
+    generator = torch.Generator().manual_seed(seed)
+    wide = finalize(HiFiGAN(config))
+    small_modules = dict(small.named_modules())
+    for name, module in wide.named_modules():
+        if not isinstance(module, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)):
+            continue
+        old = small_modules[name]
+        v_old, g_old = old.weight_v, old.weight_g
+        v = torch.zeros_like(module.weight_v)
+        n0, n1, k = v_old.shape
+        v[:n0, :n1] = v_old
+        transposed = isinstance(module, torch.nn.ConvTranspose1d)
+        reads = (slice(n0, None), slice(None)) if transposed else (slice(None), slice(n1, None))
+        typical = v_old.pow(2).mean().sqrt() * read_scale
+        v[reads] = torch.randn(v[reads].shape, generator=generator) * typical
+        g = torch.zeros_like(module.weight_g)
+        norm_old = v_old.flatten(1).norm(dim=1)[:, None, None]
+        norm_new = v[:n0].flatten(1).norm(dim=1)[:, None, None]
+        g[:n0] = g_old * norm_new / norm_old
+        if transposed:  # rows that read the added inputs: their weight is v itself
+            g[n0:] = v[n0:].flatten(1).norm(dim=1)[:, None, None]
+        else:  # rows that write the added outputs: zero until trained (v random, g zero)
+            v[n0:] = torch.randn(v[n0:].shape, generator=generator) * typical
+        module.weight_v.copy_(v)
+        module.weight_g.copy_(g)
+        module.bias.zero_()
+        module.bias[:old.bias.shape[0]] = old.bias
+    return finalize(wide)

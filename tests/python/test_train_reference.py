@@ -157,18 +157,19 @@ def test_a_v1_adapter_run_resumes_exactly_and_ships_an_adapter_that_merges_back(
 
 
 def test_a_v1_student_run_is_cut_from_its_teacher_resumes_exactly_and_ships(
-        work, tmp_path, monkeypatch):
+        work, tmp_path, monkeypatch, capsys):
     """Two steps of a student cut out of hifigan-flite-v1, on a few mel frames (the real cut
-    fits 160 stretches of 64 frames, minutes and gigabytes); validation stubbed."""
+    fits 160 stretches of 64 frames, minutes and gigabytes), at other widths, and widened from
+    the shipped student; validation stubbed."""
     teacher = tr.ROOT / "models" / "hifigan-flite-v1"
     monkeypatch.setattr(tr, "CALIBRATION_SEGMENTS", 2)
     monkeypatch.setattr(tr, "CALIBRATION_FRAMES", 8)
     _stub_validation(monkeypatch)
 
-    def run_student(steps, restart=False, init=teacher):
+    def run_student(steps, restart=False, init=teacher, width=None):
         return tr.train(work, steps=steps, batch_size=1, peak_lr=1e-3, seed=3, threads=2,
                         checkpoint_every=1, eval_every=2, restart=restart,
-                        family=tr.STUDENT_FAMILY, init=init)
+                        family=tr.STUDENT_FAMILY, init=init, width=width)
 
     with pytest.raises(tr.ExportError, match="cut out of a trained V1: pass --init"):
         run_student(1, restart=True, init=None)
@@ -185,6 +186,21 @@ def test_a_v1_student_run_is_cut_from_its_teacher_resumes_exactly_and_ships(
     spec, config, generator = quality.load_generator(str(tmp_path / "student"))
     assert config["model"]["hifigan"]["upsample_initial_channel"] == 128
     assert generator.conv_pre.weight.shape == (128, 80, 7)
+
+    run_student(1, restart=True, width=64)  # another width, resumed at its own width
+    with pytest.raises(tr.ExportError, match="holds a student of width 64, not 256"):
+        run_student(2, width=256)
+    run_student(2)
+    tr.ship(work, tmp_path / "narrow")
+    details = json.loads((tmp_path / "narrow" / "training.json").read_text())
+    assert "--width 64" in details["command"]
+    spec, config, generator = quality.load_generator(str(tmp_path / "narrow"))
+    assert generator.conv_pre.weight.shape == (64, 80, 7)
+
+    run_student(1, restart=True, init=tmp_path / "student", width=192)  # a student widened
+    assert "student of width 192 widened from" in capsys.readouterr().out
+    state = torch.load(work / "state.pt", weights_only=False)
+    assert state["generator"]["conv_pre.weight_v"].shape == (192, 80, 7)
 
 
 def test_the_phase_loss_sees_how_phase_runs_not_where_it_starts():

@@ -1,7 +1,7 @@
 """vocoder_student: a narrow HiFi-GAN cut out of a wide one. Each layer's ridge fit recovers a
 layer it can represent exactly (the transposed conv through its zero-stuffed equivalent), a cut
 at the teacher's own width gives back the teacher, and a narrower one loads strictly into its
-layout."""
+layout. A student widened computes what it computed, and its added channels learn."""
 
 from __future__ import annotations
 
@@ -62,3 +62,17 @@ def test_only_v1s_residual_block_is_cut():
     config["model"]["hifigan"].update(resblock="2", resblock_dilation_sizes=[[1, 2], [2, 6]])
     with pytest.raises(ValueError, match='resblock "1"'):
         vocoder_student.cut(finalize(HiFiGAN(config)), config, mels)
+
+
+def test_a_widened_student_computes_the_same_audio_and_its_added_channels_learn():
+    config, narrow, mels = teacher_and_mels()  # 32 initial channels: 16 in the first stage
+    wide_config = vocoder_student.student_config(config, 64)
+    wide = vocoder_student.widen(narrow, wide_config, seed=3)
+    HiFiGAN(wide_config).load_state_dict(wide.state_dict())  # strict: the wide layout
+    with torch.no_grad():
+        assert torch.allclose(wide(mels), narrow(mels), atol=1e-5)
+    writes_added = wide.resblocks[0].convs1[0]  # its rows 16.. write the first stage's added
+    assert writes_added.weight[16:].abs().max() == 0  # channels: zero, so they start silent
+    wide.train()
+    wide(mels).pow(2).mean().backward()
+    assert writes_added.weight_g.grad[16:].abs().min() > 0  # ... but every one of them learns
