@@ -198,3 +198,29 @@ def test_a_packed_state_dict_saves_as_one_record_and_loads_back(tmp_path, state)
     assert (tmp_path / "packed.pt").stat().st_size < (tmp_path / "apart.pt").stat().st_size
     with pytest.raises(ValueError, match="one dtype"):
         ckpt.packed({"a": torch.zeros(2), "b": torch.zeros(2, dtype=torch.int64)})
+
+
+def test_int8_rows_store_a_quarter_and_load_back_within_a_rounding_step(tmp_path, state, config):
+    """int8_rows: every weight row within half a step of its own scale; the exporter reads the
+    release and the generator computes what float32 weights do, to the rounding."""
+    stored = ckpt.int8_rows(state)
+    assert {v.dtype for v in stored["rows"].values()} == {torch.int8}
+    loaded = ckpt.from_int8_rows(stored)
+    assert set(loaded) == set(state)
+    for name, value in state.items():
+        assert loaded[name].dtype == torch.float32 and loaded[name].shape == value.shape, name
+        rows = value.reshape(value.shape[0], -1)
+        step = rows.abs().amax(dim=1, keepdim=True) / 127
+        error = (loaded[name].reshape(rows.shape) - rows).abs()
+        assert bool((error <= 0.5 * step + 1e-3 * rows.abs() + 1e-7).all()), name
+    torch.save({ckpt.INT8_KEY: stored, "step": 7}, tmp_path / "7.pt")
+    torch.save({"generator_state_dict": state, "step": 7}, tmp_path / "float.pt")
+    # a quarter of float32 and its scales; a tiny test model adds the zip records around them
+    assert (tmp_path / "7.pt").stat().st_size < 0.4 * (tmp_path / "float.pt").stat().st_size
+    write_json(tmp_path / "args.json", config)
+    _, generator = _load(tmp_path)
+    _, reference = _load(tmp_path / "float.pt", tmp_path / "args.json")
+    mel = torch.randn(1, config["preprocess"]["n_mel"], 30)
+    with torch.no_grad():
+        got, expected = generator(mel), reference(mel)
+    assert (got - expected).pow(2).mean() < 1e-3 * expected.pow(2).mean()

@@ -186,6 +186,14 @@ def test_a_v1_student_run_is_cut_from_its_teacher_resumes_exactly_and_ships(
     spec, config, generator = quality.load_generator(str(tmp_path / "student"))
     assert config["model"]["hifigan"]["upsample_initial_channel"] == 128
     assert generator.conv_pre.weight.shape == (128, 80, 7)
+    int8 = tr.ship(work, tmp_path / "student-int8", int8=True)
+    assert int8.stat().st_size < 0.6 * weights.stat().st_size
+    storage = json.loads((tmp_path / "student-int8" / "training.json").read_text())["storage"]
+    assert storage.startswith("int8")
+    _, _, rounded = quality.load_generator(str(tmp_path / "student-int8"))
+    widened = rounded.state_dict()
+    for name, value in generator.state_dict().items():
+        assert torch.allclose(widened[name], value, rtol=0.01, atol=0.01 * value.abs().max())
 
     run_student(1, restart=True, width=64)  # another width, resumed at its own width
     with pytest.raises(tr.ExportError, match="holds a student of width 64, not 256"):
