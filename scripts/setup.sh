@@ -86,6 +86,11 @@ PYTHONPATH=python .venv/bin/python -m amphora_export.reference_model >/dev/null
 # its release folder is the pretrained V1 with the adapter applied (models/hifigan-flite-v1/).
 PYTHONPATH=python .venv/bin/python -m amphora_export.vocoder_adapter merge models/hifigan-flite-v1 \
   >/dev/null
+# The Chinese G2P's lexicon is pypinyin's dictionaries, written by its trainer (1.6 MB kept out of
+# git; models/g2p-zh-polybert-small/).
+[ -f models/g2p-zh-polybert-small/chinese_lexicon.txt ] ||
+  PYTHONPATH=python .venv/bin/python -m amphora_export.train_g2p models/g2p-zh-polybert-small \
+    --lexicon-only >/dev/null
 
 if [ -z "${AMPHORA_SKIP_BUILD:-}" ]; then
   if [ ! -f build/build.ninja ]; then

@@ -2,10 +2,12 @@
 the `poly_bert_model.onnx` in Amphion's MaskGCT G2P, and writes its model folder.
 
     python -m amphora_export.train_g2p models/g2p-zh-polybert-small [--steps 3000]
+    python -m amphora_export.train_g2p models/g2p-zh-polybert-small --lexicon-only  # setup's
 
 The folder must already hold Amphion's label files (vocab.txt, polychar.txt, polydict.json,
 polydict_r.json, pinyin_2_bpmf.txt); the trainer adds poly_bert_model.onnx, config.json,
-chinese_lexicon.txt and figures.json.
+chinese_lexicon.txt and figures.json. The lexicon is made from pypinyin alone, the same for the
+same pypinyin: setup writes it (--lexicon-only), so git does not carry its 1.6 MB.
 
 Labels come from pypinyin's phrase dictionary (MIT): every phrase holding a character of
 polychar.txt gives that character's reading in context. A tenth of the phrases is held out and
@@ -216,7 +218,9 @@ def write_lexicon(folder: Path) -> int:
         pinyins = [tone3(r[0]) for r in readings]
         if len(phrase) == len(pinyins) and all(p[:-1] in spellable for p in pinyins):
             lines.append(f"{phrase}\t{' '.join(pinyins)}")
-    (folder / "chinese_lexicon.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    partial = folder / "chinese_lexicon.txt.partial"  # an interrupted setup leaves no half file
+    partial.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    partial.replace(folder / "chinese_lexicon.txt")
     return len(lines)
 
 
@@ -241,7 +245,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dropout", type=float, default=0.2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--lexicon-only", action="store_true",
+                        help="only write chinese_lexicon.txt from pypinyin (what setup runs)")
     args = parser.parse_args(argv)
+    if args.lexicon_only:
+        if not (args.folder / "pinyin_2_bpmf.txt").is_file():
+            raise ExportError(f"{args.folder / 'pinyin_2_bpmf.txt'} is missing: the lexicon "
+                              "keeps the readings it can spell")
+        print(f"{write_lexicon(args.folder)} entries in {args.folder / 'chinese_lexicon.txt'}")
+        return 0
     for name in ("vocab.txt", "polychar.txt", "polydict_r.json", "pinyin_2_bpmf.txt"):
         if not (args.folder / name).is_file():
             raise ExportError(f"{args.folder / name} is missing: the folder needs Amphion's "

@@ -1,5 +1,6 @@
 """The G2P trainer end to end on a few steps: labels from pypinyin, a held-out split, the
 baseline, an ONNX export that ONNX Runtime and amphora agree on, and the model folder."""
+import hashlib
 import json
 import shutil
 import subprocess
@@ -50,3 +51,23 @@ def test_pinyin_spellings_meet_amphions_labels():
     assert canonical("yue4") == canonical("yve4")
     assert canonical("lue4") == canonical("lve4")
     assert canonical("lv4") != canonical("lu4")  # 绿 and 路 stay apart
+
+
+def test_setup_writes_the_lexicon_from_pypinyin_alone(tmp_path):
+    """--lexicon-only, what setup runs: the lexicon the shipped model was measured with, from
+    pinyin_2_bpmf.txt and pypinyin alone; and a clear error without pinyin_2_bpmf.txt."""
+    pytest.importorskip("pypinyin")
+    from amphora_export import train_g2p
+    from amphora_export.errors import ExportError
+
+    with pytest.raises(ExportError, match="pinyin_2_bpmf.txt is missing"):
+        train_g2p.main([str(tmp_path), "--lexicon-only"])
+    shutil.copy(SHIPPED / "pinyin_2_bpmf.txt", tmp_path)
+    assert train_g2p.main([str(tmp_path), "--lexicon-only"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chinese_lexicon.txt",
+                                                           "pinyin_2_bpmf.txt"]
+    written = (tmp_path / "chinese_lexicon.txt").read_bytes()
+    # the lexicon the shipped model was measured with, when git still carried it
+    assert hashlib.sha256(written).hexdigest() == (
+        "f61674ae294b015cdcdf97259ce981064adbb26eba30432053c90c6c00aaa24d")
+    assert "银行\tyin2 hang2\n".encode() in written
