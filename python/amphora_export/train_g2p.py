@@ -248,16 +248,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lexicon-only", action="store_true",
                         help="only write chinese_lexicon.txt from pypinyin (what setup runs)")
     args = parser.parse_args(argv)
-    if args.lexicon_only:
-        if not (args.folder / "pinyin_2_bpmf.txt").is_file():
-            raise ExportError(f"{args.folder / 'pinyin_2_bpmf.txt'} is missing: the lexicon "
-                              "keeps the readings it can spell")
-        print(f"{write_lexicon(args.folder)} entries in {args.folder / 'chinese_lexicon.txt'}")
-        return 0
-    for name in ("vocab.txt", "polychar.txt", "polydict_r.json", "pinyin_2_bpmf.txt"):
+    needed = ["pinyin_2_bpmf.txt"]  # the lexicon keeps the readings it can spell
+    if not args.lexicon_only:
+        needed += ["vocab.txt", "polychar.txt", "polydict_r.json"]
+    for name in needed:
         if not (args.folder / name).is_file():
             raise ExportError(f"{args.folder / name} is missing: the folder needs Amphion's "
                               "label files first")
+    if args.lexicon_only:
+        print(f"{write_lexicon(args.folder)} entries in {args.folder / 'chinese_lexicon.txt'}")
+        return 0
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)

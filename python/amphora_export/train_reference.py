@@ -335,12 +335,6 @@ def evaluate_items(generator, data, speech: bool = False) -> dict:
     return dict(zip(("log_mel_l1", "mr_stft", "pesq", "stoi"), means))
 
 
-def student_config(width: int) -> dict:
-    """STUDENT_FAMILY's config at `width` initial channels (STUDENT_WIDTH by default)."""
-    return {**STUDENT_CONFIG,
-            "model": vocoder_student.student_config(STUDENT_CONFIG, width)["model"]}
-
-
 def _start_student(init: Path, train_data, seed: int, config: dict):
     """A STUDENT_FAMILY generator of `config` made from the V1-layout release in `init`: cut
     out of a wider one (a teacher), widened from a narrower one (a student trained before,
@@ -389,7 +383,8 @@ def train(work: Path, steps: int, batch_size: int, peak_lr: float, seed: int, th
                           "pass that --family, --restart, or another --work")
     generator_class, config = FAMILIES[family]
     if family == STUDENT_FAMILY:
-        config = state["config"] if state is not None else student_config(width or STUDENT_WIDTH)
+        config = (state["config"] if state is not None else
+                  vocoder_student.student_config(STUDENT_CONFIG, width or STUDENT_WIDTH))
         trained_width = config["model"]["hifigan"]["upsample_initial_channel"]
         if width is not None and width != trained_width:
             raise ExportError(f"{work} holds a student of width {trained_width}, not {width}: "
@@ -548,6 +543,8 @@ def ship(work: Path, output: Path, float16: bool = False, int8: bool = False) ->
     family = best.get("family", "hifigan")
     generator_class, config = FAMILIES[family]
     config = best.get("config", config)
+    width = (config["model"]["hifigan"]["upsample_initial_channel"]
+             if family == STUDENT_FAMILY else None)
     generator = generator_class(config)
     if family == ADAPTER_FAMILY:
         vocoder_adapter.attach(generator, best["rank"])
@@ -575,9 +572,7 @@ def ship(work: Path, output: Path, float16: bool = False, int8: bool = False) ->
                    + (f" --batch-size {state['batch_size']}" if state.get("batch_size") else "")
                    + (f" --lr {state['peak_lr']}" if state.get("peak_lr") else "")
                    + (f" --rank {state['rank']}" if family == ADAPTER_FAMILY else "")
-                   + (f" --width {width}" if family == STUDENT_FAMILY and
-                      (width := config["model"]["hifigan"]["upsample_initial_channel"]) !=
-                      STUDENT_WIDTH else "")
+                   + (f" --width {width}" if width not in (None, STUDENT_WIDTH) else "")
                    + (f" --gan --disc-width {state['disc_width']}" if state.get("gan") else "")
                    + (f" --init {state['init']}" if state.get("init") else ""),
         "seed": state.get("seed"), "batch_size": state.get("batch_size"),
