@@ -24,7 +24,7 @@ struct SpeechOptions {
   int64_t speaker = 0;
   float speed = 1.0f;         // > 1 speaks faster (the voice's durations are divided by it)
   bool stream = false;        // hand audio on as the vocoder makes it, not per sentence
-  int64_t chunk_frames = 16;  // streaming: mel frames pushed to the vocoder at a time
+  int64_t chunk_frames = 16;  // streaming: the first push's mel frames (later ones double, to 128)
 };
 
 struct SpeechReport {

@@ -95,10 +95,12 @@ Run add_tts_command(CLI::App& app) {
   cmd->add_option("--speaker", args->speech.speaker, "Speaker id of a multi-speaker voice");
   cmd->add_option("--speed", args->speech.speed, "Speaking rate: 1 as trained, 1.2 is faster");
   cmd->add_flag("--stream", args->speech.stream,
-                "Run the vocoder on --chunk-frames mel frames at a time, as a player would, and "
+                "Run the vocoder a chunk of mel frames at a time, as a player would, and "
                 "print the first audio's latency");
-  cmd->add_option("--chunk-frames", args->speech.chunk_frames,
-                  "With --stream: mel frames per vocoder push (default 16)");
+  cmd->add_option(
+      "--chunk-frames", args->speech.chunk_frames,
+      "With --stream: mel frames in the first vocoder push, which sets the first audio's "
+      "latency; later pushes double, up to 128 (default 16)");
   cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
   cmd->add_option("--subtype", args->subtype,
                   "wav sample format: pcm16, pcm24, float (default pcm16)");

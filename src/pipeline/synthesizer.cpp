@@ -22,6 +22,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Streaming: the largest chunk after the first (1.5 s at 22.05 kHz and hop 256).
+constexpr int64_t kMaxChunkFrames = 128;
+
 double ms_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double, std::milli>(to - from).count();
 }
@@ -142,10 +145,16 @@ SpeechReport Synthesizer::speak(const std::string& text, const SpeechOptions& op
     } else if (!options.stream) {
       deliver(impl_->vocoder->vocode(out.mel));
     } else {
+      // The sentence's whole mel is there: only the first chunk decides when audio starts.
+      // Each later chunk is twice the one before (up to kMaxChunkFrames), so the vocoder
+      // recomputes its context less often, and a player stays fed: making a chunk takes RTF
+      // times its audio, which is less than the audio already delivered while RTF < 0.5.
       VocoderStream stream = impl_->vocoder->stream();
       const int64_t frames = out.mel.dim(1);
-      for (int64_t at = 0; at < frames; at += options.chunk_frames) {
-        deliver(stream.push(mel_columns(out.mel, at, std::min(options.chunk_frames, frames - at))));
+      int64_t chunk = options.chunk_frames;
+      for (int64_t at = 0; at < frames; at += chunk) {
+        if (at > 0) chunk = std::max(chunk, std::min(2 * chunk, kMaxChunkFrames));
+        deliver(stream.push(mel_columns(out.mel, at, std::min(chunk, frames - at))));
       }
       deliver(stream.finish());
     }

@@ -90,7 +90,8 @@ void bind_synthesizer(nb::module_& m) {
                    "speed: float = 1.0, stream: bool = True, chunk_frames: int = 16) -> "
                    "dict[str, object]"),
            "Calls on_audio(samples) in order as the speech is made: per sentence, or with "
-           "stream=True every chunk_frames mel frames (on_audio must not call this "
+           "stream=True as the vocoder makes it: first chunk_frames mel frames, then chunks "
+           "twice the one before up to 128 (on_audio must not call this "
            "synthesizer, which is busy). Returns the report (sentences, samples, "
            "first_audio_ms, compute_ms, warnings).");
 }
