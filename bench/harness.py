@@ -32,6 +32,11 @@ MODELS = {
     "vocos_amphion": ("vocos", "vocos_amphion.json"),
     "tiny_hifigan": ("hifigan", None),  # the family's small default: for tests
 }
+# name -> exporter arguments: the shipped default vocoder, alone and as the demo exports it.
+SHIPPED = {"flite_quarter": ["--checkpoint", str(ROOT / "models" / "hifigan-flite-v1-quarter")],
+           "flite_quarter_mel_magnitude": ["--checkpoint",
+                                           str(ROOT / "models" / "hifigan-flite-v1-quarter"),
+                                           "--mel-magnitude"]}
 RUNTIMES = ["amphora", "onnxruntime", "torch", "torchscript"]
 # --quantized: each engine on the float32 file and on int8 files. "amphora-int8" and
 # "ort-qdq-int8" run the file `amphora quantize --int8` writes (static QDQ, every layer
@@ -97,21 +102,26 @@ def machine_info(binary, threads):
 
 
 def export_package(name, workdir, seed=0):
-    """Exports (once; cached by config) a random-init package with ONNX and TorchScript."""
-    family, config = MODELS[name]
+    """Exports (once; cached by config) a random-init package, or a shipped model, with ONNX
+    and TorchScript."""
     package = workdir / name
-    config_path = BENCH / "configs" / config if config else None
-    stamp = {"family": family, "path": str(config_path) if config_path else None, "seed": seed,
-             "config": json.loads(config_path.read_text()) if config_path else None}
+    if name in SHIPPED:
+        stamp = {"arguments": SHIPPED[name]}
+        source = SHIPPED[name]
+    else:
+        family, config = MODELS[name]
+        config_path = BENCH / "configs" / config if config else None
+        stamp = {"family": family, "path": str(config_path) if config_path else None,
+                 "seed": seed,
+                 "config": json.loads(config_path.read_text()) if config_path else None}
+        source = ["--family", family, "--random-init", "--seed", str(seed)]
+        source += ["--config", str(config_path)] if config_path else []
     marker = package / "bench_config.json"
     if marker.exists() and json.loads(marker.read_text()) == stamp:
         return package
     log(f"exporting {name} ...")
-    cmd = [str(ROOT / "scripts" / "bin" / "amphora-export"), "vocoder", "--family", family,
-           "--random-init", "--seed", str(seed), "--output", str(package), "--force",
-           "--formats", "onnx,torchscript", "--quiet"]
-    if config_path:
-        cmd += ["--config", str(config_path)]
+    cmd = [str(ROOT / "scripts" / "bin" / "amphora-export"), "vocoder", *source,
+           "--output", str(package), "--force", "--formats", "onnx,torchscript", "--quiet"]
     subprocess.run(cmd, check=True)
     marker.write_text(json.dumps(stamp))
     return package
@@ -396,7 +406,7 @@ def main():
                         help="int8: amphora and ONNX Runtime on float32 and int8 files of "
                              f"{', '.join(QUANTIZED_MODELS)} at 512 frames "
                              f"(runtimes {', '.join(QUANTIZED_RUNTIMES)})")
-    parser.add_argument("--models", help=f"comma list of {', '.join(MODELS)}")
+    parser.add_argument("--models", help=f"comma list of {', '.join([*MODELS, *SHIPPED])}")
     parser.add_argument("--frames", help="comma list (default 128,512,2048)")
     parser.add_argument("--threads", help="comma list (default 1,2)")
     parser.add_argument("--runtimes",
@@ -434,8 +444,8 @@ def main():
     args.rounds = args.rounds or (1 if quick else 3)
     args.runs = args.runs or (2 if quick else 3)
     for name in args.models:
-        if name not in MODELS:
-            sys.exit(f"harness: unknown model '{name}'; known: {', '.join(MODELS)}")
+        if name not in MODELS and name not in SHIPPED:
+            sys.exit(f"harness: unknown model '{name}'; known: {', '.join([*MODELS, *SHIPPED])}")
     known = RUNTIMES + list(ENGINES)
     for runtime in args.runtimes:
         if runtime not in known:

@@ -4,7 +4,8 @@
 # sentence from text, each offline and streaming, and print speed (real-time factor, first-audio
 # latency) and quality (log-mel L1 vs the input; what a speech recogniser hears).
 # Idempotent: a package is re-exported only when it is missing or its checkpoint changed.
-#   scripts/demo.sh [--threads N]     (CHECKPOINT=DIR picks another Amphion release folder)
+#   scripts/demo.sh [--threads N]     (CHECKPOINT=DIR picks another Amphion release folder;
+#                                      MEL_MAGNITUDE=0 exports the generator's own magnitude)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -27,25 +28,30 @@ mkdir -p "$OUT"
 # The default model: amphora's reference vocoder, a quarter-width HiFi-GAN V1 trained on flite
 # speech and shipped in Amphion's checkpoint layout (models/hifigan-flite-v1-quarter/README.md
 # says how).
+# It is exported with --mel-magnitude: its phase, the mel's own magnitude (docs/exporter.md).
 # CHECKPOINT=models/hifigan-universal-v1 scripts/demo.sh runs the larger pretrained V1 instead.
 CHECKPOINT="${CHECKPOINT:-models/hifigan-flite-v1-quarter}"
+VOCODER_FLAGS=()
+[ "${MEL_MAGNITUDE:-1}" = 0 ] || VOCODER_FLAGS=(--mel-magnitude)
 WEIGHTS="$(ls "$CHECKPOINT"/*.pt 2>/dev/null | head -n 1)"
 if [ -z "$WEIGHTS" ]; then
   echo "demo: no checkpoint (*.pt) in $CHECKPOINT" >&2
   exit 1
 fi
-# export_once KIND CHECKPOINT PACKAGE: exports unless the package is there and up to date.
+# export_once KIND CHECKPOINT PACKAGE [FLAG...]: exports unless the package is there and was
+# exported from that checkpoint with those flags since the checkpoint last changed.
 export_once() {
-  local weights
+  local weights made_by="$2${4:+ ${*:4}}"
   weights="$(find "$2" -name '*.pt' -o -name pytorch_model.bin | head -n 1)"
   if [ ! -f "$3/amphora.json" ] || [ "$weights" -nt "$3/amphora.json" ] ||
-     ! grep -qx "$2" "$3/.checkpoint" 2>/dev/null; then
-    echo "== exporting $2 -> $3 (ONNX + TorchScript, with parity check)"
-    amphora-export "$1" --checkpoint "$2" --formats onnx,torchscript --output "$3" --force
-    echo "$2" > "$3/.checkpoint"
+     ! grep -qxF "$made_by" "$3/.checkpoint" 2>/dev/null; then
+    echo "== exporting $2 -> $3 (ONNX + TorchScript, with parity check) ${*:4}"
+    amphora-export "$1" --checkpoint "$2" --formats onnx,torchscript --output "$3" --force \
+      "${@:4}"
+    echo "$made_by" > "$3/.checkpoint"
   fi
 }
-export_once vocoder "$CHECKPOINT" "$PKG"
+export_once vocoder "$CHECKPOINT" "$PKG" "${VOCODER_FLAGS[@]}"
 
 echo "== vocoding the examples ($THREADS threads): offline, then streamed in 16-frame pushes"
 for wav in examples/*.wav; do

@@ -222,7 +222,7 @@ typedef struct amphora_speech_options {
   int64_t speaker;      /* in [0, amphora_synthesizer_speaker_count) */
   float speed;          /* > 1 speaks faster; in (0.1, 10] */
   int32_t stream;       /* 0: audio a sentence at a time; 1: a few mel frames at a time */
-  int64_t chunk_frames; /* stream: the first push's mel frames, >= 1 (later ones double) */
+  int64_t chunk_frames; /* stream: frames of audio in the first push, >= 1 (later ones double) */
 } amphora_speech_options;
 
 AMPHORA_EXPORT amphora_status amphora_speech_options_init_sized(amphora_speech_options* options,

@@ -22,9 +22,11 @@ namespace amphora {
 
 struct SpeechOptions {
   int64_t speaker = 0;
-  float speed = 1.0f;         // > 1 speaks faster (the voice's durations are divided by it)
-  bool stream = false;        // hand audio on as the vocoder makes it, not per sentence
-  int64_t chunk_frames = 16;  // streaming: the first push's mel frames (later ones double, to 128)
+  float speed = 1.0f;   // > 1 speaks faster (the voice's durations are divided by it)
+  bool stream = false;  // hand audio on as the vocoder makes it, not per sentence
+  // Streaming: mel frames of audio the first push makes final (it adds the vocoder's look-ahead);
+  // later pushes double, up to 128.
+  int64_t chunk_frames = 16;
 };
 
 struct SpeechReport {

@@ -123,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="default input length (frames) of the Core ML model, recorded as "
                               "the chunk size for fixed-shape deployments (default: derived from "
                               "the measured receptive field, at least 64)")
+    vocoder.add_argument("--mel-magnitude", action="store_true",
+                         help="keep the generator's phase but give each STFT bin the magnitude "
+                              "of the mel's least-squares inverse (a Conv and a ConvTranspose "
+                              "after the generator): what lifts a small vocoder past "
+                              "Griffin-Lim, see docs/exporter.md")
     vocoder.add_argument("--force", action="store_true",
                          help="replace an existing package at PKG_DIR")
     vocoder.add_argument("--quiet", "-q", action="store_true",
@@ -223,7 +228,7 @@ def _run_vocoder(args) -> int:
         formats=args.formats, opset=args.opset, random_init=args.random_init, seed=args.seed,
         allow_mismatch=args.allow_mismatch, amphion_root=args.amphion_root, force=args.force,
         overrides=args.overrides, coreml_chunk_frames=args.coreml_chunk_frames,
-        quiet=args.quiet)
+        mel_magnitude=args.mel_magnitude, quiet=args.quiet)
     export_vocoder(options)
     return 0
 

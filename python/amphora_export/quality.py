@@ -15,7 +15,7 @@ Without wavs, the inputs are held-out sentences of the training corpus (train_re
 split: never trained on), averaged per voice and overall.
 
     python -m amphora_export.quality vocoder --checkpoint models/hifigan-flite-v1-quarter \\
-        [--sentences 20] [--speakers slt,rms] [--out-dir out/quality] [--json]
+        --mel-magnitude [--sentences 20] [--speakers slt,rms] [--out-dir out/quality] [--json]
     python -m amphora_export.quality vocoder --checkpoint CKPT examples/speech_slt.wav
     python -m amphora_export.quality --checkpoint CKPT WAV...      # the same ("vocoder" implied)
     python -m amphora_export.quality --make-examples examples      # the two flite examples
@@ -46,6 +46,8 @@ import torch
 import torch.nn.functional as F
 
 from .errors import ExportError
+from .mel_magnitude import check_framing
+from .mel_magnitude import reference as mel_magnitude_reference
 
 PROG = "python -m amphora_export.quality"
 GRIFFIN_LIM_ITERATIONS = 64
@@ -268,14 +270,19 @@ def load_generator(checkpoint: str, config: str | None = None):
 
 
 def evaluate(checkpoint: str, wavs: list[Path], out_dir: Path | None = None,
-             config: str | None = None, voices: dict | None = None) -> dict:
+             config: str | None = None, voices: dict | None = None,
+             mel_magnitude: bool = False) -> dict:
     """Every metric of `measure` for the model and both Griffin-Lim baselines, per file and on
-    average; with `voices` (str(path) -> voice), also averaged per voice."""
+    average; with `voices` (str(path) -> voice), also averaged per voice. With `mel_magnitude`
+    the model's audio is what `amphora-export --mel-magnitude` exports."""
     spec, cfg, generator = load_generator(checkpoint, config)
     mel_cfg = spec.mel_settings(cfg)
+    if mel_magnitude:
+        check_framing(mel_cfg)
     rate = mel_cfg["sample_rate"]
     systems = ["model", *GRIFFIN_LIM_VARIANTS]
     results = {"checkpoint": checkpoint, "family": spec.name, "mel": mel_cfg,
+               "mel_magnitude": mel_magnitude,
                "baselines": {name: {"iterations": GRIFFIN_LIM_ITERATIONS, "momentum": momentum,
                                     "magnitude": "mel filterbank pseudo-inverse, clipped at 0"}
                              for name, momentum in GRIFFIN_LIM_VARIANTS.items()},
@@ -285,8 +292,10 @@ def evaluate(checkpoint: str, wavs: list[Path], out_dir: Path | None = None,
         samples = fft_resample(samples, source_rate, rate)
         mel = amphion_mel(samples, mel_cfg)
         with torch.no_grad():
-            outputs = {"model": spec.reference_audio(generator, cfg, (mel[None],))
-                       .reshape(-1).numpy()}
+            audio = spec.reference_audio(generator, cfg, (mel[None],))
+            if mel_magnitude:
+                audio = mel_magnitude_reference(audio, mel[None], mel_cfg).float()
+            outputs = {"model": audio.reshape(-1).numpy()}
         for name, momentum in GRIFFIN_LIM_VARIANTS.items():
             outputs[name] = griffin_lim(mel, mel_cfg, momentum)
         entry = {"seconds": len(samples) / rate, "frames": int(mel.shape[1])}
@@ -386,6 +395,9 @@ def _parser() -> tuple[argparse.ArgumentParser, dict]:
                               "of the training corpus")
     vocoder.add_argument("--checkpoint", help="Amphion checkpoint (file or release folder)")
     vocoder.add_argument("--config", help="config, when not beside the checkpoint")
+    vocoder.add_argument("--mel-magnitude", action="store_true",
+                         help="the model's phase on the mel's magnitude, as amphora-export "
+                              "--mel-magnitude exports it")
     vocoder.add_argument("--make-examples", type=Path, metavar="DIR",
                          help="write the flite example wavs to DIR and exit")
     tts = commands.add_parser(
@@ -428,12 +440,14 @@ def main(argv: list[str] | None = None) -> int:
         work = args.work or train_reference.DEFAULT_WORK
         with tempfile.TemporaryDirectory() as scratch:
             if args.command == "vocoder" and args.wavs:
-                results = evaluate(args.checkpoint, args.wavs, args.out_dir, args.config)
+                results = evaluate(args.checkpoint, args.wavs, args.out_dir, args.config,
+                                   mel_magnitude=args.mel_magnitude)
             elif args.command == "vocoder":
                 items = speech_measures.held_out(work, args.sentences, args.speakers, Path(scratch))
                 results = evaluate(args.checkpoint, [item["path"] for item in items],
                                    args.out_dir, args.config,
-                                   voices={str(item["path"]): item["voice"] for item in items})
+                                   voices={str(item["path"]): item["voice"] for item in items},
+                                   mel_magnitude=args.mel_magnitude)
             else:
                 items = speech_measures.held_out(work, args.sentences, args.speakers, Path(scratch))
                 results = speech_measures.evaluate_tts(items, args.voice, args.vocoder,

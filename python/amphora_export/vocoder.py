@@ -13,6 +13,8 @@ from . import export_onnx as onnx_export
 from . import export_torchscript as ts_export
 from .errors import ExportError
 from .istft import istft
+from .mel_magnitude import MelMagnitude
+from .mel_magnitude import reference as mel_magnitude_reference
 from .package import (FORMAT_FILES, FORMATS, SCHEMA_VERSION, PackageWriter, io_entries,
                       manifest_json)
 from .parity import (DEFAULT_LENGTHS, DEFAULT_TOLERANCE, ParityReport, compare, json_number,
@@ -42,13 +44,15 @@ class VocoderExportOptions:
     lengths: tuple = DEFAULT_LENGTHS
     tolerance: float = DEFAULT_TOLERANCE
     coreml_chunk_frames: int | None = None  # None: derived from the receptive field
+    mel_magnitude: bool = False  # the generator's phase on the mel's magnitude
     quiet: bool = False
 
 
 class _Reference:
     """PyTorch outputs for the parity inputs, from the generator exactly as loaded."""
 
-    def __init__(self, source: Source, generator, folded_module, lengths, seed: int):
+    def __init__(self, source: Source, generator, folded_module, lengths, seed: int,
+                 mel_magnitude: bool = False):
         spec, cfg = source.spec, source.config
         self.output_names = spec.output_names(cfg)
         self.head = spec.head(cfg)
@@ -60,7 +64,10 @@ class _Reference:
             for frames in lengths:
                 seeded = torch.Generator().manual_seed(seed + frames)
                 inputs = spec.example_inputs(cfg, frames, seeded)
-                audio = spec.reference_audio(generator, cfg, inputs).detach().numpy()
+                audio = spec.reference_audio(generator, cfg, inputs)
+                if mel_magnitude:
+                    audio = mel_magnitude_reference(audio, inputs[0], spec.mel_settings(cfg))
+                audio = audio.detach().float().numpy()
                 # A waveform head's only output is the audio: no second reference forward.
                 raw = [audio] if self.head["type"] == "waveform" else [
                     t.numpy() for t in reference_module(*inputs)]
@@ -146,7 +153,14 @@ def _export(options, formats, writer: PackageWriter, progress: Progress) -> dict
     folded_generator = clone_generator(source, generator)
     folded_count = fold_weight_norm(folded_generator)
     module = spec.export_module(folded_generator, cfg).eval()
-    reference = _Reference(source, generator, module, options.lengths, options.seed)
+    if options.mel_magnitude:
+        if spec.head(cfg)["type"] != "waveform":
+            raise ExportError(f"--mel-magnitude: {spec.name} already predicts its spectrum; "
+                              "it takes a generator that outputs a waveform")
+        module = MelMagnitude(module, spec.mel_settings(cfg)).eval()
+        progress.detail("the generator's phase on the mel's magnitude (--mel-magnitude)")
+    reference = _Reference(source, generator, module, options.lengths, options.seed,
+                           options.mel_magnitude)
     progress.detail(f"folded {folded_count} weight-normed layers; folded vs unfolded max-abs "
                     f"{reference.folding['max_abs']:.3g}")
     receptive_field = measure(module, lambda frames, gen: spec.example_inputs(cfg, frames, gen),
@@ -230,6 +244,7 @@ def _manifest(options, source: Source, reference: _Reference, example, example_o
         "inputs": io_entries(spec.input_names(cfg), example, axes),
         "outputs": io_entries(spec.output_names(cfg), example_out, axes),
         "head": spec.head(cfg),
+        "mel_magnitude": options.mel_magnitude,
         "receptive_field": receptive_field,
         "formats": files,
         "source": {

@@ -99,8 +99,9 @@ Run add_tts_command(CLI::App& app) {
                 "print the first audio's latency");
   cmd->add_option(
       "--chunk-frames", args->speech.chunk_frames,
-      "With --stream: mel frames in the first vocoder push, which sets the first audio's "
-      "latency; later pushes double, up to 128 (default 16)");
+      "With --stream: mel frames of audio in the first vocoder push (which also carries the "
+      "vocoder's look-ahead) and so the first audio's latency; later pushes double, up to 128 "
+      "(default 16)");
   cmd->add_option("--threads", args->threads, "Threads (default: all cores)");
   cmd->add_option("--subtype", args->subtype,
                   "wav sample format: pcm16, pcm24, float (default pcm16)");

@@ -145,13 +145,15 @@ SpeechReport Synthesizer::speak(const std::string& text, const SpeechOptions& op
     } else if (!options.stream) {
       deliver(impl_->vocoder->vocode(out.mel));
     } else {
-      // The sentence's whole mel is there: only the first chunk decides when audio starts.
-      // Each later chunk is twice the one before (up to kMaxChunkFrames), so the vocoder
-      // recomputes its context less often, and a player stays fed: making a chunk takes RTF
-      // times its audio, which is less than the audio already delivered while RTF < 0.5.
+      // The sentence's whole mel is there: only the first chunk decides when audio starts. It
+      // also carries the vocoder's look-ahead, so that it makes chunk_frames of audio final
+      // (a first push within the look-ahead would make none). Each later chunk is twice the
+      // one before (up to kMaxChunkFrames), so the vocoder recomputes its context less often,
+      // and a player stays fed: making a chunk takes RTF times its audio, which is less than
+      // the audio already delivered while RTF < 0.5.
       VocoderStream stream = impl_->vocoder->stream();
       const int64_t frames = out.mel.dim(1);
-      int64_t chunk = options.chunk_frames;
+      int64_t chunk = options.chunk_frames + impl_->vocoder->stream_info().lookahead_frames;
       for (int64_t at = 0; at < frames; at += chunk) {
         if (at > 0) chunk = std::max(chunk, std::min(2 * chunk, kMaxChunkFrames));
         deliver(stream.push(mel_columns(out.mel, at, std::min(chunk, frames - at))));

@@ -1,7 +1,9 @@
 """Streaming every vocoder family: `amphora vocode --stream` with uneven push sizes (one frame,
 sizes around the receptive field, inputs shorter than a push and than the receptive field) and
 `--chunked` give the offline output within 1e-4; NSF-HiFiGAN with its source fixed streams f0
-and noise alongside the mel; models that cannot be chunked or streamed say why."""
+and noise alongside the mel; a HiFi-GAN exported with --mel-magnitude (a strided STFT Conv and
+its ConvTranspose after the generator) streams too; models that cannot be chunked or streamed
+say why."""
 import json
 import subprocess
 
@@ -12,20 +14,23 @@ from amphora_export.vocoders import FAMILIES
 from e2e_util import amphora_bin
 
 PUSH_PATTERNS = ["1", "3,1,7", "16", "5,40,2"]
+# Each family as its generator alone, and HiFi-GAN with the mel's magnitude.
+VARIANTS = {**{family: (family, []) for family in FAMILIES},
+            "hifigan-mel-magnitude": ("hifigan", ["--mel-magnitude"])}
 
 
 @pytest.fixture(scope="module")
 def packages(tmp_path_factory):
     root = tmp_path_factory.mktemp("stream_packages")
     made = {}
-    for family in sorted(FAMILIES):
-        out = root / family
+    for name, (family, flags) in sorted(VARIANTS.items()):
+        out = root / name
         cmd = ["scripts/bin/amphora-export", "vocoder", "--family", family, "--random-init",
-               "--seed", "3", "--output", str(out), "--formats", "onnx", "--quiet"]
+               "--seed", "3", "--output", str(out), "--formats", "onnx", "--quiet", *flags]
         if family == "nsf_hifigan":
             cmd += ["--set", "model.nsfhifigan.fix_x_source=true"]
         subprocess.run(cmd, check=True)
-        made[family] = out
+        made[name] = out
     return made
 
 
@@ -37,7 +42,7 @@ def vocode(package, mel_path, out_path, extra, f0_path=None):
     return subprocess.run(cmd, capture_output=True, text=True)
 
 
-@pytest.mark.parametrize("family", sorted(FAMILIES))
+@pytest.mark.parametrize("family", sorted(VARIANTS))
 def test_stream_and_chunked_equal_offline(tmp_path, packages, family):
     package = packages[family]
     manifest = json.loads((package / "amphora.json").read_text())
