@@ -33,10 +33,8 @@ MODELS = {
     "tiny_hifigan": ("hifigan", None),  # the family's small default: for tests
 }
 # name -> exporter arguments: the shipped default vocoder, alone and as the demo exports it.
-SHIPPED = {"flite_quarter": ["--checkpoint", str(ROOT / "models" / "hifigan-flite-v1-quarter")],
-           "flite_quarter_mel_magnitude": ["--checkpoint",
-                                           str(ROOT / "models" / "hifigan-flite-v1-quarter"),
-                                           "--mel-magnitude"]}
+_QUARTER = ["--checkpoint", str(ROOT / "models" / "hifigan-flite-v1-quarter")]
+SHIPPED = {"flite_quarter": _QUARTER, "flite_quarter_mel_magnitude": [*_QUARTER, "--mel-magnitude"]}
 RUNTIMES = ["amphora", "onnxruntime", "torch", "torchscript"]
 # --quantized: each engine on the float32 file and on int8 files. "amphora-int8" and
 # "ort-qdq-int8" run the file `amphora quantize --int8` writes (static QDQ, every layer

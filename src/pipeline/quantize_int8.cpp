@@ -192,24 +192,22 @@ Int8Result quantize_graph_int8(const Graph& graph, const std::string& model_path
     // A layer over the budget on its own cannot be in any model within it (such as the STFT of
     // --mel-magnitude, whose output the magnitude's division amplifies): float from the start,
     // before the per-weight order below weighs it against layers that fit.
-    std::set<size_t> within;
+    std::set<size_t> within, over;
     for (size_t i : chosen) {
-      if (*layer_of(i).mel_l1 <= options.mel_l1_budget) within.insert(i);
+      (*layer_of(i).mel_l1 <= options.mel_l1_budget ? within : over).insert(i);
     }
-    if (!within.empty() && within.size() < chosen.size()) {
-      for (size_t i : chosen) {
+    if (!within.empty() && !over.empty()) {
+      for (size_t i : over) {
         LayerCost& layer = layer_of(i);
-        if (within.count(i)) continue;
         layer.kept_float = true;
         layer.why = fmt::format("over the budget alone ({:+.4f} > {:.4f})", *layer.mel_l1,
                                 options.mel_l1_budget);
       }
-      const size_t over = chosen.size() - within.size();
       chosen = within;
       whole = cost(chosen);
       report(options, fmt::format("{} layer(s) over the budget alone stay float: {} layers "
                                   "quantized, log-mel L1 {:+.4f}",
-                                  over, chosen.size(), whole));
+                                  over.size(), chosen.size(), whole));
     }
   }
   while (whole > options.mel_l1_budget && chosen.size() > 1) {

@@ -222,7 +222,6 @@ def test_bad_requests_fail_clearly_and_write_nothing(packages, tmp_path):
     assert "already quantized" in err and not (tmp_path / "again").exists()
 
 
-
 def test_the_default_vocoder_with_the_mels_magnitude_keeps_that_stage_float(tmp_path):
     """Exported as the demo exports it (--mel-magnitude), the STFT, the filterbank's inverse and
     the inverse STFT each exceed the budget alone and stay float at once; the generator is then
